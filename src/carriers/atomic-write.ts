@@ -1,0 +1,115 @@
+/**
+ * Writing a file so that readers see the old bytes or the new, never a mix:
+ * a temporary name in the same directory, fsync, rename, fsync of the directory.
+ * Temporary files in flight are registered, so that a signal handler can
+ * remove them, and carry the writer's pid, so a later run can remove those a
+ * killed run left behind.
+ */
+import { constants, lstatSync, unlinkSync } from 'node:fs';
+import { lstat, open, rename, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+import { FileError, describeSystemError, errnoOf } from '../errors.js';
+
+export const TEMP_SUFFIX = '.ima-sidecar-tmp';
+const TEMP_PATTERN = /^\.(.+)\.(\d+)\.[0-9a-f]{8}\.ima-sidecar-tmp$/;
+
+const inFlight = new Set<string>();
+
+export function temporaryPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`);
+}
+
+/** Removes every temporary file this process has in flight (for signal handlers: synchronous). */
+export function removeTemporariesSync(): number {
+  let n = 0;
+  for (const p of inFlight) {
+    try {
+      lstatSync(p);
+      unlinkSync(p);
+      n++;
+    } catch {
+      /* already gone */
+    }
+  }
+  inFlight.clear();
+  return n;
+}
+
+export function registerTemporary(path: string): void {
+  inFlight.add(path);
+}
+export function unregisterTemporary(path: string): void {
+  inFlight.delete(path);
+}
+
+/** For a name in a directory listing: the pid that wrote it, if it is one of our temporaries. */
+export function temporaryOwner(name: string): { target: string; pid: number } | undefined {
+  const m = TEMP_PATTERN.exec(name);
+  return m ? { target: m[1]!, pid: Number(m[2]) } : undefined;
+}
+
+export function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errnoOf(e) === 'EPERM';
+  }
+}
+
+async function fsyncDirectory(dir: string): Promise<void> {
+  try {
+    const h = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    try {
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+  } catch {
+    // Some filesystems (FUSE among them) refuse fsync on a directory; the rename is still atomic.
+  }
+}
+
+export interface WriteResult {
+  /** The destination existed (and was a regular file) before. */
+  readonly replaced: boolean;
+}
+
+/**
+ * Writes `bytes` to `path` atomically. Refuses to replace anything but a
+ * regular file (a symlink at `path` is reported, never written through).
+ */
+export async function writeFileAtomic(path: string, bytes: Uint8Array, opts: { mode?: number; what?: string } = {}): Promise<WriteResult> {
+  const what = opts.what ?? 'file';
+  let replaced = false;
+  try {
+    const st = await lstat(path);
+    if (st.isSymbolicLink()) throw new FileError(path, `${what} is a symbolic link; not written through`, 'ELOOP');
+    if (!st.isFile()) throw new FileError(path, `${what} exists and is not a regular file`, 'EEXIST');
+    replaced = true;
+  } catch (e) {
+    if (e instanceof FileError) throw e;
+    if (errnoOf(e) !== 'ENOENT') throw new FileError(path, `cannot stat ${what}: ${describeSystemError(e)}`, errnoOf(e));
+  }
+  const tmp = temporaryPathFor(path);
+  registerTemporary(tmp);
+  try {
+    const h = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, opts.mode ?? 0o644);
+    try {
+      await h.writeFile(bytes);
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+    await rename(tmp, path);
+    unregisterTemporary(tmp);
+  } catch (e) {
+    await unlink(tmp).catch(() => {});
+    unregisterTemporary(tmp);
+    throw new FileError(path, `cannot write ${what}: ${describeSystemError(e)}`, errnoOf(e));
+  }
+  await fsyncDirectory(dirname(path));
+  return { replaced };
+}

@@ -1,0 +1,75 @@
+/**
+ * What filesystem a file is on (statfs f_type, linux/magic.h), and whether it
+ * takes extended attributes: learnt from the first real attempt and
+ * remembered per device, since a name alone cannot say (FUSE may or may not).
+ */
+import { statfs } from 'node:fs/promises';
+
+const MAGIC: Record<number, string> = {
+  0x4d44: 'vfat',
+  0x2011bab0: 'exfat',
+  0xef53: 'ext4',
+  0x58465342: 'xfs',
+  0x9123683e: 'btrfs',
+  0x01021994: 'tmpfs',
+  0x65735546: 'fuse',
+  0x794c7630: 'overlay',
+  0x6969: 'nfs',
+  0x73717368: 'squashfs',
+  0xe0f5e1e2: 'erofs',
+  0x5346544e: 'ntfs',
+  0x7366746e: 'ntfs3',
+  0x2fc12fc1: 'zfs',
+  0xf2f52010: 'f2fs',
+  0x3153464a: 'jfs',
+  0x52654973: 'reiserfs',
+  0x9660: 'iso9660',
+  0x15013346: 'udf',
+  0xff534d42: 'cifs',
+  0xfe534d42: 'smb2',
+  0x858458f6: 'ramfs',
+  0x62656572: 'sysfs',
+  0x9fa0: 'proc',
+  0x01021997: 'v9fs',
+  0xca451a4e: 'bcachefs',
+};
+
+/** Filesystems known to have no xattrs at all: the kernel answers EOPNOTSUPP. */
+const NO_XATTRS = new Set(['vfat', 'exfat', 'iso9660', 'udf']);
+
+export function filesystemName(magic: number | bigint): string {
+  const m = Number(magic);
+  return MAGIC[m] ?? `0x${m.toString(16)}`;
+}
+
+export interface FilesystemFacts {
+  readonly name: string;
+  readonly magic: number;
+}
+
+const namesByDevice = new Map<number, FilesystemFacts>();
+const xattrSupport = new Map<number, boolean>();
+
+/** The filesystem of `path` (statfs follows symlinks, so callers pass a directory or a checked file). */
+export async function filesystemOf(path: string, dev?: number): Promise<FilesystemFacts> {
+  if (dev !== undefined) {
+    const hit = namesByDevice.get(dev);
+    if (hit) return hit;
+  }
+  const s = await statfs(path);
+  const facts = { name: filesystemName(s.type), magic: Number(s.type) };
+  if (dev !== undefined) namesByDevice.set(dev, facts);
+  return facts;
+}
+
+/** true / false once learnt for this device; undefined before the first attempt. */
+export function knownXattrSupport(dev: number, fsName?: string): boolean | undefined {
+  const learnt = xattrSupport.get(dev);
+  if (learnt !== undefined) return learnt;
+  if (fsName && NO_XATTRS.has(fsName)) return false;
+  return undefined;
+}
+
+export function learnXattrSupport(dev: number, supported: boolean): void {
+  xattrSupport.set(dev, supported);
+}

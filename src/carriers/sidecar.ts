@@ -1,0 +1,47 @@
+/**
+ * Sidecar files: evmctl's `FILE.sig`, holding exactly the bytes of the
+ * security.ima value.
+ */
+import { MAX_VALUE_SIZE } from '../codec/ima-value.js';
+import { FileError, describeSystemError, errnoOf } from '../errors.js';
+import { writeFileAtomic, WriteResult } from './atomic-write.js';
+import { openRegularFile } from './regular-file.js';
+
+export const DEFAULT_SUFFIX = '.sig';
+
+export function sidecarPathFor(target: string, suffix = DEFAULT_SUFFIX): string {
+  return target + suffix;
+}
+
+/** Reads a sidecar's bytes; undefined when there is none. Symlinks, FIFOs, devices and oversized files are refused. */
+export async function readSidecar(path: string): Promise<Buffer | undefined> {
+  let opened;
+  try {
+    opened = await openRegularFile(path, 'sidecar');
+  } catch (e) {
+    if (e instanceof FileError && e.code === 'ENOENT') return undefined;
+    throw e;
+  }
+  const { handle, stat } = opened;
+  try {
+    if (stat.size > MAX_VALUE_SIZE) throw new FileError(path, `sidecar is ${stat.size} bytes, larger than the ${MAX_VALUE_SIZE}-byte xattr limit`, 'E2BIG');
+    const buf = Buffer.alloc(MAX_VALUE_SIZE + 1);
+    let total = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, total, buf.length - total, total);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > MAX_VALUE_SIZE) throw new FileError(path, `sidecar is larger than the ${MAX_VALUE_SIZE}-byte xattr limit`, 'E2BIG');
+    }
+    return Buffer.from(buf.subarray(0, total));
+  } catch (e) {
+    if (e instanceof FileError) throw e;
+    throw new FileError(path, `cannot read sidecar: ${describeSystemError(e)}`, errnoOf(e));
+  } finally {
+    await handle.close().catch(() => {});
+  }
+}
+
+export async function writeSidecar(path: string, value: Buffer): Promise<WriteResult> {
+  return writeFileAtomic(path, value, { what: 'sidecar' });
+}

@@ -1,0 +1,77 @@
+/**
+ * A target file held open for the length of one operation: every read of its
+ * content and every xattr call goes to the same inode, whatever happens to
+ * the path meanwhile.
+ */
+import type { Stats } from 'node:fs';
+import { lstat } from 'node:fs/promises';
+import { FileError } from '../errors.js';
+import { FilesystemFacts, filesystemOf, knownXattrSupport, learnXattrSupport } from './filesystem.js';
+import { OpenedFile, openRegularFile, sameFileVersion } from './regular-file.js';
+import { getXattrFd, isUnsupported, removeXattrFd, setXattrFd, XattrError } from './xattr.js';
+
+export interface Target extends OpenedFile {
+  readonly path: string;
+  readonly fs: FilesystemFacts;
+}
+
+export async function openTarget(path: string): Promise<Target> {
+  const opened = await openRegularFile(path, 'file');
+  try {
+    const fs = await filesystemOf(`/proc/self/fd/${opened.handle.fd}`, opened.stat.dev);
+    return { ...opened, path, fs };
+  } catch (e) {
+    await opened.handle.close().catch(() => {});
+    throw e;
+  }
+}
+
+export async function closeTarget(t: Target): Promise<void> {
+  await t.handle.close().catch(() => {});
+}
+
+/** Whether the target's filesystem takes xattrs, when known without trying. */
+export function targetTakesXattrs(t: Target): boolean | undefined {
+  return knownXattrSupport(t.stat.dev, t.fs.name);
+}
+
+export function readTargetXattr(t: Target, name: string): Buffer | undefined {
+  return getXattrFd(t.handle.fd, t.path, name, t.fs.name);
+}
+
+/**
+ * Writes the attribute, after checking that the file is still the one that
+ * was read (same device, inode, size, mtime and ctime), then reads it back.
+ */
+export async function writeTargetXattr(t: Target, name: string, value: Buffer, checkUnchanged?: Stats): Promise<void> {
+  if (checkUnchanged) await assertUnchanged(t, checkUnchanged);
+  if (knownXattrSupport(t.stat.dev, t.fs.name) === false) {
+    throw new XattrError(t.path, `filesystem ${t.fs.name} does not support extended attributes`, 'EOPNOTSUPP');
+  }
+  try {
+    setXattrFd(t.handle.fd, t.path, name, value, t.fs.name);
+    learnXattrSupport(t.stat.dev, true);
+  } catch (e) {
+    if (e instanceof XattrError && isUnsupported(e.code)) learnXattrSupport(t.stat.dev, false);
+    throw e;
+  }
+  const back = getXattrFd(t.handle.fd, t.path, name, t.fs.name);
+  if (!back || !back.equals(value)) throw new FileError(t.path, `${name} read back differs from what was written`, 'EIO');
+}
+
+export function removeTargetXattr(t: Target, name: string): boolean {
+  return removeXattrFd(t.handle.fd, t.path, name, t.fs.name);
+}
+
+/** The path still names the open file, and the file did not change since `before`. */
+export async function assertUnchanged(t: Target, before: Stats): Promise<void> {
+  const now = await t.handle.stat();
+  if (!sameFileVersion(before, now)) throw new FileError(t.path, 'file changed while it was being processed; nothing written', 'ECHANGED');
+  try {
+    const byPath = await lstat(t.path);
+    if (byPath.dev !== now.dev || byPath.ino !== now.ino) throw new FileError(t.path, 'file was replaced while it was being processed; nothing written', 'ECHANGED');
+  } catch (e) {
+    if (e instanceof FileError) throw e;
+    throw new FileError(t.path, 'file was removed while it was being processed; nothing written', 'ECHANGED');
+  }
+}

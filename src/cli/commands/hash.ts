@@ -1,0 +1,40 @@
+import type { Argv, CommandModule } from 'yargs';
+import { hashTree, HashDestination } from '../../ops/hash.js';
+import { FileResult } from '../../ops/result.js';
+import { checkXattrName, GlobalArgs, hashingAlgo, outputOptions, requirePaths, SelectionArgs, selectionOptions, treeOptions } from '../common.js';
+import { printable, Reporter, StopSignal } from '../output.js';
+
+interface Args extends GlobalArgs, SelectionArgs {
+  'hash-algo': string;
+  to: HashDestination;
+}
+
+export const hashCommand: CommandModule<GlobalArgs, Args> = {
+  command: 'hash [paths..]',
+  describe: 'Compute the digest value evmctl ima_hash writes (0x01 for sha1, 0x04 otherwise)',
+  builder: (y: Argv<GlobalArgs>) =>
+    selectionOptions(y)
+      .option('hash-algo', { alias: 'a', type: 'string', default: 'sha256', describe: 'Hash algorithm' })
+      .option('to', { type: 'string', choices: ['stdout', 'sidecar', 'xattr'] as const, default: 'stdout' as HashDestination, describe: 'Print the value, or write it to a sidecar or the xattr' }) as unknown as Argv<Args>,
+  handler: async (a) => {
+    const paths = requirePaths(a.paths);
+    const hashAlgo = hashingAlgo(a['hash-algo']);
+    const xattrName = checkXattrName(a.xattr);
+    const stop = new StopSignal();
+    stop.install();
+    // On stdout the value comes first, as sha256sum prints: `VALUE  PATH`.
+    const verb = (r: FileResult): string => r.status;
+    const reporter = new Reporter(outputOptions(a), verb);
+    const results = hashTree(paths, treeOptions(a, stop), { hashAlgo, to: a.to, xattrName, suffix: a.suffix });
+    if (a.to === 'stdout' && !a.json) {
+      for await (const r of results) {
+        reporter.counter.add(r);
+        if (r.failed) process.stderr.write(`${printable(r.path)}: ${r.reason}\n`);
+        else process.stdout.write(`${r.value!.toString('hex')}  ${printable(r.path)}\n`);
+      }
+    } else {
+      await reporter.consume(results);
+    }
+    process.exitCode = reporter.finish(stop);
+  },
+};

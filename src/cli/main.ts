@@ -1,0 +1,56 @@
+/**
+ * The command line: parsing and printing only; the work is in ../ops.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { ConfigError, FileError, FormatError } from '../errors.js';
+import { globalOptions } from './common.js';
+import { commands } from './commands/index.js';
+import { VERSION } from '../version.js';
+
+export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
+  const verbose = argv.includes('-v') || argv.includes('--verbose');
+  let usageError: string | undefined;
+  const parser = globalOptions(yargs(argv))
+    .scriptName('ima-sidecar')
+    .usage('$0 <command> [options] PATH...\n\nManage Linux IMA signatures kept beside files (evmctl-format sidecars) and in security.ima.')
+    .version(VERSION)
+    .strict()
+    .demandCommand(1, 'give a command (see --help)')
+    .recommendCommands()
+    .completion('completion', 'Print a bash/zsh completion script')
+    .epilog('Exit status: 0 all good, 1 some file failed, 2 usage or configuration error, 130/143 interrupted.\nEnvironment: IMA_SIDECAR_KEY_PASSWORD (or EVMCTL_KEY_PASSWORD) for encrypted keys.\nSee ima-sidecar(1).')
+    .wrap(Math.min(100, process.stdout.columns ?? 100))
+    .fail((msg, err) => {
+      if (err) throw err;
+      usageError = msg;
+    });
+  for (const c of commands) parser.command(c as never);
+  try {
+    await parser.parseAsync();
+  } catch (e) {
+    return reportError(e, verbose);
+  }
+  if (usageError) {
+    process.stderr.write(`ima-sidecar: ${usageError}\nTry 'ima-sidecar --help'.\n`);
+    return 2;
+  }
+  return typeof process.exitCode === 'number' ? process.exitCode : 0;
+}
+
+function reportError(e: unknown, verbose: boolean): number {
+  if (e instanceof ConfigError || e instanceof FormatError) {
+    process.stderr.write(`ima-sidecar: ${e.message}\n`);
+    if (verbose) process.stderr.write(`${e.stack}\n`);
+    return 2;
+  }
+  if (e instanceof FileError) {
+    process.stderr.write(`${e.message}\n`);
+    if (verbose) process.stderr.write(`${e.stack}\n`);
+    return 1;
+  }
+  const err = e as NodeJS.ErrnoException;
+  process.stderr.write(`ima-sidecar: internal error: ${err?.message ?? String(e)}${verbose ? '' : ' (--verbose shows the stack)'}\n`);
+  if (verbose) process.stderr.write(`${err?.stack}\n`);
+  return 2;
+}

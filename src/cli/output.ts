@@ -1,0 +1,133 @@
+/**
+ * Printing results: a line per file for people (failures on stderr), or one
+ * JSON object per file and a final summary object with --json; a progress
+ * line on a terminal; exit codes 0 / 1 / 2 / 130 / 143.
+ */
+import { describeValue } from '../codec/ima-value.js';
+import { removeTemporariesSync } from '../carriers/atomic-write.js';
+import { FileResult, resultToJson, SummaryCounter } from '../ops/result.js';
+
+export interface OutputOptions {
+  readonly json?: boolean;
+  readonly quiet?: boolean;
+  readonly verbose?: boolean;
+  readonly progress?: boolean;
+}
+
+/** Makes a path printable on one line: control characters (a newline in a name) are escaped. */
+export function printable(path: string): string {
+  // eslint-disable-next-line no-control-regex
+  return path.replace(/[\x00-\x1f\x7f\\]/g, (c) => (c === '\\' ? '\\\\' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+}
+
+export function describeForPeople(r: FileResult): string {
+  const bits: string[] = [];
+  if (r.decoded) {
+    const d = describeValue(r.decoded) as Record<string, unknown>;
+    if (r.decoded.kind === 'signature') bits.push(`v${d.version} ${d.hashAlgo} keyid ${d.keyid}`);
+    else bits.push(`${d.hashAlgo} digest`);
+  }
+  const carriers = r.details?.carriers;
+  if (Array.isArray(carriers) && carriers.length && typeof carriers[0] === 'string') bits.push(`into ${carriers.join(' and ')}`);
+  else if (Array.isArray(carriers) && carriers.length) bits.push(`from ${carriers.map((c) => (c as { carrier: string }).carrier).join(' and ')}`);
+  return bits.length ? ` (${bits.join(', ')})` : '';
+}
+
+/** Signals: the first asks the run to stop after the files in flight; a second one ends it at once. */
+export class StopSignal {
+  signal: NodeJS.Signals | undefined;
+  private readonly handlers: [NodeJS.Signals, () => void][] = [];
+  install(): void {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      const h = (): void => {
+        if (this.signal) {
+          removeTemporariesSync();
+          process.exit(sig === 'SIGINT' ? 130 : 143);
+        }
+        this.signal = sig;
+        process.stderr.write(`\nima-sidecar: ${sig} received: finishing the files in flight, then stopping (again to stop at once)\n`);
+      };
+      process.on(sig, h);
+      this.handlers.push([sig, h]);
+    }
+  }
+  get requested(): boolean {
+    return this.signal !== undefined;
+  }
+  exitCode(): number | undefined {
+    return this.signal === 'SIGINT' ? 130 : this.signal === 'SIGTERM' ? 143 : undefined;
+  }
+}
+
+export class Reporter {
+  readonly counter = new SummaryCounter();
+  private readonly started = process.hrtime.bigint();
+  private lastProgress = 0;
+  private progressShown = false;
+  private readonly verb: (r: FileResult) => string;
+  private readonly customVerb: boolean;
+  constructor(private readonly opts: OutputOptions, verb?: (r: FileResult) => string) {
+    this.verb = verb ?? ((r) => r.status);
+    this.customVerb = verb !== undefined;
+  }
+
+  private get showProgress(): boolean {
+    return !!this.opts.progress && !this.opts.json && !this.opts.quiet && !!process.stderr.isTTY;
+  }
+
+  report(r: FileResult): void {
+    this.counter.add(r);
+    if (this.opts.json) {
+      process.stdout.write(JSON.stringify(resultToJson(r)) + '\n');
+    } else {
+      this.clearProgress();
+      const line = `${printable(r.path)}: ${this.verb(r)}`;
+      if (r.failed) process.stderr.write(`${line}${r.reason ? `: ${r.reason}` : ''}\n`);
+      else if (!this.opts.quiet) {
+        process.stdout.write(`${line}${r.reason ? `: ${r.reason}` : this.customVerb ? '' : describeForPeople(r)}\n`);
+      }
+      if (this.opts.verbose) for (const w of r.warnings ?? []) process.stderr.write(`${printable(r.path)}: warning: ${w}\n`);
+    }
+    if (this.showProgress) this.progress(r.path);
+  }
+
+  private progress(current: string): void {
+    const now = Date.now();
+    if (now - this.lastProgress < 200) return;
+    this.lastProgress = now;
+    const s = this.counter.summary();
+    const secs = Number(process.hrtime.bigint() - this.started) / 1e9;
+    const rate = secs > 0 ? Math.round(s.total / secs) : 0;
+    const width = Math.max(20, (process.stderr.columns ?? 80) - 40);
+    const name = printable(current);
+    const shown = name.length > width ? '…' + name.slice(name.length - width + 1) : name;
+    process.stderr.write(`\r\x1b[K${s.total} files, ${rate}/s, ${s.failed} failed  ${shown}`);
+    this.progressShown = true;
+  }
+
+  private clearProgress(): void {
+    if (this.progressShown) {
+      process.stderr.write('\r\x1b[K');
+      this.progressShown = false;
+    }
+  }
+
+  async consume(results: AsyncIterable<FileResult>): Promise<void> {
+    for await (const r of results) this.report(r);
+  }
+
+  /** Prints the summary and returns the exit code. */
+  finish(stop?: StopSignal, extra: Record<string, unknown> = {}): number {
+    this.clearProgress();
+    const s = this.counter.summary();
+    const secs = Number(process.hrtime.bigint() - this.started) / 1e9;
+    const interrupted = stop?.signal;
+    if (this.opts.json) {
+      process.stdout.write(JSON.stringify({ summary: { ...s.counts, total: s.total, failed: s.failed, seconds: Number(secs.toFixed(3)), ...(interrupted ? { interrupted } : {}), ...extra } }) + '\n');
+    } else if (!this.opts.quiet && (s.total !== 1 || interrupted)) {
+      const parts = Object.entries(s.counts).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${v} ${k}`);
+      process.stderr.write(`${s.total} file${s.total === 1 ? '' : 's'}: ${parts.join(', ') || 'nothing to do'} (${secs.toFixed(2)} s)${interrupted ? `; stopped by ${interrupted}` : ''}\n`);
+    }
+    return stop?.exitCode() ?? (s.failed > 0 ? 1 : 0);
+  }
+}

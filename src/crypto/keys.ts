@@ -1,0 +1,119 @@
+/**
+ * Private keys for signing: PEM or DER; PKCS#8, PKCS#1, SEC1; encrypted PKCS#8.
+ * Only key types the kernel verifies for IMA are accepted: RSA (PKCS#1 v1.5) and
+ * ECDSA on P-256, P-384 and P-521.
+ */
+import { createPrivateKey, KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { ConfigError, describeSystemError } from '../errors.js';
+
+export const DEFAULT_PRIVATE_KEY = '/etc/keys/privkey_evm.pem';
+
+export type KeyAlgorithm = 'rsa' | 'ecdsa-p256' | 'ecdsa-p384' | 'ecdsa-p521';
+
+export interface SigningKey {
+  readonly path: string;
+  readonly key: KeyObject;
+  readonly algorithm: KeyAlgorithm;
+  /** Bits of the RSA modulus or of the curve order. */
+  readonly bits: number;
+}
+
+const curves: Record<string, KeyAlgorithm> = {
+  prime256v1: 'ecdsa-p256',
+  secp384r1: 'ecdsa-p384',
+  secp521r1: 'ecdsa-p521',
+};
+const curveBits: Record<string, number> = { prime256v1: 256, secp384r1: 384, secp521r1: 521 };
+
+/** The key's algorithm when the kernel can verify it for IMA; otherwise a reason. */
+export function classifyKey(key: KeyObject): { algorithm: KeyAlgorithm; bits: number } | { refused: string } {
+  const type = key.asymmetricKeyType;
+  const details = key.asymmetricKeyDetails ?? {};
+  if (type === 'rsa') return { algorithm: 'rsa', bits: details.modulusLength ?? 0 };
+  if (type === 'ec') {
+    const curve = details.namedCurve ?? 'unknown';
+    const algorithm = curves[curve];
+    if (algorithm) return { algorithm, bits: curveBits[curve]! };
+    return { refused: `EC curve ${curve} is not supported (P-256, P-384 or P-521)` };
+  }
+  return { refused: `${type ?? 'unknown'} keys are not supported for IMA signatures (RSA or ECDSA P-256/P-384/P-521)` };
+}
+
+export interface KeyPasswordSource {
+  /** Contents of --pass-file, already read; takes precedence over the environment. */
+  readonly password?: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export function keyPassword(src: KeyPasswordSource = {}): string | undefined {
+  if (src.password !== undefined) return src.password;
+  const env = src.env ?? process.env;
+  return env.IMA_SIDECAR_KEY_PASSWORD ?? env.EVMCTL_KEY_PASSWORD;
+}
+
+function looksEncrypted(text: string): boolean {
+  return text.includes('ENCRYPTED PRIVATE KEY') || text.includes('Proc-Type: 4,ENCRYPTED');
+}
+
+/** Parses key bytes; throws ConfigError naming `path` with the reason. */
+export function parsePrivateKey(bytes: Buffer, path: string, passSrc: KeyPasswordSource = {}): SigningKey {
+  const passphrase = keyPassword(passSrc);
+  const isPem = bytes.includes('-----BEGIN');
+  let key: KeyObject | undefined;
+  let lastError: unknown;
+  if (isPem) {
+    const text = bytes.toString('latin1');
+    if (looksEncrypted(text) && passphrase === undefined) {
+      throw new ConfigError(`${path}: the key is encrypted; set IMA_SIDECAR_KEY_PASSWORD or use --pass-file`, path);
+    }
+    if (text.includes('BEGIN CERTIFICATE') && !text.includes('PRIVATE KEY')) {
+      throw new ConfigError(`${path}: this is a certificate, not a private key`, path);
+    }
+    try {
+      key = createPrivateKey({ key: bytes, format: 'pem', passphrase: passphrase ?? '' });
+    } catch (e) {
+      lastError = e;
+    }
+  } else {
+    for (const type of ['pkcs8', 'pkcs1', 'sec1'] as const) {
+      try {
+        key = createPrivateKey({ key: bytes, format: 'der', type, passphrase: passphrase ?? '' });
+        break;
+      } catch (e) {
+        lastError ??= e;
+      }
+    }
+  }
+  if (!key) {
+    const msg = String((lastError as Error | undefined)?.message ?? '');
+    if (/bad decrypt|wrong password|passphrase|decrypt/i.test(msg)) {
+      throw new ConfigError(`${path}: wrong password for the encrypted key`, path);
+    }
+    throw new ConfigError(`${path}: not a private key in PEM or DER (PKCS#8, PKCS#1 or SEC1)`, path);
+  }
+  const kind = classifyKey(key);
+  if ('refused' in kind) throw new ConfigError(`${path}: ${kind.refused}`, path);
+  return { path, key, algorithm: kind.algorithm, bits: kind.bits };
+}
+
+export async function loadPrivateKey(path: string | undefined, passSrc: KeyPasswordSource = {}): Promise<SigningKey> {
+  const p = path ?? DEFAULT_PRIVATE_KEY;
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(p);
+  } catch (e) {
+    const hint = path === undefined ? ' (the default key; give --key)' : '';
+    throw new ConfigError(`${p}: cannot read private key: ${describeSystemError(e)}${hint}`, p);
+  }
+  return parsePrivateKey(bytes, p, passSrc);
+}
+
+export async function readPassFile(path: string): Promise<string> {
+  try {
+    // Like openssl's file: source, only the first line is the password.
+    return (await readFile(path, 'utf8')).split(/\r?\n/)[0] ?? '';
+  } catch (e) {
+    throw new ConfigError(`${path}: cannot read password file: ${describeSystemError(e)}`, path);
+  }
+}

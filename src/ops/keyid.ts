@@ -1,0 +1,26 @@
+/**
+ * keyid: the keyid the kernel will match for each certificate, and where it came from.
+ */
+import { loadCertificates } from '../crypto/certificate.js';
+import { ConfigError } from '../errors.js';
+import { FileResult } from './result.js';
+
+export async function keyidsOf(paths: readonly string[], warn: (m: string) => void): Promise<FileResult[]> {
+  const results: FileResult[] = [];
+  for (const p of paths) {
+    try {
+      const certs = await loadCertificates([p], warn);
+      for (const c of certs) {
+        results.push({
+          path: c.source,
+          status: 'ok',
+          failed: false,
+          details: { keyid: c.keyid, keyidSource: c.keyidSource === 'skid' ? 'subjectKeyIdentifier' : 'computed (sha1 of the public key)', skid: c.skid?.toString('hex'), subject: c.subject, keyType: c.algorithm ?? 'unsupported' },
+        });
+      }
+    } catch (e) {
+      results.push({ path: p, status: 'failed', failed: true, reason: e instanceof ConfigError ? e.message.replace(`${p}: `, '') : String(e) });
+    }
+  }
+  return results;
+}

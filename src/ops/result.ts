@@ -1,0 +1,81 @@
+/**
+ * The typed per-file record every operation yields. The CLI prints it as a
+ * line or as JSON; library users get it as is.
+ */
+import { decodeImaValue, describeValue, ImaValue } from '../codec/ima-value.js';
+import { FormatError, describeSystemError, FileError } from '../errors.js';
+import type { Selected } from '../select/walk.js';
+
+export interface FileResult {
+  /** As the user gave it, joined with the relative path below a directory argument. */
+  readonly path: string;
+  readonly status: string;
+  /** Counts toward exit code 1. */
+  readonly failed: boolean;
+  readonly reason?: string;
+  /** The whole security.ima value involved, when there is one. */
+  readonly value?: Buffer;
+  readonly decoded?: ImaValue;
+  readonly warnings?: string[];
+  /** Operation-specific facts (carriers checked, replaced value, filesystem...). */
+  readonly details?: Record<string, unknown>;
+}
+
+export function failure(path: string, status: string, err: unknown, extra: Partial<FileResult> = {}): FileResult {
+  const reason = err instanceof FileError ? err.reason : err instanceof FormatError ? err.reason : describeSystemError(err);
+  return { path, status, failed: true, reason, ...extra };
+}
+
+/** What to say about entries of the selection that are not targets. */
+export function resultForNonTarget(sel: Exclude<Selected, { kind: 'target' }>, orphanFails: boolean): FileResult {
+  if (sel.kind === 'orphan') {
+    return { path: sel.path, status: 'orphan', failed: orphanFails, reason: `sidecar ${sel.sidecar} has no file beside it`, details: { sidecar: sel.sidecar } };
+  }
+  return { path: sel.path, status: 'skipped', failed: sel.explicit, reason: sel.reason };
+}
+
+/** Decodes without throwing: the value or the reason it is malformed. */
+export function tryDecode(bytes: Buffer): { value: ImaValue; warnings: string[] } | { error: string } {
+  try {
+    return decodeImaValue(bytes);
+  } catch (e) {
+    if (e instanceof FormatError) return { error: e.reason };
+    throw e;
+  }
+}
+
+/** Plain JSON for a result: hex for bytes, decoded fields flattened. */
+export function resultToJson(r: FileResult): Record<string, unknown> {
+  const out: Record<string, unknown> = { path: r.path, status: r.status };
+  if (r.reason !== undefined) out.reason = r.reason;
+  if (r.value) out.value = r.value.toString('hex');
+  if (r.decoded) Object.assign(out, describeValue(r.decoded));
+  if (r.warnings && r.warnings.length) out.warnings = r.warnings;
+  if (r.details) {
+    for (const [k, v] of Object.entries(r.details)) out[k] = Buffer.isBuffer(v) ? v.toString('hex') : v;
+  }
+  return out;
+}
+
+export interface Summary {
+  readonly counts: Record<string, number>;
+  readonly total: number;
+  readonly failed: number;
+}
+
+export class SummaryCounter {
+  private readonly counts: Record<string, number> = {};
+  private total = 0;
+  private failedCount = 0;
+  add(r: FileResult): void {
+    this.counts[r.status] = (this.counts[r.status] ?? 0) + 1;
+    this.total++;
+    if (r.failed) this.failedCount++;
+  }
+  get failed(): number {
+    return this.failedCount;
+  }
+  summary(): Summary {
+    return { counts: { ...this.counts }, total: this.total, failed: this.failedCount };
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * sign: hash a file and write its signature into a sidecar, the xattr, or both.
+ */
+import { encodeImaValue, SignatureValue } from '../codec/ima-value.js';
+import type { HashAlgo } from '../codec/hash-algo.js';
+import { writeSidecar, sidecarPathFor } from '../carriers/sidecar.js';
+import { closeTarget, openTarget, writeTargetXattr } from '../carriers/target.js';
+import { streamHandle } from '../crypto/digest.js';
+import type { SigningKey } from '../crypto/keys.js';
+import { ContentSigner } from '../crypto/signature.js';
+import { failure, FileResult } from './result.js';
+import { processTree, TreeOptions } from './tree.js';
+
+export type SignDestination = 'sidecar' | 'xattr' | 'both';
+
+export interface SignOptions {
+  readonly key: SigningKey;
+  /** 8 hex digits, from the certificate's SKID or given. */
+  readonly keyid: string;
+  readonly hashAlgo: HashAlgo;
+  readonly version?: 2 | 3;
+  readonly to?: SignDestination;
+  readonly xattrName: string;
+  readonly suffix: string;
+  readonly dryRun?: boolean;
+}
+
+/** Computes the security.ima value of a signature over the open target. */
+export async function signatureValueFor(handle: import('node:fs/promises').FileHandle, opts: Pick<SignOptions, 'key' | 'keyid' | 'hashAlgo' | 'version'>): Promise<{ value: SignatureValue; bytes: Buffer; digest: Buffer }> {
+  const version = opts.version ?? 2;
+  const signer = new ContentSigner(opts.key.key, opts.hashAlgo, version);
+  await streamHandle(handle, [signer]);
+  const { digest, signature } = signer.finish();
+  const value: SignatureValue = { kind: 'signature', type: 0x03, version, algo: opts.hashAlgo, keyid: opts.keyid, signature };
+  return { value, bytes: encodeImaValue(value), digest };
+}
+
+export async function signFile(path: string, opts: SignOptions): Promise<FileResult> {
+  let target;
+  try {
+    target = await openTarget(path);
+  } catch (e) {
+    return failure(path, 'failed', e);
+  }
+  const to = opts.to ?? 'sidecar';
+  try {
+    const before = target.stat;
+    const { value, bytes } = await signatureValueFor(target.handle, opts);
+    const base = { path, value: bytes, decoded: value };
+    if (opts.dryRun) return { ...base, status: 'would-sign', failed: false };
+    const wrote: string[] = [];
+    let replaced = false;
+    if (to === 'sidecar' || to === 'both') {
+      const sidecar = sidecarPathFor(path, opts.suffix);
+      replaced = (await writeSidecar(sidecar, bytes)).replaced;
+      wrote.push('sidecar');
+    }
+    if (to === 'xattr' || to === 'both') {
+      await writeTargetXattr(target, opts.xattrName, bytes, before);
+      wrote.push('xattr');
+    }
+    return { ...base, status: replaced ? 'replaced' : 'signed', failed: false, details: { carriers: wrote, filesystem: target.fs.name } };
+  } catch (e) {
+    return failure(path, 'failed', e);
+  } finally {
+    await closeTarget(target);
+  }
+}
+
+export function signTree(paths: readonly string[], tree: TreeOptions, opts: SignOptions): AsyncGenerator<FileResult> {
+  return processTree(paths, { ...tree, cleanStaleTemporaries: !opts.dryRun }, (sel) => signFile(sel.path, opts));
+}

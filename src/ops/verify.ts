@@ -1,0 +1,80 @@
+/**
+ * verify: check every signature carrier a file has (or the one named).
+ */
+import { readSidecar, sidecarPathFor } from '../carriers/sidecar.js';
+import { closeTarget, openTarget, readTargetXattr, Target } from '../carriers/target.js';
+import type { Certificate } from '../crypto/certificate.js';
+import { CarrierCheck, CarrierValue, checkValues } from './check.js';
+import { failure, FileResult } from './result.js';
+import { processTree, TreeOptions } from './tree.js';
+
+export type VerifySource = 'auto' | 'sidecar' | 'xattr';
+
+export interface VerifyOptions {
+  readonly certs: readonly Certificate[];
+  readonly from?: VerifySource;
+  readonly xattrName: string;
+  readonly suffix: string;
+}
+
+/** Reads the carriers the source names; a broken sidecar becomes a failed carrier, not a thrown error. */
+export async function collectCarriers(t: Target, from: VerifySource, opts: Pick<VerifyOptions, 'xattrName' | 'suffix'>): Promise<{ values: CarrierValue[]; problems: CarrierCheck[] }> {
+  const values: CarrierValue[] = [];
+  const problems: CarrierCheck[] = [];
+  if (from === 'auto' || from === 'sidecar') {
+    try {
+      const bytes = await readSidecar(sidecarPathFor(t.path, opts.suffix));
+      if (bytes) values.push({ carrier: 'sidecar', bytes });
+    } catch (e) {
+      problems.push({ carrier: 'sidecar', status: 'invalid', value: Buffer.alloc(0), reason: (e as { reason?: string }).reason ?? String(e) });
+    }
+  }
+  if (from === 'auto' || from === 'xattr') {
+    const bytes = readTargetXattr(t, opts.xattrName);
+    if (bytes) values.push({ carrier: 'xattr', bytes });
+  }
+  return { values, problems };
+}
+
+function carrierJson(c: CarrierCheck): Record<string, unknown> {
+  const out: Record<string, unknown> = { carrier: c.carrier, status: c.status };
+  if (c.reason) out.reason = c.reason;
+  if (c.signer) out.signer = c.signer;
+  if (c.value.length) out.value = c.value.toString('hex');
+  return out;
+}
+
+export async function verifyFile(path: string, opts: VerifyOptions): Promise<FileResult> {
+  let target;
+  try {
+    target = await openTarget(path);
+  } catch (e) {
+    return failure(path, 'failed', e);
+  }
+  try {
+    const from = opts.from ?? 'auto';
+    const { values, problems } = await collectCarriers(target, from, opts);
+    const checks = [...problems, ...(await checkValues(target, values, opts.certs))];
+    if (checks.length === 0) {
+      const where = from === 'sidecar' ? `no sidecar ${sidecarPathFor(path, opts.suffix)}` : from === 'xattr' ? `no ${opts.xattrName}` : `no sidecar and no ${opts.xattrName}`;
+      return { path, status: 'failed', failed: true, reason: `no signature (${where})` };
+    }
+    const bad = checks.filter((c) => c.status !== 'ok');
+    const first = checks.find((c) => c.decoded) ?? checks[0]!;
+    const details = { carriers: checks.map(carrierJson), filesystem: target.fs.name };
+    const warnings = [...new Set(checks.flatMap((c) => c.warnings ?? []))];
+    if (bad.length === 0) {
+      return { path, status: 'ok', failed: false, value: first.value, decoded: first.decoded, warnings, details };
+    }
+    const reason = bad.map((c) => (checks.length > 1 ? `${c.carrier}: ${c.reason}` : c.reason)).join('; ');
+    return { path, status: 'failed', failed: true, reason, value: bad[0]!.value.length ? bad[0]!.value : undefined, decoded: bad[0]!.decoded, warnings, details };
+  } catch (e) {
+    return failure(path, 'failed', e);
+  } finally {
+    await closeTarget(target);
+  }
+}
+
+export function verifyTree(paths: readonly string[], tree: TreeOptions, opts: VerifyOptions): AsyncGenerator<FileResult> {
+  return processTree(paths, { ...tree, orphanFails: true }, (sel) => verifyFile(sel.path, opts));
+}

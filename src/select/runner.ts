@@ -1,0 +1,38 @@
+import { availableParallelism } from 'node:os';
+
+/**
+ * Runs an async function over a stream of items with at most `jobs` in
+ * flight, yielding results in input order. Memory is bounded by the window
+ * (jobs plus the results waiting for a slower one before them), not by the
+ * number of items.
+ */
+export async function* runOrdered<T, R>(items: AsyncIterable<T> | Iterable<T>, jobs: number, work: (item: T) => Promise<R>, shouldStop: () => boolean = () => false): AsyncGenerator<R> {
+  const limit = Math.max(1, Math.floor(jobs));
+  const window: Promise<R>[] = [];
+  const iterator = (Symbol.asyncIterator in items ? (items as AsyncIterable<T>)[Symbol.asyncIterator]() : (items as Iterable<T>)[Symbol.iterator]()) as AsyncIterator<T> | Iterator<T>;
+  let done = false;
+  const fill = async (): Promise<void> => {
+    while (!done && window.length < limit && !shouldStop()) {
+      const next = await iterator.next();
+      if (next.done) {
+        done = true;
+        break;
+      }
+      const p = work(next.value);
+      p.catch(() => {}); // awaited in order below; avoid an unhandled-rejection warning meanwhile
+      window.push(p);
+    }
+  };
+  await fill();
+  while (window.length > 0) {
+    const result = await window.shift()!;
+    yield result;
+    await fill();
+  }
+}
+
+export function defaultJobs(): number {
+  // I/O and hashing interleave well; a few more jobs than cores keep both busy.
+  const cores = availableParallelism();
+  return Math.max(2, Math.min(16, cores * 2));
+}
