@@ -3,10 +3,10 @@
  * takes extended attributes: learnt from the first real attempt and
  * remembered per device, since a name alone cannot say (FUSE may or may not).
  */
-import { statfs } from 'node:fs/promises';
+import { readFile, statfs } from 'node:fs/promises';
 
 const MAGIC: Record<number, string> = {
-  0x4d44: 'vfat',
+  0x4d44: 'vfat', // msdos too: the same magic
   0x2011bab0: 'exfat',
   0xef53: 'ext4',
   0x58465342: 'xfs',
@@ -35,7 +35,7 @@ const MAGIC: Record<number, string> = {
 };
 
 /** Filesystems known to have no xattrs at all: the kernel answers EOPNOTSUPP. */
-const NO_XATTRS = new Set(['vfat', 'exfat', 'iso9660', 'udf']);
+const NO_XATTRS = new Set(['vfat', 'msdos', 'exfat', 'iso9660', 'udf']);
 
 export function filesystemName(magic: number | bigint): string {
   const m = Number(magic);
@@ -48,7 +48,38 @@ export interface FilesystemFacts {
 }
 
 const namesByDevice = new Map<number, FilesystemFacts>();
-const xattrSupport = new Map<number, boolean>();
+/** Keyed by device and namespace: tmpfs, for one, takes security.* but not always user.*. */
+const xattrSupport = new Map<string, boolean>();
+
+function supportKey(dev: number, attrName: string): string {
+  return `${dev}:${attrName.split('.')[0]}`;
+}
+
+let mountTypes: Promise<Map<string, string>> | undefined;
+
+/** major:minor -> fstype from /proc/self/mountinfo: names FUSE filesystems (fuse.fusefat) and tells ext4 from ext2. */
+function mountTypesByDevice(): Promise<Map<string, string>> {
+  mountTypes ??= readFile('/proc/self/mountinfo', 'utf8').then(
+    (text) => {
+      const map = new Map<string, string>();
+      for (const line of text.split('\n')) {
+        const fields = line.split(' ');
+        const sep = fields.indexOf('-');
+        if (sep > 0 && fields[2] && fields[sep + 1]) map.set(fields[2], fields[sep + 1]!);
+      }
+      return map;
+    },
+    () => new Map<string, string>(),
+  );
+  return mountTypes;
+}
+
+function majorMinor(dev: number): string {
+  const d = BigInt(dev);
+  const major = ((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn);
+  const minor = (d & 0xffn) | ((d >> 12n) & ~0xffn);
+  return `${major}:${minor}`;
+}
 
 /** The filesystem of `path` (statfs follows symlinks, so callers pass a directory or a checked file). */
 export async function filesystemOf(path: string, dev?: number): Promise<FilesystemFacts> {
@@ -57,19 +88,23 @@ export async function filesystemOf(path: string, dev?: number): Promise<Filesyst
     if (hit) return hit;
   }
   const s = await statfs(path);
-  const facts = { name: filesystemName(s.type), magic: Number(s.type) };
+  const byMagic = filesystemName(s.type);
+  const mounted = dev !== undefined ? (await mountTypesByDevice()).get(majorMinor(dev)) : undefined;
+  // Trust the mount table's name only when it agrees with the magic's family (vfat is vfat, fuse.* is fuse).
+  const name = mounted && (mounted === byMagic || mounted.startsWith(`${byMagic}.`) || (byMagic === 'ext4' && /^ext[234]$/.test(mounted)) || (byMagic === 'fuse' && mounted === 'fuseblk')) ? mounted : byMagic;
+  const facts = { name, magic: Number(s.type) };
   if (dev !== undefined) namesByDevice.set(dev, facts);
   return facts;
 }
 
 /** true / false once learnt for this device; undefined before the first attempt. */
-export function knownXattrSupport(dev: number, fsName?: string): boolean | undefined {
-  const learnt = xattrSupport.get(dev);
+export function knownXattrSupport(dev: number, attrName: string, fsName?: string): boolean | undefined {
+  const learnt = xattrSupport.get(supportKey(dev, attrName));
   if (learnt !== undefined) return learnt;
   if (fsName && NO_XATTRS.has(fsName)) return false;
   return undefined;
 }
 
-export function learnXattrSupport(dev: number, supported: boolean): void {
-  xattrSupport.set(dev, supported);
+export function learnXattrSupport(dev: number, attrName: string, supported: boolean): void {
+  xattrSupport.set(supportKey(dev, attrName), supported);
 }

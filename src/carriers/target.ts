@@ -30,13 +30,26 @@ export async function closeTarget(t: Target): Promise<void> {
   await t.handle.close().catch(() => {});
 }
 
-/** Whether the target's filesystem takes xattrs, when known without trying. */
-export function targetTakesXattrs(t: Target): boolean | undefined {
-  return knownXattrSupport(t.stat.dev, t.fs.name);
+/** Whether the target's filesystem takes xattrs of this name's namespace, when known (learnt from a read or write). */
+export function targetTakesXattrs(t: Target, name: string): boolean | undefined {
+  return knownXattrSupport(t.stat.dev, name, t.fs.name);
 }
 
+/** The attribute's value, or undefined when there is none or the filesystem has no xattrs (then remembered). */
 export function readTargetXattr(t: Target, name: string): Buffer | undefined {
-  return getXattrFd(t.handle.fd, t.path, name, t.fs.name);
+  if (knownXattrSupport(t.stat.dev, name, t.fs.name) === false) return undefined;
+  try {
+    const value = getXattrFd(t.handle.fd, t.path, name, t.fs.name);
+    // A read that finds a value, or finds none (ENODATA), shows the namespace is supported.
+    learnXattrSupport(t.stat.dev, name, true);
+    return value;
+  } catch (e) {
+    if (e instanceof XattrError && isUnsupported(e.code)) {
+      learnXattrSupport(t.stat.dev, name, false);
+      return undefined;
+    }
+    throw e;
+  }
 }
 
 /**
@@ -45,21 +58,22 @@ export function readTargetXattr(t: Target, name: string): Buffer | undefined {
  */
 export async function writeTargetXattr(t: Target, name: string, value: Buffer, checkUnchanged?: Stats): Promise<void> {
   if (checkUnchanged) await assertUnchanged(t, checkUnchanged);
-  if (knownXattrSupport(t.stat.dev, t.fs.name) === false) {
+  if (knownXattrSupport(t.stat.dev, name, t.fs.name) === false) {
     throw new XattrError(t.path, `filesystem ${t.fs.name} does not support extended attributes`, 'EOPNOTSUPP');
   }
   try {
     setXattrFd(t.handle.fd, t.path, name, value, t.fs.name);
-    learnXattrSupport(t.stat.dev, true);
+    learnXattrSupport(t.stat.dev, name, true);
   } catch (e) {
-    if (e instanceof XattrError && isUnsupported(e.code)) learnXattrSupport(t.stat.dev, false);
+    if (e instanceof XattrError && isUnsupported(e.code)) learnXattrSupport(t.stat.dev, name, false);
     throw e;
   }
   const back = getXattrFd(t.handle.fd, t.path, name, t.fs.name);
   if (!back || !back.equals(value)) throw new FileError(t.path, `${name} read back differs from what was written`, 'EIO');
 }
 
-export function removeTargetXattr(t: Target, name: string): boolean {
+export async function removeTargetXattr(t: Target, name: string, checkUnchanged?: Stats): Promise<boolean> {
+  if (checkUnchanged) await assertUnchanged(t, checkUnchanged);
   return removeXattrFd(t.handle.fd, t.path, name, t.fs.name);
 }
 

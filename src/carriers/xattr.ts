@@ -47,14 +47,13 @@ export function xattrReason(code: string | undefined, name: string, fsName: stri
   }
 }
 
-/** Reads the attribute of the open file; undefined when it has none. */
+/** Reads the attribute of the open file; undefined when it has none. Throws XattrError (EOPNOTSUPP included). */
 export function getXattrFd(fd: number, path: string, name: string, fsName: string): Buffer | undefined {
   try {
     return getAttributeSync(fdPath(fd), name);
   } catch (e) {
     const code = errnoOf(e);
     if (code === 'ENODATA' || code === 'ENOATTR') return undefined;
-    if (isUnsupported(code)) return undefined; // nothing can be stored there, so nothing is
     throw new XattrError(path, xattrReason(code, name, fsName, 'read'), code);
   }
 }

@@ -1,5 +1,9 @@
 import type { CommandModule } from 'yargs';
+import { clearCommand } from './clear.js';
+import { exportCommand } from './export.js';
 import { hashCommand } from './hash.js';
+import { importCommand } from './import.js';
+import { statusCommand } from './status.js';
 import { inspectCommand } from './inspect.js';
 import { keyidCommand } from './keyid.js';
 import { signCommand } from './sign.js';
@@ -7,4 +11,4 @@ import { verifyCommand } from './verify.js';
 
 /** Every command, in the order --help lists them. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [signCommand, verifyCommand, hashCommand, inspectCommand, keyidCommand];
+export const commands: CommandModule<any, any>[] = [signCommand, verifyCommand, importCommand, exportCommand, statusCommand, clearCommand, hashCommand, inspectCommand, keyidCommand];

@@ -1,0 +1,54 @@
+import type { Argv, CommandModule } from 'yargs';
+import { loadCertificates } from '../../crypto/certificate.js';
+import { FileResult } from '../../ops/result.js';
+import { statusTree } from '../../ops/status.js';
+import { checkXattrName, GlobalArgs, outputOptions, repeatable, requirePaths, SelectionArgs, selectionOptions, treeOptions, warner } from '../common.js';
+import { printable, Reporter, StopSignal } from '../output.js';
+
+interface Args extends GlobalArgs, SelectionArgs {
+  cert?: string[];
+}
+
+const COLUMNS = ['STATE', 'FS', 'XATTRS', 'TYPE', 'ALGO', 'KEYID', 'VERIFIED', 'PATH'] as const;
+const WIDTHS = [13, 12, 7, 7, 9, 9, 9];
+
+function row(cells: string[]): string {
+  return cells.map((c, i) => (i < WIDTHS.length ? c.padEnd(WIDTHS[i]!) : c)).join(' ').trimEnd();
+}
+
+function tableRow(r: FileResult): string {
+  const d = r.details ?? {};
+  const v = r.decoded;
+  const type = v ? (v.kind === 'signature' ? `sig-v${v.version}` : 'digest') : '-';
+  const verified = d.verified as Record<string, string> | undefined;
+  const ver = verified ? (Object.values(verified).every((x) => x === 'ok') ? 'ok' : 'FAILED') : '-';
+  const line = row([r.status, String(d.filesystem ?? '-'), String(d.xattrs ?? '-'), type, v?.algo.name ?? '-', v?.kind === 'signature' ? v.keyid : '-', ver, printable(r.path)]);
+  return r.reason ? `${line}\n    ${r.reason}` : line;
+}
+
+export const statusCommand: CommandModule<GlobalArgs, Args> = {
+  command: 'status [paths..]',
+  describe: 'Show where each file\'s signature lives and whether sidecar and xattr agree',
+  builder: (y: Argv<GlobalArgs>) =>
+    selectionOptions(y).option('cert', { alias: 'c', ...repeatable, describe: 'Also verify each carrier against these certificates' }) as unknown as Argv<Args>,
+  handler: async (a) => {
+    const paths = requirePaths(a.paths);
+    const xattrName = checkXattrName(a.xattr);
+    const certs = a.cert?.length ? await loadCertificates(a.cert, warner(a)) : undefined;
+    const stop = new StopSignal();
+    stop.install();
+    const out = outputOptions(a);
+    const reporter = new Reporter(out);
+    const results = statusTree(paths, treeOptions(a, stop), { xattrName, suffix: a.suffix, certs });
+    if (out.json) {
+      await reporter.consume(results);
+    } else {
+      if (!a.quiet) process.stdout.write(row([...COLUMNS]) + '\n');
+      for await (const r of results) {
+        reporter.counter.add(r);
+        if (!a.quiet || r.failed) process.stdout.write(tableRow(r) + '\n');
+      }
+    }
+    process.exitCode = reporter.finish(stop);
+  },
+};

@@ -1,0 +1,53 @@
+/**
+ * clear: remove the xattr, but never the only copy of a signature.
+ */
+import { readSidecar, sidecarPathFor } from '../carriers/sidecar.js';
+import { closeTarget, openTarget, readTargetXattr, removeTargetXattr } from '../carriers/target.js';
+import { failure, FileResult, tryDecode } from './result.js';
+import { processTree, TreeOptions } from './tree.js';
+
+export interface ClearOptions {
+  readonly xattrName: string;
+  readonly suffix: string;
+  readonly force?: boolean;
+  readonly dryRun?: boolean;
+}
+
+export async function clearFile(path: string, opts: ClearOptions): Promise<FileResult> {
+  let target;
+  try {
+    target = await openTarget(path);
+  } catch (e) {
+    return failure(path, 'failed', e);
+  }
+  try {
+    const before = target.stat;
+    const current = readTargetXattr(target, opts.xattrName);
+    if (!current) return { path, status: 'none', failed: false, details: { filesystem: target.fs.name } };
+    const d = tryDecode(current);
+    const decoded = 'error' in d ? undefined : d.value;
+    const base = { path, value: current, decoded, details: { filesystem: target.fs.name, removed: current.toString('hex') } };
+    if (decoded?.kind === 'signature' && !opts.force) {
+      let backup: Buffer | undefined;
+      try {
+        backup = await readSidecar(sidecarPathFor(path, opts.suffix));
+      } catch {
+        backup = undefined;
+      }
+      if (!backup?.equals(current)) {
+        return { ...base, status: 'refused', failed: true, reason: `the signature in ${opts.xattrName} has no identical sidecar to back it up; export it first, or use --force` };
+      }
+    }
+    if (opts.dryRun) return { ...base, status: 'would-clear', failed: false };
+    await removeTargetXattr(target, opts.xattrName, before);
+    return { ...base, status: 'cleared', failed: false };
+  } catch (e) {
+    return failure(path, 'failed', e);
+  } finally {
+    await closeTarget(target);
+  }
+}
+
+export function clearTree(paths: readonly string[], tree: TreeOptions, opts: ClearOptions): AsyncGenerator<FileResult> {
+  return processTree(paths, tree, (sel) => clearFile(sel.path, opts));
+}

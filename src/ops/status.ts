@@ -1,0 +1,81 @@
+/**
+ * status: where each file's signature lives, whether the carriers agree, and
+ * (with certificates) whether each verifies.
+ */
+import { readSidecar, sidecarPathFor } from '../carriers/sidecar.js';
+import { closeTarget, openTarget, readTargetXattr, targetTakesXattrs } from '../carriers/target.js';
+import type { Certificate } from '../crypto/certificate.js';
+import { CarrierValue, checkValues } from './check.js';
+import { failure, FileResult, tryDecode } from './result.js';
+import { processTree, TreeOptions } from './tree.js';
+
+export type SyncState = 'in-sync' | 'sidecar-only' | 'xattr-only' | 'mismatch' | 'unsigned' | 'orphan' | 'invalid';
+
+export interface StatusOptions {
+  readonly xattrName: string;
+  readonly suffix: string;
+  /** When given, every carrier is verified. */
+  readonly certs?: readonly Certificate[];
+}
+
+export async function statusOf(path: string, opts: StatusOptions): Promise<FileResult> {
+  let target;
+  try {
+    target = await openTarget(path);
+  } catch (e) {
+    return failure(path, 'invalid', e);
+  }
+  try {
+    const sidecarPath = sidecarPathFor(path, opts.suffix);
+    const details: Record<string, unknown> = { state: '', filesystem: target.fs.name };
+    let sidecar: Buffer | undefined;
+    let sidecarProblem: string | undefined;
+    try {
+      sidecar = await readSidecar(sidecarPath);
+    } catch (e) {
+      sidecarProblem = (e as { reason?: string }).reason ?? String(e);
+    }
+    const xattr = readTargetXattr(target, opts.xattrName);
+    const takesNow = targetTakesXattrs(target, opts.xattrName);
+    details.xattrs = takesNow === undefined ? (xattr ? 'yes' : 'unknown') : takesNow ? 'yes' : 'no';
+    const sd = sidecar ? tryDecode(sidecar) : undefined;
+    const xd = xattr ? tryDecode(xattr) : undefined;
+    let state: SyncState;
+    let reason: string | undefined;
+    if (sidecarProblem) {
+      state = 'invalid';
+      reason = `sidecar: ${sidecarProblem}`;
+    } else if ((sd && 'error' in sd) || (xd && 'error' in xd)) {
+      state = 'invalid';
+      reason = [sd && 'error' in sd ? `sidecar: ${sd.error}` : '', xd && 'error' in xd ? `${opts.xattrName}: ${xd.error}` : ''].filter(Boolean).join('; ');
+    } else if (sidecar && xattr) state = sidecar.equals(xattr) ? 'in-sync' : 'mismatch';
+    else if (sidecar) state = 'sidecar-only';
+    else if (xattr) state = 'xattr-only';
+    else state = 'unsigned';
+    details.state = state;
+    if (sidecar) details.sidecar = sidecar.toString('hex');
+    if (xattr) details.xattr = xattr.toString('hex');
+    const shown = sd && !('error' in sd) ? sd : xd && !('error' in xd) ? xd : undefined;
+    let failed = state === 'invalid';
+    if (opts.certs && (sidecar || xattr)) {
+      const values: CarrierValue[] = [];
+      if (sidecar) values.push({ carrier: 'sidecar', bytes: sidecar });
+      if (xattr) values.push({ carrier: 'xattr', bytes: xattr });
+      const checks = await checkValues(target, values, opts.certs);
+      details.verified = Object.fromEntries(checks.map((c) => [c.carrier, c.status === 'ok' ? 'ok' : c.reason]));
+      if (checks.some((c) => c.status !== 'ok')) {
+        failed = true;
+        reason ??= checks.filter((c) => c.status !== 'ok').map((c) => `${c.carrier}: ${c.reason}`).join('; ');
+      }
+    }
+    return { path, status: state, failed, reason, value: (sidecar ?? xattr), decoded: shown && !('error' in shown) ? shown.value : undefined, details };
+  } catch (e) {
+    return failure(path, 'invalid', e);
+  } finally {
+    await closeTarget(target);
+  }
+}
+
+export function statusTree(paths: readonly string[], tree: TreeOptions, opts: StatusOptions): AsyncGenerator<FileResult> {
+  return processTree(paths, { ...tree, orphanFails: false }, (sel) => statusOf(sel.path, opts));
+}
