@@ -80,7 +80,7 @@ export function decodeImaValue(input: Uint8Array): Decoded {
     case XATTR_TYPE.DIGEST: {
       // integrity.h keeps the 0x01 form for sha1 (21 bytes) and md5 (17, or 21 padded with zeros).
       if (bytes.length === 17) return { value: { kind: 'digest', type: 0x01, algo: algoFromId(1), digest: Buffer.from(bytes.subarray(1)) }, warnings };
-      if (bytes.length !== 21) throw new FormatError(`a 0x01 digest value must be 21 bytes (sha1), not ${bytes.length}`);
+      if (bytes.length !== 21) throw new FormatError(`a 0x01 digest value must be 21 bytes (sha1) or 17 (md5), not ${bytes.length}`);
       if (bytes.readUInt32BE(17) === 0) {
         warnings.push('0x01 value ends in four zero bytes: the kernel reads it as a padded md5 digest');
         return { value: { kind: 'digest', type: 0x01, algo: algoFromId(1), digest: Buffer.from(bytes.subarray(1, 17)), md5Padded: true }, warnings };
@@ -121,18 +121,29 @@ export function decodeImaValue(input: Uint8Array): Decoded {
   }
 }
 
-/** Encodes a value; throws FormatError for values the decoder would refuse. */
+/** Encodes a value; throws FormatError for values the decoder would refuse or read differently. */
 export function encodeImaValue(value: ImaValue): Buffer {
+  // Checked at run time too: library callers in plain JavaScript get no help from the types.
+  const algo = hashAlgoById(value.algo?.id);
+  if (!algo || algo.name !== value.algo.name) throw new FormatError(`hash algorithm ${value.algo?.name ?? '?'} (id ${value.algo?.id}) is not in the kernel's table`);
   if (value.kind === 'digest') {
-    if (value.digest.length !== value.algo.digestSize) throw new FormatError(`${value.algo.name} digest must be ${value.algo.digestSize} bytes`);
+    if (value.digest.length !== algo.digestSize) throw new FormatError(`${algo.name} digest must be ${algo.digestSize} bytes`);
     if (value.type === 0x01) {
-      if (value.algo.name === 'sha1') return Buffer.concat([Buffer.of(0x01), value.digest]);
-      if (value.algo.name === 'md5') return Buffer.concat([Buffer.of(0x01), value.digest, value.md5Padded ? Buffer.alloc(4) : Buffer.alloc(0)]);
-      throw new FormatError(`the 0x01 form holds only sha1 or md5, not ${value.algo.name}`);
+      if (algo.name === 'sha1') {
+        // The kernel reads a 21-byte 0x01 value ending in four zero bytes as a padded md5 digest.
+        if (value.digest.readUInt32BE(16) === 0) throw new FormatError('a sha1 digest ending in four zero bytes would be read as a padded md5 digest in the 0x01 form; use 0x04');
+        return Buffer.concat([Buffer.of(0x01), value.digest]);
+      }
+      if (algo.name === 'md5') return Buffer.concat([Buffer.of(0x01), value.digest, value.md5Padded ? Buffer.alloc(4) : Buffer.alloc(0)]);
+      throw new FormatError(`the 0x01 form holds only sha1 or md5, not ${algo.name}`);
     }
-    return Buffer.concat([Buffer.of(0x04, value.algo.id), value.digest]);
+    if (value.type !== 0x04) throw new FormatError(`digest values have type 0x01 or 0x04, not ${String(value.type)}`);
+    return Buffer.concat([Buffer.of(0x04, algo.id), value.digest]);
   }
-  if (!/^[0-9a-f]{8}$/.test(value.keyid)) throw new FormatError(`keyid must be 8 hex digits, not "${value.keyid}"`);
+  if (value.kind !== 'signature') throw new FormatError(`unknown value kind ${String((value as { kind?: unknown }).kind)}`);
+  if (value.type !== 0x03 && value.type !== 0x06) throw new FormatError(`signature values have type 0x03 or 0x06, not ${String(value.type)}`);
+  if (value.version !== 2 && value.version !== 3) throw new FormatError(`signature version must be 2 or 3, not ${String(value.version)}`);
+  if (typeof value.keyid !== 'string' || !/^[0-9a-f]{8}$/.test(value.keyid)) throw new FormatError(`keyid must be 8 hex digits, not "${value.keyid}"`);
   if (value.signature.length === 0) throw new FormatError('empty signature');
   if (value.type === 0x06 && value.version !== 3) throw new FormatError('an fs-verity signature (0x06) must be version 3');
   const total = SIGNATURE_HEADER_SIZE + value.signature.length;
@@ -140,15 +151,20 @@ export function encodeImaValue(value: ImaValue): Buffer {
   const header = Buffer.alloc(SIGNATURE_HEADER_SIZE);
   header[0] = value.type;
   header[1] = value.version;
-  header[2] = value.algo.id;
+  header[2] = algo.id;
   Buffer.from(value.keyid, 'hex').copy(header, 3);
   header.writeUInt16BE(value.signature.length, 7);
   return Buffer.concat([header, value.signature]);
 }
 
-/** The value ima_hash / IMA fix mode writes: 0x01 for sha1, 0x04 otherwise. */
+/**
+ * The value ima_hash / IMA fix mode writes: 0x01 for sha1, 0x04 otherwise. A sha1 digest
+ * ending in four zero bytes (one in 2^32) gets the 0x04 form, since the kernel would read
+ * the 0x01 form as a padded md5 digest; evmctl 1.4 writes 0x01 there.
+ */
 export function digestValue(algo: HashAlgo, digest: Buffer): DigestValue {
-  return { kind: 'digest', type: algo.name === 'sha1' ? 0x01 : 0x04, algo, digest };
+  const legacy = algo.name === 'sha1' && !(digest.length === 20 && digest.readUInt32BE(16) === 0);
+  return { kind: 'digest', type: legacy ? 0x01 : 0x04, algo, digest };
 }
 
 /**
