@@ -41,8 +41,18 @@ export function certificatesFor(keyid: string, certs: readonly Certificate[]): C
   return certs.filter((c) => c.keyid === keyid);
 }
 
-/** Checks each value; `certs` may be empty when only digests are to be checked. */
-export async function checkValues(t: Target, values: readonly CarrierValue[], certs: readonly Certificate[]): Promise<CarrierCheck[]> {
+export interface CheckPlan {
+  /** What must see the file's bytes (empty when nothing needs the content). */
+  readonly sinks: readonly ContentSink[];
+  /** The verdicts, once every byte went through the sinks. */
+  finish(): CarrierCheck[];
+}
+
+/**
+ * Plans the checks of several values so that one pass over the content serves
+ * them all; `certs` may be empty when only digests are to be checked.
+ */
+export function planChecks(values: readonly CarrierValue[], certs: readonly Certificate[]): CheckPlan {
   const digests = new Map<string, DigestSink>();
   const needDigest = (algo: HashAlgo): void => {
     if (!digests.has(algo.name)) digests.set(algo.name, new DigestSink(algo));
@@ -62,31 +72,40 @@ export async function checkValues(t: Target, values: readonly CarrierValue[], ce
   }
   const sinks: ContentSink[] = [...digests.values()];
   for (const p of plans) for (const v of p.verifiers) if (v.verifier.needsContent && !sinks.includes(v.verifier)) sinks.push(v.verifier);
-  if (plans.some((p) => !p.early)) await streamHandle(t.handle, sinks);
-  const computed = new Map<string, Buffer>();
-  for (const [name, sink] of digests) computed.set(name, sink.digest());
-  const finished = new Map<ContentVerifier, SignatureCheck>();
-  return plans.map((p) => {
-    const base = { carrier: p.cv.carrier, value: p.cv.bytes, decoded: p.decoded, warnings: p.warnings };
-    if (p.early) return { ...base, ...p.early };
-    const value = p.decoded!;
-    const digest = computed.get(value.algo.name)!;
-    if (value.kind === 'digest') {
-      return value.digest.equals(digest)
-        ? { ...base, status: 'ok' as const }
-        : { ...base, status: 'failed' as const, reason: `digest mismatch: ${value.algo.name} of the file is ${digest.toString('hex')}, the value holds ${value.digest.toString('hex')}` };
-    }
-    let last: SignatureCheck | undefined;
-    for (const { cert, verifier } of p.verifiers) {
-      const check = finished.get(verifier) ?? verifier.finish(digest);
-      finished.set(verifier, check);
-      if (check.ok) return { ...base, status: 'ok' as const, signer: cert.source };
-      if (!last || check.reason === 'digest-mismatch') last = check;
-    }
-    const detail = last && !last.ok ? last.detail : 'signature does not verify';
-    const reason = last && !last.ok && last.reason === 'digest-mismatch' ? `digest mismatch: ${detail}` : `bad signature: ${detail} (keyid ${value.keyid})`;
-    return { ...base, status: 'failed' as const, reason };
-  });
+  const finish = (): CarrierCheck[] => {
+    const computed = new Map<string, Buffer>();
+    for (const [name, sink] of digests) computed.set(name, sink.digest());
+    const finished = new Map<ContentVerifier, SignatureCheck>();
+    return plans.map((p) => {
+      const base = { carrier: p.cv.carrier, value: p.cv.bytes, decoded: p.decoded, warnings: p.warnings };
+      if (p.early) return { ...base, ...p.early };
+      const value = p.decoded!;
+      const digest = computed.get(value.algo.name)!;
+      if (value.kind === 'digest') {
+        return value.digest.equals(digest)
+          ? { ...base, status: 'ok' as const }
+          : { ...base, status: 'failed' as const, reason: `digest mismatch: ${value.algo.name} of the file is ${digest.toString('hex')}, the value holds ${value.digest.toString('hex')}` };
+      }
+      let last: SignatureCheck | undefined;
+      for (const { cert, verifier } of p.verifiers) {
+        const check = finished.get(verifier) ?? verifier.finish(digest);
+        finished.set(verifier, check);
+        if (check.ok) return { ...base, status: 'ok' as const, signer: cert.source };
+        if (!last || check.reason === 'digest-mismatch') last = check;
+      }
+      const detail = last && !last.ok ? last.detail : 'signature does not verify';
+      const reason = last && !last.ok && last.reason === 'digest-mismatch' ? `digest mismatch: ${detail}` : `bad signature: ${detail} (keyid ${value.keyid})`;
+      return { ...base, status: 'failed' as const, reason };
+    });
+  };
+  return { sinks, finish };
+}
+
+/** Checks each value against the open target's content, reading it once (and not at all when nothing needs it). */
+export async function checkValues(t: Target, values: readonly CarrierValue[], certs: readonly Certificate[]): Promise<CarrierCheck[]> {
+  const plan = planChecks(values, certs);
+  if (plan.sinks.length) await streamHandle(t.handle, plan.sinks);
+  return plan.finish();
 }
 
 function planOne(cv: CarrierValue, certs: readonly Certificate[], needDigest: (a: HashAlgo) => void): Plan {

@@ -1,0 +1,69 @@
+import type { Argv, CommandModule } from 'yargs';
+import { loadCertificates } from '../../crypto/certificate.js';
+import { ConfigError } from '../../errors.js';
+import { migrate } from '../../ops/migrate.js';
+import { FileResult } from '../../ops/result.js';
+import { checkXattrName, GlobalArgs, outputOptions, repeatable, SelectionArgs, selectionOptions, treeOptions, warner } from '../common.js';
+import { Reporter, StopSignal } from '../output.js';
+
+interface Args extends GlobalArgs, SelectionArgs {
+  verify?: boolean;
+  cert?: string[];
+  force?: boolean;
+  'dry-run'?: boolean;
+  'keep-sidecars'?: boolean;
+}
+
+function verb(r: FileResult): string {
+  const carrier = r.details?.carrier;
+  if (r.status === 'copied' || r.status === 'signed') {
+    const into = carrier === 'xattr' ? 'signature into xattr' : carrier === 'sidecar' ? 'signature into sidecar' : 'unsigned';
+    return `${r.status} to ${r.details?.dest} (${into})`;
+  }
+  return r.status;
+}
+
+/** The summary's carrier counts: how many files ended up signed where. */
+export function carrierCounts(): { add(r: FileResult): void; counts(): Record<string, number> } {
+  const c = { 'signed-into-xattr': 0, 'signed-into-sidecar': 0, unsigned: 0 };
+  return {
+    add(r) {
+      if (r.failed || !['copied', 'signed', 'unchanged'].includes(r.status)) return;
+      const carrier = r.details?.carrier;
+      if (carrier === 'xattr') c['signed-into-xattr']++;
+      else if (carrier === 'sidecar') c['signed-into-sidecar']++;
+      else c.unsigned++;
+    },
+    counts: () => ({ ...c }),
+  };
+}
+
+export const migrateCommand: CommandModule<GlobalArgs, Args> = {
+  command: 'migrate [paths..]',
+  describe: 'Copy SRC to DEST, moving each signature into the best carrier DEST offers (xattr, else sidecar)',
+  builder: (y: Argv<GlobalArgs>) =>
+    selectionOptions(y)
+      .usage('$0 migrate [options] SRC DEST')
+      .option('verify', { type: 'boolean', describe: 'Copy only files whose signature verifies against --cert' })
+      .option('cert', { alias: 'c', ...repeatable, describe: 'Certificates for --verify' })
+      .option('force', { alias: 'f', type: 'boolean', describe: 'Replace destination files (or signatures) that differ' })
+      .option('dry-run', { alias: 'n', type: 'boolean', describe: 'Report what would be done, write nothing' })
+      .option('keep-sidecars', { type: 'boolean', describe: 'Also write sidecars onto a destination that takes xattrs' }) as unknown as Argv<Args>,
+  handler: async (a) => {
+    const paths = (a.paths ?? []).map(String);
+    if (paths.length !== 2) throw new ConfigError('migrate takes exactly two paths: SRC DEST');
+    const [src, dest] = paths as [string, string];
+    const xattrName = checkXattrName(a.xattr);
+    if (a.cert?.length && !a.verify) throw new ConfigError('--cert is used only with --verify');
+    const certs = a.verify ? await loadCertificates(a.cert, warner(a)) : undefined;
+    const stop = new StopSignal();
+    stop.install();
+    const reporter = new Reporter(outputOptions(a), verb);
+    const carriers = carrierCounts();
+    for await (const r of migrate(src, dest, treeOptions(a, stop), { xattrName, suffix: a.suffix, verify: a.verify, certs, force: a.force, dryRun: a['dry-run'], keepSidecars: a['keep-sidecars'], recursive: a.recursive })) {
+      carriers.add(r);
+      reporter.report(r);
+    }
+    process.exitCode = reporter.finish(stop, carriers.counts());
+  },
+};

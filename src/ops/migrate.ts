@@ -1,0 +1,299 @@
+/**
+ * migrate: copy files from SRC to DEST and move each file's signature into the
+ * best carrier DEST offers (the xattr where it takes xattrs, a sidecar where
+ * it does not). The content is hashed as it is copied, so the value checked
+ * is checked against the bytes written. Each file goes to a temporary name,
+ * gets mode, timestamps and then the xattr, is fsynced and renamed into place:
+ * a killed run leaves complete files or none, and running it again finishes.
+ */
+import { constants, Stats } from 'node:fs';
+import { FileHandle, lstat, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import { ImaValue } from '../codec/ima-value.js';
+import { processAlive, registerTemporary, temporaryOwner, temporaryPathFor, unregisterTemporary } from '../carriers/atomic-write.js';
+import { knownXattrSupport, learnXattrSupport, filesystemOf } from '../carriers/filesystem.js';
+import { readSidecar, sidecarPathFor, writeSidecar } from '../carriers/sidecar.js';
+import { closeTarget, openTarget, readTargetXattr, Target } from '../carriers/target.js';
+import { getXattrFd, isUnsupported, setXattrFd, XattrError } from '../carriers/xattr.js';
+import type { Certificate } from '../crypto/certificate.js';
+import { ConfigError, describeSystemError, errnoOf, FileError } from '../errors.js';
+import { CarrierValue, checkValues, planChecks } from './check.js';
+import type { ContentSink } from '../crypto/signature.js';
+import { failure, FileResult, tryDecode } from './result.js';
+import { processTree, TargetSelection, TreeOptions } from './tree.js';
+
+export interface MigrateOptions {
+  readonly xattrName: string;
+  readonly suffix: string;
+  readonly verify?: boolean;
+  readonly certs?: readonly Certificate[];
+  readonly force?: boolean;
+  readonly dryRun?: boolean;
+  /** Also write sidecars onto a DEST that takes xattrs. */
+  readonly keepSidecars?: boolean;
+}
+
+export type MigrateCarrier = 'xattr' | 'sidecar' | 'none';
+
+const CHUNK = 1 << 20;
+
+/** Where SRC's files go: a directory's contents into DEST; a file into DEST/ when DEST is a directory, else onto DEST. */
+export async function planMigration(src: string, dest: string, recursive: boolean): Promise<{ srcIsDir: boolean; destFor: (sel: Pick<TargetSelection, 'path' | 'rel'>) => string }> {
+  let st: Stats;
+  try {
+    st = await lstat(src);
+  } catch (e) {
+    throw new ConfigError(`${src}: cannot read source: ${describeSystemError(e)}`, src);
+  }
+  if (st.isSymbolicLink()) throw new ConfigError(`${src}: source is a symbolic link; not followed`, src);
+  if (st.isDirectory()) {
+    if (!recursive) throw new ConfigError(`${src}: is a directory (use -r to migrate a tree)`, src);
+    const rs = resolve(src) + sep;
+    const rd = resolve(dest) + sep;
+    if (rd.startsWith(rs)) throw new ConfigError(`${dest}: destination is inside the source ${src}`, dest);
+    return { srcIsDir: true, destFor: (sel) => join(dest, sel.rel) };
+  }
+  let destIsDir = false;
+  try {
+    destIsDir = (await stat(dest)).isDirectory();
+  } catch {
+    destIsDir = dest.endsWith('/');
+  }
+  return { srcIsDir: false, destFor: (sel) => (destIsDir ? join(dest, basename(sel.path)) : dest) };
+}
+
+interface SourceSignature {
+  readonly carrier: 'xattr' | 'sidecar';
+  readonly bytes: Buffer;
+  readonly value: ImaValue;
+}
+
+/** The source's signature: its xattr, else its sidecar. */
+async function sourceSignature(t: Target, opts: MigrateOptions): Promise<SourceSignature | undefined> {
+  const x = readTargetXattr(t, opts.xattrName);
+  const pick = x ? { carrier: 'xattr' as const, bytes: x } : undefined;
+  const sidecar = pick ? undefined : await readSidecar(sidecarPathFor(t.path, opts.suffix));
+  const chosen = pick ?? (sidecar ? { carrier: 'sidecar' as const, bytes: sidecar } : undefined);
+  if (!chosen) return undefined;
+  const d = tryDecode(chosen.bytes);
+  if ('error' in d) throw new FileError(t.path, `malformed ${chosen.carrier === 'xattr' ? opts.xattrName : 'sidecar'}: ${d.error}; not copied`, 'EINVAL');
+  return { ...chosen, value: d.value };
+}
+
+/** Byte-compares two open files. */
+async function sameContent(a: FileHandle, b: FileHandle, size: number): Promise<boolean> {
+  const ba = Buffer.allocUnsafe(CHUNK);
+  const bb = Buffer.allocUnsafe(CHUNK);
+  for (let pos = 0; pos < size; ) {
+    const [ra, rb] = await Promise.all([a.read(ba, 0, CHUNK, pos), b.read(bb, 0, CHUNK, pos)]);
+    if (ra.bytesRead !== rb.bytesRead || ra.bytesRead === 0) return false;
+    if (!ba.subarray(0, ra.bytesRead).equals(bb.subarray(0, rb.bytesRead))) return false;
+    pos += ra.bytesRead;
+  }
+  return true;
+}
+
+const scannedDirs = new Set<string>();
+
+/** Creates the destination directory and removes temporary files a killed run left there. */
+async function prepareDestDir(dir: string): Promise<void> {
+  if (scannedDirs.has(dir)) return;
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw new FileError(dir, `cannot create directory: ${describeSystemError(e)}`, errnoOf(e));
+  }
+  scannedDirs.add(dir);
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const t = temporaryOwner(name);
+    if (t && !processAlive(t.pid)) await unlink(join(dir, name)).catch(() => {});
+  }
+}
+
+function benign(code: string | undefined): boolean {
+  // FAT through FUSE answers chmod/chown with ENOSYS; vfat refuses some modes.
+  return code === 'ENOSYS' || code === 'EPERM' || code === 'EOPNOTSUPP' || code === 'ENOTSUP';
+}
+
+/** Writes the destination's signature carrier; returns which one was used. */
+async function placeSignature(tmpHandle: FileHandle, destPath: string, destDev: number, fsName: string, sig: SourceSignature, opts: MigrateOptions): Promise<'xattr' | 'sidecar-pending'> {
+  if (knownXattrSupport(destDev, opts.xattrName, fsName) !== false) {
+    try {
+      setXattrFd(tmpHandle.fd, destPath, opts.xattrName, sig.bytes, fsName);
+      learnXattrSupport(destDev, opts.xattrName, true);
+      const back = getXattrFd(tmpHandle.fd, destPath, opts.xattrName, fsName);
+      if (!back?.equals(sig.bytes)) throw new FileError(destPath, `${opts.xattrName} read back differs from what was written`, 'EIO');
+      return 'xattr';
+    } catch (e) {
+      if (!(e instanceof XattrError && isUnsupported(e.code))) throw e;
+      learnXattrSupport(destDev, opts.xattrName, false);
+    }
+  }
+  return 'sidecar-pending';
+}
+
+export async function migrateFile(sel: Pick<TargetSelection, 'path' | 'rel'>, destPath: string, opts: MigrateOptions): Promise<FileResult> {
+  const path = sel.path;
+  let src: Target;
+  try {
+    src = await openTarget(path);
+  } catch (e) {
+    return failure(path, 'failed', e);
+  }
+  const details: Record<string, unknown> = { dest: destPath };
+  let tmp: string | undefined;
+  let tmpHandle: FileHandle | undefined;
+  let destHandle: FileHandle | undefined;
+  try {
+    const sig = await sourceSignature(src, opts);
+    const base = { path, value: sig?.bytes, decoded: sig?.value };
+    if (sig) details.from = sig.carrier;
+    const destDir = dirname(destPath);
+    if (!opts.dryRun) await prepareDestDir(destDir);
+    const destFs = await filesystemOf(opts.dryRun ? await existingAncestor(destDir) : destDir, opts.dryRun ? undefined : (await stat(destDir)).dev);
+    details.filesystem = destFs.name;
+
+    // An existing destination: complete and identical means only the carrier may need finishing.
+    let existing: Stats | undefined;
+    try {
+      existing = await lstat(destPath);
+    } catch (e) {
+      if (errnoOf(e) !== 'ENOENT') throw new FileError(destPath, `cannot stat destination: ${describeSystemError(e)}`, errnoOf(e));
+    }
+    if (existing) {
+      if (!existing.isFile()) return { ...base, status: 'conflict', failed: true, reason: `destination ${destPath} exists and is not a regular file`, details };
+      destHandle = await open(destPath, constants.O_RDONLY | constants.O_NOFOLLOW);
+      const same = existing.size === src.stat.size && (await sameContent(src.handle, destHandle, src.stat.size));
+      if (same) return await finishExisting(src, destHandle, destPath, destFs.name, sig, base, details, opts);
+      await destHandle.close();
+      destHandle = undefined;
+      if (!opts.force) return { ...base, status: 'conflict', failed: true, reason: `destination ${destPath} exists with different content; use --force to replace it`, details };
+      details.replacedFile = true;
+    }
+    if (opts.dryRun) return { ...base, status: 'would-copy', failed: false, details: { ...details, carrier: sig ? 'unknown' : 'none' } };
+
+    // Copy to a temporary name, hashing (and verifying) the very bytes written.
+    tmp = temporaryPathFor(destPath);
+    registerTemporary(tmp);
+    tmpHandle = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    const values: CarrierValue[] = sig ? [{ carrier: sig.carrier, bytes: sig.bytes }] : [];
+    const plan = planChecks(values, opts.verify ? opts.certs ?? [] : []);
+    await copyThrough(src.handle, tmpHandle, plan.sinks);
+    const check = plan.finish()[0];
+    if (check && check.status !== 'ok' && (opts.verify || sig?.value.kind === 'digest')) {
+      throw new FileError(path, `${check.reason}; not copied`, 'EBADSIG');
+    }
+    await tmpHandle.sync();
+    try {
+      await tmpHandle.chmod(src.stat.mode & 0o7777);
+    } catch (e) {
+      if (!benign(errnoOf(e))) throw e;
+    }
+    await tmpHandle.utimes(src.stat.atime, src.stat.mtime);
+    // The xattr after the timestamps: with IMA active, a later change could rewrite security.ima.
+    const tmpDev = (await tmpHandle.stat()).dev;
+    const placed = sig ? await placeSignature(tmpHandle, destPath, tmpDev, destFs.name, sig, opts) : undefined;
+    await tmpHandle.sync();
+    await tmpHandle.close();
+    tmpHandle = undefined;
+    await rename(tmp, destPath);
+    unregisterTemporary(tmp);
+    tmp = undefined;
+    let carrier: MigrateCarrier = placed === 'xattr' ? 'xattr' : 'none';
+    if (sig && (placed === 'sidecar-pending' || opts.keepSidecars)) {
+      await writeSidecar(sidecarPathFor(destPath, opts.suffix), sig.bytes);
+      if (placed === 'sidecar-pending') carrier = 'sidecar';
+    }
+    return { ...base, status: 'copied', failed: false, details: { ...details, carrier } };
+  } catch (e) {
+    return failure(path, 'failed', e, { details });
+  } finally {
+    if (tmpHandle) await tmpHandle.close().catch(() => {});
+    if (tmp) {
+      await unlink(tmp).catch(() => {});
+      unregisterTemporary(tmp);
+    }
+    if (destHandle) await destHandle.close().catch(() => {});
+    await closeTarget(src);
+  }
+}
+
+async function existingAncestor(dir: string): Promise<string> {
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      if ((await stat(d)).isDirectory()) return d;
+    } catch {
+      /* keep climbing */
+    }
+    if (dirname(d) === d) return d;
+  }
+}
+
+/** A destination whose content is already complete: finish its carrier, or report it unchanged. */
+async function finishExisting(src: Target, destHandle: FileHandle, destPath: string, fsName: string, sig: SourceSignature | undefined, base: Partial<FileResult>, details: Record<string, unknown>, opts: MigrateOptions): Promise<FileResult> {
+  const path = src.path;
+  if (!sig) return { ...base, path, status: 'unchanged', failed: false, details: { ...details, carrier: 'none' } };
+  if (opts.verify) {
+    const [check] = await checkValues(src, [{ carrier: sig.carrier, bytes: sig.bytes }], opts.certs ?? []);
+    if (check && check.status !== 'ok') return { ...base, path, status: 'failed', failed: true, reason: `${check.reason}; not copied`, details };
+  }
+  const dev = (await destHandle.stat()).dev;
+  let current: Buffer | undefined;
+  if (knownXattrSupport(dev, opts.xattrName, fsName) !== false) {
+    try {
+      current = getXattrFd(destHandle.fd, destPath, opts.xattrName, fsName);
+      learnXattrSupport(dev, opts.xattrName, true);
+    } catch (e) {
+      if (!(e instanceof XattrError && isUnsupported(e.code))) throw e;
+      learnXattrSupport(dev, opts.xattrName, false);
+    }
+  }
+  const takes = knownXattrSupport(dev, opts.xattrName, fsName) !== false;
+  const sidecarPath = sidecarPathFor(destPath, opts.suffix);
+  const sidecar = !takes || opts.keepSidecars ? await readSidecar(sidecarPath).catch(() => undefined) : undefined;
+  const xattrDone = !takes || current?.equals(sig.bytes);
+  const sidecarDone = (takes && !opts.keepSidecars) || sidecar?.equals(sig.bytes);
+  const carrier: MigrateCarrier = takes ? 'xattr' : 'sidecar';
+  if (xattrDone && sidecarDone) return { ...base, path, status: 'unchanged', failed: false, details: { ...details, carrier } };
+  if (takes && current && !current.equals(sig.bytes) && !tryDecodeIsDigest(current) && !opts.force) {
+    return { ...base, path, status: 'conflict', failed: true, reason: `destination ${opts.xattrName} holds a different signature; use --force to replace it`, details: { ...details, current: current.toString('hex') } };
+  }
+  if (opts.dryRun) return { ...base, path, status: 'would-sign', failed: false, details: { ...details, carrier } };
+  if (!xattrDone) {
+    setXattrFd(destHandle.fd, destPath, opts.xattrName, sig.bytes, fsName);
+    const back = getXattrFd(destHandle.fd, destPath, opts.xattrName, fsName);
+    if (!back?.equals(sig.bytes)) throw new FileError(destPath, `${opts.xattrName} read back differs from what was written`, 'EIO');
+  }
+  if (!sidecarDone) await writeSidecar(sidecarPath, sig.bytes);
+  return { ...base, path, status: 'signed', failed: false, details: { ...details, carrier } };
+}
+
+function tryDecodeIsDigest(bytes: Buffer): boolean {
+  const d = tryDecode(bytes);
+  return !('error' in d) && d.value.kind === 'digest';
+}
+
+/** Copies every byte, feeding the same buffers that are written to the sinks. */
+async function copyThrough(from: FileHandle, to: FileHandle, sinks: readonly ContentSink[]): Promise<void> {
+  const buf = Buffer.allocUnsafe(CHUNK);
+  for (let pos = 0; ; ) {
+    const { bytesRead } = await from.read(buf, 0, CHUNK, pos);
+    if (bytesRead === 0) break;
+    const chunk = buf.subarray(0, bytesRead);
+    for (const s of sinks) s.update(chunk);
+    await writeFully(to, chunk);
+    pos += bytesRead;
+  }
+}
+
+async function writeFully(h: FileHandle, chunk: Buffer): Promise<void> {
+  for (let off = 0; off < chunk.length; ) {
+    const { bytesWritten } = await h.write(chunk, off, chunk.length - off);
+    off += bytesWritten;
+  }
+}
+
+export async function* migrate(src: string, dest: string, tree: TreeOptions, opts: MigrateOptions & { recursive?: boolean }): AsyncGenerator<FileResult> {
+  const plan = await planMigration(src, dest, !!opts.recursive);
+  yield* processTree([src], { ...tree, select: { ...tree.select, recursive: plan.srcIsDir } }, (sel) => migrateFile(sel, plan.destFor(sel), opts));
+}
