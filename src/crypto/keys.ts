@@ -71,14 +71,15 @@ export function parsePrivateKey(bytes: Buffer, path: string, passSrc: KeyPasswor
       throw new ConfigError(`${path}: this is a certificate, not a private key`, path);
     }
     try {
-      key = createPrivateKey({ key: bytes, format: 'pem', passphrase: passphrase ?? '' });
+      key = createPrivateKey({ key: bytes, format: 'pem', passphrase });
     } catch (e) {
       lastError = e;
     }
   } else {
     for (const type of ['pkcs8', 'pkcs1', 'sec1'] as const) {
       try {
-        key = createPrivateKey({ key: bytes, format: 'der', type, passphrase: passphrase ?? '' });
+        // No passphrase at all (not ''), so that an encrypted key reports ERR_MISSING_PASSPHRASE.
+        key = createPrivateKey({ key: bytes, format: 'der', type, passphrase });
         break;
       } catch (e) {
         lastError ??= e;
@@ -86,6 +87,9 @@ export function parsePrivateKey(bytes: Buffer, path: string, passSrc: KeyPasswor
     }
   }
   if (!key) {
+    if ((lastError as NodeJS.ErrnoException | undefined)?.code === 'ERR_MISSING_PASSPHRASE') {
+      throw new ConfigError(`${path}: the key is encrypted; set IMA_SIDECAR_KEY_PASSWORD or use --pass-file`, path);
+    }
     const msg = String((lastError as Error | undefined)?.message ?? '');
     if (/bad decrypt|wrong password|passphrase|decrypt/i.test(msg)) {
       throw new ConfigError(`${path}: wrong password for the encrypted key`, path);

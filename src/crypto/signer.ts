@@ -1,7 +1,7 @@
 /**
  * Putting a signing key together with the keyid the kernel will look up.
  */
-import { KeyObject } from 'node:crypto';
+import { createPublicKey, KeyObject } from 'node:crypto';
 import { ConfigError } from '../errors.js';
 import { Certificate, computedKeyid, parseCertificates } from './certificate.js';
 import { loadPrivateKey, SigningKey, KeyPasswordSource } from './keys.js';
@@ -21,10 +21,11 @@ export function parseKeyidHex(hex: string): string {
   return clean.padStart(8, '0');
 }
 
-/** evmctl's keyid for a key without a certificate: SHA-1 of the public key bits. */
+/** evmctl's keyid for a key without a certificate: SHA-1 of the public key bits. Takes a public or a private key. */
 export async function keyidOfPublicKey(key: KeyObject): Promise<string> {
   const pkijs = await import('pkijs');
-  const spki = key.export({ type: 'spki', format: 'der' });
+  // A private KeyObject cannot be exported as SPKI: derive its public half first.
+  const spki = (key.type === 'private' ? createPublicKey(key) : key).export({ type: 'spki', format: 'der' });
   const info = pkijs.PublicKeyInfo.fromBER(new Uint8Array(spki));
   return computedKeyid(Buffer.from(info.subjectPublicKey.valueBlock.valueHexView));
 }
