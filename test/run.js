@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // Runs the compiled tests with node's own test runner. Groups: unit, cli, system, kernel.
-// With no argument it runs unit, cli and system (the kernel suite has its own script, run by .ci/run).
+// With no argument it runs them all, as `npm test` and .ci/run do.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const groups = process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'cli', 'system'];
+const groups = process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'cli', 'system', 'kernel'];
 const files = [];
 function collect(dir) {
   if (!existsSync(dir)) return;
