@@ -26,6 +26,9 @@ export const PKEY_ID_PGP = 0;
 export const PKEY_ID_X509 = 1;
 export const PKEY_ID_PKCS7 = 2;
 
+/** The kernel's ASN.1 decoder refuses longer messages (lib/asn1_decoder.c: datalen > 65535 is -EMSGSIZE). */
+export const MAX_SIG_LEN = 65535;
+
 const idTypeNames: Record<number, string> = { [PKEY_ID_PGP]: 'PGP', [PKEY_ID_X509]: 'X.509', [PKEY_ID_PKCS7]: 'PKCS#7' };
 
 export function idTypeName(id: number): string {
@@ -73,7 +76,7 @@ export function decodeModuleSignatureInfo(bytes: Uint8Array): ModuleSignatureInf
 
 /** struct module_signature as sign-file writes it: zeros, id_type 2, be32 sig_len. */
 export function encodeModuleSignatureInfo(sigLen: number): Buffer {
-  if (!Number.isInteger(sigLen) || sigLen <= 0 || sigLen > 0xffffffff) throw new FormatError(`sig_len must be from 1 to 4294967295, not ${sigLen}`);
+  if (!Number.isInteger(sigLen) || sigLen <= 0 || sigLen > MAX_SIG_LEN) throw new FormatError(`sig_len must be from 1 to ${MAX_SIG_LEN}, not ${sigLen}`);
   const b = Buffer.alloc(MODSIG_INFO_SIZE);
   b[2] = PKEY_ID_PKCS7;
   b.writeUInt32BE(sigLen, 8);
@@ -117,6 +120,7 @@ export function parseTrailer(trailer: Uint8Array, fileSize: number): AppendedLay
   if (info.pad.some((p) => p !== 0)) nonZero.push(`__pad=${info.pad.join(',')}`);
   if (nonZero.length) throw new FormatError(`struct module_signature has non-zero fields the kernel requires to be zero (${nonZero.join(', ')})`);
   if (info.sigLen === 0) throw new FormatError('bad sig_len 0: there is no PKCS#7 message');
+  if (info.sigLen > MAX_SIG_LEN) throw new FormatError(`bad sig_len ${info.sigLen}: the kernel's ASN.1 decoder takes at most ${MAX_SIG_LEN} bytes`);
   const payloadLength = room - info.sigLen;
   return { fileSize, payloadLength, cmsOffset: payloadLength, sigLen: info.sigLen, info };
 }
