@@ -5,10 +5,11 @@ import { readSidecar, sidecarPathFor } from '../carriers/sidecar.js';
 import { closeTarget, openTarget, readTargetXattr, Target } from '../carriers/target.js';
 import type { Certificate } from '../crypto/certificate.js';
 import { CarrierCheck, CarrierValue, checkValues } from './check.js';
+import { checkAppended } from './modsig.js';
 import { failure, FileResult } from './result.js';
 import { processTree, TreeOptions } from './tree.js';
 
-export type VerifySource = 'auto' | 'sidecar' | 'xattr';
+export type VerifySource = 'auto' | 'sidecar' | 'xattr' | 'appended';
 
 export interface VerifyOptions {
   readonly certs: readonly Certificate[];
@@ -55,8 +56,13 @@ export async function verifyFile(path: string, opts: VerifyOptions): Promise<Fil
     const from = opts.from ?? 'auto';
     const { values, problems } = await collectCarriers(target, from, opts);
     const checks = [...problems, ...(await checkValues(target, values, opts.certs))];
+    if (from === 'auto' || from === 'appended') {
+      // An appended signature covers the payload only; sidecar and xattr signatures cover the whole file.
+      const appended = await checkAppended(target.handle, target.stat.size, opts.certs);
+      if (appended) checks.push(appended);
+    }
     if (checks.length === 0) {
-      const where = from === 'sidecar' ? `no sidecar ${sidecarPathFor(path, opts.suffix)}` : from === 'xattr' ? `no ${opts.xattrName}` : `no sidecar and no ${opts.xattrName}`;
+      const where = from === 'sidecar' ? `no sidecar ${sidecarPathFor(path, opts.suffix)}` : from === 'xattr' ? `no ${opts.xattrName}` : from === 'appended' ? 'no appended signature' : `no sidecar, no ${opts.xattrName} and no appended signature`;
       return { path, status: 'failed', failed: true, reason: `no signature (${where})` };
     }
     const bad = checks.filter((c) => c.status !== 'ok');

@@ -16,7 +16,7 @@ export const verifyCommand: CommandModule<GlobalArgs, Args> = {
   builder: (y: Argv<GlobalArgs>) =>
     selectionOptions(y)
       .option('cert', { alias: 'c', ...repeatable, describe: 'Certificates (PEM, DER, bundles, directories); default /etc/keys/x509_evm.der and x509_ima.der' })
-      .option('from', { type: 'string', choices: ['auto', 'sidecar', 'xattr'] as const, default: 'auto' as VerifySource, describe: 'Which carrier to check (auto: every one present)' }) as unknown as Argv<Args>,
+      .option('from', { type: 'string', choices: ['auto', 'sidecar', 'xattr', 'appended'] as const, default: 'auto' as VerifySource, describe: 'Which carrier to check (auto: every one present; appended: the signature appended to the file, over its payload)' }) as unknown as Argv<Args>,
   handler: async (a) => {
     const paths = requirePaths(a.paths);
     const xattrName = checkXattrName(a.xattr);
