@@ -66,6 +66,12 @@ export type SignatureCheck =
 
 /** Checks an RSA signature against a digest, telling a changed file from a wrong key. */
 export function rsaVerifyDigest(key: KeyObject, algo: HashAlgo, digest: Buffer, signature: Buffer): SignatureCheck {
+  // publicDecrypt takes a signature shorter than the modulus as a number with leading zeros; the
+  // kernel (pkcs1pad) and OpenSSL's RSA_verify refuse any length but the modulus size.
+  const modulusBits = key.asymmetricKeyDetails?.modulusLength;
+  if (modulusBits !== undefined && signature.length !== Math.ceil(modulusBits / 8)) {
+    return { ok: false, reason: 'bad-signature', detail: `signature is ${signature.length} bytes, the ${modulusBits}-bit key needs ${Math.ceil(modulusBits / 8)}` };
+  }
   let recovered: Buffer;
   try {
     recovered = publicDecrypt({ key, padding: constants.RSA_PKCS1_PADDING }, signature);
