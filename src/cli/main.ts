@@ -5,11 +5,13 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ConfigError, FileError, FormatError } from '../errors.js';
 import { globalOptions } from './common.js';
+import { watchStdoutPipe } from './output.js';
 import { commands } from './commands/index.js';
 import { VERSION } from '../version.js';
 
 export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
   const verbose = argv.includes('-v') || argv.includes('--verbose');
+  watchStdoutPipe();
   let usageError: string | undefined;
   const parser = globalOptions(yargs(argv))
     .scriptName('ima-sidecar')

@@ -33,6 +33,32 @@ export function describeForPeople(r: FileResult): string {
   return bits.length ? ` (${bits.join(', ')})` : '';
 }
 
+/**
+ * Standard output closed under us (`ima-sidecar status -r / | head`): like a
+ * SIGPIPE, stop after the files in flight, print nothing more, exit 141.
+ */
+let pipeClosed = false;
+export function watchStdoutPipe(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') {
+      pipeClosed = true;
+      return;
+    }
+    throw e;
+  });
+}
+function write(stream: NodeJS.WriteStream, text: string): void {
+  if (stream === process.stdout && pipeClosed) return;
+  stream.write(text);
+}
+/** For commands that print their own lines: standard output, silent once the pipe closed. */
+export function writeOut(text: string): void {
+  write(process.stdout, text);
+}
+export function writeErr(text: string): void {
+  write(process.stderr, text);
+}
+
 /** Signals: the first asks the run to stop after the files in flight; a second one ends it at once. */
 export class StopSignal {
   signal: NodeJS.Signals | undefined;
@@ -45,17 +71,19 @@ export class StopSignal {
           process.exit(sig === 'SIGINT' ? 130 : 143);
         }
         this.signal = sig;
-        process.stderr.write(`\nima-sidecar: ${sig} received: finishing the files in flight, then stopping (again to stop at once)\n`);
+        write(process.stderr, `\nima-sidecar: ${sig} received: finishing the files in flight, then stopping (again to stop at once)\n`);
       };
       process.on(sig, h);
       this.handlers.push([sig, h]);
     }
   }
   get requested(): boolean {
-    return this.signal !== undefined;
+    return this.signal !== undefined || pipeClosed;
   }
   exitCode(): number | undefined {
-    return this.signal === 'SIGINT' ? 130 : this.signal === 'SIGTERM' ? 143 : undefined;
+    if (this.signal === 'SIGINT') return 130;
+    if (this.signal === 'SIGTERM') return 143;
+    return pipeClosed ? 141 : undefined;
   }
 }
 
@@ -78,15 +106,15 @@ export class Reporter {
   report(r: FileResult): void {
     this.counter.add(r);
     if (this.opts.json) {
-      process.stdout.write(JSON.stringify(resultToJson(r)) + '\n');
+      write(process.stdout, JSON.stringify(resultToJson(r)) + '\n');
     } else {
       this.clearProgress();
       const line = `${printable(r.path)}: ${this.verb(r)}`;
-      if (r.failed) process.stderr.write(`${line}${r.reason ? `: ${r.reason}` : ''}\n`);
+      if (r.failed) write(process.stderr, `${line}${r.reason ? `: ${r.reason}` : ''}\n`);
       else if (!this.opts.quiet) {
-        process.stdout.write(`${line}${r.reason ? `: ${r.reason}` : this.customVerb ? '' : describeForPeople(r)}\n`);
+        write(process.stdout, `${line}${r.reason ? `: ${r.reason}` : this.customVerb ? '' : describeForPeople(r)}\n`);
       }
-      if (this.opts.verbose) for (const w of r.warnings ?? []) process.stderr.write(`${printable(r.path)}: warning: ${w}\n`);
+      if (this.opts.verbose) for (const w of r.warnings ?? []) write(process.stderr, `${printable(r.path)}: warning: ${w}\n`);
     }
     if (this.showProgress) this.progress(r.path);
   }
@@ -101,13 +129,13 @@ export class Reporter {
     const width = Math.max(20, (process.stderr.columns ?? 80) - 40);
     const name = printable(current);
     const shown = name.length > width ? '…' + name.slice(name.length - width + 1) : name;
-    process.stderr.write(`\r\x1b[K${s.total} files, ${rate}/s, ${s.failed} failed  ${shown}`);
+    write(process.stderr, `\r\x1b[K${s.total} files, ${rate}/s, ${s.failed} failed  ${shown}`);
     this.progressShown = true;
   }
 
   private clearProgress(): void {
     if (this.progressShown) {
-      process.stderr.write('\r\x1b[K');
+      write(process.stderr, '\r\x1b[K');
       this.progressShown = false;
     }
   }
@@ -123,10 +151,10 @@ export class Reporter {
     const secs = Number(process.hrtime.bigint() - this.started) / 1e9;
     const interrupted = stop?.signal;
     if (this.opts.json) {
-      process.stdout.write(JSON.stringify({ summary: { ...s.counts, total: s.total, failed: s.failed, seconds: Number(secs.toFixed(3)), ...(interrupted ? { interrupted } : {}), ...extra } }) + '\n');
+      write(process.stdout, JSON.stringify({ summary: { ...s.counts, total: s.total, failed: s.failed, seconds: Number(secs.toFixed(3)), ...(interrupted ? { interrupted } : {}), ...extra } }) + '\n');
     } else if (!this.opts.quiet && (s.total !== 1 || interrupted)) {
       const parts = Object.entries(s.counts).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${v} ${k}`);
-      process.stderr.write(`${s.total} file${s.total === 1 ? '' : 's'}: ${parts.join(', ') || 'nothing to do'} (${secs.toFixed(2)} s)${interrupted ? `; stopped by ${interrupted}` : ''}\n`);
+      write(process.stderr, `${s.total} file${s.total === 1 ? '' : 's'}: ${parts.join(', ') || 'nothing to do'} (${secs.toFixed(2)} s)${interrupted ? `; stopped by ${interrupted}` : ''}\n`);
     }
     return stop?.exitCode() ?? (s.failed > 0 ? 1 : 0);
   }

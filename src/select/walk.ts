@@ -8,7 +8,6 @@
  */
 import type { Dirent } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Minimatch } from 'minimatch';
 import { describeSystemError, errnoOf } from '../errors.js';
 import { temporaryOwner, processAlive } from '../carriers/atomic-write.js';
@@ -35,6 +34,11 @@ export type Selected =
 function matchers(patterns: readonly string[] | undefined): Minimatch[] {
   // A pattern without a slash matches a name at any depth, as in rsync and .gitignore.
   return (patterns ?? []).map((p) => new Minimatch(p, { dot: true, matchBase: !p.includes('/') }));
+}
+
+/** Joins without normalising, so a path stays as the user gave it (`./boot/` + `a` is `./boot/a`). */
+function joinAsGiven(dir: string, name: string): string {
+  return dir.endsWith('/') ? dir + name : `${dir}/${name}`;
 }
 
 /** Byte order, not locale order, so that output is the same everywhere. */
@@ -121,7 +125,7 @@ async function* walkDirectory(root: string, dir: string, relDir: string, dirDev:
   const names = new Set(entries.map((e) => e.name));
   for (const entry of entries) {
     const name = entry.name;
-    const path = join(dir, name);
+    const path = joinAsGiven(dir, name);
     const rel = relDir ? `${relDir}/${name}` : name;
     if (ctx.exclude.some((m) => m.match(rel))) continue;
     const temp = temporaryOwner(name);
@@ -150,7 +154,7 @@ async function* walkDirectory(root: string, dir: string, relDir: string, dirDev:
         yield { kind: 'skipped', path, reason: 'sidecar is a symbolic link; not followed', code: 'ELOOP', explicit: false };
         continue;
       }
-      yield { kind: 'orphan', path: join(dir, targetName), sidecar: path };
+      yield { kind: 'orphan', path: joinAsGiven(dir, targetName), sidecar: path };
       continue;
     }
     if (ctx.include.length && !ctx.include.some((m) => m.match(rel))) continue;

@@ -2,7 +2,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { hashTree, HashDestination } from '../../ops/hash.js';
 import { FileResult } from '../../ops/result.js';
 import { checkXattrName, GlobalArgs, hashingAlgo, outputOptions, requirePaths, SelectionArgs, selectionOptions, treeOptions } from '../common.js';
-import { printable, Reporter, StopSignal } from '../output.js';
+import { printable, Reporter, StopSignal, writeErr, writeOut } from '../output.js';
 
 interface Args extends GlobalArgs, SelectionArgs {
   'hash-algo': string;
@@ -29,8 +29,8 @@ export const hashCommand: CommandModule<GlobalArgs, Args> = {
     if (a.to === 'stdout' && !a.json) {
       for await (const r of results) {
         reporter.counter.add(r);
-        if (r.failed) process.stderr.write(`${printable(r.path)}: ${r.reason}\n`);
-        else process.stdout.write(`${r.value!.toString('hex')}  ${printable(r.path)}\n`);
+        if (r.failed) writeErr(`${printable(r.path)}: ${r.reason}\n`);
+        else writeOut(`${r.value!.toString('hex')}  ${printable(r.path)}\n`);
       }
     } else {
       await reporter.consume(results);

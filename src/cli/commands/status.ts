@@ -3,7 +3,7 @@ import { loadCertificates } from '../../crypto/certificate.js';
 import { FileResult } from '../../ops/result.js';
 import { statusTree } from '../../ops/status.js';
 import { checkXattrName, GlobalArgs, outputOptions, repeatable, requirePaths, SelectionArgs, selectionOptions, treeOptions, warner } from '../common.js';
-import { printable, Reporter, StopSignal } from '../output.js';
+import { printable, Reporter, StopSignal, writeErr, writeOut } from '../output.js';
 
 interface Args extends GlobalArgs, SelectionArgs {
   cert?: string[];
@@ -43,10 +43,10 @@ export const statusCommand: CommandModule<GlobalArgs, Args> = {
     if (out.json) {
       await reporter.consume(results);
     } else {
-      if (!a.quiet) process.stdout.write(row([...COLUMNS]) + '\n');
+      if (!a.quiet) writeOut(row([...COLUMNS]) + '\n');
       for await (const r of results) {
         reporter.counter.add(r);
-        if (!a.quiet || r.failed) process.stdout.write(tableRow(r) + '\n');
+        if (!a.quiet || r.failed) writeOut(tableRow(r) + '\n');
       }
     }
     process.exitCode = reporter.finish(stop);
