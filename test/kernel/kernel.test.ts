@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { skipOrFail } from '../helpers/skip.js';
 import { run } from './lib/exec.js';
+import { onInterrupt } from './lib/interrupt.js';
 import { setupToolchain, type Setup, type Toolchain } from './lib/toolchain.js';
 import { buildInitramfs, type Check, type GuestPlan, type Mount } from './lib/initramfs.js';
 import { LOG_DIR, boot, parseReport, tail, type Drive, type GuestReport } from './lib/qemu.js';
@@ -60,12 +61,15 @@ describe('kernel acceptance (Debian kernel under qemu, IMA appraisal enforcing)'
   let prepared: Prepared | undefined;
   let prepError: unknown;
   let notesShown = false;
+  let unregisterCleanup = (): void => undefined;
 
   before(() => {
     setup = setupToolchain();
     if (!setup.ok) return;
     try {
-      work = mkdtempSync(join(process.env.IMA_SIDECAR_KERNEL_WORKDIR || tmpdir(), 'ima-sidecar-kernel-'));
+      const dir = mkdtempSync(join(process.env.IMA_SIDECAR_KERNEL_WORKDIR || tmpdir(), 'ima-sidecar-kernel-'));
+      work = dir;
+      unregisterCleanup = onInterrupt(() => rmSync(dir, { recursive: true, force: true }));
       const probe = join(work, 'xattr-probe');
       writeFileSync(probe, '');
       if (run('setfattr', ['-n', 'security.ima', '-v', '0x0404', probe]).status !== 0) {
@@ -94,6 +98,7 @@ describe('kernel acceptance (Debian kernel under qemu, IMA appraisal enforcing)'
 
   after(() => {
     if (work) rmSync(work, { recursive: true, force: true });
+    unregisterCleanup();
   });
 
   /** Skips (or fails under CI) when the machine cannot run the suite; throws when preparation failed. */

@@ -100,7 +100,7 @@ done < $T/modules
 while read -r dev fstype dir opts; do
   [ -n "$dev" ] || continue
   i=0
-  while [ ! -b "$dev" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+  while [ ! -b "$dev" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
   mkdir -p "$dir"
   msg=$(mount -t "$fstype" -o "$opts" "$dev" "$dir" 2>&1 </dev/null)
   result setup "mount:$dir" mount $? "$msg"
@@ -126,7 +126,7 @@ run_checks enforce $T/checks
 
 sed 's/^/KEYS /' /proc/keys
 sleep 1 # kauditd prints its records asynchronously
-dmesg | grep -iE 'audit|integrity|ima|kexec|signature|pkcs|pefile|lockdown|x509|asymmetric' | sed 's/^/DMESG /'
+dmesg | grep -iE 'audit|integrity|ima:|kexec|signature|pkcs|pefile|lockdown|x509' | sed 's/^/DMESG /'
 echo "IMA-TEST END"
 sync
 poweroff -f

@@ -2,6 +2,7 @@
 // serial console.
 import { spawn } from 'node:child_process';
 import type { Toolchain } from './toolchain.js';
+import { onInterrupt } from './interrupt.js';
 
 /** `ima_appraise=enforce` is all it takes; the policy is written by the guest. */
 export const KERNEL_CMDLINE = 'console=ttyS0 panic=-1 ima_appraise=enforce';
@@ -44,6 +45,7 @@ export function boot(tools: Toolchain, initramfs: string, drives: Drive[], timeo
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(tools.qemu, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const stop = onInterrupt(() => child.kill('SIGKILL'));
     const chunks: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => chunks.push(b));
     child.stderr.on('data', (b: Buffer) => chunks.push(b));
@@ -54,10 +56,12 @@ export function boot(tools: Toolchain, initramfs: string, drives: Drive[], timeo
     }, timeoutMs);
     child.on('error', (e) => {
       clearTimeout(timer);
+      stop();
       reject(e);
     });
     child.on('close', (code) => {
       clearTimeout(timer);
+      stop();
       resolve({
         output: Buffer.concat(chunks).toString('utf8').replace(/\r/g, ''),
         durationMs: Date.now() - started,

@@ -178,7 +178,12 @@ function ensureKernel(cache: string, notes: string[]): Kernel {
     writeFileSync(join(out, 'ready'), `${pkg} from ${deb}\n`);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(kernelRoot, { recursive: true });
-    renameSync(out, dir);
+    try {
+      renameSync(out, dir);
+    } catch (e) {
+      // Another run of the suite finished the same unpacking first.
+      if (!existsSync(join(dir, 'ready'))) throw e;
+    }
     notes.push(`unpacked ${pkg}: modules ${order.join(' ')}`);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
@@ -227,7 +232,11 @@ function ensureGuestUserland(cache: string, notes: string[]): { root: string; bu
     }
     writeFileSync(join(x, 'ready'), debsIn(debDir).map((f) => f.split('/').pop()).join('\n') + '\n');
     rmSync(root, { recursive: true, force: true });
-    renameSync(x, root);
+    try {
+      renameSync(x, root);
+    } catch (e) {
+      if (!existsSync(join(root, 'ready'))) throw e;
+    }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
