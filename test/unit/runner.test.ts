@@ -1,0 +1,72 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runOrdered } from '../../src/select/runner.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('results come out in input order whatever finishes first', async () => {
+  const items = Array.from({ length: 40 }, (_, i) => i);
+  const out: number[] = [];
+  for await (const r of runOrdered(items, 8, async (i) => {
+    await sleep((i * 7) % 5);
+    return i * 2;
+  })) out.push(r);
+  assert.deepEqual(out, items.map((i) => i * 2));
+});
+
+test('never more than `jobs` in flight', async () => {
+  let inFlight = 0;
+  let peak = 0;
+  const items = Array.from({ length: 30 }, (_, i) => i);
+  for await (const _ of runOrdered(items, 3, async () => {
+    inFlight++;
+    peak = Math.max(peak, inFlight);
+    await sleep(2);
+    inFlight--;
+  })) void _;
+  assert.equal(peak, 3);
+});
+
+test('shouldStop: no new work starts, work in flight finishes and is yielded', async () => {
+  let started = 0;
+  let stop = false;
+  const out: number[] = [];
+  for await (const r of runOrdered(Array.from({ length: 100 }, (_, i) => i), 4, async (i) => {
+    started++;
+    await sleep(1);
+    return i;
+  }, () => stop)) {
+    out.push(r);
+    if (out.length === 5) stop = true;
+  }
+  assert.ok(started < 20, `started ${started}`);
+  assert.deepEqual(out, Array.from({ length: out.length }, (_, i) => i));
+  assert.equal(out.length, started, 'every started item was yielded');
+});
+
+test('an async iterable source is consumed lazily', async () => {
+  let produced = 0;
+  async function* source() {
+    for (let i = 0; i < 1000; i++) {
+      produced++;
+      yield i;
+    }
+  }
+  const gen = runOrdered(source(), 2, async (i) => i);
+  const first = await gen.next();
+  assert.equal(first.value, 0);
+  assert.ok(produced <= 3, `produced ${produced} before the first result`);
+  await gen.return(undefined);
+});
+
+test('a rejected item rejects in its place, not earlier', async () => {
+  const seen: number[] = [];
+  await assert.rejects(async () => {
+    for await (const r of runOrdered([0, 1, 2, 3], 4, async (i) => {
+      if (i === 2) throw new Error('boom');
+      await sleep(5);
+      return i;
+    })) seen.push(r);
+  }, /boom/);
+  assert.deepEqual(seen, [0, 1]);
+});
