@@ -198,12 +198,12 @@ export async function parseCms(input: Uint8Array): Promise<ParsedCms> {
     const der = Buffer.from(input);
     if (der.length === 0) throw new FormatError('empty PKCS#7 message');
     const asn1 = asn1js.fromBER(der);
-    if (asn1.offset === -1) throw new FormatError(`PKCS#7 message is not valid DER: ${asn1.result.error || 'cannot decode'}`);
+    if (asn1.offset === -1) throw new FormatError(`not a PKCS#7 message (not valid DER: ${asn1.result.error || 'cannot decode'})`);
     let ci: Pkijs.ContentInfo;
     try {
       ci = new pkijs.ContentInfo({ schema: asn1.result });
     } catch {
-      throw new FormatError('not a PKCS#7 ContentInfo');
+      throw new FormatError('not a PKCS#7 message (no ContentInfo structure)');
     }
     if (ci.contentType !== OID_SIGNED_DATA) throw new FormatError(`PKCS#7 content type is ${oidName(ci.contentType)}, not signedData`);
     let sd: Pkijs.SignedData;
@@ -259,7 +259,7 @@ export function kernelRules(cms: ParsedCms): KernelCheck {
     } else {
       problems.push(`SignerInfo version ${s.version} (the kernel takes 1 or 3)`);
     }
-    if (s.signedAttributes) problems.push('signed attributes present: the kernel rejects them in module and appended signatures');
+    if (s.signedAttributes) problems.push('signed attributes are present (the kernel refuses them in module and appended signatures)');
     const d = DIGESTS.find((x) => x.oid === s.digestAlgorithmOid);
     if (!d) problems.push(`unknown digest algorithm ${s.digestAlgorithmOid}`);
     else if (d.name === 'md5') problems.push(d.kernel!);
