@@ -128,11 +128,14 @@ describe('kernel acceptance (Debian kernel under qemu, IMA appraisal enforcing)'
     return rep;
   }
 
-  /** Every setup step (insmod, mount, keyring, keys, policy) must have worked. */
-  function setupProblems(rep: GuestReport): string[] {
-    return rep.results
+  /** The guest ran the kernel we meant, and every setup step (insmod, mount, keyring, keys, policy) worked. */
+  function setupProblems(rep: GuestReport, tools: Toolchain): string[] {
+    const problems = rep.results
       .filter((r) => r.phase === 'setup' && r.verdict !== 'allowed')
       .map((r) => `setup step ${r.name} failed: ${r.msg}`);
+    if (rep.info.get('kernel') !== tools.kernel.version) problems.push(`the guest runs kernel ${rep.info.get('kernel')}, not ${tools.kernel.version}`);
+    if (!rep.results.some((r) => r.phase === 'setup' && r.name === 'policy')) problems.push('the guest wrote no IMA policy');
+    return problems;
   }
 
   /**
@@ -203,7 +206,7 @@ describe('kernel acceptance (Debian kernel under qemu, IMA appraisal enforcing)'
     };
     const rep = await bootScenario(t, tools, 'appraise', plan, [{ file: p.appraiseImage, readonly: true }]);
     report(t, rep, expectations);
-    assert.deepEqual([...setupProblems(rep), ...verdictProblems(rep, expectations)], []);
+    assert.deepEqual([...setupProblems(rep, tools), ...verdictProblems(rep, expectations)], []);
   });
 
   it('2. kexec: a kernel image with a sidecar on FAT is refused; after migrate to ext4 (and signed in place on ext4) it loads', async (t) => {
@@ -241,7 +244,7 @@ describe('kernel acceptance (Debian kernel under qemu, IMA appraisal enforcing)'
     const sigLines = rep.dmesg.filter((l) => /kernel signature verification/.test(l));
     if (sigLines.length) t.diagnostic(`KEXEC_SIG: ${sigLines.length} x "${sigLines[0].replace(/^\[[^\]]*\]\s*/, '')}"`);
     else t.diagnostic('KEXEC_SIG: the PE signature of the image verified (no failure reported)');
-    assert.deepEqual([...setupProblems(rep), ...verdictProblems(rep, expectations)], []);
+    assert.deepEqual([...setupProblems(rep, tools), ...verdictProblems(rep, expectations)], []);
   });
 
   it('3. control: the same files with no key in _ima are all denied (and all allowed before the policy is written)', async (t) => {
@@ -272,6 +275,6 @@ describe('kernel acceptance (Debian kernel under qemu, IMA appraisal enforcing)'
       { file: p.kexec.ext4Image, readonly: true },
     ]);
     report(t, rep, expectations);
-    assert.deepEqual([...setupProblems(rep), ...verdictProblems(rep, expectations)], []);
+    assert.deepEqual([...setupProblems(rep, tools), ...verdictProblems(rep, expectations)], []);
   });
 });
