@@ -25,12 +25,23 @@ const curves: Record<string, KeyAlgorithm> = {
   secp521r1: 'ecdsa-p521',
 };
 const curveBits: Record<string, number> = { prime256v1: 256, secp384r1: 384, secp521r1: 521 };
+/** Modulus sizes, in bytes, that the kernel's rsa_check_key_length accepts (512 to 4096 bits). */
+const KERNEL_RSA_MODULUS_BYTES = [64, 128, 192, 256, 384, 512];
 
 /** The key's algorithm when the kernel can verify it for IMA; otherwise a reason. */
 export function classifyKey(key: KeyObject): { algorithm: KeyAlgorithm; bits: number } | { refused: string } {
   const type = key.asymmetricKeyType;
   const details = key.asymmetricKeyDetails ?? {};
-  if (type === 'rsa') return { algorithm: 'rsa', bits: details.modulusLength ?? 0 };
+  if (type === 'rsa') {
+    const bits = details.modulusLength ?? 0;
+    // crypto/rsa.c rsa_check_key_length: the kernel takes a key only when its modulus is 512, 1024,
+    // 1536, 2048, 3072 or 4096 bits long, counted in whole bytes (so a 2047-bit modulus passes as 2048).
+    if (!KERNEL_RSA_MODULUS_BYTES.includes(Math.ceil(bits / 8))) {
+      return { refused: `RSA-${bits} keys cannot be used: the kernel's RSA verifier takes only 1024, 1536, 2048, 3072 or 4096-bit keys` };
+    }
+    if (bits <= 512) return { refused: `RSA-${bits} keys are too weak to sign with (and too small for a sha384 or sha512 signature)` };
+    return { algorithm: 'rsa', bits };
+  }
   if (type === 'ec') {
     const curve = details.namedCurve ?? 'unknown';
     const algorithm = curves[curve];

@@ -193,6 +193,18 @@ describe('private keys', () => {
     assert.deepEqual(classifyKey(k), { refused: 'EC curve secp256k1 is not supported (P-256, P-384 or P-521)' });
   });
 
+  test('RSA key sizes the kernel cannot load are refused; 1024 to 4096 pass (crypto/rsa.c rsa_check_key_length)', async () => {
+    const sized = (bits: number) => generateKeyPairSync('rsa', { modulusLength: bits }).privateKey;
+    for (const bits of [1024, 1536, 2047]) {
+      const k = parsePrivateKey(Buffer.from(sized(bits).export({ type: 'pkcs8', format: 'pem' })), `rsa${bits}.pem`);
+      assert.equal(k.algorithm, 'rsa');
+      assert.equal(k.bits, bits);
+    }
+    await configError(async () => parsePrivateKey(Buffer.from(sized(2560).export({ type: 'pkcs8', format: 'pem' })), 'rsa2560.pem'), /^rsa2560\.pem: RSA-2560 keys cannot be used: the kernel's RSA verifier takes only 1024, 1536, 2048, 3072 or 4096-bit keys$/);
+    await configError(async () => parsePrivateKey(Buffer.from(sized(1100).export({ type: 'pkcs8', format: 'pem' })), 'rsa1100.pem'), /RSA-1100 keys cannot be used/);
+    await configError(async () => parsePrivateKey(Buffer.from(sized(512).export({ type: 'pkcs8', format: 'pem' })), 'rsa512.pem'), /RSA-512 keys are too weak/);
+  });
+
   test('garbage, empty files, public keys and certificates are not private keys', async () => {
     await configError(async () => parsePrivateKey(Buffer.from('hello world\n'), 'g.pem'), /^g\.pem: not a private key in PEM or DER \(PKCS#8, PKCS#1 or SEC1\)$/);
     await configError(async () => parsePrivateKey(Buffer.alloc(0), 'empty'), /^empty: not a private key/);
