@@ -25,6 +25,12 @@ export interface Certificate {
   /** The 8-hex-digit keyid the kernel matches. */
   readonly keyid: string;
   readonly keyidSource: 'skid' | 'computed';
+  /**
+   * Last 4 bytes of serial number || issuer Name (DER): the kernel's other id of an X.509 key
+   * (x509_cert_parser.c), which its `id:` lookup also tail-matches. For a certificate without
+   * SKID it is the only keyid the kernel can find the certificate by.
+   */
+  readonly issuerKeyid: string;
   readonly publicKey: KeyObject;
   /** Undefined when the key type cannot verify IMA signatures. */
   readonly algorithm?: KeyAlgorithm;
@@ -42,7 +48,7 @@ export function keyidFromSkid(skid: Uint8Array): string {
   return Buffer.concat([Buffer.alloc(4 - b.length), b]).toString('hex');
 }
 
-async function parseExtensions(der: Buffer): Promise<{ skid?: Buffer; spkBits: Buffer }> {
+async function parseExtensions(der: Buffer): Promise<{ skid?: Buffer; spkBits: Buffer; issuerKeyid: string }> {
   const pkijs = await import('pkijs');
   const cert = pkijs.Certificate.fromBER(new Uint8Array(der));
   const ext = cert.extensions?.find((e) => e.extnID === OID_SUBJECT_KEY_IDENTIFIER);
@@ -53,7 +59,11 @@ async function parseExtensions(der: Buffer): Promise<{ skid?: Buffer; spkBits: B
     if (view && view.length > 0) skid = Buffer.from(view);
   }
   const spkBits = Buffer.from(cert.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView);
-  return { skid, spkBits };
+  // The issuer exactly as encoded in the certificate (re-encoding could differ from the original bytes).
+  const raw = cert.issuer.valueBeforeDecode;
+  const issuer = new Uint8Array(raw && raw.byteLength > 0 ? raw : cert.issuer.toSchema().toBER());
+  const serialAndIssuer = Buffer.concat([Buffer.from(cert.serialNumber.valueBlock.valueHexView), Buffer.from(issuer)]);
+  return { skid, spkBits, issuerKeyid: serialAndIssuer.subarray(Math.max(0, serialAndIssuer.length - 4)).toString('hex').padStart(8, '0') };
 }
 
 export async function parseCertificateDer(der: Buffer, source: string): Promise<Certificate> {
@@ -63,7 +73,7 @@ export async function parseCertificateDer(der: Buffer, source: string): Promise<
   } catch {
     throw new ConfigError(`${source}: not an X.509 certificate`, source);
   }
-  let ext: { skid?: Buffer; spkBits: Buffer };
+  let ext: { skid?: Buffer; spkBits: Buffer; issuerKeyid: string };
   try {
     ext = await parseExtensions(der);
   } catch (e) {
@@ -79,10 +89,16 @@ export async function parseCertificateDer(der: Buffer, source: string): Promise<
     skid: ext.skid,
     keyid: ext.skid ? keyidFromSkid(ext.skid) : computedKeyid(ext.spkBits),
     keyidSource: ext.skid ? 'skid' : 'computed',
+    issuerKeyid: ext.issuerKeyid,
     publicKey: x509.publicKey,
     algorithm: 'refused' in kind ? undefined : kind.algorithm,
     x509,
   };
+}
+
+/** What to say about a certificate without SKID: evmctl's keyid is used, the kernel would look for another. */
+export function noSkidWarning(c: Certificate): string {
+  return `${c.source}: certificate has no subjectKeyIdentifier; using the keyid ${c.keyid} computed from its key (as evmctl does), which the kernel cannot match: it finds this certificate only by keyid ${c.issuerKeyid} (the end of its serial number and issuer name; give --keyid ${c.issuerKeyid} to sign for the kernel)`;
 }
 
 const PEM_CERT = /-----BEGIN (?:X509 |TRUSTED )?CERTIFICATE-----([\s\S]*?)-----END (?:X509 |TRUSTED )?CERTIFICATE-----/g;
@@ -151,7 +167,7 @@ export async function loadCertificates(paths: readonly string[] | undefined, war
   }
   for (const c of certs) {
     if (c.keyidSource === 'computed') {
-      warn(`${c.source}: certificate has no subjectKeyIdentifier, so the kernel cannot match it; using the computed keyid ${c.keyid}`);
+      warn(noSkidWarning(c));
     }
   }
   return certs;

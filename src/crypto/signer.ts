@@ -3,7 +3,7 @@
  */
 import { createPublicKey, KeyObject } from 'node:crypto';
 import { ConfigError } from '../errors.js';
-import { Certificate, computedKeyid, parseCertificates } from './certificate.js';
+import { Certificate, computedKeyid, noSkidWarning, parseCertificates } from './certificate.js';
 import { loadPrivateKey, SigningKey, KeyPasswordSource } from './keys.js';
 import { readFile } from 'node:fs/promises';
 import { describeSystemError } from '../errors.js';
@@ -52,7 +52,7 @@ export async function resolveSigner(opts: SignerOptions, warn: (m: string) => vo
   }
   if (opts.keyid !== undefined) return { key, keyid: parseKeyidHex(opts.keyid), keyidSource: 'given', cert };
   if (cert) {
-    if (cert.keyidSource === 'computed') warn(`${cert.source}: certificate has no subjectKeyIdentifier, so the kernel cannot match it; using the computed keyid ${cert.keyid}`);
+    if (cert.keyidSource === 'computed') warn(noSkidWarning(cert));
     return { key, keyid: cert.keyid, keyidSource: cert.keyidSource, cert };
   }
   const keyid = await keyidOfPublicKey(key.key);
