@@ -10,20 +10,28 @@ import { lstat, open, rename, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { FileError, describeSystemError, errnoOf } from '../errors.js';
+import { encodeFsName, fsDirPath, fsPath } from './fs-path.js';
 
 export const TEMP_SUFFIX = '.ima-sidecar-tmp';
 const TEMP_PATTERN = /^\.(.+)\.(\d+)\.[0-9a-f]{8}\.ima-sidecar-tmp$/;
 
-const inFlight = new Set<string>();
+/** Temporary path as named -> as handed to the kernel (resolved when registered, inside the file's operation). */
+const inFlight = new Map<string, string | Buffer>();
+
+const NAME_MAX = 255;
 
 export function temporaryPathFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`);
+  const tail = `.${process.pid}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`;
+  // A long name (a 240-byte file name still has room for `.sig`) must not make the temporary's name too long: shorten its copy of the name.
+  let chars = Array.from(basename(path));
+  while (chars.length > 1 && encodeFsName(`.${chars.join('')}${tail}`).length > NAME_MAX) chars = chars.slice(0, -1);
+  return join(dirname(path), `.${chars.join('')}${tail}`);
 }
 
 /** Removes every temporary file this process has in flight (for signal handlers: synchronous). */
 export function removeTemporariesSync(): number {
   let n = 0;
-  for (const p of inFlight) {
+  for (const p of inFlight.values()) {
     try {
       lstatSync(p);
       unlinkSync(p);
@@ -37,7 +45,7 @@ export function removeTemporariesSync(): number {
 }
 
 export function registerTemporary(path: string): void {
-  inFlight.add(path);
+  inFlight.set(path, fsPath(path));
 }
 export function unregisterTemporary(path: string): void {
   inFlight.delete(path);
@@ -59,7 +67,7 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-async function fsyncDirectory(dir: string): Promise<void> {
+async function fsyncDirectory(dir: string | Buffer): Promise<void> {
   try {
     const h = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
     try {
@@ -85,7 +93,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array, opts: { m
   const what = opts.what ?? 'file';
   let replaced = false;
   try {
-    const st = await lstat(path);
+    const st = await lstat(fsPath(path));
     if (st.isSymbolicLink()) throw new FileError(path, `${what} is a symbolic link; not written through`, 'ELOOP');
     if (!st.isFile()) throw new FileError(path, `${what} exists and is not a regular file`, 'EEXIST');
     replaced = true;
@@ -94,22 +102,23 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array, opts: { m
     if (errnoOf(e) !== 'ENOENT') throw new FileError(path, `cannot stat ${what}: ${describeSystemError(e)}`, errnoOf(e));
   }
   const tmp = temporaryPathFor(path);
+  const tmpAt = fsPath(tmp);
   registerTemporary(tmp);
   try {
-    const h = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, opts.mode ?? 0o644);
+    const h = await open(tmpAt, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, opts.mode ?? 0o644);
     try {
       await h.writeFile(bytes);
       await h.sync();
     } finally {
       await h.close();
     }
-    await rename(tmp, path);
+    await rename(tmpAt, fsPath(path));
     unregisterTemporary(tmp);
   } catch (e) {
-    await unlink(tmp).catch(() => {});
+    await unlink(tmpAt).catch(() => {});
     unregisterTemporary(tmp);
     throw new FileError(path, `cannot write ${what}: ${describeSystemError(e)}`, errnoOf(e));
   }
-  await fsyncDirectory(dirname(path));
+  await fsyncDirectory(fsDirPath(path));
   return { replaced };
 }

@@ -3,8 +3,9 @@
  * on a FIFO, only regular files.
  */
 import { constants, Stats } from 'node:fs';
-import { FileHandle, open } from 'node:fs/promises';
+import { FileHandle, lstat, open } from 'node:fs/promises';
 import { FileError, describeSystemError, errnoOf } from '../errors.js';
+import { fsPath } from './fs-path.js';
 
 export interface OpenedFile {
   readonly handle: FileHandle;
@@ -23,15 +24,22 @@ export function fileKind(st: Stats): string {
 }
 
 /**
- * Opens a regular file for reading. O_NOFOLLOW refuses a symlink in the last
- * component; O_NONBLOCK keeps a FIFO from hanging the open (it is then refused
- * by the fstat check).
+ * Opens a regular file for reading. An lstat first keeps us from opening a
+ * device at all (opening some has effects: a tape rewinds, a watchdog arms);
+ * then O_NOFOLLOW refuses a symlink in the last component and O_NONBLOCK keeps
+ * a FIFO swapped in meanwhile from hanging the open (the fstat check then
+ * refuses it). Paths go through fsPath (pinned directory, raw bytes).
  */
 export async function openRegularFile(path: string, what = 'file'): Promise<OpenedFile> {
+  const where = fsPath(path);
   let handle: FileHandle;
   try {
-    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+    const pre = await lstat(where);
+    if (pre.isSymbolicLink()) throw new FileError(path, `${what} is a symbolic link; not followed`, 'ELOOP');
+    if (!pre.isFile()) throw new FileError(path, `${what} is a ${fileKind(pre)}, not a regular file`, 'EINVAL');
+    handle = await open(where, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (e) {
+    if (e instanceof FileError) throw e;
     const code = errnoOf(e);
     if (code === 'ELOOP') throw new FileError(path, `${what} is a symbolic link; not followed`, code);
     throw new FileError(path, `cannot open ${what}: ${describeSystemError(e)}`, code);

@@ -6,6 +6,7 @@
 import type { Stats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { FileError } from '../errors.js';
+import { fsPath } from './fs-path.js';
 import { FilesystemFacts, filesystemOf, knownXattrSupport, learnXattrSupport } from './filesystem.js';
 import { OpenedFile, openRegularFile, sameFileVersion } from './regular-file.js';
 import { getXattrFd, isUnsupported, removeXattrFd, setXattrFd, XattrError } from './xattr.js';
@@ -82,7 +83,7 @@ export async function assertUnchanged(t: Target, before: Stats): Promise<void> {
   const now = await t.handle.stat();
   if (!sameFileVersion(before, now)) throw new FileError(t.path, 'file changed while it was being processed; nothing written', 'ECHANGED');
   try {
-    const byPath = await lstat(t.path);
+    const byPath = await lstat(fsPath(t.path));
     if (byPath.dev !== now.dev || byPath.ino !== now.ino) throw new FileError(t.path, 'file was replaced while it was being processed; nothing written', 'ECHANGED');
   } catch (e) {
     if (e instanceof FileError) throw e;

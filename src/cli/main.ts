@@ -5,11 +5,13 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ConfigError, FileError, FormatError } from '../errors.js';
 import { globalOptions } from './common.js';
-import { watchStdoutPipe } from './output.js';
+import { printable, watchStdoutPipe } from './output.js';
+import { rawArguments } from '../carriers/fs-path.js';
 import { commands } from './commands/index.js';
 import { VERSION } from '../version.js';
 
-export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
+// Node decodes the arguments as UTF-8 and loses bytes that are not; rawArguments gets them back (a file name can be any bytes).
+export async function main(argv: string[] = rawArguments(hideBin(process.argv))): Promise<number> {
   const verbose = argv.includes('-v') || argv.includes('--verbose');
   watchStdoutPipe();
   let usageError: string | undefined;
@@ -42,17 +44,17 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<numb
 
 function reportError(e: unknown, verbose: boolean): number {
   if (e instanceof ConfigError || e instanceof FormatError) {
-    process.stderr.write(`ima-sidecar: ${e.message}\n`);
+    process.stderr.write(`ima-sidecar: ${printable(e.message)}\n`);
     if (verbose) process.stderr.write(`${e.stack}\n`);
     return 2;
   }
   if (e instanceof FileError) {
-    process.stderr.write(`${e.message}\n`);
+    process.stderr.write(`${printable(e.message)}\n`);
     if (verbose) process.stderr.write(`${e.stack}\n`);
     return 1;
   }
   const err = e as NodeJS.ErrnoException;
-  process.stderr.write(`ima-sidecar: internal error: ${err?.message ?? String(e)}${verbose ? '' : ' (--verbose shows the stack)'}\n`);
+  process.stderr.write(`ima-sidecar: internal error: ${printable(err?.message ?? String(e))}${verbose ? '' : ' (--verbose shows the stack)'}\n`);
   if (verbose) process.stderr.write(`${err?.stack}\n`);
   return 2;
 }

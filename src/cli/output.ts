@@ -14,10 +14,24 @@ export interface OutputOptions {
   readonly progress?: boolean;
 }
 
-/** Makes a path printable on one line: control characters (a newline in a name) are escaped. */
+// eslint-disable-next-line no-control-regex
+const UNPRINTABLE = /[\x00-\x1f\x7f-\x9f\\\u2028\u2029]|[\ud800-\udfff]/gu;
+
+/**
+ * Makes a path (or a reason naming one) printable on one line, without
+ * letting a name drive the terminal: C0 and C1 control characters (a newline
+ * in a name, an escape sequence) and the backslash are escaped, and so are
+ * the bytes of a name that is not UTF-8 (carried as U+DC80..U+DCFF, see
+ * carriers/fs-path.ts), as `\xNN` with the byte itself.
+ */
 export function printable(path: string): string {
-  // eslint-disable-next-line no-control-regex
-  return path.replace(/[\x00-\x1f\x7f\\]/g, (c) => (c === '\\' ? '\\\\' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+  return path.replace(UNPRINTABLE, (c) => {
+    const cp = c.codePointAt(0)!;
+    if (c === '\\') return '\\\\';
+    if (cp < 0x80) return `\\x${cp.toString(16).padStart(2, '0')}`;
+    if (cp >= 0xdc80 && cp <= 0xdcff) return `\\x${(cp - 0xdc00).toString(16)}`;
+    return `\\u${cp.toString(16).padStart(4, '0')}`;
+  });
 }
 
 export function describeForPeople(r: FileResult): string {
@@ -109,12 +123,14 @@ export class Reporter {
       write(process.stdout, JSON.stringify(resultToJson(r)) + '\n');
     } else {
       this.clearProgress();
-      const line = `${printable(r.path)}: ${this.verb(r)}`;
-      if (r.failed) write(process.stderr, `${line}${r.reason ? `: ${r.reason}` : ''}\n`);
+      const line = `${printable(r.path)}: ${this.customVerb ? this.verb(r) : printable(this.verb(r))}`;
+      // A reason may name a file (a sidecar, a destination): escaped like the path, so one result stays one line.
+      const reason = r.reason ? `: ${printable(r.reason)}` : '';
+      if (r.failed) write(process.stderr, `${line}${reason}\n`);
       else if (!this.opts.quiet) {
-        write(process.stdout, `${line}${r.reason ? `: ${r.reason}` : this.customVerb ? '' : describeForPeople(r)}\n`);
+        write(process.stdout, `${line}${reason || (this.customVerb ? '' : describeForPeople(r))}\n`);
       }
-      if (this.opts.verbose) for (const w of r.warnings ?? []) write(process.stderr, `${printable(r.path)}: warning: ${w}\n`);
+      if (this.opts.verbose) for (const w of r.warnings ?? []) write(process.stderr, `${printable(r.path)}: warning: ${printable(w)}\n`);
     }
     if (this.showProgress) this.progress(r.path);
   }

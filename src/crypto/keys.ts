@@ -102,7 +102,10 @@ export function parsePrivateKey(bytes: Buffer, path: string, passSrc: KeyPasswor
       throw new ConfigError(`${path}: the key is encrypted; set IMA_SIDECAR_KEY_PASSWORD or use --pass-file`, path);
     }
     const msg = String((lastError as Error | undefined)?.message ?? '');
-    if (/bad decrypt|wrong password|passphrase|decrypt/i.test(msg)) {
+    // A wrong password usually fails the padding check ("bad decrypt"), but about one in 256 decrypts
+    // to valid padding and then fails as "DECODER routines::unsupported": an encrypted PEM key that
+    // does not open with the password given has the wrong password, whatever OpenSSL says.
+    if (/bad decrypt|wrong password|passphrase|decrypt/i.test(msg) || (isPem && passphrase !== undefined && looksEncrypted(bytes.toString('latin1')))) {
       throw new ConfigError(`${path}: wrong password for the encrypted key`, path);
     }
     throw new ConfigError(`${path}: not a private key in PEM or DER (PKCS#8, PKCS#1 or SEC1)`, path);

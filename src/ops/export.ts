@@ -7,6 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { readSidecar, sidecarPathFor, writeSidecar } from '../carriers/sidecar.js';
 import { closeTarget, openTarget, readTargetXattr, targetTakesXattrs } from '../carriers/target.js';
 import { describeSystemError, FileError, errnoOf } from '../errors.js';
+import { fsPath } from '../carriers/fs-path.js';
 import { failure, FileResult, tryDecode } from './result.js';
 import { processTree, TargetSelection, TreeOptions } from './tree.js';
 
@@ -59,7 +60,7 @@ export async function exportFile(sel: Pick<TargetSelection, 'path' | 'rel'>, opt
     if (opts.dryRun) return { ...base, status: 'would-export', failed: false, details };
     if (opts.dest) {
       try {
-        await mkdir(dirname(sidecarPath), { recursive: true });
+        await mkdir(fsPath(dirname(sidecarPath)), { recursive: true });
       } catch (e) {
         throw new FileError(dirname(sidecarPath), `cannot create directory: ${describeSystemError(e)}`, errnoOf(e));
       }

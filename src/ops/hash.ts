@@ -4,7 +4,7 @@
 import type { HashAlgo } from '../codec/hash-algo.js';
 import { digestValue, encodeImaValue } from '../codec/ima-value.js';
 import { sidecarPathFor, writeSidecar } from '../carriers/sidecar.js';
-import { closeTarget, openTarget, writeTargetXattr } from '../carriers/target.js';
+import { assertUnchanged, closeTarget, openTarget, writeTargetXattr } from '../carriers/target.js';
 import { DigestSink, streamHandle } from '../crypto/digest.js';
 import { failure, FileResult } from './result.js';
 import { processTree, TreeOptions } from './tree.js';
@@ -33,6 +33,7 @@ export async function hashFile(path: string, opts: HashOptions): Promise<FileRes
     const value = encodeImaValue(decoded);
     const to = opts.to ?? 'stdout';
     let replaced = false;
+    if (to === 'sidecar') await assertUnchanged(target, before);
     if (to === 'sidecar') replaced = (await writeSidecar(sidecarPathFor(path, opts.suffix), value)).replaced;
     if (to === 'xattr') await writeTargetXattr(target, opts.xattrName, value, before);
     return { path, status: to === 'stdout' ? 'hashed' : replaced ? 'replaced' : 'written', failed: false, value, decoded, details: { to } };

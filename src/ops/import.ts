@@ -5,9 +5,11 @@
  */
 import { unlink } from 'node:fs/promises';
 import { ImaValue } from '../codec/ima-value.js';
+import { canCompute } from '../codec/hash-algo.js';
 import { readSidecar, sidecarPathFor } from '../carriers/sidecar.js';
 import { closeTarget, openTarget, readTargetXattr, Target, targetTakesXattrs, writeTargetXattr } from '../carriers/target.js';
 import { isUnsupported, XattrError } from '../carriers/xattr.js';
+import { fsPath } from '../carriers/fs-path.js';
 import type { Certificate } from '../crypto/certificate.js';
 import { FileError } from '../errors.js';
 import { checkValues } from './check.js';
@@ -33,6 +35,8 @@ function isDigest(v: ImaValue | undefined): boolean {
 
 /** Validates a value against the file: digests always, signatures when asked. Returns a reason when it must not be written. */
 export async function validateForWrite(t: Target, bytes: Buffer, value: ImaValue, certs: readonly Certificate[] | undefined, verify: boolean): Promise<string | undefined> {
+  // A value this tool cannot check (streebog, wp512...) is not written unseen, signature or digest.
+  if (!canCompute(value.algo)) return `hash algorithm ${value.algo.name} cannot be computed here`;
   if (value.kind === 'signature' && !verify) return undefined;
   const [check] = await checkValues(t, [{ carrier: 'sidecar', bytes }], verify ? certs ?? [] : []);
   return check && check.status !== 'ok' ? check.reason : undefined;
@@ -114,7 +118,7 @@ async function maybeRemoveSidecar(opts: ImportOptions, sidecarPath: string, impo
   if (!opts.removeSidecar || opts.dryRun) return false;
   const again = await readSidecar(sidecarPath);
   if (!again || !again.equals(imported)) throw new FileError(sidecarPath, 'sidecar changed during the import; not removed', 'ECHANGED');
-  await unlink(sidecarPath);
+  await unlink(fsPath(sidecarPath));
   return true;
 }
 

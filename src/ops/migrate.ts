@@ -15,6 +15,7 @@ import { knownXattrSupport, learnXattrSupport, filesystemOf } from '../carriers/
 import { readSidecar, sidecarPathFor, writeSidecar } from '../carriers/sidecar.js';
 import { closeTarget, openTarget, readTargetXattr, Target } from '../carriers/target.js';
 import { getXattrFd, isUnsupported, setXattrFd, XattrError } from '../carriers/xattr.js';
+import { decodeFsName, encodeFsName, fsPath } from '../carriers/fs-path.js';
 import type { Certificate } from '../crypto/certificate.js';
 import { ConfigError, describeSystemError, errnoOf, FileError } from '../errors.js';
 import { CarrierValue, checkValues, planChecks } from './check.js';
@@ -41,7 +42,7 @@ const CHUNK = 1 << 20;
 export async function planMigration(src: string, dest: string, recursive: boolean): Promise<{ srcIsDir: boolean; destFor: (sel: Pick<TargetSelection, 'path' | 'rel'>) => string }> {
   let st: Stats;
   try {
-    st = await lstat(src);
+    st = await lstat(fsPath(src));
   } catch (e) {
     throw new ConfigError(`${src}: cannot read source: ${describeSystemError(e)}`, src);
   }
@@ -55,7 +56,7 @@ export async function planMigration(src: string, dest: string, recursive: boolea
   }
   let destIsDir = false;
   try {
-    destIsDir = (await stat(dest)).isDirectory();
+    destIsDir = (await stat(fsPath(dest))).isDirectory();
   } catch {
     destIsDir = dest.endsWith('/');
   }
@@ -99,14 +100,14 @@ const scannedDirs = new Set<string>();
 async function prepareDestDir(dir: string): Promise<void> {
   if (scannedDirs.has(dir)) return;
   try {
-    await mkdir(dir, { recursive: true });
+    await mkdir(fsPath(dir), { recursive: true });
   } catch (e) {
     throw new FileError(dir, `cannot create directory: ${describeSystemError(e)}`, errnoOf(e));
   }
   scannedDirs.add(dir);
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
-    const t = temporaryOwner(name);
-    if (t && !processAlive(t.pid)) await unlink(join(dir, name)).catch(() => {});
+  for (const name of await readdir(fsPath(dir), { encoding: 'buffer' }).catch(() => [] as Buffer[])) {
+    const t = temporaryOwner(decodeFsName(name));
+    if (t && !processAlive(t.pid)) await unlink(Buffer.concat([encodeFsName(dir + '/'), name])).catch(() => {});
   }
 }
 
@@ -150,19 +151,19 @@ export async function migrateFile(sel: Pick<TargetSelection, 'path' | 'rel'>, de
     if (sig) details.from = sig.carrier;
     const destDir = dirname(destPath);
     if (!opts.dryRun) await prepareDestDir(destDir);
-    const destFs = await filesystemOf(opts.dryRun ? await existingAncestor(destDir) : destDir, opts.dryRun ? undefined : (await stat(destDir)).dev);
+    const destFs = await filesystemOf(opts.dryRun ? await existingAncestor(destDir) : destDir, opts.dryRun ? undefined : (await stat(fsPath(destDir))).dev);
     details.filesystem = destFs.name;
 
     // An existing destination: complete and identical means only the carrier may need finishing.
     let existing: Stats | undefined;
     try {
-      existing = await lstat(destPath);
+      existing = await lstat(fsPath(destPath));
     } catch (e) {
       if (errnoOf(e) !== 'ENOENT') throw new FileError(destPath, `cannot stat destination: ${describeSystemError(e)}`, errnoOf(e));
     }
     if (existing) {
       if (!existing.isFile()) return { ...base, status: 'conflict', failed: true, reason: `destination ${destPath} exists and is not a regular file`, details };
-      destHandle = await open(destPath, constants.O_RDONLY | constants.O_NOFOLLOW);
+      destHandle = await open(fsPath(destPath), constants.O_RDONLY | constants.O_NOFOLLOW);
       const same = existing.size === src.stat.size && (await sameContent(src.handle, destHandle, src.stat.size));
       if (same) return await finishExisting(src, destHandle, destPath, destFs.name, sig, base, details, opts);
       await destHandle.close();
@@ -175,7 +176,7 @@ export async function migrateFile(sel: Pick<TargetSelection, 'path' | 'rel'>, de
     // Copy to a temporary name, hashing (and verifying) the very bytes written.
     tmp = temporaryPathFor(destPath);
     registerTemporary(tmp);
-    tmpHandle = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    tmpHandle = await open(fsPath(tmp), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     const values: CarrierValue[] = sig ? [{ carrier: sig.carrier, bytes: sig.bytes }] : [];
     const plan = planChecks(values, opts.verify ? opts.certs ?? [] : []);
     await copyThrough(src.handle, tmpHandle, plan.sinks);
@@ -196,7 +197,7 @@ export async function migrateFile(sel: Pick<TargetSelection, 'path' | 'rel'>, de
     await tmpHandle.sync();
     await tmpHandle.close();
     tmpHandle = undefined;
-    await rename(tmp, destPath);
+    await rename(fsPath(tmp), fsPath(destPath));
     unregisterTemporary(tmp);
     tmp = undefined;
     let carrier: MigrateCarrier = placed === 'xattr' ? 'xattr' : 'none';
@@ -210,7 +211,7 @@ export async function migrateFile(sel: Pick<TargetSelection, 'path' | 'rel'>, de
   } finally {
     if (tmpHandle) await tmpHandle.close().catch(() => {});
     if (tmp) {
-      await unlink(tmp).catch(() => {});
+      await unlink(fsPath(tmp)).catch(() => {});
       unregisterTemporary(tmp);
     }
     if (destHandle) await destHandle.close().catch(() => {});
@@ -221,7 +222,7 @@ export async function migrateFile(sel: Pick<TargetSelection, 'path' | 'rel'>, de
 async function existingAncestor(dir: string): Promise<string> {
   for (let d = dir; ; d = dirname(d)) {
     try {
-      if ((await stat(d)).isDirectory()) return d;
+      if ((await stat(fsPath(d))).isDirectory()) return d;
     } catch {
       /* keep climbing */
     }

@@ -4,7 +4,7 @@
 import { encodeImaValue, SignatureValue } from '../codec/ima-value.js';
 import type { HashAlgo } from '../codec/hash-algo.js';
 import { writeSidecar, sidecarPathFor } from '../carriers/sidecar.js';
-import { closeTarget, openTarget, writeTargetXattr } from '../carriers/target.js';
+import { assertUnchanged, closeTarget, openTarget, writeTargetXattr } from '../carriers/target.js';
 import { streamHandle } from '../crypto/digest.js';
 import type { SigningKey } from '../crypto/keys.js';
 import { ContentSigner } from '../crypto/signature.js';
@@ -52,6 +52,8 @@ export async function signFile(path: string, opts: SignOptions): Promise<FileRes
     let replaced = false;
     if (to === 'sidecar' || to === 'both') {
       const sidecar = sidecarPathFor(path, opts.suffix);
+      // A file that changed while it was read was signed torn: no sidecar for it either.
+      await assertUnchanged(target, before);
       replaced = (await writeSidecar(sidecar, bytes)).replaced;
       wrote.push('sidecar');
     }

@@ -5,6 +5,7 @@
 import { defaultJobs, runOrdered } from '../select/runner.js';
 import { Selected, SelectOptions, selectFiles } from '../select/walk.js';
 import { unlink } from 'node:fs/promises';
+import { withPinnedDir } from '../carriers/fs-path.js';
 import { FileResult, resultForNonTarget } from './result.js';
 
 export interface TreeOptions {
@@ -21,12 +22,15 @@ export interface TreeOptions {
 export type TargetSelection = Extract<Selected, { kind: 'target' }>;
 
 export function processTree(paths: readonly string[], opts: TreeOptions, perTarget: (sel: TargetSelection) => Promise<FileResult>): AsyncGenerator<FileResult> {
-  const stale: string[] = [];
-  const select: SelectOptions = opts.cleanStaleTemporaries ? { ...opts.select, onStaleTemporary: (p) => stale.push(p) } : opts.select;
+  // Each file's operation reaches its directory through the descriptor the walk holds (carriers/fs-path.ts).
+  const select: SelectOptions = { ...opts.select, pinDirectories: true, ...(opts.cleanStaleTemporaries ? { onStaleTemporary: (_p: string, at: string | Buffer) => unlink(at).catch(() => {}) } : {}) };
   const work = async (sel: Selected): Promise<FileResult> => {
-    while (stale.length) await unlink(stale.pop()!).catch(() => {});
     if (sel.kind !== 'target') return resultForNonTarget(sel, opts.orphanFails ?? false);
-    return perTarget(sel);
+    try {
+      return await withPinnedDir(sel.pinned, () => perTarget(sel));
+    } finally {
+      sel.pinned?.release();
+    }
   };
   return runOrdered(selectFiles(paths, select), opts.jobs ?? defaultJobs(), work, opts.shouldStop);
 }

@@ -23,11 +23,22 @@ export async function* runOrdered<T, R>(items: AsyncIterable<T> | Iterable<T>, j
       window.push(p);
     }
   };
-  await fill();
-  while (window.length > 0) {
-    const result = await window.shift()!;
-    yield result;
+  try {
     await fill();
+    while (window.length > 0) {
+      const result = await window.shift()!;
+      yield result;
+      await fill();
+    }
+  } finally {
+    // Stopped early (or the consumer left): let the source run its own cleanup (the walk closes its directories).
+    if (!done) {
+      try {
+        await iterator.return?.();
+      } catch {
+        /* the source's own cleanup failed: nothing more to do here */
+      }
+    }
   }
 }
 

@@ -6,12 +6,14 @@
  * A path `X.sig` stands for its target `X`; a sidecar whose target is missing
  * is an orphan; symlinks and special files are reported and skipped.
  */
-import type { Dirent } from 'node:fs';
-import { lstat, readdir } from 'node:fs/promises';
+import { constants, Dirent } from 'node:fs';
+import { FileHandle, lstat, open, readdir } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { Minimatch } from 'minimatch';
 import { describeSystemError, errnoOf } from '../errors.js';
 import { temporaryOwner, processAlive } from '../carriers/atomic-write.js';
 import { fileKind } from '../carriers/regular-file.js';
+import { decodeFsName, fsPath, PinnedDir } from '../carriers/fs-path.js';
 
 export interface SelectOptions {
   readonly recursive?: boolean;
@@ -19,13 +21,21 @@ export interface SelectOptions {
   readonly exclude?: readonly string[];
   readonly oneFileSystem?: boolean;
   readonly suffix: string;
-  /** Told about temporary files a killed run left behind (their writer is dead). */
-  readonly onStaleTemporary?: (path: string) => void;
+  /**
+   * Told about temporary files a killed run left behind (their writer is dead),
+   * with the path to remove it by (through the directory the walk holds open); awaited.
+   */
+  readonly onStaleTemporary?: (path: string, at: string | Buffer) => unknown;
+  /**
+   * Give each target the directory it was found in, held open (see carriers/fs-path.ts);
+   * the consumer runs its operation in withPinnedDir and then releases it.
+   */
+  readonly pinDirectories?: boolean;
 }
 
 export type Selected =
   /** A regular file to work on. `root` is the argument it was found under. */
-  | { readonly kind: 'target'; readonly path: string; readonly root: string; readonly rel: string; readonly dev: number }
+  | { readonly kind: 'target'; readonly path: string; readonly root: string; readonly rel: string; readonly dev: number; readonly pinned?: PinnedDir }
   /** A sidecar whose file is missing. `path` is the missing target. */
   | { readonly kind: 'orphan'; readonly path: string; readonly sidecar: string }
   /** Something that cannot be a target, with the reason. */
@@ -41,10 +51,12 @@ function joinAsGiven(dir: string, name: string): string {
   return dir.endsWith('/') ? dir + name : `${dir}/${name}`;
 }
 
-/** Byte order, not locale order, so that output is the same everywhere. */
-function compareNames(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+/** Whether the last component of `p` is a sidecar name: NAME + suffix with a non-empty NAME. */
+function isSidecarName(p: string, suffix: string): boolean {
+  return p.endsWith(suffix) && basename(p).length > suffix.length;
 }
+
+const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 export async function* selectFiles(paths: readonly string[], opts: SelectOptions): AsyncGenerator<Selected> {
   const include = matchers(opts.include);
@@ -55,9 +67,9 @@ export async function* selectFiles(paths: readonly string[], opts: SelectOptions
   for (const arg of paths) {
     let st;
     try {
-      st = await lstat(arg);
+      st = await lstat(fsPath(arg));
     } catch (e) {
-      if (errnoOf(e) === 'ENOENT' && arg.endsWith(suffix) && arg.length > suffix.length) {
+      if (errnoOf(e) === 'ENOENT' && isSidecarName(arg, suffix)) {
         yield { kind: 'skipped', path: arg, reason: 'no such file or directory', code: 'ENOENT', explicit: true };
         continue;
       }
@@ -69,16 +81,32 @@ export async function* selectFiles(paths: readonly string[], opts: SelectOptions
         yield { kind: 'skipped', path: arg, reason: 'is a directory (use -r to descend)', code: 'EISDIR', explicit: true };
         continue;
       }
-      yield* walkDirectory(arg, arg, '', st.dev, { include, exclude, suffix, opts });
+      let handle: FileHandle;
+      try {
+        handle = await open(fsPath(arg), DIR_FLAGS);
+      } catch (e) {
+        yield { kind: 'skipped', path: arg, reason: `cannot open directory: ${errnoOf(e) === 'ELOOP' ? 'is a symbolic link; not followed' : describeSystemError(e)}`, code: errnoOf(e), explicit: true };
+        continue;
+      }
+      const dir = new PinnedDir(handle, joinAsGiven(arg, 'x'));
+      let dev: number;
+      try {
+        dev = (await handle.stat()).dev;
+      } catch (e) {
+        dir.release();
+        yield { kind: 'skipped', path: arg, reason: `cannot read directory: ${describeSystemError(e)}`, code: errnoOf(e), explicit: true };
+        continue;
+      }
+      yield* walkDirectory(arg, arg, dir, '', dev, { include, exclude, suffix, opts });
       continue;
     }
-    // A sidecar given by name stands for its target.
+    // A sidecar given by name stands for its target (`dir/.sig` is a file named .sig, not a sidecar of `dir/`).
     let target = arg;
-    if (arg.endsWith(suffix) && arg.length > suffix.length && st.isFile()) {
+    if (isSidecarName(arg, suffix) && st.isFile()) {
       target = arg.slice(0, -suffix.length);
       let tst;
       try {
-        tst = await lstat(target);
+        tst = await lstat(fsPath(target));
       } catch {
         yield { kind: 'orphan', path: target, sidecar: arg };
         continue;
@@ -113,59 +141,88 @@ interface WalkContext {
   opts: SelectOptions;
 }
 
-async function* walkDirectory(root: string, dir: string, relDir: string, dirDev: number, ctx: WalkContext, rootDev = dirDev): AsyncGenerator<Selected> {
-  let entries: Dirent[];
+/**
+ * Lists `dir` (held open as `pinned`, whose reference this call owns and
+ * releases) and yields what is in it, depth first. Subdirectories are opened
+ * through /proc/self/fd/N/NAME of this one with O_NOFOLLOW, never by their
+ * whole path, so a directory swapped for a symlink mid-walk is not followed.
+ * Names are read as bytes and decoded losslessly (decodeFsName), so a name
+ * that is not UTF-8 is listed, sorted by its bytes and can be opened.
+ */
+async function* walkDirectory(root: string, dir: string, pinned: PinnedDir, relDir: string, dirDev: number, ctx: WalkContext, rootDev = dirDev): AsyncGenerator<Selected> {
   try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch (e) {
-    yield { kind: 'skipped', path: dir, reason: `cannot read directory: ${describeSystemError(e)}`, code: errnoOf(e), explicit: true };
-    return;
-  }
-  entries.sort((a, b) => compareNames(a.name, b.name));
-  const names = new Set(entries.map((e) => e.name));
-  for (const entry of entries) {
-    const name = entry.name;
-    const path = joinAsGiven(dir, name);
-    const rel = relDir ? `${relDir}/${name}` : name;
-    if (ctx.exclude.some((m) => m.match(rel))) continue;
-    const temp = temporaryOwner(name);
-    if (temp) {
-      if (!processAlive(temp.pid)) ctx.opts.onStaleTemporary?.(path);
-      continue;
+    let raw: Dirent<Buffer>[];
+    try {
+      // A Buffer path, so that Node can lstat an entry of unknown type (DT_UNKNOWN) by joining it with the name.
+      raw = await readdir(Buffer.from(pinned.fdPath), { withFileTypes: true, encoding: 'buffer' });
+    } catch (e) {
+      yield { kind: 'skipped', path: dir, reason: `cannot read directory: ${describeSystemError(e)}`, code: errnoOf(e), explicit: true };
+      return;
     }
-    if (entry.isDirectory()) {
-      let subDev: number;
-      try {
-        subDev = (await lstat(path)).dev;
-      } catch (e) {
-        yield { kind: 'skipped', path, reason: describeSystemError(e), code: errnoOf(e), explicit: true };
+    // Byte order, not locale order, so that output is the same everywhere.
+    raw.sort((a, b) => Buffer.compare(a.name, b.name));
+    const entries = raw.map((entry) => ({ entry, name: decodeFsName(entry.name) }));
+    const names = new Set(entries.map((e) => e.name));
+    for (const { entry, name } of entries) {
+      const path = joinAsGiven(dir, name);
+      const rel = relDir ? `${relDir}/${name}` : name;
+      if (ctx.exclude.some((m) => m.match(rel))) continue;
+      const temp = temporaryOwner(name);
+      if (temp) {
+        if (!processAlive(temp.pid)) await ctx.opts.onStaleTemporary?.(path, Buffer.concat([Buffer.from(`${pinned.fdPath}/`), entry.name]));
         continue;
       }
-      if (ctx.opts.oneFileSystem && subDev !== rootDev) continue;
-      yield* walkDirectory(root, path, rel, subDev, ctx, rootDev);
-      continue;
-    }
-    if (name.endsWith(ctx.suffix) && name.length > ctx.suffix.length) {
-      const targetName = name.slice(0, -ctx.suffix.length);
-      if (names.has(targetName)) continue; // its target is listed and covers it
-      const targetRel = relDir ? `${relDir}/${targetName}` : targetName;
-      if (ctx.include.length && !ctx.include.some((m) => m.match(targetRel))) continue;
+      if (entry.isDirectory()) {
+        let sub: FileHandle;
+        let subDev: number;
+        try {
+          sub = await open(Buffer.concat([Buffer.from(`${pinned.fdPath}/`), entry.name]), DIR_FLAGS);
+        } catch (e) {
+          if (errnoOf(e) === 'ELOOP') yield { kind: 'skipped', path, reason: 'is a symbolic link; not followed', code: 'ELOOP', explicit: false };
+          else yield { kind: 'skipped', path, reason: `cannot open directory: ${describeSystemError(e)}`, code: errnoOf(e), explicit: true };
+          continue;
+        }
+        const subDir = new PinnedDir(sub, joinAsGiven(path, 'x'));
+        try {
+          subDev = (await sub.stat()).dev;
+        } catch (e) {
+          subDir.release();
+          yield { kind: 'skipped', path, reason: describeSystemError(e), code: errnoOf(e), explicit: true };
+          continue;
+        }
+        if (ctx.opts.oneFileSystem && subDev !== rootDev) {
+          subDir.release();
+          continue;
+        }
+        yield* walkDirectory(root, path, subDir, rel, subDev, ctx, rootDev);
+        continue;
+      }
+      if (name.endsWith(ctx.suffix) && name.length > ctx.suffix.length) {
+        const targetName = name.slice(0, -ctx.suffix.length);
+        if (names.has(targetName)) continue; // its target is listed and covers it
+        const targetRel = relDir ? `${relDir}/${targetName}` : targetName;
+        // An orphan is news about its (missing) target: the target's name decides, for include and exclude alike.
+        if (ctx.include.length && !ctx.include.some((m) => m.match(targetRel))) continue;
+        if (ctx.exclude.some((m) => m.match(targetRel))) continue;
+        if (entry.isSymbolicLink()) {
+          yield { kind: 'skipped', path, reason: 'sidecar is a symbolic link; not followed', code: 'ELOOP', explicit: false };
+          continue;
+        }
+        yield { kind: 'orphan', path: joinAsGiven(dir, targetName), sidecar: path };
+        continue;
+      }
+      if (ctx.include.length && !ctx.include.some((m) => m.match(rel))) continue;
       if (entry.isSymbolicLink()) {
-        yield { kind: 'skipped', path, reason: 'sidecar is a symbolic link; not followed', code: 'ELOOP', explicit: false };
+        yield { kind: 'skipped', path, reason: 'is a symbolic link; not followed', code: 'ELOOP', explicit: false };
         continue;
       }
-      yield { kind: 'orphan', path: joinAsGiven(dir, targetName), sidecar: path };
-      continue;
+      if (!entry.isFile()) {
+        // Sockets, FIFOs and devices are not signable; quietly passed over in a walk, as rsync does with -r.
+        continue;
+      }
+      yield { kind: 'target', path, root, rel, dev: dirDev, ...(ctx.opts.pinDirectories ? { pinned: pinned.retain() } : {}) };
     }
-    if (ctx.include.length && !ctx.include.some((m) => m.match(rel))) continue;
-    if (entry.isSymbolicLink()) {
-      yield { kind: 'skipped', path, reason: 'is a symbolic link; not followed', code: 'ELOOP', explicit: false };
-      continue;
-    }
-    if (!entry.isFile()) {
-      // Sockets, FIFOs and devices are not signable; quietly passed over in a walk, as rsync does with -r.
-      continue;
-    }
-    yield { kind: 'target', path, root, rel, dev: dirDev };
+  } finally {
+    pinned.release();
   }
 }
