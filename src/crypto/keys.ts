@@ -67,6 +67,16 @@ function looksEncrypted(text: string): boolean {
   return text.includes('ENCRYPTED PRIVATE KEY') || text.includes('Proc-Type: 4,ENCRYPTED');
 }
 
+/** OID arcs 1.2.840.113549.1.5 (PKCS#5: PBES1, PBES2) and 1.2.840.113549.1.12.1 (PKCS#12 PBE), DER-encoded. */
+const PKCS5_OID_PREFIX = Buffer.from('06092a864886f70d0105', 'hex');
+const PKCS12_PBE_OID_PREFIX = Buffer.from('060a2a864886f70d010c01', 'hex');
+
+/** A DER EncryptedPrivateKeyInfo: its first AlgorithmIdentifier is a password-based encryption scheme. */
+function looksEncryptedDer(bytes: Buffer): boolean {
+  const head = bytes.subarray(0, 24);
+  return bytes[0] === 0x30 && (head.includes(PKCS5_OID_PREFIX) || head.includes(PKCS12_PBE_OID_PREFIX));
+}
+
 /** Parses key bytes; throws ConfigError naming `path` with the reason. */
 export function parsePrivateKey(bytes: Buffer, path: string, passSrc: KeyPasswordSource = {}): SigningKey {
   const passphrase = keyPassword(passSrc);
@@ -105,7 +115,9 @@ export function parsePrivateKey(bytes: Buffer, path: string, passSrc: KeyPasswor
     // A wrong password usually fails the padding check ("bad decrypt"), but about one in 256 decrypts
     // to valid padding and then fails as "DECODER routines::unsupported": an encrypted PEM key that
     // does not open with the password given has the wrong password, whatever OpenSSL says.
-    if (/bad decrypt|wrong password|passphrase|decrypt/i.test(msg) || (isPem && passphrase !== undefined && looksEncrypted(bytes.toString('latin1')))) {
+    // The same holds for DER, where such a miss fails as "asn1 encoding routines::header too long".
+    const encrypted = isPem ? looksEncrypted(bytes.toString('latin1')) : looksEncryptedDer(bytes);
+    if (/bad decrypt|wrong password|passphrase|decrypt/i.test(msg) || (passphrase !== undefined && encrypted)) {
       throw new ConfigError(`${path}: wrong password for the encrypted key`, path);
     }
     throw new ConfigError(`${path}: not a private key in PEM or DER (PKCS#8, PKCS#1 or SEC1)`, path);

@@ -171,6 +171,25 @@ describe('private keys', () => {
     await configError(() => loadPrivateKey(legacy, { password: 'nope' }), /wrong password/);
   });
 
+  test('a wrong password that happens to decrypt to valid padding is still a wrong password (PEM and DER)', async () => {
+    // About one wrong password in 256 passes the CBC padding check; OpenSSL then reports a decoding error
+    // ("DECODER routines::unsupported", "asn1 encoding routines::header too long") instead of "bad decrypt".
+    const { createPrivateKey } = await import('node:crypto');
+    for (const format of ['pem', 'der'] as const) {
+      const bytes = format === 'pem' ? Buffer.from(m.p256.export({ type: 'pkcs8', format, cipher: 'aes-256-cbc', passphrase: PASSWORD })) : m.p256.export({ type: 'pkcs8', format, cipher: 'aes-256-cbc', passphrase: PASSWORD });
+      let sneaky: string | undefined;
+      for (let i = 0; i < 5000 && !sneaky; i++) {
+        try {
+          createPrivateKey(format === 'pem' ? { key: bytes, format, passphrase: `wrong-${i}` } : { key: bytes, format, type: 'pkcs8', passphrase: `wrong-${i}` });
+        } catch (e) {
+          if (!/bad decrypt/.test((e as Error).message)) sneaky = `wrong-${i}`;
+        }
+      }
+      assert.ok(sneaky, `${format}: no password in 5000 passed the padding check`);
+      await configError(async () => parsePrivateKey(bytes, `k.${format}`, { password: sneaky }), new RegExp(`^k\\.${format}: wrong password for the encrypted key$`));
+    }
+  });
+
   test('Ed25519, Ed448, X25519 and DSA keys are refused with a clear ConfigError', async () => {
     const cases: [string, KeyObject, RegExp][] = [
       ['ed25519', generateKeyPairSync('ed25519').privateKey, /ed25519 keys are not supported for IMA signatures \(RSA or ECDSA P-256\/P-384\/P-521\)/],
