@@ -351,6 +351,22 @@ describe('verify of digest values', () => {
   });
 });
 
+describe('certificates without SKID', () => {
+  test('a value signed with the keyid the kernel matches for a no-SKID certificate (tail of serial || issuer) verifies', { todo: 'src/ops/check.ts certificatesFor matches only Certificate.keyid (the key hash for a no-SKID cert); the kernel tail-matches serial || issuer too (Certificate.issuerKeyid), and that is the only keyid it can find such a certificate by' }, async (t) => {
+    if (!needFixtures(t)) return;
+    const cert = manifest!.files.find((f) => f.file === 'keys/rsa2048-noskid.crt.pem');
+    if (!cert?.subject) return t.skip('no rsa2048-noskid certificate in the manifest');
+    // The issuer (= subject, self-signed) is encoded O then CN, so its DER ends with the CN value.
+    const cn = /CN=([^,]+)/.exec(cert.subject)![1]!;
+    const issuerKeyid = Buffer.from(cn.slice(-4)).toString('hex');
+    const dir = await workdir(t);
+    const s = await runCli(['sign', '--key', KEY('rsa2048.key.pem'), '--cert', KEY('rsa2048-noskid.crt.pem'), '--keyid', issuerKeyid, 'file.bin'], { cwd: dir });
+    assert.equal(s.status, 0, show(s));
+    const v = await runCli(['verify', '--cert', KEY('rsa2048-noskid.crt.pem'), 'file.bin'], { cwd: dir });
+    assert.equal(v.status, 0, show(v));
+  });
+});
+
 describe('hash over trees with things that are not targets', () => {
   test('hash -r with a symlink and an orphan sidecar in the tree prints the digests and reports both, no crash', { todo: 'src/cli/commands/hash.ts prints r.value!.toString() for every non-failed result; a skipped symlink or an orphan (failed: false, no value) crashes the run: "internal error: Cannot read properties of undefined (reading \'toString\')", exit 2' }, async (t) => {
     const dir = await workdir(t);

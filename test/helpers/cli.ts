@@ -159,6 +159,7 @@ export interface ManifestEntry {
   version?: number;
   keyid?: string | null;
   key_hash_keyid?: string;
+  subject?: string;
   skid?: string | null;
   sig_size?: number;
   digest?: string;
