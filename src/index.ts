@@ -55,3 +55,28 @@ export { migrate, migrateFile } from './ops/migrate.js';
 export type { MigrateOptions } from './ops/migrate.js';
 export { checkValues, planChecks } from './ops/check.js';
 export type { CarrierCheck, CarrierValue, CarrierName } from './ops/check.js';
+
+// Appended ("module") signatures: trailer codec, CMS, operations, and the appended carrier
+export { parseTrailer, buildTrailer, splitAppended, appendSignature, endsWithMagic, MODSIG_MAGIC, MODSIG_TRAILER_SIZE, MAX_SIG_LEN } from './codec/modsig.js';
+export type { AppendedLayout, ModuleSignatureInfo, SplitAppended } from './codec/modsig.js';
+export { parseCms, kernelRules, buildModuleCms, buildRefusal, describeCms, certMatchesSid, CMS_SIGNING_ALGOS } from './crypto/cms.js';
+export type { ParsedCms, CmsSigner, SignerIdentifier, SignerIdForm, KernelCheck } from './crypto/cms.js';
+export {
+  inspectModsig,
+  inspectModsigTree,
+  verifyModsig,
+  verifyModsigTree,
+  stripModsig,
+  stripModsigTree,
+  signModsig,
+  signModsigTree,
+  detachModsig,
+  detachModsigTree,
+  attachModsig,
+  attachModsigTree,
+  readAppendedSignature,
+  loadAppended,
+  verifyAppended,
+  checkAppended,
+} from './ops/modsig.js';
+export type { AppendedInfo, LoadedAppended, AppendedVerdict, ModsigVerifyOptions, ModsigSignOptions, ModsigDetachOptions, ModsigAttachOptions, OutputOption } from './ops/modsig.js';
