@@ -1,17 +1,16 @@
 /**
  * X.509 certificates that verify IMA signatures: the public key, and the keyid
  * the kernel matches (last 4 bytes of the subjectKeyIdentifier).
- * Node's X509Certificate gives the key and names; pkijs gives the extensions.
+ * Node's X509Certificate gives the key and names; ./der.ts the extensions.
  */
 import { createHash, KeyObject, X509Certificate } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, describeSystemError } from '../errors.js';
+import { certificateFields } from './der.js';
 import { classifyKey, KeyAlgorithm } from './keys.js';
 
 export const DEFAULT_CERTIFICATES = ['/etc/keys/x509_evm.der', '/etc/keys/x509_ima.der'];
-
-const OID_SUBJECT_KEY_IDENTIFIER = '2.5.29.14';
 
 export interface Certificate {
   /** File it came from, with `#N` for the N-th certificate of a PEM bundle. */
@@ -49,21 +48,10 @@ export function keyidFromSkid(skid: Uint8Array): string {
 }
 
 async function parseExtensions(der: Buffer): Promise<{ skid?: Buffer; spkBits: Buffer; issuerKeyid: string }> {
-  const pkijs = await import('pkijs');
-  const cert = pkijs.Certificate.fromBER(new Uint8Array(der));
-  const ext = cert.extensions?.find((e) => e.extnID === OID_SUBJECT_KEY_IDENTIFIER);
-  let skid: Buffer | undefined;
-  if (ext) {
-    const parsed = ext.parsedValue as { valueBlock?: { valueHexView?: Uint8Array } } | undefined;
-    const view = parsed?.valueBlock?.valueHexView;
-    if (view && view.length > 0) skid = Buffer.from(view);
-  }
-  const spkBits = Buffer.from(cert.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView);
+  const f = certificateFields(der);
   // The issuer exactly as encoded in the certificate (re-encoding could differ from the original bytes).
-  const raw = cert.issuer.valueBeforeDecode;
-  const issuer = new Uint8Array(raw && raw.byteLength > 0 ? raw : cert.issuer.toSchema().toBER());
-  const serialAndIssuer = Buffer.concat([Buffer.from(cert.serialNumber.valueBlock.valueHexView), Buffer.from(issuer)]);
-  return { skid, spkBits, issuerKeyid: serialAndIssuer.subarray(Math.max(0, serialAndIssuer.length - 4)).toString('hex').padStart(8, '0') };
+  const serialAndIssuer = Buffer.concat([f.serial, f.issuer]);
+  return { skid: f.skid && Buffer.from(f.skid), spkBits: Buffer.from(f.spkBits), issuerKeyid: serialAndIssuer.subarray(Math.max(0, serialAndIssuer.length - 4)).toString('hex').padStart(8, '0') };
 }
 
 export async function parseCertificateDer(der: Buffer, source: string): Promise<Certificate> {

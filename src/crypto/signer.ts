@@ -5,6 +5,7 @@ import { createPublicKey, KeyObject } from 'node:crypto';
 import { ConfigError } from '../errors.js';
 import { Certificate, computedKeyid, noSkidWarning, parseCertificates } from './certificate.js';
 import { loadPrivateKey, SigningKey, KeyPasswordSource } from './keys.js';
+import { spkiBits } from './der.js';
 import { readFile } from 'node:fs/promises';
 import { describeSystemError } from '../errors.js';
 
@@ -23,11 +24,9 @@ export function parseKeyidHex(hex: string): string {
 
 /** evmctl's keyid for a key without a certificate: SHA-1 of the public key bits. Takes a public or a private key. */
 export async function keyidOfPublicKey(key: KeyObject): Promise<string> {
-  const pkijs = await import('pkijs');
   // A private KeyObject cannot be exported as SPKI: derive its public half first.
   const spki = (key.type === 'private' ? createPublicKey(key) : key).export({ type: 'spki', format: 'der' });
-  const info = pkijs.PublicKeyInfo.fromBER(new Uint8Array(spki));
-  return computedKeyid(Buffer.from(info.subjectPublicKey.valueBlock.valueHexView));
+  return computedKeyid(spkiBits(spki));
 }
 
 export interface SignerOptions extends KeyPasswordSource {
