@@ -2,8 +2,9 @@
  * The PKCS#7 / CMS SignedData inside an appended ("module") signature:
  * parsing it (only FormatError escapes), the kernel's structural rules
  * (crypto/asymmetric_keys/pkcs7_parser.c, pkcs7_verify.c), matching its
- * signer to a certificate, checking its signature over a payload digest, and
- * building one exactly as scripts/sign-file does.
+ * signer to a certificate, and building one exactly as scripts/sign-file
+ * does. (The signature is checked over the streamed payload in ops/modsig.ts
+ * with ContentVerifier: RSA over the digest, ECDSA over the content.)
  *
  * What sign-file 6.1 (CMS_sign + CMS_add1_signer with CMS_NOCERTS |
  * CMS_BINARY | CMS_NOSMIMECAP | CMS_NOATTR [| CMS_USE_KEYID], CMS_DETACHED)
@@ -26,13 +27,11 @@
  * Without signed attributes the signature is over the payload's digest, the
  * same bytes as a v2 IMA signature of the payload (identical for RSA).
  */
-import { KeyObject } from 'node:crypto';
 import type * as Pkijs from 'pkijs';
 import type * as Asn1js from 'asn1js';
 import { HashAlgo, hashAlgoByName } from '../codec/hash-algo.js';
 import { FormatError } from '../errors.js';
 import type { Certificate } from './certificate.js';
-import { isRsa, rsaVerifyDigest, SignatureCheck } from './signature.js';
 
 export const OID_DATA = '1.2.840.113549.1.7.1';
 export const OID_SIGNED_DATA = '1.2.840.113549.1.7.2';
@@ -356,22 +355,6 @@ export function certKeyType(cert: Certificate): CmsKeyType | undefined {
   if (cert.algorithm === 'rsa') return 'rsa';
   if (cert.algorithm?.startsWith('ecdsa')) return 'ecdsa';
   return undefined;
-}
-
-export function keyTypeOf(key: KeyObject): CmsKeyType | undefined {
-  if (isRsa(key)) return 'rsa';
-  if (key.asymmetricKeyType === 'ec') return 'ecdsa';
-  return undefined;
-}
-
-/**
- * Checks the CMS signature with a public key, given the payload's digest
- * (RSA). ECDSA signatures need the content streamed (see ContentVerifier);
- * this handles RSA only.
- */
-export function verifyRsaSignerDigest(signer: CmsSigner, key: KeyObject, digest: Buffer): SignatureCheck {
-  if (!signer.digestAlgo) return { ok: false, reason: 'bad-signature', detail: `unknown digest algorithm ${signer.digestAlgorithmOid}` };
-  return rsaVerifyDigest(key, signer.digestAlgo, digest, signer.signature);
 }
 
 export type SignerIdForm = 'issuer-serial' | 'skid';
