@@ -632,6 +632,16 @@ describe('clear failures, never a crash', { concurrency: 4 }, () => {
     assert.match(g.stderr, /no signature \(no sidecar, no security\.ima and no appended signature\)/);
   });
 
+  test('an empty file is not signed: the kernel rejects an empty payload', async (t) => {
+    const k = need(t);
+    if (!k) return;
+    const dir = await tempDir(t);
+    const f = join(dir, 'empty');
+    writeFileSync(f, '');
+    oneLineFailure(await runCli(['modsig', 'sign', '-k', k.rsaKey, '-c', k.rsaCrt, f]), 1, f, /: failed: empty file: the kernel rejects an appended signature with no payload/);
+    assert.equal(readFileSync(f).length, 0);
+  });
+
   test('a sidecar that does not verify is not attached', async (t) => {
     const k = need(t);
     if (!k) return;
