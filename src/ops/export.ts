@@ -6,6 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { readSidecar, sidecarPathFor, writeSidecar } from '../carriers/sidecar.js';
 import { closeTarget, openTarget, readTargetXattr, targetTakesXattrs } from '../carriers/target.js';
+import { oneAtATimePerName } from '../carriers/name-lock.js';
 import { describeSystemError, FileError, errnoOf } from '../errors.js';
 import { fsPath } from '../carriers/fs-path.js';
 import { failure, FileResult, tryDecode } from './result.js';
@@ -75,5 +76,6 @@ export async function exportFile(sel: Pick<TargetSelection, 'path' | 'rel'>, opt
 }
 
 export function exportTree(paths: readonly string[], tree: TreeOptions, opts: ExportOptions): AsyncGenerator<FileResult> {
-  return processTree(paths, { ...tree, cleanStaleTemporaries: !opts.dryRun }, (sel) => exportFile(sel, opts));
+  // Sidecars whose names differ only in case are one file on FAT: never written at the same time (carriers/name-lock.ts).
+  return processTree(paths, { ...tree, cleanStaleTemporaries: !opts.dryRun }, (sel) => oneAtATimePerName(exportPath(sel, opts), () => exportFile(sel, opts)));
 }

@@ -15,6 +15,7 @@ import { knownXattrSupport, learnXattrSupport, filesystemOf } from '../carriers/
 import { readSidecar, sidecarPathFor, writeSidecar } from '../carriers/sidecar.js';
 import { closeTarget, openTarget, readTargetXattr, Target } from '../carriers/target.js';
 import { getXattrFd, isUnsupported, setXattrFd, XattrError } from '../carriers/xattr.js';
+import { oneAtATimePerName } from '../carriers/name-lock.js';
 import { decodeFsName, encodeFsName, fsPath } from '../carriers/fs-path.js';
 import type { Certificate } from '../crypto/certificate.js';
 import { ConfigError, describeSystemError, errnoOf, FileError } from '../errors.js';
@@ -259,6 +260,10 @@ async function finishExisting(src: Target, destHandle: FileHandle, destPath: str
   if (takes && current && !current.equals(sig.bytes) && !tryDecodeIsDigest(current) && !opts.force) {
     return { ...base, path, status: 'conflict', failed: true, reason: `destination ${opts.xattrName} holds a different signature; use --force to replace it`, details: { ...details, current: current.toString('hex') } };
   }
+  // The same rule for a sidecar already at the destination: a digest may be upgraded, a different signature is not replaced silently.
+  if (!sidecarDone && sidecar && !tryDecodeIsDigest(sidecar) && !opts.force) {
+    return { ...base, path, status: 'conflict', failed: true, reason: `destination sidecar ${sidecarPath} holds a different signature; use --force to replace it`, details: { ...details, current: sidecar.toString('hex') } };
+  }
   if (opts.dryRun) return { ...base, path, status: 'would-sign', failed: false, details: { ...details, carrier } };
   if (!xattrDone) {
     setXattrFd(destHandle.fd, destPath, opts.xattrName, sig.bytes, fsName);
@@ -296,5 +301,9 @@ async function writeFully(h: FileHandle, chunk: Buffer): Promise<void> {
 
 export async function* migrate(src: string, dest: string, tree: TreeOptions, opts: MigrateOptions & { recursive?: boolean }): AsyncGenerator<FileResult> {
   const plan = await planMigration(src, dest, !!opts.recursive);
-  yield* processTree([src], { ...tree, select: { ...tree.select, recursive: plan.srcIsDir } }, (sel) => migrateFile(sel, plan.destFor(sel), opts));
+  // Destinations whose names differ only in case are one file on FAT: never written at the same time (carriers/name-lock.ts).
+  yield* processTree([src], { ...tree, select: { ...tree.select, recursive: plan.srcIsDir } }, (sel) => {
+    const destPath = plan.destFor(sel);
+    return oneAtATimePerName(destPath, () => migrateFile(sel, destPath, opts));
+  });
 }
