@@ -55,7 +55,13 @@ export async function openRegularFile(path: string, what = 'file'): Promise<Open
   }
 }
 
-/** Device, inode, size and mtime: enough to notice that a file changed under us. */
+/**
+ * Device, inode, size and mtime: enough to notice that a file's content
+ * changed under us. Not ctime: every setxattr changes it, so a second run (or
+ * an import) writing security.ima on the same file at the same time would make
+ * each run refuse the other's files, and chmod, chown or a new hard link do not
+ * change what was hashed.
+ */
 export function sameFileVersion(a: Stats, b: Stats): boolean {
-  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs;
 }

@@ -55,7 +55,8 @@ export function readTargetXattr(t: Target, name: string): Buffer | undefined {
 
 /**
  * Writes the attribute, after checking that the file is still the one that
- * was read (same device, inode, size, mtime and ctime), then reads it back.
+ * was read (same device, inode, size and mtime, and the path still names it),
+ * then reads it back.
  */
 export async function writeTargetXattr(t: Target, name: string, value: Buffer, checkUnchanged?: Stats): Promise<void> {
   if (checkUnchanged) await assertUnchanged(t, checkUnchanged);
