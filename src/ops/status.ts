@@ -5,11 +5,14 @@
 import { readSidecar, sidecarPathFor } from '../carriers/sidecar.js';
 import { closeTarget, openTarget, readTargetXattr, targetTakesXattrs } from '../carriers/target.js';
 import type { Certificate } from '../crypto/certificate.js';
+import { readAppendedSignature } from '../carriers/appended.js';
+import { FormatError } from '../errors.js';
 import { CarrierValue, checkValues } from './check.js';
+import { checkAppended } from './modsig.js';
 import { failure, FileResult, tryDecode } from './result.js';
 import { processTree, TreeOptions } from './tree.js';
 
-export type SyncState = 'in-sync' | 'sidecar-only' | 'xattr-only' | 'mismatch' | 'unsigned' | 'orphan' | 'invalid';
+export type SyncState = 'in-sync' | 'sidecar-only' | 'xattr-only' | 'appended-only' | 'mismatch' | 'unsigned' | 'orphan' | 'invalid';
 
 export interface StatusOptions {
   readonly xattrName: string;
@@ -36,6 +39,16 @@ export async function statusOf(path: string, opts: StatusOptions): Promise<FileR
       sidecarProblem = (e as { reason?: string }).reason ?? String(e);
     }
     const xattr = readTargetXattr(target, opts.xattrName);
+    // The third carrier: a signature appended to the file (it covers the payload only).
+    let appended = false;
+    let appendedProblem: string | undefined;
+    try {
+      appended = (await readAppendedSignature(target.handle, target.stat.size)) !== undefined;
+    } catch (e) {
+      if (!(e instanceof FormatError)) throw e;
+      appendedProblem = e.reason;
+    }
+    details.appended = appended ? 'yes' : appendedProblem ? 'invalid' : 'no';
     const takesNow = targetTakesXattrs(target, opts.xattrName);
     details.xattrs = takesNow === undefined ? (xattr ? 'yes' : 'unknown') : takesNow ? 'yes' : 'no';
     const sd = sidecar ? tryDecode(sidecar) : undefined;
@@ -45,23 +58,26 @@ export async function statusOf(path: string, opts: StatusOptions): Promise<FileR
     if (sidecarProblem) {
       state = 'invalid';
       reason = `sidecar: ${sidecarProblem}`;
-    } else if ((sd && 'error' in sd) || (xd && 'error' in xd)) {
+    } else if ((sd && 'error' in sd) || (xd && 'error' in xd) || appendedProblem) {
       state = 'invalid';
-      reason = [sd && 'error' in sd ? `sidecar: ${sd.error}` : '', xd && 'error' in xd ? `${opts.xattrName}: ${xd.error}` : ''].filter(Boolean).join('; ');
+      reason = [sd && 'error' in sd ? `sidecar: ${sd.error}` : '', xd && 'error' in xd ? `${opts.xattrName}: ${xd.error}` : '', appendedProblem ? `appended signature: ${appendedProblem}` : ''].filter(Boolean).join('; ');
     } else if (sidecar && xattr) state = sidecar.equals(xattr) ? 'in-sync' : 'mismatch';
     else if (sidecar) state = 'sidecar-only';
     else if (xattr) state = 'xattr-only';
+    else if (appended) state = 'appended-only';
     else state = 'unsigned';
     details.state = state;
     if (sidecar) details.sidecar = sidecar.toString('hex');
     if (xattr) details.xattr = xattr.toString('hex');
     const shown = sd && !('error' in sd) ? sd : xd && !('error' in xd) ? xd : undefined;
     let failed = state === 'invalid';
-    if (opts.certs && (sidecar || xattr)) {
+    if (opts.certs && (sidecar || xattr || appended)) {
       const values: CarrierValue[] = [];
       if (sidecar) values.push({ carrier: 'sidecar', bytes: sidecar });
       if (xattr) values.push({ carrier: 'xattr', bytes: xattr });
       const checks = await checkValues(target, values, opts.certs);
+      const appendedCheck = appended ? await checkAppended(target.handle, target.stat.size, opts.certs) : undefined;
+      if (appendedCheck) checks.push(appendedCheck);
       details.verified = Object.fromEntries(checks.map((c) => [c.carrier, c.status === 'ok' ? 'ok' : c.reason]));
       if (checks.some((c) => c.status !== 'ok')) {
         failed = true;

@@ -9,8 +9,8 @@ interface Args extends GlobalArgs, SelectionArgs {
   cert?: string[];
 }
 
-const COLUMNS = ['STATE', 'FS', 'XATTRS', 'TYPE', 'ALGO', 'KEYID', 'VERIFIED', 'PATH'] as const;
-const WIDTHS = [13, 12, 7, 7, 9, 9, 9];
+const COLUMNS = ['STATE', 'FS', 'XATTRS', 'APPENDED', 'TYPE', 'ALGO', 'KEYID', 'VERIFIED', 'PATH'] as const;
+const WIDTHS = [13, 12, 7, 8, 7, 9, 9, 9];
 
 function row(cells: string[]): string {
   return cells.map((c, i) => (i < WIDTHS.length ? c.padEnd(WIDTHS[i]!) : c)).join(' ').trimEnd();
@@ -22,7 +22,7 @@ function tableRow(r: FileResult): string {
   const type = v ? (v.kind === 'signature' ? `sig-v${v.version}` : 'digest') : '-';
   const verified = d.verified as Record<string, string> | undefined;
   const ver = verified ? (Object.values(verified).every((x) => x === 'ok') ? 'ok' : 'FAILED') : '-';
-  const line = row([r.status, String(d.filesystem ?? '-'), String(d.xattrs ?? '-'), type, v?.algo.name ?? '-', v?.kind === 'signature' ? v.keyid : '-', ver, printable(r.path)]);
+  const line = row([r.status, String(d.filesystem ?? '-'), String(d.xattrs ?? '-'), String(d.appended ?? '-'), type, v?.algo.name ?? '-', v?.kind === 'signature' ? v.keyid : '-', ver, printable(r.path)]);
   return r.reason ? `${line}\n    ${r.reason}` : line;
 }
 
