@@ -162,8 +162,8 @@ test('FAT32 through fusefat: import reports every file unsupported and leaves th
     assert.deepEqual(await listAll(root), listing);
   });
 
-  await t.test('--require-xattr turns unsupported into exit 1, still writing nothing', async () => {
-    const { list, summary } = records(await cli(['import', ...ONE_JOB, '-r', '--require-xattr', '--json', root], 1));
+  await t.test('--require-xattr turns unsupported into exit 1, still writing nothing (--remove-sidecar removes nothing)', async () => {
+    const { list, summary } = records(await cli(['import', ...ONE_JOB, '-r', '--require-xattr', '--remove-sidecar', '--json', root], 1));
     assert.ok(list.every((x) => x.status === 'unsupported'));
     assert.equal(summary.failed, files.length);
     assert.deepEqual(await readSidecars(files), before);
