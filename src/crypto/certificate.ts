@@ -113,7 +113,7 @@ export async function parseCertificates(bytes: Buffer, source: string): Promise<
  * directory that parses as a certificate). With no paths, evmctl's defaults
  * that exist.
  */
-export async function loadCertificates(paths: readonly string[] | undefined, warn: (msg: string) => void = () => {}): Promise<Certificate[]> {
+export async function loadCertificates(paths: readonly string[] | undefined, warn: (msg: string) => void = () => {}, opts: { allowNone?: boolean } = {}): Promise<Certificate[]> {
   const explicit = paths && paths.length > 0;
   const list = explicit ? paths : DEFAULT_CERTIFICATES;
   const certs: Certificate[] = [];
@@ -151,6 +151,8 @@ export async function loadCertificates(paths: readonly string[] | undefined, war
     certs.push(...(await parseCertificates(bytes, p)));
   }
   if (certs.length === 0) {
+    // Digest values need no certificate: a caller that may meet only digests asks for none rather than an error.
+    if (!explicit && opts.allowNone) return certs;
     throw new ConfigError(`no certificate given and none of the defaults exist (${DEFAULT_CERTIFICATES.join(', ')}); use --cert`);
   }
   for (const c of certs) {

@@ -37,8 +37,13 @@ interface Plan {
   readonly verifiers: { cert: Certificate; verifier: ContentVerifier }[];
 }
 
+/**
+ * Certificates the kernel would find for a keyid: by the SKID's tail, or, for a
+ * certificate without SKID, by the tail of serial || issuer (x509_cert_parser.c);
+ * evmctl's computed keyid is accepted too, so evmctl's own sidecars verify.
+ */
 export function certificatesFor(keyid: string, certs: readonly Certificate[]): Certificate[] {
-  return certs.filter((c) => c.keyid === keyid);
+  return certs.filter((c) => c.keyid === keyid || (c.keyidSource === 'computed' && c.issuerKeyid === keyid));
 }
 
 export interface CheckPlan {
@@ -123,7 +128,15 @@ function planOne(cv: CarrierValue, certs: readonly Certificate[], needDigest: (a
   if (value.type === 0x06) {
     return { ...base, early: { status: 'failed', reason: 'fs-verity signatures (0x06) are checked by the kernel against the fs-verity digest; not checkable here' }, verifiers: [] };
   }
-  const matching = certificatesFor(value.keyid, certs).filter((c) => c.algorithm !== undefined);
+  const named = certificatesFor(value.keyid, certs);
+  const matching = named.filter((c) => c.algorithm !== undefined);
+  if (named.length > 0 && matching.length === 0) {
+    const types = [...new Set(named.map((c) => c.publicKey.asymmetricKeyType ?? 'unknown'))].join(', ');
+    return { ...base, early: { status: 'failed', reason: `keyid ${value.keyid} belongs to ${named[0]!.source}, whose ${types} key cannot make IMA signatures (RSA or ECDSA only)` }, verifiers: [] };
+  }
+  if (certs.length === 0) {
+    return { ...base, early: { status: 'failed', reason: `signed with keyid ${value.keyid}, but there is no certificate to check it with (give --cert)` }, verifiers: [] };
+  }
   if (matching.length === 0) {
     return { ...base, early: { status: 'failed', reason: `unknown keyid ${value.keyid}: no certificate given has it` }, verifiers: [] };
   }

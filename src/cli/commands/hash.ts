@@ -29,8 +29,8 @@ export const hashCommand: CommandModule<GlobalArgs, Args> = {
     if (a.to === 'stdout' && !a.json) {
       for await (const r of results) {
         reporter.counter.add(r);
-        if (r.failed) writeErr(`${printable(r.path)}: ${r.reason}\n`);
-        else writeOut(`${r.value!.toString('hex')}  ${printable(r.path)}\n`);
+        if (r.value) writeOut(`${r.value.toString('hex')}  ${printable(r.path)}\n`);
+        else writeErr(`${printable(r.path)}: ${r.status}${r.reason ? `: ${r.reason}` : ''}\n`);
       }
     } else {
       await reporter.consume(results);
