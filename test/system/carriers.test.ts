@@ -450,7 +450,7 @@ test('status on ext4: every state, with --json and as a table', async (t) => {
   await t.test('the table has a row per file with its state first', async () => {
     const r = await cli(['status', '-r', dir], 1);
     const lines = r.stdout.split('\n').filter((l) => l && !l.startsWith(' '));
-    assert.match(lines[0]!, /^STATE\s+FS\s+XATTRS\s+TYPE\s+ALGO\s+KEYID\s+VERIFIED\s+PATH$/);
+    assert.match(lines[0]!, /^STATE\s+FS\s+XATTRS\s.*\sPATH$/);
     assert.deepEqual(
       lines.slice(1).map((l) => [l.split(/\s+/)[0], l.slice(l.lastIndexOf(' ') + 1)]),
       expected.map(([n, s]) => [s, f(n)]),
