@@ -172,6 +172,24 @@ export async function migrateFile(sel: Pick<TargetSelection, 'path' | 'rel'>, de
       if (!opts.force) return { ...base, status: 'conflict', failed: true, reason: `destination ${destPath} exists with different content; use --force to replace it`, details };
       details.replacedFile = true;
     }
+    // A sidecar already at the destination that is not this signature is someone's data: never replaced silently.
+    if (sig) {
+      const strayPath = sidecarPathFor(destPath, opts.suffix);
+      let stray: Buffer | undefined;
+      let unusable: string | undefined;
+      try {
+        stray = await readSidecar(strayPath);
+      } catch (e) {
+        unusable = e instanceof FileError ? e.reason : String(e);
+      }
+      if (unusable !== undefined || (stray && !stray.equals(sig.bytes) && !tryDecodeIsDigest(stray))) {
+        if (!opts.force || unusable !== undefined) {
+          const why = unusable !== undefined ? `is unusable (${unusable})` : 'holds a different value';
+          return { ...base, status: 'conflict', failed: true, reason: `destination sidecar ${strayPath} ${why}${unusable === undefined ? '; use --force to replace it' : ''}`, details };
+        }
+        details.replacedSidecar = stray!.toString('hex');
+      }
+    }
     if (opts.dryRun) return { ...base, status: 'would-copy', failed: false, details: { ...details, carrier: sig ? 'unknown' : 'none' } };
 
     // Copy to a temporary name, hashing (and verifying) the very bytes written.

@@ -5,6 +5,8 @@
 //  - The kernel here has no vfat driver, so FAT is served by fusefat. fusefat refuses to mount unless told
 //    "-o rw+" (read-write, "EXPERIMENTAL") or "-o ro"; there is no plain "-o rw".
 //  - fusefat does not implement xattrs: setxattr fails with EOPNOTSUPP ("Operation not supported").
+//  - fusefat ignores O_TRUNC: a shorter write over an existing file keeps the old tail. Tools that write
+//    in place (evmctl --sigfile over a longer .sig) corrupt files there; ima-sidecar renames a new file in.
 //    chmod/chown fail with ENOSYS. statfs(2) reports FUSE_SUPER_MAGIC 0x65735546 (stat -f calls it
 //    "fuseblk") with f_blocks = 0; /proc/mounts lists it as type "fuse.fusefat".
 //  - Without default_permissions fusefat checks no permissions at all, and without allow_other nobody but
@@ -419,7 +421,9 @@ class FatMount extends BaseMount {
     try {
       // -f: stay in the foreground as our child, so we hold its pid and see it exit.
       // detached: its own process group, so a terminal's ^C reaches us and we unmount in order.
-      child = spawn('fusefat', ['-f', '-o', options.join(','), this.image, this.dir], {
+      // -s: single-threaded. fusefat's FAT library is not thread-safe: multi-threaded, a thread was seen
+      // spinning for minutes with a rename unanswered (the writer stuck in D state).
+      child = spawn('fusefat', ['-f', '-s', '-o', options.join(','), this.image, this.dir], {
         stdio: ['ignore', 'ignore', logFd.fd],
         detached: true,
       });
