@@ -7,9 +7,9 @@
 import { constants } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { FileHandle, lstat, open, rename, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { AppendedLayout, endsWithMagic, MODSIG_MAGIC_SIZE, MODSIG_TRAILER_SIZE, parseTrailer } from '../codec/modsig.js';
 import { FileError, FormatError, describeSystemError, errnoOf } from '../errors.js';
+import { fsDirPath, fsPath } from './fs-path.js';
 import { registerTemporary, temporaryPathFor, unregisterTemporary } from './atomic-write.js';
 
 export interface AppendedInfo {
@@ -84,7 +84,7 @@ export async function writePartsAtomic(path: string, parts: readonly Part[], opt
   const what = opts.what ?? 'file';
   let replaced = false;
   try {
-    const st = await lstat(path);
+    const st = await lstat(fsPath(path));
     if (st.isSymbolicLink()) throw new FileError(path, `${what} is a symbolic link; not written through`, 'ELOOP');
     if (!st.isFile()) throw new FileError(path, `${what} exists and is not a regular file`, 'EEXIST');
     replaced = true;
@@ -95,7 +95,7 @@ export async function writePartsAtomic(path: string, parts: readonly Part[], opt
   const tmp = temporaryPathFor(path);
   registerTemporary(tmp);
   try {
-    const h = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    const h = await open(fsPath(tmp), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
       const buffer = Buffer.allocUnsafe(CHUNK);
       for (const p of parts) {
@@ -109,16 +109,16 @@ export async function writePartsAtomic(path: string, parts: readonly Part[], opt
       await h.close();
     }
     if (opts.beforeRename) await opts.beforeRename();
-    await rename(tmp, path);
+    await rename(fsPath(tmp), fsPath(path));
     unregisterTemporary(tmp);
   } catch (e) {
-    await unlink(tmp).catch(() => {});
+    await unlink(fsPath(tmp)).catch(() => {});
     unregisterTemporary(tmp);
     if (e instanceof FileError && e.code === 'ECHANGED') throw e;
     throw new FileError(path, `cannot write ${what}: ${describeSystemError(e)}`, errnoOf(e));
   }
   try {
-    const d = await open(dirname(path), constants.O_RDONLY | constants.O_DIRECTORY);
+    const d = await open(fsDirPath(path), constants.O_RDONLY | constants.O_DIRECTORY);
     try {
       await d.sync();
     } finally {

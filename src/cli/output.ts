@@ -123,7 +123,8 @@ export class Reporter {
       write(process.stdout, JSON.stringify(resultToJson(r)) + '\n');
     } else {
       this.clearProgress();
-      const line = `${printable(r.path)}: ${this.customVerb ? this.verb(r) : printable(this.verb(r))}`;
+      // A custom verb may span lines on purpose (inspect) and may name files (migrate, modsig): each line escaped.
+      const line = `${printable(r.path)}: ${this.verb(r).split('\n').map(printable).join('\n')}`;
       // A reason may name a file (a sidecar, a destination): escaped like the path, so one result stays one line.
       const reason = r.reason ? `: ${printable(r.reason)}` : '';
       if (r.failed) write(process.stderr, `${line}${reason}\n`);

@@ -36,6 +36,7 @@ import { DigestSink, streamHandle } from '../crypto/digest.js';
 import type { SigningKey } from '../crypto/keys.js';
 import { ContentSigner, ContentSink, ContentVerifier, SignatureCheck } from '../crypto/signature.js';
 import { FormatError } from '../errors.js';
+import { fsPath } from '../carriers/fs-path.js';
 import type { CarrierCheck } from './check.js';
 import { certificatesFor, planChecks } from './check.js';
 import { failure, FileResult, tryDecode } from './result.js';
@@ -375,7 +376,7 @@ export function attachModsig(path: string, opts: ModsigAttachOptions): Promise<F
     const warnings: string[] = [];
     if (inPlace && !opts.keepSidecar) {
       try {
-        await unlink(sidecar);
+        await unlink(fsPath(sidecar));
         details.sidecarRemoved = true;
       } catch (e) {
         warnings.push(`could not remove ${sidecar}, which no longer matches the file: ${(e as Error).message}`);
