@@ -3,10 +3,10 @@
  */
 import type { HashAlgo } from '../codec/hash-algo.js';
 import { digestValue, encodeImaValue } from '../codec/ima-value.js';
-import { sidecarPathFor, writeSidecar } from '../carriers/sidecar.js';
-import { assertUnchanged, closeTarget, openTarget, writeTargetXattr } from '../carriers/target.js';
+import { readSidecar, sidecarPathFor, writeSidecar } from '../carriers/sidecar.js';
+import { assertUnchanged, closeTarget, openTarget, readTargetXattr, Target, writeTargetXattr } from '../carriers/target.js';
 import { DigestSink, streamHandle } from '../crypto/digest.js';
-import { failure, FileResult } from './result.js';
+import { failure, FileResult, tryDecode } from './result.js';
 import { processTree, TreeOptions } from './tree.js';
 
 export type HashDestination = 'stdout' | 'sidecar' | 'xattr';
@@ -16,6 +16,16 @@ export interface HashOptions {
   readonly to?: HashDestination;
   readonly xattrName: string;
   readonly suffix: string;
+  /** Replace a signature with the digest (a digest value never carries a signature's authority). */
+  readonly force?: boolean;
+}
+
+/** What the destination holds now, when it is a signature that a digest must not silently replace. */
+async function signatureInTheWay(t: Target, to: HashDestination, opts: HashOptions): Promise<string | undefined> {
+  const current = to === 'sidecar' ? await readSidecar(sidecarPathFor(t.path, opts.suffix)) : to === 'xattr' ? readTargetXattr(t, opts.xattrName) : undefined;
+  if (!current) return undefined;
+  const d = tryDecode(current);
+  return !('error' in d) && d.value.kind === 'signature' ? current.toString('hex') : undefined;
 }
 
 export async function hashFile(path: string, opts: HashOptions): Promise<FileResult> {
@@ -33,10 +43,15 @@ export async function hashFile(path: string, opts: HashOptions): Promise<FileRes
     const value = encodeImaValue(decoded);
     const to = opts.to ?? 'stdout';
     let replaced = false;
+    const signature = await signatureInTheWay(target, to, opts);
+    if (signature && !opts.force) {
+      const where = to === 'sidecar' ? sidecarPathFor(path, opts.suffix) : opts.xattrName;
+      return { path, status: 'conflict', failed: true, reason: `${where} holds a signature; a digest would replace it (use --force)`, value, decoded, details: { to, current: signature } };
+    }
     if (to === 'sidecar') await assertUnchanged(target, before);
     if (to === 'sidecar') replaced = (await writeSidecar(sidecarPathFor(path, opts.suffix), value)).replaced;
     if (to === 'xattr') await writeTargetXattr(target, opts.xattrName, value, before);
-    return { path, status: to === 'stdout' ? 'hashed' : replaced ? 'replaced' : 'written', failed: false, value, decoded, details: { to } };
+    return { path, status: to === 'stdout' ? 'hashed' : replaced || signature ? 'replaced' : 'written', failed: false, value, decoded, details: { to, ...(signature ? { replaced: signature } : {}) } };
   } catch (e) {
     return failure(path, 'failed', e);
   } finally {

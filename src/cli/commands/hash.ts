@@ -7,6 +7,7 @@ import { printable, Reporter, StopSignal, writeErr, writeOut } from '../output.j
 interface Args extends GlobalArgs, SelectionArgs {
   'hash-algo': string;
   to: HashDestination;
+  force?: boolean;
 }
 
 export const hashCommand: CommandModule<GlobalArgs, Args> = {
@@ -15,7 +16,8 @@ export const hashCommand: CommandModule<GlobalArgs, Args> = {
   builder: (y: Argv<GlobalArgs>) =>
     selectionOptions(y)
       .option('hash-algo', { alias: 'a', type: 'string', default: 'sha256', describe: 'Hash algorithm' })
-      .option('to', { type: 'string', choices: ['stdout', 'sidecar', 'xattr'] as const, default: 'stdout' as HashDestination, describe: 'Print the value, or write it to a sidecar or the xattr' }) as unknown as Argv<Args>,
+      .option('to', { type: 'string', choices: ['stdout', 'sidecar', 'xattr'] as const, default: 'stdout' as HashDestination, describe: 'Print the value, or write it to a sidecar or the xattr' })
+      .option('force', { alias: 'f', type: 'boolean', describe: 'Replace a signature in the sidecar or xattr with the digest' }) as unknown as Argv<Args>,
   handler: async (a) => {
     const paths = requirePaths(a.paths);
     const hashAlgo = hashingAlgo(a['hash-algo']);
@@ -25,7 +27,7 @@ export const hashCommand: CommandModule<GlobalArgs, Args> = {
     // On stdout the value comes first, as sha256sum prints: `VALUE  PATH`.
     const verb = (r: FileResult): string => r.status;
     const reporter = new Reporter(outputOptions(a), verb);
-    const results = hashTree(paths, treeOptions(a, stop), { hashAlgo, to: a.to, xattrName, suffix: a.suffix });
+    const results = hashTree(paths, treeOptions(a, stop), { hashAlgo, to: a.to, xattrName, suffix: a.suffix, force: a.force });
     if (a.to === 'stdout' && !a.json) {
       for await (const r of results) {
         reporter.counter.add(r);
