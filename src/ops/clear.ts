@@ -2,8 +2,9 @@
  * clear: remove the xattr, but never the only copy of a signature.
  */
 import { readSidecar, sidecarPathFor } from '../carriers/sidecar.js';
-import { closeTarget, openTarget, readTargetXattr, removeTargetXattr } from '../carriers/target.js';
-import { failure, FileResult, tryDecode } from './result.js';
+import { readTargetXattr, removeTargetXattr } from '../carriers/target.js';
+import { withTarget } from './with-target.js';
+import { FileResult, tryDecode } from './result.js';
 import { processTree, TreeOptions } from './tree.js';
 
 export interface ClearOptions {
@@ -14,13 +15,7 @@ export interface ClearOptions {
 }
 
 export async function clearFile(path: string, opts: ClearOptions): Promise<FileResult> {
-  let target;
-  try {
-    target = await openTarget(path);
-  } catch (e) {
-    return failure(path, 'failed', e);
-  }
-  try {
+  return withTarget(path, 'failed', async (target) => {
     const before = target.stat;
     const current = readTargetXattr(target, opts.xattrName);
     if (!current) return { path, status: 'none', failed: false, details: { filesystem: target.fs.name } };
@@ -41,11 +36,7 @@ export async function clearFile(path: string, opts: ClearOptions): Promise<FileR
     if (opts.dryRun) return { ...base, status: 'would-clear', failed: false };
     await removeTargetXattr(target, opts.xattrName, before);
     return { ...base, status: 'cleared', failed: false };
-  } catch (e) {
-    return failure(path, 'failed', e);
-  } finally {
-    await closeTarget(target);
-  }
+  });
 }
 
 export function clearTree(paths: readonly string[], tree: TreeOptions, opts: ClearOptions): AsyncGenerator<FileResult> {

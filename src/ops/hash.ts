@@ -4,9 +4,10 @@
 import type { HashAlgo } from '../codec/hash-algo.js';
 import { digestValue, encodeImaValue } from '../codec/ima-value.js';
 import { readSidecar, sidecarPathFor, writeSidecar } from '../carriers/sidecar.js';
-import { assertUnchanged, closeTarget, openTarget, readTargetXattr, Target, writeTargetXattr } from '../carriers/target.js';
+import { assertUnchanged, readTargetXattr, Target, writeTargetXattr } from '../carriers/target.js';
 import { DigestSink, streamHandle } from '../crypto/digest.js';
-import { failure, FileResult, tryDecode } from './result.js';
+import { withTarget } from './with-target.js';
+import { FileResult, tryDecode } from './result.js';
 import { processTree, TreeOptions } from './tree.js';
 
 export type HashDestination = 'stdout' | 'sidecar' | 'xattr';
@@ -22,20 +23,15 @@ export interface HashOptions {
 
 /** What the destination holds now, when it is a signature that a digest must not silently replace. */
 async function signatureInTheWay(t: Target, to: HashDestination, opts: HashOptions): Promise<string | undefined> {
-  const current = to === 'sidecar' ? await readSidecar(sidecarPathFor(t.path, opts.suffix)) : to === 'xattr' ? readTargetXattr(t, opts.xattrName) : undefined;
+  // An unreadable sidecar (a symlink, a FIFO) is not a signature; the write reports it in its own words.
+  const current = to === 'sidecar' ? await readSidecar(sidecarPathFor(t.path, opts.suffix)).catch(() => undefined) : to === 'xattr' ? readTargetXattr(t, opts.xattrName) : undefined;
   if (!current) return undefined;
   const d = tryDecode(current);
   return !('error' in d) && d.value.kind === 'signature' ? current.toString('hex') : undefined;
 }
 
 export async function hashFile(path: string, opts: HashOptions): Promise<FileResult> {
-  let target;
-  try {
-    target = await openTarget(path);
-  } catch (e) {
-    return failure(path, 'failed', e);
-  }
-  try {
+  return withTarget(path, 'failed', async (target) => {
     const before = target.stat;
     const sink = new DigestSink(opts.hashAlgo);
     await streamHandle(target.handle, [sink]);
@@ -52,11 +48,7 @@ export async function hashFile(path: string, opts: HashOptions): Promise<FileRes
     if (to === 'sidecar') replaced = (await writeSidecar(sidecarPathFor(path, opts.suffix), value)).replaced;
     if (to === 'xattr') await writeTargetXattr(target, opts.xattrName, value, before);
     return { path, status: to === 'stdout' ? 'hashed' : replaced || signature ? 'replaced' : 'written', failed: false, value, decoded, details: { to, ...(signature ? { replaced: signature } : {}) } };
-  } catch (e) {
-    return failure(path, 'failed', e);
-  } finally {
-    await closeTarget(target);
-  }
+  });
 }
 
 export function hashTree(paths: readonly string[], tree: TreeOptions, opts: HashOptions): AsyncGenerator<FileResult> {

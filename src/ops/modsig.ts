@@ -16,22 +16,9 @@ import { encodeImaValue, SignatureValue } from '../codec/ima-value.js';
 import { AppendedLayout, buildTrailer, describeLayout, MODSIG_TRAILER_SIZE } from '../codec/modsig.js';
 import { AppendedInfo, keepModeOf, readAppendedSignature, writePartsAtomic } from '../carriers/appended.js';
 import { readSidecar, sidecarPathFor, writeSidecar } from '../carriers/sidecar.js';
-import { assertUnchanged, closeTarget, openTarget, Target } from '../carriers/target.js';
+import { assertUnchanged, Target } from '../carriers/target.js';
 import { Certificate, keyidFromSkid } from '../crypto/certificate.js';
-import {
-  buildModuleCms,
-  buildRefusal,
-  certificatesForSid,
-  certKeyType,
-  CmsSigner,
-  describeCms,
-  describeSid,
-  KernelCheck,
-  kernelRules,
-  ParsedCms,
-  parseCms,
-  SignerIdForm,
-} from '../crypto/cms.js';
+import { buildModuleCms, buildRefusal, certificatesForSid, certKeyType, CmsSigner, describeCms, describeSid, KernelCheck, kernelRules, ParsedCms, parseCms, SignerIdForm } from '../crypto/cms.js';
 import { DigestSink, streamHandle } from '../crypto/digest.js';
 import type { SigningKey } from '../crypto/keys.js';
 import { ContentSigner, ContentSink, ContentVerifier, SignatureCheck } from '../crypto/signature.js';
@@ -39,7 +26,8 @@ import { FormatError } from '../errors.js';
 import { fsPath } from '../carriers/fs-path.js';
 import type { CarrierCheck } from './check.js';
 import { certificatesFor, planChecks } from './check.js';
-import { failure, FileResult, tryDecode } from './result.js';
+import { FileResult, tryDecode } from './result.js';
+import { withTarget } from './with-target.js';
 import { processTree, TreeOptions } from './tree.js';
 
 export type { AppendedInfo } from '../carriers/appended.js';
@@ -151,22 +139,6 @@ function describeLoaded(l: LoadedAppended): Record<string, unknown> {
   }
   if (l.kind === 'invalid' && l.rules?.problems.length) out.problems = l.rules.problems;
   return out;
-}
-
-async function withTarget(path: string, status: string, f: (t: Target) => Promise<FileResult>): Promise<FileResult> {
-  let target;
-  try {
-    target = await openTarget(path);
-  } catch (e) {
-    return failure(path, status, e);
-  }
-  try {
-    return await f(target);
-  } catch (e) {
-    return failure(path, status, e);
-  } finally {
-    await closeTarget(target);
-  }
 }
 
 const NO_SIGNATURE = 'no appended signature (the file does not end with "~Module signature appended~\\n")';

@@ -4,11 +4,12 @@
 import { encodeImaValue, SignatureValue } from '../codec/ima-value.js';
 import type { HashAlgo } from '../codec/hash-algo.js';
 import { writeSidecar, sidecarPathFor } from '../carriers/sidecar.js';
-import { assertUnchanged, closeTarget, openTarget, writeTargetXattr } from '../carriers/target.js';
+import { assertUnchanged, writeTargetXattr } from '../carriers/target.js';
 import { streamHandle } from '../crypto/digest.js';
 import type { SigningKey } from '../crypto/keys.js';
 import { ContentSigner } from '../crypto/signature.js';
-import { failure, FileResult } from './result.js';
+import { withTarget } from './with-target.js';
+import { FileResult } from './result.js';
 import { processTree, TreeOptions } from './tree.js';
 
 export type SignDestination = 'sidecar' | 'xattr' | 'both';
@@ -36,14 +37,8 @@ export async function signatureValueFor(handle: import('node:fs/promises').FileH
 }
 
 export async function signFile(path: string, opts: SignOptions): Promise<FileResult> {
-  let target;
-  try {
-    target = await openTarget(path);
-  } catch (e) {
-    return failure(path, 'failed', e);
-  }
   const to = opts.to ?? 'sidecar';
-  try {
+  return withTarget(path, 'failed', async (target) => {
     const before = target.stat;
     const { value, bytes } = await signatureValueFor(target.handle, opts);
     const base = { path, value: bytes, decoded: value };
@@ -62,11 +57,7 @@ export async function signFile(path: string, opts: SignOptions): Promise<FileRes
       wrote.push('xattr');
     }
     return { ...base, status: replaced ? 'replaced' : 'signed', failed: false, details: { carriers: wrote, filesystem: target.fs.name } };
-  } catch (e) {
-    return failure(path, 'failed', e);
-  } finally {
-    await closeTarget(target);
-  }
+  });
 }
 
 export function signTree(paths: readonly string[], tree: TreeOptions, opts: SignOptions): AsyncGenerator<FileResult> {

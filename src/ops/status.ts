@@ -3,13 +3,14 @@
  * (with certificates) whether each verifies.
  */
 import { readSidecar, sidecarPathFor } from '../carriers/sidecar.js';
-import { closeTarget, openTarget, readTargetXattr, targetTakesXattrs } from '../carriers/target.js';
+import { readTargetXattr, targetTakesXattrs } from '../carriers/target.js';
 import type { Certificate } from '../crypto/certificate.js';
 import { readAppendedSignature } from '../carriers/appended.js';
 import { FormatError } from '../errors.js';
 import { CarrierValue, checkValues } from './check.js';
 import { checkAppended } from './modsig.js';
-import { failure, FileResult, tryDecode } from './result.js';
+import { withTarget } from './with-target.js';
+import { FileResult, tryDecode } from './result.js';
 import { processTree, TreeOptions } from './tree.js';
 
 export type SyncState = 'in-sync' | 'sidecar-only' | 'xattr-only' | 'appended-only' | 'mismatch' | 'unsigned' | 'orphan' | 'invalid';
@@ -22,13 +23,7 @@ export interface StatusOptions {
 }
 
 export async function statusOf(path: string, opts: StatusOptions): Promise<FileResult> {
-  let target;
-  try {
-    target = await openTarget(path);
-  } catch (e) {
-    return failure(path, 'invalid', e);
-  }
-  try {
+  return withTarget(path, 'invalid', async (target) => {
     const sidecarPath = sidecarPathFor(path, opts.suffix);
     const details: Record<string, unknown> = { state: '', filesystem: target.fs.name };
     let sidecar: Buffer | undefined;
@@ -85,11 +80,7 @@ export async function statusOf(path: string, opts: StatusOptions): Promise<FileR
       }
     }
     return { path, status: state, failed, reason, value: (sidecar ?? xattr), decoded: shown && !('error' in shown) ? shown.value : undefined, details };
-  } catch (e) {
-    return failure(path, 'invalid', e);
-  } finally {
-    await closeTarget(target);
-  }
+  });
 }
 
 export function statusTree(paths: readonly string[], tree: TreeOptions, opts: StatusOptions): AsyncGenerator<FileResult> {

@@ -2,11 +2,12 @@
  * verify: check every signature carrier a file has (or the one named).
  */
 import { readSidecar, sidecarPathFor } from '../carriers/sidecar.js';
-import { closeTarget, openTarget, readTargetXattr, Target } from '../carriers/target.js';
+import { readTargetXattr, Target } from '../carriers/target.js';
 import type { Certificate } from '../crypto/certificate.js';
 import { CarrierCheck, CarrierValue, checkValues } from './check.js';
 import { checkAppended } from './modsig.js';
-import { failure, FileResult } from './result.js';
+import { withTarget } from './with-target.js';
+import { FileResult } from './result.js';
 import { processTree, TreeOptions } from './tree.js';
 
 export type VerifySource = 'auto' | 'sidecar' | 'xattr' | 'appended';
@@ -46,13 +47,7 @@ function carrierJson(c: CarrierCheck): Record<string, unknown> {
 }
 
 export async function verifyFile(path: string, opts: VerifyOptions): Promise<FileResult> {
-  let target;
-  try {
-    target = await openTarget(path);
-  } catch (e) {
-    return failure(path, 'failed', e);
-  }
-  try {
+  return withTarget(path, 'failed', async (target) => {
     const from = opts.from ?? 'auto';
     const { values, problems } = await collectCarriers(target, from, opts);
     const checks = [...problems, ...(await checkValues(target, values, opts.certs))];
@@ -74,11 +69,7 @@ export async function verifyFile(path: string, opts: VerifyOptions): Promise<Fil
     }
     const reason = bad.map((c) => (checks.length > 1 ? `${c.carrier}: ${c.reason}` : c.reason)).join('; ');
     return { path, status: 'failed', failed: true, reason, value: bad[0]!.value.length ? bad[0]!.value : undefined, decoded: bad[0]!.decoded, warnings, details };
-  } catch (e) {
-    return failure(path, 'failed', e);
-  } finally {
-    await closeTarget(target);
-  }
+  });
 }
 
 export function verifyTree(paths: readonly string[], tree: TreeOptions, opts: VerifyOptions): AsyncGenerator<FileResult> {

@@ -5,7 +5,7 @@
 import { before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture, jsonOutput, loadManifest, type Manifest, ROOT, run, runCli, type RunResult, show, tempDir } from '../helpers/cli.js';
@@ -497,7 +497,8 @@ describe('xattr (user.ima)', () => {
     assert.equal(v.status, 0, show(v));
     const rec = jsonOutput(v.stdout).records[0]!;
     assert.deepEqual((rec.carriers as { carrier: string }[]).map((c) => c.carrier), ['xattr']);
-    const h = await runCli(['hash', '--xattr', 'user.ima', '--to', 'xattr', '-a', 'sha1', 'file.bin'], { cwd: dir });
+    // --force: a digest replaces the signature only when asked (hash-guard.test.ts).
+    const h = await runCli(['hash', '--xattr', 'user.ima', '--to', 'xattr', '--force', '-a', 'sha1', 'file.bin'], { cwd: dir });
     assert.equal(h.status, 0, show(h));
     const hv = await getXattr(join(dir, 'file.bin'), 'user.ima');
     assert.equal(hv.toString('hex'), '01' + createHash('sha1').update(await readFile(join(dir, 'file.bin'))).digest('hex'));

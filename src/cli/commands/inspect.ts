@@ -4,7 +4,7 @@ import { inspect, InspectSource } from '../../ops/inspect.js';
 import { FileResult } from '../../ops/result.js';
 import { checkXattrName, GlobalArgs, outputOptions } from '../common.js';
 import { repeatable } from '../common.js';
-import { printable, Reporter } from '../output.js';
+import { Reporter } from '../output.js';
 import { ConfigError } from '../../errors.js';
 
 interface Args extends GlobalArgs {

@@ -3,7 +3,7 @@ import { loadCertificates } from '../../crypto/certificate.js';
 import { FileResult } from '../../ops/result.js';
 import { statusTree } from '../../ops/status.js';
 import { checkXattrName, GlobalArgs, outputOptions, repeatable, requirePaths, SelectionArgs, selectionOptions, treeOptions, warner } from '../common.js';
-import { printable, Reporter, StopSignal, writeErr, writeOut } from '../output.js';
+import { printable, Reporter, StopSignal, writeOut } from '../output.js';
 
 interface Args extends GlobalArgs, SelectionArgs {
   cert?: string[];
