@@ -3,7 +3,7 @@
  * as the commands a person would type and what they answered.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,6 +75,13 @@ async function main(): Promise<void> {
 
     say('Export xattrs back to sidecars in a staging tree (what goes onto a FAT ESP)');
     run(dir, ['export', '-r', '--xattr', xattr, '--dest', 'staging', 'boot']);
+    say('The other carrier for filesystems without xattrs: an appended signature, as sign-file makes it');
+    copyFileSync(join(dir, 'esp', 'vmlinuz'), join(dir, 'vmlinuz.modsig'));
+    run(dir, ['modsig', 'sign', '--key', 'signing-key.pem', '--cert', 'signing-cert.pem', 'vmlinuz.modsig']);
+    run(dir, ['status', '--cert', 'signing-cert.pem', 'vmlinuz.modsig']);
+    say('...which converts losslessly into a sidecar for the payload (the same signature bytes)');
+    run(dir, ['modsig', 'detach', '--cert', 'signing-cert.pem', 'vmlinuz.modsig']);
+    run(dir, ['verify', '--cert', 'signing-cert.pem', 'vmlinuz.modsig']);
     process.stdout.write('\nDone. Everything above happened in a temporary folder, now removed.\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
