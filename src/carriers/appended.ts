@@ -6,11 +6,11 @@
  */
 import { constants } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { FileHandle, lstat, open, rename, unlink } from 'node:fs/promises';
+import { FileHandle, open, rename, unlink } from 'node:fs/promises';
 import { AppendedLayout, endsWithMagic, MODSIG_MAGIC_SIZE, MODSIG_TRAILER_SIZE, parseTrailer } from '../codec/modsig.js';
 import { FileError, FormatError, describeSystemError, errnoOf } from '../errors.js';
 import { fsDirPath, fsPath } from './fs-path.js';
-import { registerTemporary, temporaryPathFor, unregisterTemporary } from './atomic-write.js';
+import { existingRegularFile, registerTemporary, temporaryPathFor, unregisterTemporary } from './atomic-write.js';
 
 export interface AppendedInfo {
   readonly layout: AppendedLayout;
@@ -82,16 +82,7 @@ export interface StreamWriteOptions {
  */
 export async function writePartsAtomic(path: string, parts: readonly Part[], opts: StreamWriteOptions): Promise<{ replaced: boolean }> {
   const what = opts.what ?? 'file';
-  let replaced = false;
-  try {
-    const st = await lstat(fsPath(path));
-    if (st.isSymbolicLink()) throw new FileError(path, `${what} is a symbolic link; not written through`, 'ELOOP');
-    if (!st.isFile()) throw new FileError(path, `${what} exists and is not a regular file`, 'EEXIST');
-    replaced = true;
-  } catch (e) {
-    if (e instanceof FileError) throw e;
-    if (errnoOf(e) !== 'ENOENT') throw new FileError(path, `cannot stat ${what}: ${describeSystemError(e)}`, errnoOf(e));
-  }
+  const replaced = await existingRegularFile(path, what);
   const tmp = temporaryPathFor(path);
   registerTemporary(tmp);
   try {

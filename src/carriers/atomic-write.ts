@@ -86,21 +86,29 @@ export interface WriteResult {
 }
 
 /**
+ * Whether `path` holds a regular file that a write will replace; throws for
+ * anything else there (a symlink is never written through).
+ */
+export async function existingRegularFile(path: string, what: string): Promise<boolean> {
+  try {
+    const st = await lstat(fsPath(path));
+    if (st.isSymbolicLink()) throw new FileError(path, `${what} is a symbolic link; not written through`, 'ELOOP');
+    if (!st.isFile()) throw new FileError(path, `${what} exists and is not a regular file`, 'EEXIST');
+    return true;
+  } catch (e) {
+    if (e instanceof FileError) throw e;
+    if (errnoOf(e) !== 'ENOENT') throw new FileError(path, `cannot stat ${what}: ${describeSystemError(e)}`, errnoOf(e));
+    return false;
+  }
+}
+
+/**
  * Writes `bytes` to `path` atomically. Refuses to replace anything but a
  * regular file (a symlink at `path` is reported, never written through).
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array, opts: { mode?: number; what?: string } = {}): Promise<WriteResult> {
   const what = opts.what ?? 'file';
-  let replaced = false;
-  try {
-    const st = await lstat(fsPath(path));
-    if (st.isSymbolicLink()) throw new FileError(path, `${what} is a symbolic link; not written through`, 'ELOOP');
-    if (!st.isFile()) throw new FileError(path, `${what} exists and is not a regular file`, 'EEXIST');
-    replaced = true;
-  } catch (e) {
-    if (e instanceof FileError) throw e;
-    if (errnoOf(e) !== 'ENOENT') throw new FileError(path, `cannot stat ${what}: ${describeSystemError(e)}`, errnoOf(e));
-  }
+  const replaced = await existingRegularFile(path, what);
   const tmp = temporaryPathFor(path);
   const tmpAt = fsPath(tmp);
   registerTemporary(tmp);
