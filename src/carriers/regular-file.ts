@@ -2,8 +2,8 @@
  * Opening a target or sidecar safely: never through a symlink, never blocking
  * on a FIFO, only regular files.
  */
-import { constants, Stats } from 'node:fs';
-import { FileHandle, lstat, open } from 'node:fs/promises';
+import { constants, fstatSync, lstatSync, Stats } from 'node:fs';
+import { FileHandle, open } from 'node:fs/promises';
 import { FileError, describeSystemError, errnoOf } from '../errors.js';
 import { fsPath } from './fs-path.js';
 
@@ -29,12 +29,14 @@ export function fileKind(st: Stats): string {
  * then O_NOFOLLOW refuses a symlink in the last component and O_NONBLOCK keeps
  * a FIFO swapped in meanwhile from hanging the open (the fstat check then
  * refuses it). Paths go through fsPath (pinned directory, raw bytes).
+ * The lstat and fstat are synchronous: from the page cache they take
+ * microseconds, less than a thread-pool round trip (bench/bench.js, verify -r).
  */
 export async function openRegularFile(path: string, what = 'file'): Promise<OpenedFile> {
   const where = fsPath(path);
   let handle: FileHandle;
   try {
-    const pre = await lstat(where);
+    const pre = lstatSync(where);
     if (pre.isSymbolicLink()) throw new FileError(path, `${what} is a symbolic link; not followed`, 'ELOOP');
     if (!pre.isFile()) throw new FileError(path, `${what} is a ${fileKind(pre)}, not a regular file`, 'EINVAL');
     handle = await open(where, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
@@ -45,7 +47,7 @@ export async function openRegularFile(path: string, what = 'file'): Promise<Open
     throw new FileError(path, `cannot open ${what}: ${describeSystemError(e)}`, code);
   }
   try {
-    const stat = await handle.stat();
+    const stat = fstatSync(handle.fd);
     if (!stat.isFile()) throw new FileError(path, `${what} is a ${fileKind(stat)}, not a regular file`, 'EINVAL');
     return { handle, stat };
   } catch (e) {

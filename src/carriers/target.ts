@@ -4,7 +4,7 @@
  * the path meanwhile.
  */
 import type { Stats } from 'node:fs';
-import { lstat } from 'node:fs/promises';
+import { fstatSync, lstatSync } from 'node:fs';
 import { FileError } from '../errors.js';
 import { fsPath } from './fs-path.js';
 import { FilesystemFacts, filesystemOf, knownXattrSupport, learnXattrSupport } from './filesystem.js';
@@ -81,10 +81,10 @@ export async function removeTargetXattr(t: Target, name: string, checkUnchanged?
 
 /** The path still names the open file, and the file did not change since `before`. */
 export async function assertUnchanged(t: Target, before: Stats): Promise<void> {
-  const now = await t.handle.stat();
+  const now = fstatSync(t.handle.fd);
   if (!sameFileVersion(before, now)) throw new FileError(t.path, 'file changed while it was being processed; nothing written', 'ECHANGED');
   try {
-    const byPath = await lstat(fsPath(t.path));
+    const byPath = lstatSync(fsPath(t.path));
     if (byPath.dev !== now.dev || byPath.ino !== now.ino) throw new FileError(t.path, 'file was replaced while it was being processed; nothing written', 'ECHANGED');
   } catch (e) {
     if (e instanceof FileError) throw e;

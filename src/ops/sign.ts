@@ -31,7 +31,7 @@ export async function signatureValueFor(handle: import('node:fs/promises').FileH
   const version = opts.version ?? 2;
   const signer = new ContentSigner(opts.key.key, opts.hashAlgo, version);
   await streamHandle(handle, [signer]);
-  const { digest, signature } = signer.finish();
+  const { digest, signature } = await signer.finishAsync();
   const value: SignatureValue = { kind: 'signature', type: 0x03, version, algo: opts.hashAlgo, keyid: opts.keyid, signature };
   return { value, bytes: encodeImaValue(value), digest };
 }
