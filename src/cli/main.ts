@@ -30,6 +30,7 @@ export async function main(argv: string[] = rawArguments(hideBin(process.argv)))
       usageError = msg;
     });
   for (const c of commands) parser.command(c as never);
+  skipHelpCache(parser);
   try {
     await parser.parseAsync();
   } catch (e) {
@@ -40,6 +41,20 @@ export async function main(argv: string[] = rawArguments(hideBin(process.argv)))
     return 2;
   }
   return typeof process.exitCode === 'number' ? process.exitCode : 0;
+}
+
+/**
+ * yargs renders the whole help of a command before running its handler, in
+ * case the handler calls showHelp() (none here does, and showHelp works
+ * without it). That rendering (cliui's wrapping and string widths) was a sixth
+ * of a one-file `verify` (--cpu-prof): skip it. --help is not affected. Only
+ * yargs' internal methods reach it; without them this does nothing.
+ */
+function skipHelpCache(parser: unknown): void {
+  type Usage = { cacheHelpMessage?: () => void };
+  const internal = (parser as { getInternalMethods?: () => { getUsageInstance?: () => Usage } }).getInternalMethods?.();
+  const usage = internal?.getUsageInstance?.();
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
 }
 
 function reportError(e: unknown, verbose: boolean): number {
