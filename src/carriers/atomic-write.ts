@@ -31,20 +31,27 @@ export function temporaryPathFor(path: string): string {
 /** Removes every temporary file this process has in flight (for signal handlers: synchronous). */
 export function removeTemporariesSync(): number {
   let n = 0;
-  for (const p of inFlight.values()) {
+  for (const [path, at] of inFlight) {
     try {
-      lstatSync(p);
-      unlinkSync(p);
+      lstatSync(at);
+      unlinkSync(at);
       n++;
+      inFlight.delete(path);
     } catch {
-      /* already gone */
+      // Not there (yet): an open() already handed to the thread pool may still create it, so it stays listed.
     }
   }
-  inFlight.clear();
   return n;
 }
 
+let refusing = false;
+/** After an abort: no new temporary file may be started (the ones in flight are swept). */
+export function refuseNewTemporaries(): void {
+  refusing = true;
+}
+
 export function registerTemporary(path: string): void {
+  if (refusing) throw new FileError(path, 'interrupted; nothing written', 'EINTR');
   inFlight.set(path, fsPath(path));
 }
 export function unregisterTemporary(path: string): void {

@@ -4,7 +4,7 @@
  * line on a terminal; exit codes 0 / 1 / 2 / 130 / 143.
  */
 import { describeValue } from '../codec/ima-value.js';
-import { removeTemporariesSync } from '../carriers/atomic-write.js';
+import { refuseNewTemporaries, removeTemporariesSync } from '../carriers/atomic-write.js';
 import { FileResult, resultToJson, SummaryCounter } from '../ops/result.js';
 
 export interface OutputOptions {
@@ -76,13 +76,24 @@ export function writeErr(text: string): void {
 /** Signals: the first asks the run to stop after the files in flight; a second one ends it at once. */
 export class StopSignal {
   signal: NodeJS.Signals | undefined;
+  private aborting = false;
   private readonly handlers: [NodeJS.Signals, () => void][] = [];
   install(): void {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) {
       const h = (): void => {
         if (this.signal) {
+          // Stop at once: no new temporary files, remove those in flight, and sweep again once any
+          // open() already in the thread pool has landed, then exit.
+          const code = sig === 'SIGINT' ? 130 : 143;
+          refuseNewTemporaries();
           removeTemporariesSync();
-          process.exit(sig === 'SIGINT' ? 130 : 143);
+          if (this.aborting) process.exit(code);
+          this.aborting = true;
+          setTimeout(() => {
+            removeTemporariesSync();
+            process.exit(code);
+          }, 100);
+          return;
         }
         this.signal = sig;
         write(process.stderr, `\nima-sidecar: ${sig} received: finishing the files in flight, then stopping (again to stop at once)\n`);

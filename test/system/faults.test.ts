@@ -149,7 +149,7 @@ describe('a full filesystem (ENOSPC, 8 MiB ext4)', () => {
       ['sign over sidecars', ['sign', '-r', ...P256, tree]],
       ['sign --to both over sidecars', ['sign', '-r', ...P256, '--to', 'both', '--xattr', XATTR, tree]],
       ['export --force over sidecars', ['export', '-r', '--force', '--xattr', XATTR, tree]],
-      ['hash --to sidecar over sidecars', ['hash', '-r', '--to', 'sidecar', tree]],
+      ['hash --to sidecar over sidecars', ['hash', '-r', '--to', 'sidecar', '--force', tree]],
     ];
     for (const [what, args] of runs) {
       const r = await runCli(args, { timeoutMs: 60_000 });
@@ -198,7 +198,7 @@ describe('a read-only mount (EROFS, ext4 remounted ro)', () => {
       ['import', ['import', '-r', '--xattr', XATTR, tree], /: failed: read-only filesystem \(EROFS\)$/],
       ['export --force', ['export', '-r', '--force', '--xattr', XATTR, tree], /: failed: cannot write sidecar: read-only filesystem \(EROFS\)$/],
       ['clear --force', ['clear', '-r', '--force', '--xattr', XATTR, tree], /: failed: read-only filesystem \(EROFS\)$/],
-      ['hash --to sidecar', ['hash', '-r', '--to', 'sidecar', tree], /: failed: cannot write sidecar: read-only filesystem \(EROFS\)$/],
+      ['hash --to sidecar', ['hash', '-r', '--to', 'sidecar', '--force', tree], /: failed: cannot write sidecar: read-only filesystem \(EROFS\)$/],
     ];
     for (const [what, args, pattern] of runs) {
       const r = await runCli(args, { timeoutMs: 60_000 });
