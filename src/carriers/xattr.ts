@@ -12,8 +12,8 @@
  * setAttribute +44 MiB (~460 B/call), both linear in the call count (300,000
  * calls: +220 MiB, +123 MiB); getAttributeSync and setAttributeSync under
  * 3 MiB, the same at 300,000 calls (no growth per call). The sync calls are
- * also 6-12x faster (1-2 s against 7-8 s per 100,000 calls): the syscall
- * takes microseconds, less than a thread-pool round trip.
+ * also 6-10x faster (0.7-1.3 s against 6.5-8.4 s per 100,000 calls): the
+ * syscall takes microseconds, less than a thread-pool round trip.
  */
 import { getAttributeSync, removeAttributeSync, setAttributeSync } from 'fs-xattr';
 import { FileError, errnoOf } from '../errors.js';
