@@ -63,15 +63,21 @@ export async function writeTargetXattr(t: Target, name: string, value: Buffer, c
   if (knownXattrSupport(t.stat.dev, name, t.fs.name) === false) {
     throw new XattrError(t.path, `filesystem ${t.fs.name} does not support extended attributes`, 'EOPNOTSUPP');
   }
-  try {
-    setXattrFd(t.handle.fd, t.path, name, value, t.fs.name);
-    learnXattrSupport(t.stat.dev, name, true);
-  } catch (e) {
-    if (e instanceof XattrError && isUnsupported(e.code)) learnXattrSupport(t.stat.dev, name, false);
-    throw e;
+  // Another process writing the same file's attribute between our write and our read-back (two runs
+  // on one tree) looks like a bad write; a few attempts tell that from a filesystem that stores
+  // something else than it was given, which fails every time.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      setXattrFd(t.handle.fd, t.path, name, value, t.fs.name);
+      learnXattrSupport(t.stat.dev, name, true);
+    } catch (e) {
+      if (e instanceof XattrError && isUnsupported(e.code)) learnXattrSupport(t.stat.dev, name, false);
+      throw e;
+    }
+    const back = getXattrFd(t.handle.fd, t.path, name, t.fs.name);
+    if (back && back.equals(value)) return;
+    if (attempt >= 5) throw new FileError(t.path, `${name} read back differs from what was written`, 'EIO');
   }
-  const back = getXattrFd(t.handle.fd, t.path, name, t.fs.name);
-  if (!back || !back.equals(value)) throw new FileError(t.path, `${name} read back differs from what was written`, 'EIO');
 }
 
 export async function removeTargetXattr(t: Target, name: string, checkUnchanged?: Stats): Promise<boolean> {
