@@ -11,10 +11,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { fixture, jsonOutput, run, runCli, show, type RunResult } from '../helpers/cli.js';
 import { useMount, type FsKind } from '../helpers/mounts.js';
 import { missing, skipOrFail } from '../helpers/skip.js';
+import { content, listAll, writeFiles } from '../helpers/trees.js';
 
 const KEY = fixture('keys/rsa2048.key.pem');
 const CERT = fixture('keys/rsa2048.crt.pem');
@@ -74,44 +75,6 @@ async function evmctl(args: string[], status = 0): Promise<RunResult> {
 async function evmctlVerifies(path: string): Promise<boolean> {
   const r = await run('evmctl', ['ima_verify', '--key', CERT_DER, path]);
   return r.status === 0 && /verification is OK/.test(r.stdout + r.stderr);
-}
-
-/** Deterministic content: `size` bytes from a seed. */
-function content(seed: number, size: number): Buffer {
-  const b = Buffer.alloc(size);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
-
-async function writeFiles(root: string, files: Record<string, Buffer | string>): Promise<string[]> {
-  const paths: string[] = [];
-  for (const [rel, data] of Object.entries(files)) {
-    const p = join(root, rel);
-    await mkdir(dirname(p), { recursive: true });
-    await writeFile(p, data);
-    paths.push(p);
-  }
-  return paths;
-}
-
-/** Every name below dir (dotfiles included), relative, sorted. */
-async function listAll(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await readdir(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      out.push(relative(dir, p));
-      if (e.isDirectory()) await walk(p);
-    }
-  };
-  await walk(dir);
-  return out.sort();
 }
 
 /** Sorted by bytes, as the walk orders names. */
