@@ -6,16 +6,17 @@
 // Each filesystem is mounted once per top-level test and shared by its subtests, which run in order and
 // build on each other (import, then re-import, then conflicts, ...). useMount unmounts it when the
 // top-level test ends, however it ends. The unprivileged cases are in unprivileged.test.ts.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { fixture, jsonOutput, run, runCli, show, type RunResult } from '../helpers/cli.js';
+import { fixture, run, runCli, show, type RunResult } from '../helpers/cli.js';
 import { useMount, type FsKind } from '../helpers/mounts.js';
 import { missing, skipOrFail } from '../helpers/skip.js';
 import { content, listAll, writeFiles } from '../helpers/trees.js';
+import { records, toolsMissing, xattrOf } from '../helpers/system.js';
 
 const KEY = fixture('keys/rsa2048.key.pem');
 const CERT = fixture('keys/rsa2048.crt.pem');
@@ -31,33 +32,11 @@ const TEMP_NAME = /\.ima-sidecar-tmp$/;
 const ONE_JOB = ['-j', '1'];
 const FAT_TIMEOUT = { timeout: 180_000 };
 
-type Rec = Record<string, unknown>;
-
-function toolsMissing(t: TestContext): boolean {
-  const why = missing({ root: true, commands: ['evmctl', 'getfattr', 'setfattr'] });
-  if (why) skipOrFail(t, why);
-  return why !== undefined;
-}
-
 /** Runs the CLI and checks its exit status, showing everything it printed when that is not the one expected. */
 async function cli(args: string[], status: number): Promise<RunResult> {
   const r = await runCli(args, { timeoutMs: 60_000 });
   assert.equal(r.status, status, `ima-sidecar ${args.join(' ')}\n${show(r)}`);
   return r;
-}
-
-/** The --json records of a run, keyed by path, and its summary. */
-function records(r: RunResult): { list: Rec[]; by: Map<string, Rec>; summary: Rec } {
-  const { records: list, summary } = jsonOutput(r.stdout);
-  return { list, by: new Map(list.map((x) => [String(x.path), x])), summary };
-}
-
-/** The xattr's bytes as getfattr reads them; undefined when the file has none. */
-async function xattrOf(path: string, name = 'security.ima'): Promise<Buffer | undefined> {
-  const r = await run('getfattr', ['--absolute-names', '--only-values', '-h', '-n', name, '--', path]);
-  if (r.status === 0) return r.stdoutBytes;
-  if (/No such attribute/.test(r.stderr)) return undefined;
-  throw new Error(`getfattr ${name} ${path}: ${show(r)}`);
 }
 
 async function setXattr(path: string, value: Buffer): Promise<void> {

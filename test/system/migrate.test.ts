@@ -5,17 +5,17 @@
 //
 // fusefat needs ~80 ms to create a file, so the trees that touch FAT are kept small; the large tree
 // (the SIGKILL case) is ext4 to ext4, with --keep-sidecars so that both carriers are in play.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, readdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import { BIN, fixture, jsonOutput, run, runCli, show, type RunResult } from '../helpers/cli.js';
+import { BIN, fixture, run, runCli, show, type RunResult } from '../helpers/cli.js';
 import { useMount } from '../helpers/mounts.js';
-import { missing, skipOrFail } from '../helpers/skip.js';
 import { content, listAll, writeFiles } from '../helpers/trees.js';
+import { records, toolsMissing, xattrOf } from '../helpers/system.js';
 
 const KEY = fixture('keys/rsa2048.key.pem');
 const CERT = fixture('keys/rsa2048.crt.pem');
@@ -32,30 +32,10 @@ const TEMP_NAME = /^\..+\.\d+\.[0-9a-f]{8}\.ima-sidecar-tmp$/;
 const ONE_JOB = ['-j', '1'];
 const FAT_TIMEOUT = { timeout: 180_000 };
 
-type Rec = Record<string, unknown>;
-
-function toolsMissing(t: TestContext): boolean {
-  const why = missing({ root: true, commands: ['evmctl', 'getfattr', 'setfattr'] });
-  if (why) skipOrFail(t, why);
-  return why !== undefined;
-}
-
 async function cli(args: string[], status: number): Promise<RunResult> {
   const r = await runCli(args, { timeoutMs: 90_000 });
   assert.equal(r.status, status, `ima-sidecar ${args.join(' ')}\n${show(r)}`);
   return r;
-}
-
-function records(r: RunResult): { list: Rec[]; by: Map<string, Rec>; summary: Rec } {
-  const { records: list, summary } = jsonOutput(r.stdout);
-  return { list, by: new Map(list.map((x) => [String(x.path), x])), summary };
-}
-
-async function xattrOf(path: string, name = 'security.ima'): Promise<Buffer | undefined> {
-  const r = await run('getfattr', ['--absolute-names', '--only-values', '-h', '-n', name, '--', path]);
-  if (r.status === 0) return r.stdoutBytes;
-  if (/No such attribute/.test(r.stderr)) return undefined;
-  throw new Error(`getfattr ${name} ${path}: ${show(r)}`);
 }
 
 async function evmctlVerifies(path: string): Promise<boolean> {
