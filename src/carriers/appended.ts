@@ -7,6 +7,7 @@
 import { constants } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { FileHandle, open, rename, unlink } from 'node:fs/promises';
+import type { PositionalReader } from '../crypto/digest.js';
 import { AppendedLayout, endsWithMagic, MODSIG_MAGIC_SIZE, MODSIG_TRAILER_SIZE, parseTrailer } from '../codec/modsig.js';
 import { FileError, FormatError, describeSystemError, errnoOf } from '../errors.js';
 import { fsDirPath, fsPath } from './fs-path.js';
@@ -18,7 +19,7 @@ export interface AppendedInfo {
   readonly cms: Buffer;
 }
 
-async function readExactly(handle: FileHandle, length: number, position: number): Promise<Buffer> {
+async function readExactly(handle: PositionalReader, length: number, position: number): Promise<Buffer> {
   const buf = Buffer.alloc(length);
   let got = 0;
   while (got < length) {
@@ -35,7 +36,7 @@ async function readExactly(handle: FileHandle, length: number, position: number)
  * marker is there but the trailer breaks the kernel's rules. Reads 40 bytes,
  * then sig_len bytes.
  */
-export async function readAppendedSignature(handle: FileHandle, size: number): Promise<AppendedInfo | undefined> {
+export async function readAppendedSignature(handle: PositionalReader, size: number): Promise<AppendedInfo | undefined> {
   if (size < MODSIG_MAGIC_SIZE) return undefined;
   const tailLength = Math.min(size, MODSIG_TRAILER_SIZE);
   const tail = await readExactly(handle, tailLength, size - tailLength);
@@ -49,11 +50,11 @@ export async function readAppendedSignature(handle: FileHandle, size: number): P
 }
 
 /** A piece of the output: a byte range of an open file, or bytes. */
-export type Part = { readonly handle: FileHandle; readonly start: number; readonly length: number } | Buffer;
+export type Part = { readonly handle: PositionalReader; readonly start: number; readonly length: number } | Buffer;
 
 const CHUNK = 1 << 20;
 
-async function copyRange(from: FileHandle, start: number, length: number, to: FileHandle, buffer: Buffer): Promise<void> {
+async function copyRange(from: PositionalReader, start: number, length: number, to: FileHandle, buffer: Buffer): Promise<void> {
   let done = 0;
   while (done < length) {
     const want = Math.min(buffer.length, length - done);

@@ -1,12 +1,20 @@
 /**
  * Writing a file so that readers see the old bytes or the new, never a mix:
- * a temporary name in the same directory, fsync, rename, fsync of the directory.
- * Temporary files in flight are registered, so that a signal handler can
- * remove them, and carry the writer's pid, so a later run can remove those a
- * killed run left behind.
+ * a temporary name in the same directory, fdatasync, rename, fsync of the
+ * directory. Temporary files in flight are registered, so that a signal
+ * handler can remove them, and carry the writer's pid, so a later run can
+ * remove those a killed run left behind.
+ *
+ * A tree run writes thousands of small sidecars, and the flushes were most of
+ * `sign -r`'s time (two per file, each waiting for a journal commit): the
+ * data flush runs on the thread pool, where the flushes of the files in
+ * flight are committed together, and the directory flush is shared by every
+ * file renamed into that directory while it was pending. Each file's write
+ * still returns only once its own bytes and its own name are on disk. The
+ * small calls (create, write, rename) are synchronous: a thread-pool round
+ * trip costs more than they do.
  */
-import { constants, lstatSync, unlinkSync } from 'node:fs';
-import { lstat, open, rename, unlink } from 'node:fs/promises';
+import { closeSync, constants, fdatasync, fsync, lstatSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { FileError, describeSystemError, errnoOf } from '../errors.js';
@@ -20,8 +28,12 @@ const inFlight = new Map<string, string | Buffer>();
 
 const NAME_MAX = 255;
 
+/** Temporary names differ by a counter from a random start (O_EXCL catches the rest): one random draw per process, not per file. */
+let temporaryCounter = randomBytes(4).readUInt32BE(0);
+
 export function temporaryPathFor(path: string): string {
-  const tail = `.${process.pid}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`;
+  temporaryCounter = (temporaryCounter + 1) >>> 0;
+  const tail = `.${process.pid}.${temporaryCounter.toString(16).padStart(8, '0')}${TEMP_SUFFIX}`;
   // A long name (a 240-byte file name still has room for `.sig`) must not make the temporary's name too long: shorten its copy of the name.
   let chars = Array.from(basename(path));
   while (chars.length > 1 && encodeFsName(`.${chars.join('')}${tail}`).length > NAME_MAX) chars = chars.slice(0, -1);
@@ -74,17 +86,53 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-async function fsyncDirectory(dir: string | Buffer): Promise<void> {
+function onPool(flush: (fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => void, fd: number): Promise<void> {
+  return new Promise((resolve, reject) => flush(fd, (e) => (e ? reject(e) : resolve())));
+}
+
+async function fsyncDirectoryNow(dir: string | Buffer): Promise<void> {
+  let fd: number;
   try {
-    const h = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-    try {
-      await h.sync();
-    } finally {
-      await h.close();
-    }
+    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  } catch {
+    return; // the rename is done and atomic; a directory we cannot open cannot be flushed either
+  }
+  try {
+    await onPool(fsync, fd);
   } catch {
     // Some filesystems (FUSE among them) refuse fsync on a directory; the rename is still atomic.
+  } finally {
+    closeSync(fd);
   }
+}
+
+/**
+ * Directory flushes by directory: the one running, and the one that will
+ * follow it, shared by every rename made while the first was running (that
+ * one may have begun before their rename, so it cannot count for them).
+ */
+interface DirectoryFlush {
+  running: Promise<void>;
+  next?: Promise<void>;
+}
+const directoryFlushes = new Map<string, DirectoryFlush>();
+
+function startDirectoryFlush(key: string, dir: string | Buffer): Promise<void> {
+  const entry: DirectoryFlush = { running: Promise.resolve() };
+  entry.running = fsyncDirectoryNow(dir).finally(() => {
+    // A queued follower replaces this entry when it starts; otherwise nobody is waiting.
+    if (!entry.next && directoryFlushes.get(key) === entry) directoryFlushes.delete(key);
+  });
+  directoryFlushes.set(key, entry);
+  return entry.running;
+}
+
+function fsyncDirectory(dir: string | Buffer): Promise<void> {
+  const key = typeof dir === 'string' ? dir : dir.toString('latin1');
+  const entry = directoryFlushes.get(key);
+  if (!entry) return startDirectoryFlush(key, dir);
+  entry.next ??= entry.running.then(() => startDirectoryFlush(key, dir));
+  return entry.next;
 }
 
 export interface WriteResult {
@@ -98,7 +146,7 @@ export interface WriteResult {
  */
 export async function existingRegularFile(path: string, what: string): Promise<boolean> {
   try {
-    const st = await lstat(fsPath(path));
+    const st = lstatSync(fsPath(path));
     if (st.isSymbolicLink()) throw new FileError(path, `${what} is a symbolic link; not written through`, 'ELOOP');
     if (!st.isFile()) throw new FileError(path, `${what} exists and is not a regular file`, 'EEXIST');
     return true;
@@ -120,17 +168,21 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array, opts: { m
   const tmpAt = fsPath(tmp);
   registerTemporary(tmp);
   try {
-    const h = await open(tmpAt, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, opts.mode ?? 0o644);
+    const fd = openSync(tmpAt, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, opts.mode ?? 0o644);
     try {
-      await h.writeFile(bytes);
-      await h.sync();
+      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+      await onPool(fdatasync, fd);
     } finally {
-      await h.close();
+      closeSync(fd);
     }
-    await rename(tmpAt, fsPath(path));
+    renameSync(tmpAt, fsPath(path));
     unregisterTemporary(tmp);
   } catch (e) {
-    await unlink(tmpAt).catch(() => {});
+    try {
+      unlinkSync(tmpAt);
+    } catch {
+      /* not created, or already gone */
+    }
     unregisterTemporary(tmp);
     throw new FileError(path, `cannot write ${what}: ${describeSystemError(e)}`, errnoOf(e));
   }

@@ -98,6 +98,11 @@ export async function filesystemOf(path: string, dev?: number): Promise<Filesyst
   return facts;
 }
 
+/** The filesystem of a device already seen in this run, without a system call. */
+export function knownFilesystem(dev: number): FilesystemFacts | undefined {
+  return namesByDevice.get(dev);
+}
+
 /** true / false once learnt for this device; undefined before the first attempt. */
 export function knownXattrSupport(dev: number, attrName: string, fsName?: string): boolean | undefined {
   const learnt = xattrSupport.get(supportKey(dev, attrName));

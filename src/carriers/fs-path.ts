@@ -22,15 +22,14 @@
  *    opening `dir/sub/ls`, and the operation would then read, sign, write
  *    beside or clear /usr/bin/ls. Node has no openat(2), so the walker holds
  *    each directory it lists open (O_DIRECTORY | O_NOFOLLOW, itself opened
- *    through its parent's descriptor) and the operation on a file found there
- *    runs inside `withPinnedDir`: any path whose directory is the walked one
- *    is then reached as /proc/self/fd/DIRFD/NAME. The kernel resolves that
+ *    through its parent's descriptor) for as long as files found there are
+ *    being worked on: any path whose directory is a held one is then reached
+ *    as /proc/self/fd/DIRFD/NAME. The kernel resolves that
  *    magic link to the very directory that was listed, whatever was renamed
  *    or swapped since, and only NAME is looked up (with O_NOFOLLOW where it
  *    matters). Temporary files, renames, sidecars and the target itself all
  *    go through it.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { readFileSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, normalize } from 'node:path';
@@ -101,23 +100,41 @@ export function encodeFsName(s: string): Buffer {
   return Buffer.concat(parts);
 }
 
+/**
+ * Directories held open, by normalize(path as the walker spelt it). A registry
+ * rather than a context passed down through every call: any code reaching a
+ * path in a held directory goes through it, and an AsyncLocalStorage context
+ * (what this was first) turns on promise hooks that cost every promise of a
+ * tree run (about a tenth of `verify -r`'s time, bench/bench.js).
+ */
+const held = new Map<string, PinnedDir[]>();
+
 /** A directory the walker listed and holds open, shared by the files found in it. */
 export class PinnedDir {
   private refs = 1;
   /** normalize(dirname(p)) of every path p in this directory, as the walker spelt them. */
   readonly key: string;
+  readonly fdPath: string;
   constructor(readonly handle: FileHandle, samplePath: string) {
     this.key = dirKey(samplePath);
-  }
-  get fdPath(): string {
-    return `/proc/self/fd/${this.handle.fd}`;
+    this.fdPath = `/proc/self/fd/${handle.fd}`;
+    const same = held.get(this.key);
+    if (same) same.push(this);
+    else held.set(this.key, [this]);
   }
   retain(): this {
     this.refs++;
     return this;
   }
   release(): void {
-    if (--this.refs === 0) void this.handle.close().catch(() => {});
+    if (--this.refs !== 0) return;
+    const same = held.get(this.key);
+    if (same) {
+      const i = same.indexOf(this);
+      if (i >= 0) same.splice(i, 1);
+      if (same.length === 0) held.delete(this.key);
+    }
+    void this.handle.close().catch(() => {});
   }
 }
 
@@ -125,24 +142,23 @@ function dirKey(p: string): string {
   return normalize(dirname(p));
 }
 
-const pinned = new AsyncLocalStorage<PinnedDir>();
-
-/** Runs `fn` (one file's operation) with paths in `dir` resolved through the directory the walker holds open. */
-export function withPinnedDir<T>(dir: PinnedDir | undefined, fn: () => Promise<T>): Promise<T> {
-  return dir ? pinned.run(dir, fn) : fn();
+function heldFor(p: string): PinnedDir | undefined {
+  if (held.size === 0) return undefined;
+  const same = held.get(dirKey(p));
+  return same?.[same.length - 1];
 }
 
-/** The path to hand to a system call for `p`: through the pinned directory when `p` is in it, and as bytes when it holds escaped bytes. */
+/** The path to hand to a system call for `p`: through the held directory when `p` is in one, and as bytes when it holds escaped bytes. */
 export function fsPath(p: string): string | Buffer {
-  const dir = pinned.getStore();
-  const q = dir && dirKey(p) === dir.key ? `${dir.fdPath}/${basename(p)}` : p;
+  const dir = heldFor(p);
+  const q = dir ? `${dir.fdPath}/${basename(p)}` : p;
   return hasEscapedBytes(q) ? encodeFsName(q) : q;
 }
 
-/** The path to hand to a system call for the directory that holds `p` (the pinned one when it is). */
+/** The path to hand to a system call for the directory that holds `p` (the held one when it is). */
 export function fsDirPath(p: string): string | Buffer {
-  const dir = pinned.getStore();
-  if (dir && dirKey(p) === dir.key) return dir.fdPath;
+  const dir = heldFor(p);
+  if (dir) return dir.fdPath;
   const d = dirname(p);
   return hasEscapedBytes(d) ? encodeFsName(d) : d;
 }

@@ -7,8 +7,8 @@ import type { Stats } from 'node:fs';
 import { fstatSync, lstatSync } from 'node:fs';
 import { FileError } from '../errors.js';
 import { fsPath } from './fs-path.js';
-import { FilesystemFacts, filesystemOf, knownXattrSupport, learnXattrSupport } from './filesystem.js';
-import { OpenedFile, openRegularFile, sameFileVersion } from './regular-file.js';
+import { FilesystemFacts, filesystemOf, knownFilesystem, knownXattrSupport, learnXattrSupport } from './filesystem.js';
+import { OpenedFile, openRegularFileSync, sameFileVersion } from './regular-file.js';
 import { getXattrFd, isUnsupported, removeXattrFd, setXattrFd, XattrError } from './xattr.js';
 
 export interface Target extends OpenedFile {
@@ -17,7 +17,9 @@ export interface Target extends OpenedFile {
 }
 
 export async function openTarget(path: string): Promise<Target> {
-  const opened = await openRegularFile(path, 'file');
+  const opened = openRegularFileSync(path, 'file');
+  const known = knownFilesystem(opened.stat.dev);
+  if (known) return { ...opened, path, fs: known };
   try {
     const fs = await filesystemOf(`/proc/self/fd/${opened.handle.fd}`, opened.stat.dev);
     return { ...opened, path, fs };

@@ -4,11 +4,16 @@
  */
 import { createHash } from 'node:crypto';
 import { readSync } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import type { HashAlgo } from '../codec/hash-algo.js';
 import type { ContentSink } from './signature.js';
 
 const CHUNK = 1 << 20;
+
+/** An open file that can be read at an offset: a FileHandle, or carriers' lighter ReadableFile. */
+export interface PositionalReader {
+  readonly fd: number;
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+}
 
 /**
  * Read buffers, reused from file to file. A fresh 1 MiB buffer per file made
@@ -31,7 +36,7 @@ const MAX_SPARE = 16;
  * overlap brings it near OpenSSL's hashing speed. The event loop keeps
  * turning between chunks (signals, other files).
  */
-export async function streamHandle(handle: FileHandle, sinks: readonly ContentSink[], limit = Infinity): Promise<number> {
+export async function streamHandle(handle: PositionalReader, sinks: readonly ContentSink[], limit = Infinity): Promise<number> {
   let current = spare.pop() ?? Buffer.allocUnsafe(CHUNK);
   let other: Buffer | undefined;
   let pending: Promise<number> | undefined;

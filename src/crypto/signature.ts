@@ -48,8 +48,17 @@ function derSequence(...parts: Buffer[]): Buffer {
 export function digestInfo(algo: HashAlgo, digest: Buffer): Buffer {
   const oid = DIGEST_OIDS[algo.name];
   if (!oid) throw new FormatError(`RSA signatures with ${algo.name} are not supported`);
-  return derSequence(derSequence(encodeOid(oid), Buffer.of(0x05, 0x00)), Buffer.concat([Buffer.of(0x04, digest.length), digest]));
+  const key = `${algo.name}:${digest.length}`;
+  let prefix = digestInfoPrefixes.get(key);
+  if (!prefix) {
+    const whole = derSequence(derSequence(encodeOid(oid), Buffer.of(0x05, 0x00)), Buffer.concat([Buffer.of(0x04, digest.length), digest]));
+    prefix = whole.subarray(0, whole.length - digest.length);
+    digestInfoPrefixes.set(key, prefix);
+  }
+  return Buffer.concat([prefix, digest]);
 }
+/** Everything of a DigestInfo before the digest, by algorithm and digest length: the same for every file. */
+const digestInfoPrefixes = new Map<string, Buffer>();
 
 export function isRsa(key: KeyObject): boolean {
   return key.asymmetricKeyType === 'rsa';
@@ -99,21 +108,16 @@ export interface ContentSink {
 export class ContentSigner implements ContentSink {
   private readonly hash: Hash;
   private readonly ecdsa?: Sign;
-  private content: Buffer[] | undefined;
-  private kept = 0;
+  private readonly copy?: ContentCopy;
   constructor(private readonly key: KeyObject, private readonly algo: HashAlgo, private readonly version: 2 | 3, private readonly hashType: 0x03 | 0x06 = 0x03) {
     this.hash = createHash(algo.nodeName!);
     if (!isRsa(key) && version === 2) this.ecdsa = createSign(algo.nodeName!);
-    if (isRsa(key) && version === 2) this.content = [];
+    if (onThreadPool(key, algo, version)) this.copy = new ContentCopy();
   }
   update(chunk: Buffer): void {
     this.hash.update(chunk);
     this.ecdsa?.update(chunk);
-    if (this.content) {
-      this.kept += chunk.length;
-      if (this.kept <= KEEP_CONTENT) this.content.push(Buffer.from(chunk));
-      else this.content = undefined;
-    }
+    this.copy?.add(chunk);
   }
   finish(): { digest: Buffer; signature: Buffer } {
     const digest = this.hash.digest();
@@ -136,19 +140,39 @@ export class ContentSigner implements ContentSink {
    * other cores idle (bench/bench.js, --cpu-prof).
    */
   async finishAsync(): Promise<{ digest: Buffer; signature: Buffer }> {
-    const content = this.content;
-    if (!content || this.version !== 2 || !isRsa(this.key) || !POOL_SIGN_ALGOS.has(this.algo.name)) return this.finish();
+    const data = this.copy?.bytes();
+    if (!data) return this.finish();
     const digest = this.hash.digest();
-    const data = content.length === 1 ? content[0]! : Buffer.concat(content);
     const signature = await new Promise<Buffer>((resolve, reject) => oneShotSign(this.algo.nodeName!, data, this.key, (e, sig) => (e ? reject(e) : resolve(sig))));
     return { digest, signature };
   }
 }
 
-/** Hashes whose DigestInfo OpenSSL builds exactly as digestInfo() does. */
-const POOL_SIGN_ALGOS = new Set(['sha224', 'sha256', 'sha384', 'sha512']);
-/** Content kept for finishAsync: up to this many bytes, copied (a sink must not keep the reader's buffer). */
+/** Hashes whose DigestInfo OpenSSL builds exactly as digestInfo() does (with the NULL parameter, as the kernel). */
+const POOL_ALGOS = new Set(['sha224', 'sha256', 'sha384', 'sha512']);
+/** Content kept for the thread pool: up to this many bytes (a larger file is hashed once, here, instead). */
 const KEEP_CONTENT = 1 << 20;
+
+/** Whether an RSA v2 signature over this content can be made by OpenSSL on the thread pool. */
+function onThreadPool(key: KeyObject, algo: HashAlgo, version: 2 | 3): boolean {
+  return version === 2 && isRsa(key) && POOL_ALGOS.has(algo.name);
+}
+
+/** A copy of the content while it is small enough to hand to the thread pool (a sink must not keep the reader's buffer). */
+class ContentCopy {
+  private parts: Buffer[] | undefined = [];
+  private kept = 0;
+  add(chunk: Buffer): void {
+    if (!this.parts) return;
+    this.kept += chunk.length;
+    if (this.kept <= KEEP_CONTENT) this.parts.push(Buffer.from(chunk));
+    else this.parts = undefined;
+  }
+  bytes(): Buffer | undefined {
+    if (!this.parts) return undefined;
+    return this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
+  }
+}
 
 /**
  * Checks one signature as the content streams. RSA and v3 need only the

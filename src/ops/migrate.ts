@@ -7,6 +7,7 @@
  * a killed run leaves complete files or none, and running it again finishes.
  */
 import { constants, Stats } from 'node:fs';
+import type { PositionalReader } from '../crypto/digest.js';
 import { FileHandle, lstat, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ImaValue } from '../codec/ima-value.js';
@@ -83,7 +84,7 @@ async function sourceSignature(t: Target, opts: MigrateOptions): Promise<SourceS
 }
 
 /** Byte-compares two open files. */
-async function sameContent(a: FileHandle, b: FileHandle, size: number): Promise<boolean> {
+async function sameContent(a: PositionalReader, b: PositionalReader, size: number): Promise<boolean> {
   const ba = Buffer.allocUnsafe(CHUNK);
   const bb = Buffer.allocUnsafe(CHUNK);
   for (let pos = 0; pos < size; ) {
@@ -298,7 +299,7 @@ function tryDecodeIsDigest(bytes: Buffer): boolean {
 }
 
 /** Copies every byte, feeding the same buffers that are written to the sinks. */
-async function copyThrough(from: FileHandle, to: FileHandle, sinks: readonly ContentSink[]): Promise<void> {
+async function copyThrough(from: PositionalReader, to: FileHandle, sinks: readonly ContentSink[]): Promise<void> {
   const buf = Buffer.allocUnsafe(CHUNK);
   for (let pos = 0; ; ) {
     const { bytesRead } = await from.read(buf, 0, CHUNK, pos);

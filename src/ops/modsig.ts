@@ -7,7 +7,7 @@
  * while a sidecar or security.ima signature covers the whole file as it lies
  * on disk, appended signature included.
  */
-import type { FileHandle } from 'node:fs/promises';
+import type { PositionalReader } from '../crypto/digest.js';
 import { unlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { canCompute } from '../codec/hash-algo.js';
@@ -43,7 +43,7 @@ export type LoadedAppended =
   | { readonly kind: 'found'; readonly layout: AppendedLayout; readonly cms: ParsedCms; readonly rules: KernelCheck; readonly signer: CmsSigner };
 
 /** Reads and parses the appended signature of an open file and applies the kernel's rules; never throws FormatError. */
-export async function loadAppended(handle: FileHandle, size: number): Promise<LoadedAppended> {
+export async function loadAppended(handle: PositionalReader, size: number): Promise<LoadedAppended> {
   let info: AppendedInfo | undefined;
   try {
     info = await readAppendedSignature(handle, size);
@@ -70,7 +70,7 @@ export type AppendedVerdict = { readonly ok: true; readonly cert: Certificate } 
  * Checks the CMS signature over the payload (the first payloadLength bytes)
  * with the certificates its signer identifier names. Reads the payload once.
  */
-export async function verifyAppended(handle: FileHandle, found: Extract<LoadedAppended, { kind: 'found' }>, certs: readonly Certificate[]): Promise<AppendedVerdict> {
+export async function verifyAppended(handle: PositionalReader, found: Extract<LoadedAppended, { kind: 'found' }>, certs: readonly Certificate[]): Promise<AppendedVerdict> {
   const { signer, layout } = found;
   const algo = signer.digestAlgo;
   if (!algo) return { ok: false, reason: `unknown digest algorithm ${signer.digestAlgorithmOid}` };
@@ -109,7 +109,7 @@ function coverageNote(layout: AppendedLayout): string {
  * sidecar and xattr. Undefined when the file has none. Reads the last 40
  * bytes, the CMS, and (to verify) the payload.
  */
-export async function checkAppended(handle: FileHandle, size: number, certs: readonly Certificate[]): Promise<CarrierCheck | undefined> {
+export async function checkAppended(handle: PositionalReader, size: number, certs: readonly Certificate[]): Promise<CarrierCheck | undefined> {
   const loaded = await loadAppended(handle, size);
   if (loaded.kind === 'none') return undefined;
   if (loaded.kind === 'invalid') {

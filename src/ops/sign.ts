@@ -5,7 +5,7 @@ import { encodeImaValue, SignatureValue } from '../codec/ima-value.js';
 import type { HashAlgo } from '../codec/hash-algo.js';
 import { writeSidecar, sidecarPathFor } from '../carriers/sidecar.js';
 import { assertUnchanged, writeTargetXattr } from '../carriers/target.js';
-import { streamHandle } from '../crypto/digest.js';
+import { PositionalReader, streamHandle } from '../crypto/digest.js';
 import type { SigningKey } from '../crypto/keys.js';
 import { ContentSigner } from '../crypto/signature.js';
 import { withTarget } from './with-target.js';
@@ -27,7 +27,7 @@ export interface SignOptions {
 }
 
 /** Computes the security.ima value of a signature over the open target. */
-export async function signatureValueFor(handle: import('node:fs/promises').FileHandle, opts: Pick<SignOptions, 'key' | 'keyid' | 'hashAlgo' | 'version'>): Promise<{ value: SignatureValue; bytes: Buffer; digest: Buffer }> {
+export async function signatureValueFor(handle: PositionalReader, opts: Pick<SignOptions, 'key' | 'keyid' | 'hashAlgo' | 'version'>): Promise<{ value: SignatureValue; bytes: Buffer; digest: Buffer }> {
   const version = opts.version ?? 2;
   const signer = new ContentSigner(opts.key.key, opts.hashAlgo, version);
   await streamHandle(handle, [signer]);

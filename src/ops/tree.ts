@@ -5,7 +5,6 @@
 import { defaultJobs, runOrdered } from '../select/runner.js';
 import { Selected, SelectOptions, selectFiles } from '../select/walk.js';
 import { unlink } from 'node:fs/promises';
-import { withPinnedDir } from '../carriers/fs-path.js';
 import { FileResult, resultForNonTarget } from './result.js';
 
 export interface TreeOptions {
@@ -22,12 +21,12 @@ export interface TreeOptions {
 export type TargetSelection = Extract<Selected, { kind: 'target' }>;
 
 export function processTree(paths: readonly string[], opts: TreeOptions, perTarget: (sel: TargetSelection) => Promise<FileResult>): AsyncGenerator<FileResult> {
-  // Each file's operation reaches its directory through the descriptor the walk holds (carriers/fs-path.ts).
+  // Each file's operation reaches its directory through the descriptor the walk holds (carriers/fs-path.ts) until released.
   const select: SelectOptions = { ...opts.select, pinDirectories: true, ...(opts.cleanStaleTemporaries ? { onStaleTemporary: (_p: string, at: string | Buffer) => unlink(at).catch(() => {}) } : {}) };
   const work = async (sel: Selected): Promise<FileResult> => {
     if (sel.kind !== 'target') return resultForNonTarget(sel, opts.orphanFails ?? false);
     try {
-      return await withPinnedDir(sel.pinned, () => perTarget(sel));
+      return await perTarget(sel);
     } finally {
       sel.pinned?.release();
     }

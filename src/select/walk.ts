@@ -28,7 +28,7 @@ export interface SelectOptions {
   readonly onStaleTemporary?: (path: string, at: string | Buffer) => unknown;
   /**
    * Give each target the directory it was found in, held open (see carriers/fs-path.ts);
-   * the consumer runs its operation in withPinnedDir and then releases it.
+   * paths in it resolve through it (carriers/fs-path.ts) until the consumer releases it.
    */
   readonly pinDirectories?: boolean;
 }

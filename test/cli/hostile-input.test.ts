@@ -9,7 +9,7 @@ import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, fstatSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, fixture, loadManifest, runCli, show, tempDir, type RunResult } from '../helpers/cli.js';
 import { haveCommand, isRoot, skipOrFail } from '../helpers/skip.js';
@@ -601,7 +601,7 @@ describe('symlinks swapped in while a run is under way', () => {
       assert.equal(getfattr(victim), undefined, 'the symlink was followed');
       // The operations' write path refuses outright: the name no longer leads to the opened file.
       // (the stat taken now, after our own setxattr changed the ctime: only the name check can refuse)
-      await assert.rejects(writeTargetXattr(target, XATTR, Buffer.from(digestValueHex('other'), 'hex'), await target.handle.stat()), (e: Error & { code?: string }) => e.code === 'ECHANGED' && /replaced while it was being processed; nothing written/.test(e.message));
+      await assert.rejects(writeTargetXattr(target, XATTR, Buffer.from(digestValueHex('other'), 'hex'), fstatSync(target.handle.fd)), (e: Error & { code?: string }) => e.code === 'ECHANGED' && /replaced while it was being processed; nothing written/.test(e.message));
       assert.equal(getfattr(join(dir, 'f.keep')), value.toString('hex'));
       assert.equal(getfattr(victim), undefined);
     } finally {
