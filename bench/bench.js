@@ -201,19 +201,33 @@ function spread(xs) {
  * (untimed) returns the directory to work in, `check(side, dir)` validates the
  * result, `cleanup(dir)` removes a fresh copy.
  */
+/**
+ * Lets the disk settle: on this machine's ext4 (mounted with discard), the
+ * first thousands of file creations after a large delete cost up to ten
+ * times their usual system time, so a side run right after the previous
+ * side's cleanup paid for it. Every side of a round now gets its copy made
+ * first, then this, then the runs, then the cleanups.
+ */
+function settle() {
+  run('sync', 'sync');
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 3000);
+}
+
 function sideBySide(sides, runs, { prepare, check, cleanup } = {}) {
   const results = Object.fromEntries(sides.map((s) => [s.name, { ms: [], rssKiB: [] }]));
   for (let i = 0; i < runs; i++) {
     const order = i % 2 === 0 ? sides : [...sides].reverse();
+    const dirs = new Map(order.map((side) => [side.name, prepare ? prepare(side, i) : undefined]));
+    if (prepare) settle();
     for (const side of order) {
-      const dir = prepare ? prepare(side, i) : undefined;
+      const dir = dirs.get(side.name);
       const m = side.run(dir);
       if (check) check(side, dir);
-      if (cleanup && dir) cleanup(dir);
       results[side.name].ms.push(m.ms);
       results[side.name].rssKiB.push(m.rssKiB);
       log(`  ${side.name.padEnd(12)} run ${i + 1}/${runs}: ${fmtMs(m.ms)}${Number.isFinite(m.rssKiB) ? `, peak RSS ${fmtKiB(m.rssKiB)}` : ''}`);
     }
+    if (cleanup) for (const dir of dirs.values()) if (dir) cleanup(dir);
   }
   return results;
 }

@@ -44,7 +44,7 @@ export function selectionOptions<T>(y: Argv<T>) {
     .option('include', { ...repeatable, describe: 'Only files matching GLOB (relative to each directory argument)' })
     .option('exclude', { ...repeatable, describe: 'Skip files and directories matching GLOB' })
     .option('one-file-system', { type: 'boolean', describe: 'Do not descend into other filesystems' })
-    .option('jobs', { alias: 'j', type: 'number', describe: 'Files processed at once (default: twice the cores, 2..16)' });
+    .option('jobs', { alias: 'j', type: 'number', describe: 'Files in flight at once (default: eight per core, 8..32)' });
 }
 
 export function outputOptions(a: GlobalArgs): OutputOptions {
