@@ -107,7 +107,36 @@ export function encodeFsName(s: string): Buffer {
  * (what this was first) turns on promise hooks that cost every promise of a
  * tree run (about a tenth of `verify -r`'s time, bench/bench.js).
  */
-const held = new Map<string, PinnedDir[]>();
+const held = new Map<string, HeldDirectory[]>();
+
+interface HeldDirectory {
+  readonly fdPath: string;
+}
+
+function register(key: string, dir: HeldDirectory): void {
+  const same = held.get(key);
+  if (same) same.push(dir);
+  else held.set(key, [dir]);
+}
+
+function unregister(key: string, dir: HeldDirectory): void {
+  const same = held.get(key);
+  if (!same) return;
+  const i = same.indexOf(dir);
+  if (i >= 0) same.splice(i, 1);
+  if (same.length === 0) held.delete(key);
+}
+
+/**
+ * For a worker thread: paths in the directory `key` (normalize(dirname(p)))
+ * go through `fdPath`, a descriptor another thread of this process holds open
+ * for as long as this lasts. Returns the release.
+ */
+export function holdDirectory(key: string, fdPath: string): () => void {
+  const dir: HeldDirectory = { fdPath };
+  register(key, dir);
+  return () => unregister(key, dir);
+}
 
 /** A directory the walker listed and holds open, shared by the files found in it. */
 export class PinnedDir {
@@ -118,9 +147,7 @@ export class PinnedDir {
   constructor(readonly handle: FileHandle, samplePath: string) {
     this.key = dirKey(samplePath);
     this.fdPath = `/proc/self/fd/${handle.fd}`;
-    const same = held.get(this.key);
-    if (same) same.push(this);
-    else held.set(this.key, [this]);
+    register(this.key, this);
   }
   retain(): this {
     this.refs++;
@@ -128,12 +155,7 @@ export class PinnedDir {
   }
   release(): void {
     if (--this.refs !== 0) return;
-    const same = held.get(this.key);
-    if (same) {
-      const i = same.indexOf(this);
-      if (i >= 0) same.splice(i, 1);
-      if (same.length === 0) held.delete(this.key);
-    }
+    unregister(this.key, this);
     void this.handle.close().catch(() => {});
   }
 }
@@ -142,7 +164,7 @@ function dirKey(p: string): string {
   return normalize(dirname(p));
 }
 
-function heldFor(p: string): PinnedDir | undefined {
+function heldFor(p: string): HeldDirectory | undefined {
   if (held.size === 0) return undefined;
   const same = held.get(dirKey(p));
   return same?.[same.length - 1];

@@ -24,6 +24,7 @@ export interface SelectionArgs {
   exclude?: string[];
   'one-file-system'?: boolean;
   jobs?: number;
+  threads?: number;
   paths: string[];
 }
 
@@ -44,7 +45,8 @@ export function selectionOptions<T>(y: Argv<T>) {
     .option('include', { ...repeatable, describe: 'Only files matching GLOB (relative to each directory argument)' })
     .option('exclude', { ...repeatable, describe: 'Skip files and directories matching GLOB' })
     .option('one-file-system', { type: 'boolean', describe: 'Do not descend into other filesystems' })
-    .option('jobs', { alias: 'j', type: 'number', describe: 'Files in flight at once (default: eight per core, 8..32)' });
+    .option('jobs', { alias: 'j', type: 'number', describe: 'Files in flight at once (default: eight per core, 8..32)' })
+    .option('threads', { type: 'number', describe: 'Worker threads for files found in directories, where the command can use them (default: one per core, up to 8; 1: none)' });
 }
 
 export function outputOptions(a: GlobalArgs): OutputOptions {
@@ -63,9 +65,11 @@ export function checkSuffix(suffix: string): string {
 
 export function treeOptions(a: SelectionArgs & GlobalArgs, stop?: StopSignal): TreeOptions {
   if (a.jobs !== undefined && (!Number.isInteger(a.jobs) || a.jobs < 1 || a.jobs > 256)) throw new ConfigError(`--jobs must be a whole number from 1 to 256`);
+  if (a.threads !== undefined && (!Number.isInteger(a.threads) || a.threads < 1 || a.threads > 64)) throw new ConfigError(`--threads must be a whole number from 1 to 64`);
   return {
     select: { recursive: a.recursive, include: a.include, exclude: a.exclude, oneFileSystem: a['one-file-system'], suffix: checkSuffix(a.suffix) },
     jobs: a.jobs,
+    threads: a.threads,
     shouldStop: stop ? () => stop.requested : undefined,
   };
 }

@@ -15,6 +15,7 @@ import { FileError } from '../errors.js';
 import { checkValues } from './check.js';
 import { failure, FileResult, tryDecode } from './result.js';
 import { processTree, TargetSelection, TreeOptions } from './tree.js';
+import { certificatesToWire } from './wire.js';
 
 export interface ImportOptions {
   readonly xattrName: string;
@@ -123,5 +124,6 @@ async function maybeRemoveSidecar(opts: ImportOptions, sidecarPath: string, impo
 }
 
 export function importTree(paths: readonly string[], tree: TreeOptions, opts: ImportOptions): AsyncGenerator<FileResult> {
-  return processTree(paths, { ...tree, orphanFails: true }, (sel: TargetSelection) => importFile(sel.path, opts, sel.rel === ''));
+  const { certs, ...rest } = opts;
+  return processTree(paths, { ...tree, orphanFails: true }, (sel: TargetSelection) => importFile(sel.path, opts, sel.rel === ''), { op: 'import', options: { ...rest, certs: certificatesToWire(certs) } });
 }

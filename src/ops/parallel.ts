@@ -1,0 +1,48 @@
+/**
+ * The operations a worker thread can run, by name, and how each is rebuilt
+ * from the options it was sent. Only operations that write no temporary
+ * files run in workers: a signal's clean-up of temporaries is the main
+ * thread's (carriers/atomic-write.ts).
+ */
+import { holdDirectory } from '../carriers/fs-path.js';
+import { importFile, ImportOptions } from './import.js';
+import { FileResult } from './result.js';
+import { statusOf, StatusOptions } from './status.js';
+import { verifyFile, VerifyOptions } from './verify.js';
+import { certificatesFromWire, WireCertificate, WireTarget } from './wire.js';
+
+export type ParallelTask =
+  | { readonly op: 'verify'; readonly options: Omit<VerifyOptions, 'certs'> & { readonly certs: WireCertificate[] } }
+  | { readonly op: 'import'; readonly options: Omit<ImportOptions, 'certs'> & { readonly certs?: WireCertificate[] } }
+  | { readonly op: 'status'; readonly options: Omit<StatusOptions, 'certs'> & { readonly certs?: WireCertificate[] } };
+
+async function perFile(task: ParallelTask): Promise<(t: WireTarget) => Promise<FileResult>> {
+  switch (task.op) {
+    case 'verify': {
+      const opts: VerifyOptions = { ...task.options, certs: (await certificatesFromWire(task.options.certs)) ?? [] };
+      return (t) => verifyFile(t.path, opts);
+    }
+    case 'import': {
+      const opts: ImportOptions = { ...task.options, certs: await certificatesFromWire(task.options.certs) };
+      return (t) => importFile(t.path, opts, t.rel === '');
+    }
+    case 'status': {
+      const opts: StatusOptions = { ...task.options, certs: await certificatesFromWire(task.options.certs) };
+      return (t) => statusOf(t.path, opts);
+    }
+  }
+}
+
+/** For serveWorker: the per-item function of a task, each item reached through the directory the main thread holds. */
+export async function buildTask(task: unknown): Promise<(item: unknown) => Promise<unknown>> {
+  const run = await perFile(task as ParallelTask);
+  return async (item) => {
+    const t = item as WireTarget;
+    const release = t.held ? holdDirectory(t.held.key, t.held.fdPath) : undefined;
+    try {
+      return await run(t);
+    } finally {
+      release?.();
+    }
+  };
+}

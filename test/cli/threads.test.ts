@@ -1,0 +1,88 @@
+// Worker threads (--threads) change how fast a tree is done, never what is said about it: the same
+// lines, records, exit status and xattrs as one thread, on a tree with every kind of entry.
+import { describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fixture, jsonOutput, run, runCli, type RunResult, show, tempDir } from '../helpers/cli.js';
+import { haveCommand, skipOrFail } from '../helpers/skip.js';
+
+const KEY = fixture('keys/rsa2048.key.pem');
+const CERT = fixture('keys/rsa2048.crt.pem');
+const ATTR = ['--xattr', 'user.ima'];
+
+/** 70 files over nested directories (more than a few batches), signed into sidecars, with a bad, an unsigned, an orphan, a symlink and a non-UTF-8 name. */
+async function makeTree(t: TestContext): Promise<string> {
+  const dir = await tempDir(t);
+  for (let i = 0; i < 70; i++) {
+    const sub = join(dir, `d${i % 3}`, `e${i % 2}`);
+    await mkdir(sub, { recursive: true });
+    await writeFile(join(sub, `f${String(i).padStart(2, '0')}`), `content ${i}\n`.repeat(i + 1));
+  }
+  await writeFile(Buffer.from(join(dir, 'd0', 'caf\xe9-latin1'), 'latin1'), 'latin-1 name\n');
+  const s = await runCli(['sign', '-r', '-k', KEY, '-c', CERT, '.'], { cwd: dir });
+  assert.equal(s.status, 0, show(s));
+  await writeFile(join(dir, 'd1', 'unsigned'), 'no signature\n');
+  await writeFile(join(dir, 'd1', 'e1', 'f01'), 'changed after signing\n');
+  await writeFile(join(dir, 'd2', 'gone.sig'), await readFile(join(dir, 'd0', 'e0', 'f00.sig')));
+  await symlink('e0/f00', join(dir, 'd0', 'link'));
+  return dir;
+}
+
+/** The output with the run's duration taken out. */
+function comparable(r: RunResult): { status: number | null; stdout: string; stderr: string } {
+  return { status: r.status, stdout: r.stdout.replace(/"seconds":[0-9.]+/g, '"seconds":0'), stderr: r.stderr.replace(/\(\d+\.\d+ s\)/g, '(T)') };
+}
+
+async function sameEitherWay(args: string[], cwd: string): Promise<RunResult> {
+  const one = await runCli([...args, '--threads', '1'], { cwd });
+  const three = await runCli([...args, '--threads', '3'], { cwd });
+  assert.deepEqual(comparable(three), comparable(one), `--threads 3:\n${show(three)}\n--threads 1:\n${show(one)}`);
+  return one;
+}
+
+describe('--threads', () => {
+  test('verify, status and their --json say the same with worker threads as with one', async (t) => {
+    const dir = await makeTree(t);
+    const v = await sameEitherWay(['verify', '-r', '-c', CERT, '.'], dir);
+    assert.equal(v.status, 1, show(v));
+    assert.match(v.stderr, /d1\/e1\/f01: failed: digest mismatch/);
+    assert.match(v.stderr, /d1\/unsigned: failed: no signature/);
+    assert.match(v.stderr, /d2\/gone: orphan: sidecar \.\/d2\/gone\.sig has no file beside it/);
+    assert.match(v.stdout, /d0\/caf\\xe9-latin1: ok/);
+    assert.equal(v.stdout.split('\n').filter((l) => / ok /.test(l) || l.endsWith(': ok')).length >= 60, true, show(v));
+    const j = await sameEitherWay(['verify', '-r', '--json', '-c', CERT, '.'], dir);
+    assert.equal(jsonOutput(j.stdout).records.length, 74, 'every target, the orphan and the symlink');
+    await sameEitherWay(['status', '-r', '.'], dir);
+    await sameEitherWay(['status', '-r', '--json', '-c', CERT, '.'], dir);
+  });
+
+  test('import writes the same xattrs and says the same with worker threads as with one', async (t) => {
+    if (!haveCommand('getfattr')) return skipOrFail(t, 'needs getfattr (attr)');
+    const base = await makeTree(t);
+    const probe = await run('setfattr', ['-n', 'user.probe', '-v', '1', join(base, 'd1', 'unsigned')]);
+    if (probe.status !== 0) return skipOrFail(t, `the temp directory takes no user xattrs: ${probe.stderr.trim()}`);
+    const results: RunResult[] = [];
+    const dumps: string[] = [];
+    for (const threads of ['1', '3']) {
+      const dir = `${base}-${threads}`;
+      // cp -a: fs.cp cannot copy a name that is not UTF-8.
+      const c = await run('cp', ['-a', base, dir]);
+      assert.equal(c.status, 0, show(c));
+      t.after(() => run('rm', ['-rf', dir]));
+      results.push(await runCli(['import', '-r', '--verify', '-c', CERT, ...ATTR, '--threads', threads, '.'], { cwd: dir }));
+      const d = await run('getfattr', ['-R', '-P', '-n', 'user.ima', '-e', 'hex', '.'], { cwd: dir });
+      dumps.push(d.stdout);
+    }
+    assert.deepEqual(comparable(results[1]!), comparable(results[0]!), `${show(results[1]!)}\n${show(results[0]!)}`);
+    assert.equal(results[0]!.status, 1, show(results[0]!));
+    assert.match(results[0]!.stderr, /d1\/e1\/f01: .*digest mismatch/);
+    assert.ok(dumps[0]!.length > 0 && dumps[0] === dumps[1], 'the same xattrs either way');
+  });
+
+  test('--threads must be a whole number from 1', async () => {
+    const r = await runCli(['verify', '-r', '--threads', '0', '.']);
+    assert.equal(r.status, 2, show(r));
+    assert.match(r.stderr, /--threads must be a whole number from 1 to 64/);
+  });
+});
