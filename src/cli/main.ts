@@ -5,7 +5,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ConfigError, FileError, FormatError } from '../errors.js';
 import { globalOptions } from './common.js';
-import { printable, watchStdoutPipe } from './output.js';
+import { flushOutput, printable, watchStdoutPipe } from './output.js';
 import { rawArguments } from '../carriers/fs-path.js';
 import { commands } from './commands/index.js';
 import { VERSION } from '../version.js';
@@ -42,7 +42,10 @@ export async function main(argv: string[] = rawArguments(hideBin(process.argv)))
   try {
     await parser.parseAsync();
   } catch (e) {
+    flushOutput();
     return reportError(e, verbose);
+  } finally {
+    flushOutput();
   }
   if (usageError) {
     process.stderr.write(`ima-sidecar: ${usageError}\nTry 'ima-sidecar --help'.\n`);

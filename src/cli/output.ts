@@ -16,6 +16,8 @@ export interface OutputOptions {
 
 // eslint-disable-next-line no-control-regex
 const UNPRINTABLE = /[\x00-\x1f\x7f-\x9f\\\u2028\u2029]|[\ud800-\udfff]/gu;
+// eslint-disable-next-line no-control-regex
+const HAS_UNPRINTABLE = /[\x00-\x1f\x7f-\x9f\\\u2028\u2029\ud800-\udfff]/;
 
 /**
  * Makes a path (or a reason naming one) printable on one line, without
@@ -25,6 +27,8 @@ const UNPRINTABLE = /[\x00-\x1f\x7f-\x9f\\\u2028\u2029]|[\ud800-\udfff]/gu;
  * carriers/fs-path.ts), as `\xNN` with the byte itself.
  */
 export function printable(path: string): string {
+  // Most names need nothing: a test is cheaper than a replace that changes nothing.
+  if (!HAS_UNPRINTABLE.test(path)) return path;
   return path.replace(UNPRINTABLE, (c) => {
     const cp = c.codePointAt(0)!;
     if (c === '\\') return '\\\\';
@@ -61,8 +65,43 @@ export function watchStdoutPipe(): void {
     throw e;
   });
 }
+/**
+ * Standard output that is not a terminal is written in blocks: a tree run
+ * printed a line per file with a write(2) each (Node writes files and pipes
+ * synchronously on Linux), now one per 64 KiB or per turn of the event loop.
+ * Anything written to standard error first sends what standard output holds,
+ * so the two keep their order for whoever reads both.
+ */
+let heldOut = '';
+let flushQueued = false;
+const HOLD_LIMIT = 1 << 16;
+
+export function flushOutput(): void {
+  if (!heldOut) return;
+  const text = heldOut;
+  heldOut = '';
+  if (!pipeClosed) process.stdout.write(text);
+}
+
 function write(stream: NodeJS.WriteStream, text: string): void {
-  if (stream === process.stdout && pipeClosed) return;
+  if (stream === process.stdout) {
+    if (pipeClosed) return;
+    if (process.stdout.isTTY) {
+      stream.write(text);
+      return;
+    }
+    heldOut += text;
+    if (heldOut.length >= HOLD_LIMIT) flushOutput();
+    else if (!flushQueued) {
+      flushQueued = true;
+      setImmediate(() => {
+        flushQueued = false;
+        flushOutput();
+      });
+    }
+    return;
+  }
+  flushOutput();
   stream.write(text);
 }
 /** For commands that print their own lines: standard output, silent once the pipe closed. */
@@ -87,10 +126,12 @@ export class StopSignal {
           const code = sig === 'SIGINT' ? 130 : 143;
           refuseNewTemporaries();
           removeTemporariesSync();
+          flushOutput();
           if (this.aborting) process.exit(code);
           this.aborting = true;
           setTimeout(() => {
             removeTemporariesSync();
+            flushOutput();
             process.exit(code);
           }, 100);
           return;
@@ -135,7 +176,8 @@ export class Reporter {
     } else {
       this.clearProgress();
       // A custom verb may span lines on purpose (inspect) and may name files (migrate, modsig): each line escaped.
-      const line = `${printable(r.path)}: ${this.verb(r).split('\n').map(printable).join('\n')}`;
+      const verb = this.verb(r);
+      const line = `${printable(r.path)}: ${verb.includes('\n') ? verb.split('\n').map(printable).join('\n') : printable(verb)}`;
       // A reason may name a file (a sidecar, a destination): escaped like the path, so one result stays one line.
       const reason = r.reason ? `: ${printable(r.reason)}` : '';
       if (r.failed) write(process.stderr, `${line}${reason}\n`);
@@ -184,6 +226,7 @@ export class Reporter {
       const parts = Object.entries(s.counts).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${v} ${k}`);
       write(process.stderr, `${s.total} file${s.total === 1 ? '' : 's'}: ${parts.join(', ') || 'nothing to do'} (${secs.toFixed(2)} s)${interrupted ? `; stopped by ${interrupted}` : ''}\n`);
     }
+    flushOutput();
     return stop?.exitCode() ?? (s.failed > 0 ? 1 : 0);
   }
 }
