@@ -382,9 +382,11 @@ function benchVerify(o, c) {
   const sides = [
     { name: 'ima-sidecar', cmd: ours(`verify -r --from xattr ${state.oursXattr}-c ${q(CERT_DER)} DIR`) },
     { name: 'evmctl', cmd: `find DIR -type f ! -name '*.sig' -print0 | xargs -0 -n50 -P$(nproc) evmctl ima_verify ${state.evmUser}-k ${q(CERT_DER)}` },
+    // Not a competitor: the least a Node process can do (bench/verify-floor.js), to show how much of the gap is Node's.
+    { name: 'node floor', cmd: `node ${q(join(ROOT, 'bench', 'verify-floor.js'))} ${q(CERT_DER)} DIR ${state.attr}` },
   ].map((s) => ({ ...s, run: () => measure(`${s.cmd.replaceAll('DIR', q(c.xattrs))} >/dev/null 2>&1`) }));
   const res = sideBySide(sides, o.treeRuns);
-  return { id: 'verify', title: 'verify tree from xattrs, 5,000 files', sides, res, ours: 'ima-sidecar', others: ['evmctl'] };
+  return { id: 'verify', title: 'verify tree from xattrs, 5,000 files', sides, res, ours: 'ima-sidecar', others: ['evmctl', 'node floor'] };
 }
 
 function benchHash(o, c) {
@@ -442,6 +444,8 @@ function rows(results) {
     } else if (r.id === 'verify') {
       const ratio = med(r, 'evmctl') / med(r, m);
       out.push({ what: r.title, ours: fmtMs(med(r, m)), other: `evmctl, xargs -n50 -P$(nproc): ${fmtMs(med(r, 'evmctl'))}`, ratio: `${fmtRatio(ratio)} faster`, goal: 'at least as fast (1x)', met: ratio >= 1 });
+      const floor = med(r, 'node floor');
+      out.push({ what: 'verify tree: the Node floor (bench/verify-floor.js, one thread, no checks)', ours: fmtMs(med(r, m)), other: `node floor: ${fmtMs(floor)}; evmctl: ${fmtMs(med(r, 'evmctl'))}`, ratio: `floor is ${fmtRatio(med(r, 'evmctl') / floor)} evmctl's speed`, goal: '(reported)', met: undefined });
     } else if (r.id === 'hash') {
       const ratio = med(r, m) / med(r, 'evmctl');
       out.push({ what: r.title, ours: fmtMs(med(r, m)), other: `evmctl ima_hash: ${fmtMs(med(r, 'evmctl'))}`, ratio: `${fmtRatio(ratio)} evmctl's time`, goal: 'within 1.25x', met: ratio <= 1.25 });

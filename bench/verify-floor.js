@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+/**
+ * The least a Node process can do to verify a tree from its xattrs, as a
+ * yardstick for `verify -r --from xattr`: one thread, every call
+ * synchronous, no checks beyond the signature (no symlink or race
+ * protection, no format validation, no result records, no order), one line
+ * per file. Not a tool: a floor. bench/bench.js runs it beside ima-sidecar
+ * and evmctl so that the distance to evmctl that no amount of tuning of
+ * ours can close is measured, not guessed.
+ *
+ *   node bench/verify-floor.js CERT.der DIR [ATTR]
+ */
+import { createHash, publicDecrypt, constants, X509Certificate } from 'node:crypto';
+import { closeSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { getAttributeSync } from 'fs-xattr';
+
+const [certPath, dir, attr = 'security.ima'] = process.argv.slice(2);
+if (!certPath || !dir) {
+  process.stderr.write('usage: node bench/verify-floor.js CERT.der DIR [ATTR]\n');
+  process.exit(2);
+}
+const key = new X509Certificate(readFileSync(certPath)).publicKey;
+// DigestInfo of SHA-256 (the corpus is signed with sha256), before the digest.
+const PREFIX = Buffer.from('3031300d060960864801650304020105000420', 'hex');
+const buf = Buffer.allocUnsafe(1 << 20);
+let ok = 0;
+let bad = 0;
+
+function walk(d) {
+  for (const e of readdirSync(d, { withFileTypes: true })) {
+    const p = join(d, e.name);
+    if (e.isDirectory()) {
+      walk(p);
+      continue;
+    }
+    if (e.name.endsWith('.sig')) continue;
+    lstatSync(p);
+    const fd = openSync(p, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    fstatSync(fd);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    const value = getAttributeSync(`/proc/self/fd/${fd}`, attr);
+    closeSync(fd);
+    const digest = createHash('sha256').update(buf.subarray(0, n)).digest();
+    // security.ima v2: type, version, algo, keyid (4), size (2), then the signature.
+    const recovered = publicDecrypt({ key, padding: constants.RSA_PKCS1_PADDING }, value.subarray(9));
+    const good = recovered.equals(Buffer.concat([PREFIX, digest]));
+    if (good) ok++;
+    else bad++;
+    writeSync(1, `${p}: ${good ? 'ok' : 'failed'}\n`);
+  }
+}
+
+walk(dir);
+process.stderr.write(`${ok} ok, ${bad} failed\n`);
+process.exitCode = bad ? 1 : 0;
