@@ -4,7 +4,7 @@ import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fixture, jsonOutput, run, runCli, type RunResult, show, tempDir } from '../helpers/cli.js';
+import { BIN, fixture, jsonOutput, run, runCli, type RunResult, show, tempDir } from '../helpers/cli.js';
 import { haveCommand, skipOrFail } from '../helpers/skip.js';
 
 const KEY = fixture('keys/rsa2048.key.pem');
@@ -78,6 +78,16 @@ describe('--threads', () => {
     assert.equal(results[0]!.status, 1, show(results[0]!));
     assert.match(results[0]!.stderr, /d1\/e1\/f01: .*digest mismatch/);
     assert.ok(dumps[0]!.length > 0 && dumps[0] === dumps[1], 'the same xattrs either way');
+  });
+
+  test('standard output and standard error keep their order when they go to the same pipe', async (t) => {
+    const dir = await makeTree(t);
+    const r = await run('sh', ['-c', `"$0" "$1" verify -r -c "$2" . 2>&1`, process.execPath, BIN, CERT], { cwd: dir });
+    assert.equal(r.status, 1, show(r));
+    const lines = r.stdout.split('\n').filter((l) => l.startsWith('./'));
+    const paths = lines.map((l) => l.slice(0, l.indexOf(': ')));
+    assert.ok(lines.some((l) => / failed: /.test(l)) && lines.some((l) => /: ok /.test(l)), r.stdout);
+    assert.deepEqual(paths, [...paths].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))), 'failures (stderr) in path order among the ok lines (stdout)');
   });
 
   test('--threads must be a whole number from 1', async () => {
