@@ -204,9 +204,11 @@ function spread(xs) {
 /**
  * Lets the disk settle: on this machine's ext4 (mounted with discard), the
  * first thousands of file creations after a large delete cost up to ten
- * times their usual system time, so a side run right after the previous
- * side's cleanup paid for it. Every side of a round now gets its copy made
- * first, then this, then the runs, then the cleanups. Between two sides'
+ * times their usual system time (sign -r: 1.9 s of system time on a quiet
+ * disk, 4.7-6.3 s right after deleting 20,000 files), so a side run right
+ * after the previous side's cleanup paid for it. Every side of a round now
+ * gets its copy made first, then this, then the runs; copies are removed
+ * only when the whole comparison is done. Between two sides'
  * runs it runs again (untimed): a side that leaves dirty pages (evmctl never
  * flushes) would otherwise have them written back during the next side's
  * run, whose flushes then wait for them (sign -r took 6.5-7 s after a
@@ -219,6 +221,9 @@ function settle() {
 
 function sideBySide(sides, runs, { prepare, check, cleanup } = {}) {
   const results = Object.fromEntries(sides.map((s) => [s.name, { ms: [], rssKiB: [] }]));
+  // Every copy stays until the comparison is over: a large delete makes the next thousands of
+  // file creations cost several times their system time (see settle), whichever side comes next.
+  const made = [];
   for (let i = 0; i < runs; i++) {
     const order = i % 2 === 0 ? sides : [...sides].reverse();
     const dirs = new Map(order.map((side) => [side.name, prepare ? prepare(side, i) : undefined]));
@@ -232,8 +237,9 @@ function sideBySide(sides, runs, { prepare, check, cleanup } = {}) {
       results[side.name].rssKiB.push(m.rssKiB);
       log(`  ${side.name.padEnd(12)} run ${i + 1}/${runs}: ${fmtMs(m.ms)}${Number.isFinite(m.rssKiB) ? `, peak RSS ${fmtKiB(m.rssKiB)}` : ''}`);
     }
-    if (cleanup) for (const dir of dirs.values()) if (dir) cleanup(dir);
+    for (const dir of dirs.values()) if (dir) made.push(dir);
   }
+  if (cleanup) for (const dir of made) cleanup(dir);
   return results;
 }
 

@@ -6,7 +6,7 @@ import { readSync } from 'node:fs';
 import { MAX_VALUE_SIZE } from '../codec/ima-value.js';
 import { FileError, describeSystemError, errnoOf } from '../errors.js';
 import { writeFileAtomic, WriteResult } from './atomic-write.js';
-import { openRegularFile } from './regular-file.js';
+import { openRegularFileIfPresent } from './regular-file.js';
 
 export const DEFAULT_SUFFIX = '.sig';
 
@@ -20,11 +20,13 @@ const scratch = Buffer.allocUnsafe(MAX_VALUE_SIZE + 1);
 export async function readSidecar(path: string): Promise<Buffer | undefined> {
   let opened;
   try {
-    opened = await openRegularFile(path, 'sidecar');
+    opened = openRegularFileIfPresent(path, 'sidecar');
   } catch (e) {
+    // Gone between the lstat and the open: as good as never there.
     if (e instanceof FileError && e.code === 'ENOENT') return undefined;
     throw e;
   }
+  if (!opened) return undefined;
   const { handle, stat } = opened;
   try {
     if (stat.size > MAX_VALUE_SIZE) throw new FileError(path, `sidecar is ${stat.size} bytes, larger than the ${MAX_VALUE_SIZE}-byte xattr limit`, 'E2BIG');
