@@ -9,7 +9,7 @@
  * Why: start-up is most of a one-file run. Loading ~110 ES modules (ours,
  * yargs and its helpers) one by one, resolving and compiling each, cost more
  * than the rest of a `verify`; one file compiled from a code cache costs a
- * fraction (bench/bench.js, start-up row; docs/bench.md). esbuild is a
+ * fraction (bench/bench.js, start-up row; README, Performance). esbuild is a
  * devDependency only: the published package runs the bundle or dist/src,
  * never esbuild.
  *
@@ -25,10 +25,11 @@ import { compileBundle } from '../bin/load-bundle.js';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
- * string-width (two copies: cliui's and wrap-ansi's) builds Intl.Segmenters
- * and \p{RGI_Emoji} regular expressions when its module is evaluated, and an
- * ES module in a bundle is evaluated at start: 30-40 ms of every run
- * (--cpu-prof, position ticks), though only help text measures strings.
+ * string-width (three copies in the bundle: yargs', cliui's and wrap-ansi's)
+ * builds Intl.Segmenters and \p{RGI_Emoji} regular expressions when its
+ * module is evaluated, and an ES module in a bundle is evaluated at start:
+ * 60 of the bundle's 80 ms of top-level evaluation (--cpu-prof, position
+ * ticks), though only help text measures strings.
  * Each import of it gets a stand-in that requires the real module at the
  * first call; esbuild makes a require()d ES module initialise lazily.
  */

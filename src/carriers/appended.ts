@@ -10,8 +10,8 @@ import { FileHandle, open, rename, unlink } from 'node:fs/promises';
 import type { PositionalReader } from '../crypto/digest.js';
 import { AppendedLayout, endsWithMagic, MODSIG_MAGIC_SIZE, MODSIG_TRAILER_SIZE, parseTrailer } from '../codec/modsig.js';
 import { FileError, FormatError, describeSystemError, errnoOf } from '../errors.js';
-import { fsDirPath, fsPath } from './fs-path.js';
-import { existingRegularFile, registerTemporary, temporaryPathFor, unregisterTemporary } from './atomic-write.js';
+import { fsPath } from './fs-path.js';
+import { existingRegularFile, registerTemporary, syncDirectoryOf, temporaryPathFor, unregisterTemporary } from './atomic-write.js';
 
 export interface AppendedInfo {
   readonly layout: AppendedLayout;
@@ -109,16 +109,7 @@ export async function writePartsAtomic(path: string, parts: readonly Part[], opt
     if (e instanceof FileError && e.code === 'ECHANGED') throw e;
     throw new FileError(path, `cannot write ${what}: ${describeSystemError(e)}`, errnoOf(e));
   }
-  try {
-    const d = await open(fsDirPath(path), constants.O_RDONLY | constants.O_DIRECTORY);
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  } catch {
-    // Some filesystems (FUSE among them) refuse fsync on a directory; the rename is still atomic.
-  }
+  await syncDirectoryOf(path);
   return { replaced };
 }
 

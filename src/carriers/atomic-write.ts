@@ -135,6 +135,11 @@ function fsyncDirectory(dir: string | Buffer): Promise<void> {
   return entry.next;
 }
 
+/** Makes a rename into the directory of `path` durable (one flush shared by the renames made meanwhile). */
+export function syncDirectoryOf(path: string): Promise<void> {
+  return fsyncDirectory(fsDirPath(path));
+}
+
 export interface WriteResult {
   /** The destination existed (and was a regular file) before. */
   readonly replaced: boolean;
@@ -154,8 +159,7 @@ export async function existingRegularFile(path: string, what: string): Promise<b
     return true;
   } catch (e) {
     if (e instanceof FileError) throw e;
-    if (errnoOf(e) !== 'ENOENT') throw new FileError(path, `cannot stat ${what}: ${describeSystemError(e)}`, errnoOf(e));
-    return false;
+    throw new FileError(path, `cannot stat ${what}: ${describeSystemError(e)}`, errnoOf(e));
   }
 }
 
@@ -188,6 +192,6 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array, opts: { m
     unregisterTemporary(tmp);
     throw new FileError(path, `cannot write ${what}: ${describeSystemError(e)}`, errnoOf(e));
   }
-  await fsyncDirectory(fsDirPath(path));
+  await syncDirectoryOf(path);
   return { replaced };
 }

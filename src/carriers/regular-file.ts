@@ -97,7 +97,6 @@ export function openRegularFileIfPresent(path: string, what = 'file'): OpenedFil
   }
 }
 
-
 /**
  * Device, inode, size and mtime: enough to notice that a file's content
  * changed under us. Not ctime: every setxattr changes it, so a second run (or

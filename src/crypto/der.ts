@@ -54,8 +54,10 @@ function expect(t: Tlv | undefined, tag: number, what: string): Tlv {
   return t;
 }
 
-/** The contents of a BIT STRING without its unused-bits octet. */
-function bitStringBits(b: Uint8Array, t: Tlv): Uint8Array {
+/** The subjectPublicKey BIT STRING's contents, without its unused-bits octet, of a SubjectPublicKeyInfo. */
+function subjectPublicKeyBits(b: Uint8Array, spki: Tlv): Uint8Array {
+  const [, keyBits] = children(b, expect(spki, 0x30, 'SubjectPublicKeyInfo'));
+  const t = expect(keyBits, 0x03, 'subjectPublicKey');
   if (t.end - t.body < 1) fail('empty BIT STRING');
   return b.subarray(t.body + 1, t.end);
 }
@@ -85,9 +87,7 @@ export function certificateFields(der: Uint8Array): CertificateFields {
   const issuer = expect(f[i++], 0x30, 'issuer');
   expect(f[i++], 0x30, 'validity');
   expect(f[i++], 0x30, 'subject');
-  const spki = expect(f[i++], 0x30, 'subjectPublicKeyInfo');
-  const [, keyBits] = children(der, spki);
-  const spkBits = bitStringBits(der, expect(keyBits, 0x03, 'subjectPublicKey'));
+  const spkBits = subjectPublicKeyBits(der, expect(f[i++], 0x30, 'subjectPublicKeyInfo'));
   let skid: Uint8Array | undefined;
   const extensions = f.slice(i).find((t) => t.tag === 0xa3); // [3] EXPLICIT Extensions
   if (extensions) {
@@ -107,7 +107,5 @@ export function certificateFields(der: Uint8Array): CertificateFields {
 
 /** The subjectPublicKey bits of a DER SubjectPublicKeyInfo. */
 export function spkiBits(der: Uint8Array): Uint8Array {
-  const spki = expect(readTlv(der, 0, der.length), 0x30, 'SubjectPublicKeyInfo');
-  const [, keyBits] = children(der, spki);
-  return bitStringBits(der, expect(keyBits, 0x03, 'subjectPublicKey'));
+  return subjectPublicKeyBits(der, readTlv(der, 0, der.length));
 }

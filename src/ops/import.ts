@@ -15,7 +15,7 @@ import { FileError } from '../errors.js';
 import { checkValues } from './check.js';
 import { failure, FileResult, tryDecode } from './result.js';
 import { processTree, TargetSelection, TreeOptions } from './tree.js';
-import { certificatesToWire } from './wire.js';
+import { optionsToWire } from './wire.js';
 
 export interface ImportOptions {
   readonly xattrName: string;
@@ -124,6 +124,5 @@ async function maybeRemoveSidecar(opts: ImportOptions, sidecarPath: string, impo
 }
 
 export function importTree(paths: readonly string[], tree: TreeOptions, opts: ImportOptions): AsyncGenerator<FileResult> {
-  const { certs, ...rest } = opts;
-  return processTree(paths, { ...tree, orphanFails: true }, (sel: TargetSelection) => importFile(sel.path, opts, sel.rel === ''), { op: 'import', options: { ...rest, certs: certificatesToWire(certs) } });
+  return processTree(paths, { ...tree, orphanFails: true }, (sel: TargetSelection) => importFile(sel.path, opts, sel.rel === ''), { op: 'import', options: optionsToWire(opts) });
 }

@@ -9,25 +9,25 @@ import { importFile, ImportOptions } from './import.js';
 import { FileResult } from './result.js';
 import { statusOf, StatusOptions } from './status.js';
 import { verifyFile, VerifyOptions } from './verify.js';
-import { certificatesFromWire, WireCertificate, WireTarget } from './wire.js';
+import { optionsFromWire, WireOptions, WireTarget } from './wire.js';
 
 export type ParallelTask =
-  | { readonly op: 'verify'; readonly options: Omit<VerifyOptions, 'certs'> & { readonly certs: WireCertificate[] } }
-  | { readonly op: 'import'; readonly options: Omit<ImportOptions, 'certs'> & { readonly certs?: WireCertificate[] } }
-  | { readonly op: 'status'; readonly options: Omit<StatusOptions, 'certs'> & { readonly certs?: WireCertificate[] } };
+  | { readonly op: 'verify'; readonly options: WireOptions<VerifyOptions> }
+  | { readonly op: 'import'; readonly options: WireOptions<ImportOptions> }
+  | { readonly op: 'status'; readonly options: WireOptions<StatusOptions> };
 
 async function perFile(task: ParallelTask): Promise<(t: WireTarget) => Promise<FileResult>> {
   switch (task.op) {
     case 'verify': {
-      const opts: VerifyOptions = { ...task.options, certs: (await certificatesFromWire(task.options.certs)) ?? [] };
+      const opts = await optionsFromWire<VerifyOptions>(task.options);
       return (t) => verifyFile(t.path, opts);
     }
     case 'import': {
-      const opts: ImportOptions = { ...task.options, certs: await certificatesFromWire(task.options.certs) };
+      const opts = await optionsFromWire<ImportOptions>(task.options);
       return (t) => importFile(t.path, opts, t.rel === '');
     }
     case 'status': {
-      const opts: StatusOptions = { ...task.options, certs: await certificatesFromWire(task.options.certs) };
+      const opts = await optionsFromWire<StatusOptions>(task.options);
       return (t) => statusOf(t.path, opts);
     }
   }

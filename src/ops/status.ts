@@ -12,7 +12,7 @@ import { checkAppended } from './modsig.js';
 import { withTarget } from './with-target.js';
 import { FileResult, tryDecode } from './result.js';
 import { processTree, TreeOptions } from './tree.js';
-import { certificatesToWire } from './wire.js';
+import { optionsToWire } from './wire.js';
 
 export type SyncState = 'in-sync' | 'sidecar-only' | 'xattr-only' | 'appended-only' | 'mismatch' | 'unsigned' | 'orphan' | 'invalid';
 
@@ -85,6 +85,5 @@ export async function statusOf(path: string, opts: StatusOptions): Promise<FileR
 }
 
 export function statusTree(paths: readonly string[], tree: TreeOptions, opts: StatusOptions): AsyncGenerator<FileResult> {
-  const { certs, ...rest } = opts;
-  return processTree(paths, { ...tree, orphanFails: false }, (sel) => statusOf(sel.path, opts), { op: 'status', options: { ...rest, certs: certificatesToWire(certs) } });
+  return processTree(paths, { ...tree, orphanFails: false }, (sel) => statusOf(sel.path, opts), { op: 'status', options: optionsToWire(opts) });
 }

@@ -9,7 +9,7 @@ import { checkAppended } from './modsig.js';
 import { withTarget } from './with-target.js';
 import { FileResult } from './result.js';
 import { processTree, TreeOptions } from './tree.js';
-import { certificatesToWire } from './wire.js';
+import { optionsToWire } from './wire.js';
 
 export type VerifySource = 'auto' | 'sidecar' | 'xattr' | 'appended';
 
@@ -74,6 +74,5 @@ export async function verifyFile(path: string, opts: VerifyOptions): Promise<Fil
 }
 
 export function verifyTree(paths: readonly string[], tree: TreeOptions, opts: VerifyOptions): AsyncGenerator<FileResult> {
-  const { certs, ...rest } = opts;
-  return processTree(paths, { ...tree, orphanFails: true }, (sel) => verifyFile(sel.path, opts), { op: 'verify', options: { ...rest, certs: certificatesToWire(certs)! } });
+  return processTree(paths, { ...tree, orphanFails: true }, (sel) => verifyFile(sel.path, opts), { op: 'verify', options: optionsToWire(opts) });
 }

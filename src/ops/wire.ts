@@ -25,13 +25,18 @@ export interface WireCertificate {
   readonly source: string;
 }
 
-export function certificatesToWire(certs: readonly Certificate[] | undefined): WireCertificate[] | undefined {
-  return certs?.map((c) => ({ der: c.der, source: c.source }));
+/** An operation's options as sent to a worker: the same, with certificates as DER. */
+export type WireOptions<T extends { readonly certs?: readonly Certificate[] }> = Omit<T, 'certs'> & { readonly certs?: WireCertificate[] };
+
+export function optionsToWire<T extends { readonly certs?: readonly Certificate[] }>(opts: T): WireOptions<T> {
+  const { certs, ...rest } = opts;
+  return { ...rest, certs: certs?.map((c) => ({ der: c.der, source: c.source })) };
 }
 
-export async function certificatesFromWire(certs: readonly WireCertificate[] | undefined): Promise<Certificate[] | undefined> {
-  if (!certs) return undefined;
-  return Promise.all(certs.map((c) => parseCertificateDer(Buffer.from(c.der.buffer, c.der.byteOffset, c.der.byteLength), c.source)));
+/** The options back, certificates parsed again (a KeyObject does not cross threads as part of plain data). */
+export async function optionsFromWire<T extends { readonly certs?: readonly Certificate[] }>(wire: WireOptions<T>): Promise<T> {
+  const certs = wire.certs && (await Promise.all(wire.certs.map((c) => parseCertificateDer(Buffer.from(c.der.buffer, c.der.byteOffset, c.der.byteLength), c.source))));
+  return { ...wire, certs } as unknown as T;
 }
 
 /** Uint8Arrays back to Buffers (without copying), hash algorithms back to the table's objects. */
