@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, fstatSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, fixture, loadManifest, runCli, show, tempDir, type RunResult } from '../helpers/cli.js';
+import { BIN, fixture, getfattrHex, loadManifest, runCli, show, tempDir, type RunResult } from '../helpers/cli.js';
 import { haveCommand, isRoot, skipOrFail } from '../helpers/skip.js';
 import { nobodyIds, runAsNobody } from '../helpers/mounts.js';
 import { processTree } from '../../src/ops/tree.js';
@@ -40,17 +40,7 @@ function ready(t: TestContext, needs: { root?: boolean } = {}): boolean {
   return true;
 }
 
-/** The xattr's value as hex, read with getfattr; undefined when the file has none. */
-function getfattr(path: string, name = XATTR): string | undefined {
-  const r = spawnSync('getfattr', ['--absolute-names', '-e', 'hex', '-n', name, path], { encoding: 'utf8' });
-  if (r.status !== 0) {
-    if (/No such attribute/.test(r.stderr)) return undefined;
-    throw new Error(`getfattr ${path}: ${r.stderr}`);
-  }
-  const m = /=0x([0-9a-f]*)/.exec(r.stdout);
-  if (!m) throw new Error(`getfattr ${path}: unexpected output ${r.stdout}`);
-  return m[1];
-}
+const getfattr = (path: string, name = XATTR): string | undefined => getfattrHex(path, name);
 
 function setfattr(path: string, hex: string, name = XATTR): void {
   const r = spawnSync('setfattr', ['-n', name, '-v', `0x${hex}`, path], { encoding: 'utf8' });

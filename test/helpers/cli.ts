@@ -4,7 +4,7 @@
 // Every child runs with a clean password environment (IMA_SIDECAR_KEY_PASSWORD and EVMCTL_KEY_PASSWORD
 // removed unless the test gives them), NO_COLOR set and stdin closed, so no test hangs on a prompt.
 import type { TestContext } from 'node:test';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -198,4 +198,16 @@ export function fixture(rel: string): string {
 export function privateKeyEntry(m: Manifest, key: string): ManifestEntry | undefined {
   const keys = m.files.filter((f) => f.kind === 'key' && f.key === key);
   return keys.find((f) => f.format === 'pkcs8-pem' && !f.password) ?? keys.find((f) => !f.password);
+}
+
+/** An xattr's value as hex, read with getfattr; undefined when the file has none. Any other answer is an error. */
+export function getfattrHex(path: string, name: string): string | undefined {
+  const r = spawnSync('getfattr', ['--absolute-names', '-e', 'hex', '-n', name, path], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    if (/No such attribute/.test(r.stderr)) return undefined;
+    throw new Error(`getfattr ${path}: ${r.stderr}`);
+  }
+  const m = /=0x([0-9a-f]*)/.exec(r.stdout);
+  if (!m) throw new Error(`getfattr ${path}: unexpected output ${r.stdout}`);
+  return m[1];
 }

@@ -1,6 +1,7 @@
-/** What the system tests of carriers and migrate share: tool checks, --json records, xattrs read by getfattr. */
+/** What the system tests of carriers and migrate share: tool checks, FAT settings, the CLI run with an expected status, --json records, xattrs read by getfattr. */
 import type { TestContext } from 'node:test';
-import { jsonOutput, run, show, type RunResult } from './cli.js';
+import assert from 'node:assert/strict';
+import { jsonOutput, run, runCli, show, type RunResult } from './cli.js';
 import { missing, skipOrFail } from './skip.js';
 
 export type Rec = Record<string, unknown>;
@@ -24,4 +25,19 @@ export async function xattrOf(path: string, name = 'security.ima'): Promise<Buff
   if (r.status === 0) return r.stdoutBytes;
   if (/No such attribute/.test(r.stderr)) return undefined;
   throw new Error(`getfattr ${name} ${path}: ${show(r)}`);
+}
+
+// fusefat's FAT library is not thread-safe: run multi-threaded, concurrent requests once left it spinning
+// with a rename and a flush never answered, and the command line stuck in D state. test/helpers/mounts.ts
+// now starts it single-threaded (-s); the commands that touch FAT still run one file at a time, except
+// where running several at once is the point, and the tests that use FAT have a timeout, so a hang fails
+// the test and unmounting ends it.
+export const ONE_JOB = ['-j', '1'];
+export const FAT_TIMEOUT = { timeout: 180_000 };
+
+/** Runs the CLI and checks its exit status, showing everything it printed when that is not the one expected. */
+export async function cliExpecting(args: string[], status: number, timeoutMs: number): Promise<RunResult> {
+  const r = await runCli(args, { timeoutMs });
+  assert.equal(r.status, status, `ima-sidecar ${args.join(' ')}\n${show(r)}`);
+  return r;
 }

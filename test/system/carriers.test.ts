@@ -12,11 +12,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { fixture, run, runCli, show, type RunResult } from '../helpers/cli.js';
+import { fixture, run, show, type RunResult } from '../helpers/cli.js';
 import { useMount, type FsKind } from '../helpers/mounts.js';
 import { missing, skipOrFail } from '../helpers/skip.js';
 import { content, listAll, writeFiles } from '../helpers/trees.js';
-import { records, toolsMissing, xattrOf } from '../helpers/system.js';
+import { cliExpecting, FAT_TIMEOUT, ONE_JOB, records, toolsMissing, xattrOf } from '../helpers/system.js';
 
 const KEY = fixture('keys/rsa2048.key.pem');
 const CERT = fixture('keys/rsa2048.crt.pem');
@@ -24,20 +24,7 @@ const CERT_DER = fixture('keys/rsa2048.crt.der');
 const OTHER_KEY = fixture('keys/other-rsa2048.key.pem');
 const SIGN = ['--key', KEY, '--cert', CERT];
 const TEMP_NAME = /\.ima-sidecar-tmp$/;
-// fusefat runs multi-threaded (test/helpers/mounts.ts starts it without -s) and its FAT library is not
-// thread-safe: concurrent requests once left it spinning with a rename and a flush never answered, and
-// the command line stuck in D state. Commands that touch FAT therefore run one file at a time, except
-// where running several at once is the point (and even there they touch FAT one file at a time); the
-// tests that use FAT have a timeout, so such a hang fails the test and unmounting ends it.
-const ONE_JOB = ['-j', '1'];
-const FAT_TIMEOUT = { timeout: 180_000 };
-
-/** Runs the CLI and checks its exit status, showing everything it printed when that is not the one expected. */
-async function cli(args: string[], status: number): Promise<RunResult> {
-  const r = await runCli(args, { timeoutMs: 60_000 });
-  assert.equal(r.status, status, `ima-sidecar ${args.join(' ')}\n${show(r)}`);
-  return r;
-}
+const cli = (args: string[], status: number): Promise<RunResult> => cliExpecting(args, status, 60_000);
 
 async function setXattr(path: string, value: Buffer): Promise<void> {
   const r = await run('setfattr', ['-n', 'security.ima', '-v', `0x${value.toString('hex')}`, '--', path]);

@@ -11,7 +11,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, chmodSync, closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, truncateSync, unlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, fixture, jsonOutput, loadManifest, runCli, show, tempDir, type RunResult } from '../helpers/cli.js';
+import { BIN, fixture, getfattrHex, jsonOutput, loadManifest, runCli, show, tempDir, type RunResult } from '../helpers/cli.js';
 import { useMount } from '../helpers/mounts.js';
 import { haveCommand, isRoot, skipOrFail } from '../helpers/skip.js';
 import { closeTarget, openTarget, writeTargetXattr } from '../../src/carriers/target.js';
@@ -36,14 +36,7 @@ function ready(t: TestContext): boolean {
   return true;
 }
 
-function getfattr(path: string, name = XATTR): string | undefined {
-  const r = spawnSync('getfattr', ['--absolute-names', '-e', 'hex', '-n', name, path], { encoding: 'utf8' });
-  if (r.status !== 0) {
-    if (/No such attribute/.test(r.stderr)) return undefined;
-    throw new Error(`getfattr ${path}: ${r.stderr}`);
-  }
-  return /=0x([0-9a-f]*)/.exec(r.stdout)?.[1];
-}
+const getfattr = (path: string, name = XATTR): string | undefined => getfattrHex(path, name);
 
 /** Every regular file under dir (relative paths), sorted. */
 function filesUnder(dir: string, rel = ''): string[] {

@@ -12,10 +12,10 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, readdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import { BIN, fixture, run, runCli, show, type RunResult } from '../helpers/cli.js';
+import { BIN, fixture, run, show, type RunResult } from '../helpers/cli.js';
 import { useMount } from '../helpers/mounts.js';
 import { content, listAll, writeFiles } from '../helpers/trees.js';
-import { records, toolsMissing, xattrOf } from '../helpers/system.js';
+import { cliExpecting, FAT_TIMEOUT, ONE_JOB, records, toolsMissing, xattrOf } from '../helpers/system.js';
 
 const KEY = fixture('keys/rsa2048.key.pem');
 const CERT = fixture('keys/rsa2048.crt.pem');
@@ -24,19 +24,7 @@ const OTHER_KEY = fixture('keys/other-rsa2048.key.pem');
 const SIGN = ['--key', KEY, '--cert', CERT];
 const VERIFY = ['--verify', '--cert', CERT];
 const TEMP_NAME = /^\..+\.\d+\.[0-9a-f]{8}\.ima-sidecar-tmp$/;
-// fusefat runs multi-threaded (test/helpers/mounts.ts starts it without -s) and its FAT library is not
-// thread-safe: concurrent requests once left it spinning with a rename and a flush never answered, and
-// the command line stuck in D state. Commands that touch FAT therefore run one file at a time, except
-// where running several at once is the point (and even there they touch FAT one file at a time); the
-// tests that use FAT have a timeout, so such a hang fails the test and unmounting ends it.
-const ONE_JOB = ['-j', '1'];
-const FAT_TIMEOUT = { timeout: 180_000 };
-
-async function cli(args: string[], status: number): Promise<RunResult> {
-  const r = await runCli(args, { timeoutMs: 90_000 });
-  assert.equal(r.status, status, `ima-sidecar ${args.join(' ')}\n${show(r)}`);
-  return r;
-}
+const cli = (args: string[], status: number): Promise<RunResult> => cliExpecting(args, status, 90_000);
 
 async function evmctlVerifies(path: string): Promise<boolean> {
   const r = await run('evmctl', ['ima_verify', '--key', CERT_DER, path]);
