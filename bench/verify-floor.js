@@ -39,7 +39,7 @@ function walk(d) {
     const fd = openSync(p, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     fstatSync(fd);
     const n = readSync(fd, buf, 0, buf.length, 0);
-    const value = getAttributeSync(`/proc/self/fd/${fd}`, attr);
+    const value = getAttributeSync(`/proc/${process.pid}/fd/${fd}`, attr);
     closeSync(fd);
     const digest = createHash('sha256').update(buf.subarray(0, n)).digest();
     // security.ima v2: type, version, algo, keyid (4), size (2), then the signature.

@@ -4,7 +4,7 @@
  * remembered per device, since a name alone cannot say (FUSE may or may not).
  */
 import { readFile, statfs } from 'node:fs/promises';
-import { fsPath } from './fs-path.js';
+import { fsPath, isDescriptorPath } from './fs-path.js';
 
 const MAGIC: Record<number, string> = {
   0x4d44: 'vfat', // msdos too: the same magic
@@ -88,7 +88,7 @@ export async function filesystemOf(path: string, dev?: number): Promise<Filesyst
     const hit = namesByDevice.get(dev);
     if (hit) return hit;
   }
-  const s = await statfs(path.startsWith('/proc/self/fd/') ? path : fsPath(path));
+  const s = await statfs(isDescriptorPath(path) ? path : fsPath(path));
   const byMagic = filesystemName(s.type);
   const mounted = dev !== undefined ? (await mountTypesByDevice()).get(majorMinor(dev)) : undefined;
   // Trust the mount table's name only when it agrees with the magic's family (vfat is vfat, fuse.* is fuse).

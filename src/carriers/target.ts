@@ -6,7 +6,7 @@
 import type { Stats } from 'node:fs';
 import { fstatSync, lstatSync } from 'node:fs';
 import { FileError } from '../errors.js';
-import { fsPath } from './fs-path.js';
+import { descriptorPath, fsPath } from './fs-path.js';
 import { FilesystemFacts, filesystemOf, knownFilesystem, knownXattrSupport, learnXattrSupport } from './filesystem.js';
 import { OpenedFile, openRegularFileSync, sameFileVersion } from './regular-file.js';
 import { getXattrFd, isUnsupported, removeXattrFd, setXattrFd, XattrError } from './xattr.js';
@@ -21,7 +21,7 @@ export async function openTarget(path: string): Promise<Target> {
   const known = knownFilesystem(opened.stat.dev);
   if (known) return { ...opened, path, fs: known };
   try {
-    const fs = await filesystemOf(`/proc/self/fd/${opened.handle.fd}`, opened.stat.dev);
+    const fs = await filesystemOf(descriptorPath(opened.handle.fd), opened.stat.dev);
     return { ...opened, path, fs };
   } catch (e) {
     await opened.handle.close().catch(() => {});

@@ -1,7 +1,7 @@
 /**
  * The one module that touches fs-xattr. fs-xattr works on paths, follows
  * symlinks and has no flags or fd calls, so every call goes through
- * /proc/self/fd/N of a file we opened with O_NOFOLLOW: the kernel resolves that
+ * /proc/PID/fd/N (descriptorPath) of a file we opened with O_NOFOLLOW: the kernel resolves that
  * magic link to the very inode we checked, so no symlink can be swapped in
  * between the check and the call.
  *
@@ -17,14 +17,11 @@
  */
 import { getAttributeSync, removeAttributeSync, setAttributeSync } from 'fs-xattr';
 import { FileError, errnoOf } from '../errors.js';
+import { descriptorPath } from './fs-path.js';
 
 export const DEFAULT_XATTR = 'security.ima';
 
 export class XattrError extends FileError {}
-
-function fdPath(fd: number): string {
-  return `/proc/self/fd/${fd}`;
-}
 
 export function isUnsupported(code: string | undefined): boolean {
   return code === 'ENOTSUP' || code === 'EOPNOTSUPP';
@@ -75,7 +72,7 @@ function quietly<T>(call: () => T): T {
 /** Reads the attribute of the open file; undefined when it has none. Throws XattrError (EOPNOTSUPP included). */
 export function getXattrFd(fd: number, path: string, name: string, fsName: string): Buffer | undefined {
   try {
-    return quietly(() => getAttributeSync(fdPath(fd), name));
+    return quietly(() => getAttributeSync(descriptorPath(fd), name));
   } catch (e) {
     const code = errnoOf(e);
     if (code === 'ENODATA' || code === 'ENOATTR') return undefined;
@@ -85,7 +82,7 @@ export function getXattrFd(fd: number, path: string, name: string, fsName: strin
 
 export function setXattrFd(fd: number, path: string, name: string, value: Buffer, fsName: string): void {
   try {
-    setAttributeSync(fdPath(fd), name, value);
+    setAttributeSync(descriptorPath(fd), name, value);
   } catch (e) {
     const code = errnoOf(e);
     throw new XattrError(path, xattrReason(code, name, fsName, 'write'), code);
@@ -95,7 +92,7 @@ export function setXattrFd(fd: number, path: string, name: string, value: Buffer
 /** Removes the attribute; false when there was none. */
 export function removeXattrFd(fd: number, path: string, name: string, fsName: string): boolean {
   try {
-    quietly(() => removeAttributeSync(fdPath(fd), name));
+    quietly(() => removeAttributeSync(descriptorPath(fd), name));
     return true;
   } catch (e) {
     const code = errnoOf(e);

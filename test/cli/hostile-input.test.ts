@@ -571,7 +571,7 @@ describe('symlinks swapped in while a run is under way', () => {
     for (const r of runs) assert.doesNotMatch(r.stderr, /internal error|^\s+at /m, show(r));
   });
 
-  test('every xattr call goes to the inode that was opened (O_NOFOLLOW + /proc/self/fd/N), even when the name is swapped for a symlink', async (t) => {
+  test('every xattr call goes to the inode that was opened (O_NOFOLLOW + /proc/PID/fd/N), even when the name is swapped for a symlink', async (t) => {
     if (!ready(t)) return;
     const dir = await tempDir(t);
     const f = join(dir, 'f');
