@@ -25,6 +25,30 @@ const spare: Buffer[] = [];
 const MAX_SPARE = 16;
 
 /**
+ * Files streamed past their first chunk at once. Hashing runs on this thread,
+ * so more large files at a time only interleave; the bound keeps their
+ * buffers (2 MiB each) to a few MiB however many files are in flight.
+ */
+const LARGE_STREAMS = 4;
+let largeStreams = 0;
+const waitingForStream: (() => void)[] = [];
+
+async function startLargeStream(): Promise<void> {
+  if (largeStreams < LARGE_STREAMS) {
+    largeStreams++;
+    return;
+  }
+  // The slot is handed over by endLargeStream, still counted.
+  await new Promise<void>((resolve) => waitingForStream.push(resolve));
+}
+
+function endLargeStream(): void {
+  const next = waitingForStream.shift();
+  if (next) next();
+  else largeStreams--;
+}
+
+/**
  * Feeds every byte of the open file, from offset 0 up to `limit` (default: all), to each sink; returns the byte count.
  * A chunk handed to a sink is only valid during the call (the buffer is reused): a sink that keeps bytes copies them.
  *
@@ -33,27 +57,43 @@ const MAX_SPARE = 16;
  * (bench/bench.js, verify -r). Past the first chunk, the next chunk is read on
  * the thread pool into a second buffer while this one is hashed: reading and
  * hashing a 1 GiB file one after the other took 1.66x evmctl's time, the
- * overlap brings it near OpenSSL's hashing speed. The event loop keeps
- * turning between chunks (signals, other files).
+ * overlap brings it near OpenSSL's hashing speed; at most LARGE_STREAMS
+ * files at a time get that far. The event loop keeps turning between chunks
+ * (signals, other files).
  */
 export async function streamHandle(handle: PositionalReader, sinks: readonly ContentSink[], limit = Infinity): Promise<number> {
-  let current = spare.pop() ?? Buffer.allocUnsafe(CHUNK);
+  let current: Buffer | undefined = spare.pop() ?? Buffer.allocUnsafe(CHUNK);
   let other: Buffer | undefined;
   let pending: Promise<number> | undefined;
   let position = 0;
+  let large = false;
+  const feed = (bytes: Buffer): void => {
+    for (const s of sinks) s.update(bytes);
+  };
   try {
     let want = Math.min(CHUNK, limit);
     let bytesRead = want > 0 ? readSync(handle.fd, current, 0, want, 0) : 0;
     while (bytesRead > 0) {
       const next = position + bytesRead;
       want = Math.min(CHUNK, limit - next);
-      if (want > 0 && next >= CHUNK) {
-        // A large file: start reading the next chunk before hashing this one.
+      if (want > 0 && next >= CHUNK && !large) {
+        // A large file: wait for a stream slot holding no buffer (the first chunk is hashed first).
+        feed(current!.subarray(0, bytesRead));
+        position = next;
+        if (spare.length < MAX_SPARE) spare.push(current!);
+        current = undefined;
+        await startLargeStream();
+        large = true;
+        current = spare.pop() ?? Buffer.allocUnsafe(CHUNK);
+        bytesRead = readSync(handle.fd, current, 0, want, position);
+        continue;
+      }
+      if (want > 0 && large) {
+        // Start reading the next chunk before hashing this one.
         other ??= spare.pop() ?? Buffer.allocUnsafe(CHUNK);
         pending = handle.read(other, 0, want, next).then((r) => r.bytesRead);
       }
-      const chunk = current.subarray(0, bytesRead);
-      for (const s of sinks) s.update(chunk);
+      feed(current!.subarray(0, bytesRead));
       position = next;
       if (want <= 0) break;
       if (pending) {
@@ -61,13 +101,14 @@ export async function streamHandle(handle: PositionalReader, sinks: readonly Con
         pending = undefined;
         [current, other] = [other!, current];
       } else {
-        bytesRead = readSync(handle.fd, current, 0, want, position);
+        bytesRead = readSync(handle.fd, current!, 0, want, position);
       }
     }
   } finally {
     // Never hand back a buffer a read is still filling.
     if (pending) await pending.catch(() => 0);
     for (const b of [current, other]) if (b && spare.length < MAX_SPARE) spare.push(b);
+    if (large) endLargeStream();
   }
   return position;
 }

@@ -141,11 +141,42 @@ export class ContentSigner implements ContentSink {
    */
   async finishAsync(): Promise<{ digest: Buffer; signature: Buffer }> {
     const data = this.copy?.bytes();
-    if (!data) return this.finish();
+    if (!data || !reservePoolBytes(data.length)) return this.finish();
     const digest = this.hash.digest();
-    const signature = await new Promise<Buffer>((resolve, reject) => oneShotSign(this.algo.nodeName!, data, this.key, (e, sig) => (e ? reject(e) : resolve(sig))));
+    const signature = await signOnPool(this.algo.nodeName!, data, this.key);
     return { digest, signature };
   }
+}
+
+/**
+ * Content handed to the thread pool and not yet signed, in bytes. OpenSSL keeps
+ * its own copy until the signature is made, so with many files in flight
+ * (--jobs) this is what grows: over budget, a file is signed here from its
+ * digest instead (the same signature), and memory stays bounded.
+ */
+const POOL_BUDGET = 16 << 20;
+let poolBytes = 0;
+
+function reservePoolBytes(n: number): boolean {
+  if (poolBytes > 0 && poolBytes + n > POOL_BUDGET) return false;
+  poolBytes += n;
+  return true;
+}
+
+function signOnPool(hashName: string, data: Buffer, key: KeyObject): Promise<Buffer> {
+  const n = data.length;
+  return new Promise<Buffer>((resolve, reject) => {
+    try {
+      oneShotSign(hashName, data, key, (e, sig) => {
+        poolBytes -= n;
+        if (e) reject(e);
+        else resolve(sig);
+      });
+    } catch (e) {
+      poolBytes -= n;
+      reject(e);
+    }
+  });
 }
 
 /** Hashes whose DigestInfo OpenSSL builds exactly as digestInfo() does (with the NULL parameter, as the kernel). */

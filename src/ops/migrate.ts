@@ -24,6 +24,7 @@ import { CarrierValue, checkValues, planChecks } from './check.js';
 import type { ContentSink } from '../crypto/signature.js';
 import { failure, FileResult, tryDecode } from './result.js';
 import { processTree, TargetSelection, TreeOptions } from './tree.js';
+import { copyJobs } from '../select/runner.js';
 
 export interface MigrateOptions {
   readonly xattrName: string;
@@ -321,7 +322,7 @@ async function writeFully(h: FileHandle, chunk: Buffer): Promise<void> {
 export async function* migrate(src: string, dest: string, tree: TreeOptions, opts: MigrateOptions & { recursive?: boolean }): AsyncGenerator<FileResult> {
   const plan = await planMigration(src, dest, !!opts.recursive);
   // Destinations whose names differ only in case are one file on FAT: never written at the same time (carriers/name-lock.ts).
-  yield* processTree([src], { ...tree, select: { ...tree.select, recursive: plan.srcIsDir } }, (sel) => {
+  yield* processTree([src], { ...tree, defaultJobs: tree.defaultJobs ?? copyJobs(), select: { ...tree.select, recursive: plan.srcIsDir } }, (sel) => {
     const destPath = plan.destFor(sel);
     return oneAtATimePerName(destPath, () => migrateFile(sel, destPath, opts));
   });

@@ -15,6 +15,8 @@ import { workerScript } from './worker-script.js';
 export interface TreeOptions {
   readonly select: SelectOptions;
   readonly jobs?: number;
+  /** Files in flight when `jobs` is not given (default: defaultJobs()). */
+  readonly defaultJobs?: number;
   /**
    * Worker threads for the files found below directory arguments, for the
    * operations that can use them (default: one per core, at most 8; 0 or 1:
@@ -52,7 +54,7 @@ export async function* processTree(paths: readonly string[], opts: TreeOptions, 
     }
   };
   // Workers need a few batches each in flight to stay busy (unless --jobs says otherwise).
-  const jobs = opts.jobs ?? Math.max(defaultJobs(), threads > 1 ? threads * BATCH * 2 : 0);
+  const jobs = opts.jobs ?? Math.max(opts.defaultJobs ?? defaultJobs(), threads > 1 ? threads * BATCH * 2 : 0);
   try {
     yield* runOrdered(selectFiles(paths, select), jobs, work, opts.shouldStop);
   } finally {

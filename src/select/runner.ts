@@ -42,10 +42,25 @@ export async function* runOrdered<T, R>(items: AsyncIterable<T> | Iterable<T>, j
   }
 }
 
+/**
+ * Files in flight by default. The small per-file calls are synchronous; what
+ * runs in parallel is the thread pool's work (RSA signing, flushes, reads of
+ * large files), and a file waiting there holds little (its sidecar, at most a
+ * 1 MiB copy for the signer; large reads are bounded apart, crypto/digest.ts).
+ * The flushes wait for the disk, so the pool stays fed only with many files
+ * queued: sign -r over 5,000 files on 2 cores took 6.0-6.2 s with 16 in
+ * flight, 5.2-5.7 s with 32, 5.2 s with 64, 4.9-5.1 s with 128 (bench/bench.js
+ * corpus, same disk state). 32 per core, 32..128.
+ */
 export function defaultJobs(): number {
-  // The small per-file calls are synchronous; what runs in parallel is the thread pool's work
-  // (RSA signing, flushes, reads of large files). Eight per core keep the pool fed while flushes
-  // wait for the disk: sign -r over 5,000 files took 7.1 s with 4 jobs, 6.0 s with 16 (bench/bench.js).
-  const cores = availableParallelism();
-  return Math.max(8, Math.min(32, cores * 8));
+  return Math.max(32, Math.min(128, availableParallelism() * 32));
+}
+
+/**
+ * Files in flight for operations that copy whole files (migrate): each holds a
+ * 1 MiB copy buffer and a disk stream, and more streams than the disk can
+ * serve at once only interleave them. Eight per core, 8..32.
+ */
+export function copyJobs(): number {
+  return Math.max(8, Math.min(32, availableParallelism() * 8));
 }

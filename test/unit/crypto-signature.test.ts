@@ -66,6 +66,21 @@ describe('RSA', () => {
     });
   }
 
+  test('many signatures in flight at once: those over the thread pool\'s memory budget are made here, every one the same bytes', async () => {
+    // 40 contents of 900 KB: 36 MB, more than the 16 MiB the pool may hold at once.
+    const contents = Array.from({ length: 40 }, (_, i) => Buffer.alloc(900_000, i));
+    const signers = contents.map((c) => {
+      const s = new ContentSigner(rsa.privateKey, algo('sha256'), 2);
+      for (let i = 0; i < c.length; i += 65536) s.update(c.subarray(i, i + 65536));
+      return s;
+    });
+    const got = await Promise.all(signers.map((s) => s.finishAsync()));
+    got.forEach((g, i) => {
+      assert.deepEqual(g.digest, digestBytes(algo('sha256'), contents[i]!));
+      assert.deepEqual(g.signature, nodeSign('sha256', contents[i]!, rsa.privateKey), `signature ${i}`);
+    });
+  });
+
   test('signing a digest equals `openssl dgst -sha256 -sign key file` (and sha1, sha384, sha512)', async (t) => {
     if (!haveCommand('openssl')) return skipOrFail(t, 'needs the command openssl');
     const data = join(dir, 'data.bin');
@@ -239,6 +254,40 @@ describe('streaming digests', () => {
       const limited = new DigestSink(algo('sha256'));
       assert.equal(await streamHandle(h, [limited], 1_500_000), 1_500_000);
       assert.deepEqual(limited.digest(), createHash('sha256').update(big.subarray(0, 1_500_000)).digest());
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('many large files streamed at once: at most four past their first chunk at a time, every digest right', async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024 + 5);
+    for (let i = 0; i < big.length; i += 512) big[i] = (i / 512) & 0xff;
+    const p = join(dir, 'big3.bin');
+    await writeFile(p, big);
+    const h = await open(p, 'r');
+    let inAsyncRead = 0;
+    let mostAtOnce = 0;
+    // The thread-pool reads (past the first chunk) are counted while they run, slowed so that files overlap.
+    const reader = {
+      fd: h.fd,
+      async read(buffer: Buffer, offset: number, length: number, position: number) {
+        mostAtOnce = Math.max(mostAtOnce, ++inAsyncRead);
+        await new Promise((r) => setTimeout(r, 5));
+        try {
+          return await h.read(buffer, offset, length, position);
+        } finally {
+          inAsyncRead--;
+        }
+      },
+    };
+    try {
+      const sinks = Array.from({ length: 12 }, () => new DigestSink(algo('sha256')));
+      const counts = await Promise.all(sinks.map((s) => streamHandle(reader, [s])));
+      assert.deepEqual(counts, sinks.map(() => big.length));
+      const want = createHash('sha256').update(big).digest();
+      for (const s of sinks) assert.deepEqual(s.digest(), want);
+      assert.ok(mostAtOnce >= 2, `files did overlap (${mostAtOnce})`);
+      assert.ok(mostAtOnce <= 4, `${mostAtOnce} large files read at once`);
     } finally {
       await h.close();
     }
