@@ -135,6 +135,30 @@ function codePath() {
   }
 }
 
+/**
+ * The corpora's filesystem, and for ext4 whether it has a journal. Without one,
+ * the kernel will not reuse an inode deleted in the last 60 s (360 s while its
+ * inode-table block is dirty) and scans past every such inode on each file
+ * creation (fs/ext4/ialloc.c: find_inode_bit, recently_deleted; perf shows
+ * recently_deleted and find_get_block_common at 20% of sign -r). So on such a
+ * filesystem, creating files within minutes of deleting thousands costs up to
+ * three times the system time: sign -r took 5.1-6.2 s with 1.4-1.9 s of system
+ * time, 8.7-9.8 s with 5.4-6.5 s right after a 5,000-file tree was removed.
+ */
+function describeFilesystem(workDir) {
+  const type = firstLine(`findmnt -n -o FSTYPE -T '${workDir}' 2>/dev/null`) ?? firstLine(`stat -f -c %T '${workDir}'`);
+  if (type !== 'ext4') return type;
+  const dev = firstLine(`findmnt -n -o SOURCE -T '${workDir}' 2>/dev/null`)?.replace(/^\/dev\//, '');
+  let options = '';
+  try {
+    options = readFileSync(`/proc/fs/ext4/${dev}/options`, 'utf8');
+  } catch {
+    return type;
+  }
+  // A journalled ext4 lists its data= mode; one without a journal lists none.
+  return /^data=/m.test(options) ? 'ext4' : 'ext4 without a journal';
+}
+
 function machine(workDir) {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? cpus()[0]?.model ?? 'unknown';
@@ -149,7 +173,7 @@ function machine(workDir) {
     systemOpenssl: firstLine('openssl version 2>/dev/null') ?? 'openssl(1) not installed',
     evmctl: firstLine('evmctl --version'),
     evmctlLibcrypto: firstLine("ldd \"$(command -v evmctl)\" | sed -n 's/^\\s*\\(libcrypto[^ ]*\\).*/\\1/p'") ?? '?',
-    filesystem: firstLine(`findmnt -n -o FSTYPE -T '${workDir}' 2>/dev/null`) ?? firstLine(`stat -f -c %T '${workDir}'`),
+    filesystem: describeFilesystem(workDir),
     code: codePath(),
     commit: firstLine(`git -C '${ROOT}' rev-parse --short HEAD 2>/dev/null`) ?? '?',
     dirty: (firstLine(`git -C '${ROOT}' status --porcelain --untracked-files=no -- src bin package.json 2>/dev/null | wc -l`) ?? '0') !== '0',
@@ -202,17 +226,15 @@ function spread(xs) {
  * result, `cleanup(dir)` removes a fresh copy.
  */
 /**
- * Lets the disk settle: on this machine's ext4 (mounted with discard), the
- * first thousands of file creations after a large delete cost up to ten
- * times their usual system time (sign -r: 1.9 s of system time on a quiet
- * disk, 4.7-6.3 s right after deleting 20,000 files), so a side run right
- * after the previous side's cleanup paid for it. Every side of a round now
- * gets its copy made first, then this, then the runs; copies are removed
- * only when the whole comparison is done. Between two sides'
- * runs it runs again (untimed): a side that leaves dirty pages (evmctl never
- * flushes) would otherwise have them written back during the next side's
- * run, whose flushes then wait for them (sign -r took 6.5-7 s after a
- * settled disk and 10.3-10.6 s right after evmctl's run).
+ * Lets the disk settle between sides (untimed): a side that leaves dirty pages
+ * (evmctl never flushes) would otherwise have them written back during the
+ * next side's run, whose flushes then wait for them (sign -r took 6.5-7 s after
+ * a settled disk and 10.3-10.6 s right after evmctl's run). Every side of a
+ * round gets its copy made first, then this, then the runs; copies are removed
+ * only when the whole comparison is done, and sign (the one timed run that
+ * creates files) comes first: on ext4 without a journal, file creation
+ * within minutes of a large delete costs up to three times its system time
+ * (see describeFilesystem).
  */
 function settle() {
   run('sync', 'sync');
@@ -523,6 +545,7 @@ async function main() {
     const mach = machine(state.work);
     const loadBefore = loadavg();
     log(`bench: ${mach.cpu}, ${mach.cores} cores, Linux ${mach.kernel}, Node ${mach.node} (OpenSSL ${mach.nodeOpenssl}), ${mach.evmctl}; corpora in ${state.work} (${mach.filesystem}); xattr ${state.attr}; load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')}`);
+    if (mach.filesystem === 'ext4 without a journal' && o.only.includes('sign')) log('bench: note: the corpora are on ext4 without a journal, where creating files within 6 minutes of deleting thousands costs up to 3x the system time (see describeFilesystem); sign -r is only comparable on a disk left alone that long');
     if (loadBefore[0] > mach.cores / 2) log(`bench: warning: the load average (${loadBefore[0].toFixed(2)}) is high for ${mach.cores} cores; the numbers will be noisy`);
 
     // Corpora.
