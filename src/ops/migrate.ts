@@ -11,7 +11,7 @@ import type { PositionalReader } from '../crypto/digest.js';
 import { FileHandle, lstat, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ImaValue } from '../codec/ima-value.js';
-import { processAlive, registerTemporary, temporaryOwner, temporaryPathFor, unregisterTemporary } from '../carriers/atomic-write.js';
+import { processAlive, registerTemporary, syncDirectoryOf, temporaryOwner, temporaryPathFor, unregisterTemporary } from '../carriers/atomic-write.js';
 import { knownXattrSupport, learnXattrSupport, filesystemOf } from '../carriers/filesystem.js';
 import { readSidecar, sidecarPathFor, writeSidecar } from '../carriers/sidecar.js';
 import { closeTarget, openTarget, readTargetXattr, Target } from '../carriers/target.js';
@@ -223,8 +223,12 @@ export async function migrateFile(sel: Pick<TargetSelection, 'path' | 'rel'>, de
     tmp = undefined;
     let carrier: MigrateCarrier = placed === 'xattr' ? 'xattr' : 'none';
     if (sig && (placed === 'sidecar-pending' || opts.keepSidecars)) {
+      // The sidecar's write flushes this same directory after its rename, and with it the file's new name.
       await writeSidecar(sidecarPathFor(destPath, opts.suffix), sig.bytes);
       if (placed === 'sidecar-pending') carrier = 'sidecar';
+    } else {
+      // The new name is durable only once the directory is flushed (the content already is).
+      await syncDirectoryOf(destPath);
     }
     return { ...base, status: 'copied', failed: false, details: { ...details, carrier } };
   } catch (e) {
