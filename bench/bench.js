@@ -19,6 +19,7 @@
  *   2. import that tree's sidecars into the xattr:
  *        ima-sidecar import -r vs   xargs -n2 -P$(nproc) evmctl ima_setxattr --sigfile SIG FILE
  *                              and  a getfattr-style dump made from the sidecars + setfattr --restore
+ *                              (and bench/import-floor.js, the least Node can do, reported)
  *   3. verify the tree from the xattrs:
  *        ima-sidecar verify -r --from xattr vs xargs -n50 -P$(nproc) evmctl ima_verify
  *   4. hash one 1 GiB file: ima-sidecar hash vs evmctl ima_hash -n (wall time, peak RSS)
@@ -395,6 +396,8 @@ function benchImport(o, c) {
     { name: 'ima-sidecar', cmd: ours(`import -r ${state.oursXattr}DIR`) },
     { name: 'evmctl', cmd: `find DIR -type f -name '*.sig' -printf '%p\\0%p\\0' | sed -z 'n;s/\\.sig$//' | xargs -0 -n2 -P$(nproc) evmctl ima_setxattr ${state.evmUser}--sigfile` },
     { name: 'shell', cmd: dumpCmd },
+    // Not a competitor: the least a Node process can do (bench/import-floor.js), to show how much of the gap is Node's.
+    { name: 'node floor', cmd: `node ${q(join(ROOT, 'bench', 'import-floor.js'))} DIR ${state.attr}` },
   ].map((s) => ({ ...s, run: (dir) => measure(`${s.cmd.replaceAll('DIR', q(dir))} >/dev/null 2>&1`) }));
   const res = sideBySide(sides, o.treeRuns, {
     prepare: (side) => freshCopy(c.signed, `import-${side.name}`),
@@ -407,7 +410,7 @@ function benchImport(o, c) {
     },
     cleanup: (dir) => rmSync(dir, { recursive: true, force: true }),
   });
-  return { id: 'import', title: 'import tree, 5,000 sidecars', sides, res, ours: 'ima-sidecar', others: ['evmctl', 'shell'] };
+  return { id: 'import', title: 'import tree, 5,000 sidecars', sides, res, ours: 'ima-sidecar', others: ['evmctl', 'shell'], floor: 'node floor' };
 }
 
 function benchVerify(o, c) {
@@ -473,6 +476,10 @@ function rows(results) {
       for (const other of r.others) {
         const ratio = med(r, other) / med(r, m);
         out.push({ what: r.title, ours: fmtMs(med(r, m)), other: `${other === 'shell' ? 'dump + setfattr --restore' : 'evmctl, xargs -P$(nproc)'}: ${fmtMs(med(r, other))}`, ratio: `${fmtRatio(ratio)} faster`, goal: 'at least 5x faster', met: ratio >= 5 });
+      }
+      if (r.floor) {
+        const floor = med(r, r.floor);
+        out.push({ what: 'import tree: the Node floor (bench/import-floor.js, one thread, no checks)', ours: fmtMs(med(r, m)), other: `node floor: ${fmtMs(floor)}; shell: ${fmtMs(med(r, 'shell'))}`, ratio: `floor is ${fmtRatio(med(r, 'shell') / floor)} faster than the shell`, goal: '(reported)', met: undefined });
       }
     } else if (r.id === 'verify') {
       const ratio = med(r, 'evmctl') / med(r, m);
