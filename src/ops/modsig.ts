@@ -43,10 +43,11 @@ export type LoadedAppended =
   | { readonly kind: 'found'; readonly layout: AppendedLayout; readonly cms: ParsedCms; readonly rules: KernelCheck; readonly signer: CmsSigner };
 
 /** Reads and parses the appended signature of an open file and applies the kernel's rules; never throws FormatError. */
-export async function loadAppended(handle: PositionalReader, size: number): Promise<LoadedAppended> {
-  let info: AppendedInfo | undefined;
+/** `known`: the trailer and CMS bytes when the caller has read them already (they are not read again). */
+export async function loadAppended(handle: PositionalReader, size: number, known?: AppendedInfo): Promise<LoadedAppended> {
+  let info: AppendedInfo | undefined = known;
   try {
-    info = await readAppendedSignature(handle, size);
+    info ??= await readAppendedSignature(handle, size);
   } catch (e) {
     if (e instanceof FormatError) return { kind: 'invalid', reason: e.reason };
     throw e;
@@ -109,8 +110,8 @@ function coverageNote(layout: AppendedLayout): string {
  * sidecar and xattr. Undefined when the file has none. Reads the last 40
  * bytes, the CMS, and (to verify) the payload.
  */
-export async function checkAppended(handle: PositionalReader, size: number, certs: readonly Certificate[]): Promise<CarrierCheck | undefined> {
-  const loaded = await loadAppended(handle, size);
+export async function checkAppended(handle: PositionalReader, size: number, certs: readonly Certificate[], known?: AppendedInfo): Promise<CarrierCheck | undefined> {
+  const loaded = await loadAppended(handle, size, known);
   if (loaded.kind === 'none') return undefined;
   if (loaded.kind === 'invalid') {
     return { carrier: 'appended', status: 'invalid', reason: `malformed appended signature: ${loaded.reason}`, value: loaded.cms?.der ?? Buffer.alloc(0) };

@@ -5,7 +5,7 @@
 import { readSidecar, sidecarPathFor } from '../carriers/sidecar.js';
 import { readTargetXattr, targetTakesXattrs } from '../carriers/target.js';
 import type { Certificate } from '../crypto/certificate.js';
-import { readAppendedSignature } from '../carriers/appended.js';
+import { AppendedInfo, readAppendedSignature } from '../carriers/appended.js';
 import { FormatError } from '../errors.js';
 import { CarrierValue, checkValues } from './check.js';
 import { checkAppended } from './modsig.js';
@@ -36,14 +36,15 @@ export async function statusOf(path: string, opts: StatusOptions): Promise<FileR
     }
     const xattr = readTargetXattr(target, opts.xattrName);
     // The third carrier: a signature appended to the file (it covers the payload only).
-    let appended = false;
+    let appendedInfo: AppendedInfo | undefined;
     let appendedProblem: string | undefined;
     try {
-      appended = (await readAppendedSignature(target.handle, target.stat.size)) !== undefined;
+      appendedInfo = await readAppendedSignature(target.handle, target.stat.size);
     } catch (e) {
       if (!(e instanceof FormatError)) throw e;
       appendedProblem = e.reason;
     }
+    const appended = appendedInfo !== undefined;
     details.appended = appended ? 'yes' : appendedProblem ? 'invalid' : 'no';
     const takesNow = targetTakesXattrs(target, opts.xattrName);
     details.xattrs = takesNow === undefined ? (xattr ? 'yes' : 'unknown') : takesNow ? 'yes' : 'no';
@@ -72,7 +73,7 @@ export async function statusOf(path: string, opts: StatusOptions): Promise<FileR
       if (sidecar) values.push({ carrier: 'sidecar', bytes: sidecar });
       if (xattr) values.push({ carrier: 'xattr', bytes: xattr });
       const checks = await checkValues(target, values, opts.certs);
-      const appendedCheck = appended ? await checkAppended(target.handle, target.stat.size, opts.certs) : undefined;
+      const appendedCheck = appended ? await checkAppended(target.handle, target.stat.size, opts.certs, appendedInfo) : undefined;
       if (appendedCheck) checks.push(appendedCheck);
       details.verified = Object.fromEntries(checks.map((c) => [c.carrier, c.status === 'ok' ? 'ok' : c.reason]));
       if (checks.some((c) => c.status !== 'ok')) {
