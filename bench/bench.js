@@ -41,7 +41,9 @@
  * so the folder must be on a filesystem with xattrs (ext4, xfs, btrfs;
  * tmpfs takes security.* but may refuse user.*).
  *
- * Disk: about 1.5 GiB in the folder while it runs; removed at the end.
+ * Disk: up to about 4.5 GiB in the folder while it runs (every round of a
+ * comparison gets its own copies, removed when the comparison is over);
+ * removed at the end.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -371,7 +373,8 @@ function benchSign(o, c) {
     { name: 'evmctl', cmd: `find DIR -type f -print0 | xargs -0 -n1 -P$(nproc) evmctl ima_sign -n --sigfile -k ${q(KEY)}` },
   ].map((s) => ({ ...s, run: (dir) => measure(`${s.cmd.replaceAll('DIR', q(dir))} >/dev/null 2>&1`) }));
   const res = sideBySide(sides, o.treeRuns, {
-    prepare: (side) => freshCopy(c.tree, `sign-${side.name}`),
+    // A name per round: freshCopy removes what has the name, and a removal before the next runs is what must not happen (see settle).
+    prepare: (side, i) => freshCopy(c.tree, `sign-${side.name}-${i}`),
     check: (side, dir) => {
       const n = listFiles(dir, (f) => f.endsWith('.sig')).length;
       if (n !== 5000) throw new Error(`${side.name} sign: ${n} sidecars, expected 5000`);
@@ -400,7 +403,7 @@ function benchImport(o, c) {
     { name: 'node floor', cmd: `node ${q(join(ROOT, 'bench', 'import-floor.js'))} DIR ${state.attr}` },
   ].map((s) => ({ ...s, run: (dir) => measure(`${s.cmd.replaceAll('DIR', q(dir))} >/dev/null 2>&1`) }));
   const res = sideBySide(sides, o.treeRuns, {
-    prepare: (side) => freshCopy(c.signed, `import-${side.name}`),
+    prepare: (side, i) => freshCopy(c.signed, `import-${side.name.replace(/ /g, '-')}-${i}`),
     check: (side, dir) => {
       for (const rel of sample) {
         const x = xattrOf(join(dir, rel));
