@@ -45,7 +45,7 @@ export function selectionOptions<T>(y: Argv<T>) {
     .option('include', { ...repeatable, describe: 'Only files matching GLOB (relative to each directory argument)' })
     .option('exclude', { ...repeatable, describe: 'Skip files and directories matching GLOB' })
     .option('one-file-system', { type: 'boolean', describe: 'Do not descend into other filesystems' })
-    .option('jobs', { alias: 'j', type: 'number', describe: 'Files in flight at once (default: 32 per core, 32..128; migrate: 8 per core, 8..32)' })
+    .option('jobs', { alias: 'j', type: 'number', describe: 'Files in flight at once (default: 32 per core, 32..128; migrate: 8 per core, 8..32; lowered to fit ulimit -n)' })
     .option('threads', { type: 'number', describe: 'Worker threads for files found in directories, where the command can use them (default: one per core, up to 8; 1: none)' });
 }
 

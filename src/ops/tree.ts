@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { unlink } from 'node:fs/promises';
-import { defaultJobs, runOrdered } from '../select/runner.js';
+import { defaultJobs, runOrdered, withinOpenFileLimit } from '../select/runner.js';
 import { Selected, SelectOptions, selectFiles } from '../select/walk.js';
 import { BATCH, WorkerPool } from '../select/worker-pool.js';
 import { FileResult, resultForNonTarget } from './result.js';
@@ -54,7 +54,7 @@ export async function* processTree(paths: readonly string[], opts: TreeOptions, 
     }
   };
   // Workers need a few batches each in flight to stay busy (unless --jobs says otherwise).
-  const jobs = opts.jobs ?? Math.max(opts.defaultJobs ?? defaultJobs(), threads > 1 ? threads * BATCH * 2 : 0);
+  const jobs = opts.jobs ?? withinOpenFileLimit(Math.max(opts.defaultJobs ?? defaultJobs(), threads > 1 ? threads * BATCH * 2 : 0));
   try {
     yield* runOrdered(selectFiles(paths, select), jobs, work, opts.shouldStop);
   } finally {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 
 /**
@@ -63,4 +64,36 @@ export function defaultJobs(): number {
  */
 export function copyJobs(): number {
   return Math.max(8, Math.min(32, availableParallelism() * 8));
+}
+
+/** Descriptors a file in flight may hold at once (the file, a temporary or a copy, a sidecar, a directory to flush). */
+const DESCRIPTORS_PER_FILE = 4;
+/** Descriptors the process needs besides (standard streams, Node's own, worker threads, the walk's open directories). */
+const DESCRIPTORS_RESERVED = 48;
+
+let openFileLimit: number | undefined | null = null;
+
+/** This process's soft limit on open files, from /proc/self/limits (Node has no getrlimit); undefined when unknown or unlimited. */
+function softOpenFileLimit(): number | undefined {
+  if (openFileLimit === null) {
+    try {
+      const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+      const soft = Number(line?.split(/\s{2,}/)[1]);
+      openFileLimit = Number.isFinite(soft) && soft > 0 ? soft : undefined;
+    } catch {
+      openFileLimit = undefined;
+    }
+  }
+  return openFileLimit;
+}
+
+/**
+ * A default number of files in flight lowered to what the open-file limit
+ * allows: with `ulimit -n 64`, 64 files in flight made files fail with EMFILE.
+ * An explicit --jobs is taken as given.
+ */
+export function withinOpenFileLimit(jobs: number): number {
+  const limit = softOpenFileLimit();
+  if (limit === undefined) return jobs;
+  return Math.max(1, Math.min(jobs, Math.floor((limit - DESCRIPTORS_RESERVED) / DESCRIPTORS_PER_FILE)));
 }
