@@ -224,11 +224,6 @@ function spread(xs) {
 }
 
 /**
- * Runs each side `runs` times, alternating which goes first; `prepare(side, i)`
- * (untimed) returns the directory to work in, `check(side, dir)` validates the
- * result, `cleanup(dir)` removes a fresh copy.
- */
-/**
  * Lets the disk settle between sides (untimed): a side that leaves dirty pages
  * (evmctl never flushes) would otherwise have them written back during the
  * next side's run, whose flushes then wait for them (sign -r took 6.5-7 s after
@@ -244,6 +239,11 @@ function settle() {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 3000);
 }
 
+/**
+ * Runs each side `runs` times, alternating which goes first; `prepare(side, i)`
+ * (untimed) returns the directory to work in, `check(side, dir)` validates the
+ * result, `cleanup(dir)` removes a fresh copy.
+ */
 function sideBySide(sides, runs, { prepare, check, cleanup } = {}) {
   const results = Object.fromEntries(sides.map((s) => [s.name, { ms: [], rssKiB: [] }]));
   // Every copy stays until the comparison is over: a large delete makes the next thousands of
@@ -413,7 +413,7 @@ function benchImport(o, c) {
     },
     cleanup: (dir) => rmSync(dir, { recursive: true, force: true }),
   });
-  return { id: 'import', title: 'import tree, 5,000 sidecars', sides, res, ours: 'ima-sidecar', others: ['evmctl', 'shell'], floor: 'node floor' };
+  return { id: 'import', title: 'import tree, 5,000 sidecars', sides, res, ours: 'ima-sidecar', others: ['evmctl', 'shell'] };
 }
 
 function benchVerify(o, c) {
@@ -425,7 +425,7 @@ function benchVerify(o, c) {
     { name: 'node floor', cmd: `node ${q(join(ROOT, 'bench', 'verify-floor.js'))} ${q(CERT_DER)} DIR ${state.attr}` },
   ].map((s) => ({ ...s, run: () => measure(`${s.cmd.replaceAll('DIR', q(c.xattrs))} >/dev/null 2>&1`) }));
   const res = sideBySide(sides, o.treeRuns);
-  return { id: 'verify', title: 'verify tree from xattrs, 5,000 files', sides, res, ours: 'ima-sidecar', others: ['evmctl', 'node floor'] };
+  return { id: 'verify', title: 'verify tree from xattrs, 5,000 files', sides, res, ours: 'ima-sidecar', others: ['evmctl'] };
 }
 
 function benchHash(o, c) {
@@ -469,6 +469,12 @@ function benchStatus(o, c) {
 
 // ---------------------------------------------------------------- the table
 
+/** The row of a comparison's Node floor side (bench/*-floor.js), reported against the side `against`; `ratio(x)` words against's time / the floor's. */
+function floorRow(r, script, against, ratio) {
+  const med = (side) => median(r.res[side].ms);
+  return { what: `${r.id} tree: the Node floor (bench/${script}, one thread, no checks)`, ours: fmtMs(med(r.ours)), other: `node floor: ${fmtMs(med('node floor'))}; ${against}: ${fmtMs(med(against))}`, ratio: ratio(med(against) / med('node floor')), goal: '(reported)', met: undefined };
+}
+
 function rows(results) {
   const out = [];
   const med = (r, side) => median(r.res[side].ms);
@@ -480,15 +486,11 @@ function rows(results) {
         const ratio = med(r, other) / med(r, m);
         out.push({ what: r.title, ours: fmtMs(med(r, m)), other: `${other === 'shell' ? 'dump + setfattr --restore' : 'evmctl, xargs -P$(nproc)'}: ${fmtMs(med(r, other))}`, ratio: `${fmtRatio(ratio)} faster`, goal: 'at least 5x faster', met: ratio >= 5 });
       }
-      if (r.floor) {
-        const floor = med(r, r.floor);
-        out.push({ what: 'import tree: the Node floor (bench/import-floor.js, one thread, no checks)', ours: fmtMs(med(r, m)), other: `node floor: ${fmtMs(floor)}; shell: ${fmtMs(med(r, 'shell'))}`, ratio: `floor is ${fmtRatio(med(r, 'shell') / floor)} faster than the shell`, goal: '(reported)', met: undefined });
-      }
+      if (r.id === 'import') out.push(floorRow(r, 'import-floor.js', 'shell', (x) => `floor is ${fmtRatio(x)} faster than the shell`));
     } else if (r.id === 'verify') {
       const ratio = med(r, 'evmctl') / med(r, m);
       out.push({ what: r.title, ours: fmtMs(med(r, m)), other: `evmctl, xargs -n50 -P$(nproc): ${fmtMs(med(r, 'evmctl'))}`, ratio: `${fmtRatio(ratio)} faster`, goal: 'at least as fast (1x)', met: ratio >= 1 });
-      const floor = med(r, 'node floor');
-      out.push({ what: 'verify tree: the Node floor (bench/verify-floor.js, one thread, no checks)', ours: fmtMs(med(r, m)), other: `node floor: ${fmtMs(floor)}; evmctl: ${fmtMs(med(r, 'evmctl'))}`, ratio: `floor is ${fmtRatio(med(r, 'evmctl') / floor)} evmctl's speed`, goal: '(reported)', met: undefined });
+      out.push(floorRow(r, 'verify-floor.js', 'evmctl', (x) => `floor is ${fmtRatio(x)} evmctl's speed`));
     } else if (r.id === 'hash') {
       const ratio = med(r, m) / med(r, 'evmctl');
       out.push({ what: r.title, ours: fmtMs(med(r, m)), other: `evmctl ima_hash: ${fmtMs(med(r, 'evmctl'))}`, ratio: `${fmtRatio(ratio)} evmctl's time`, goal: 'within 1.25x', met: ratio <= 1.25 });

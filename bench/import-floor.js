@@ -9,35 +9,26 @@
  *
  *   node bench/import-floor.js DIR [ATTR]
  */
-import { closeSync, constants, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants, openSync, readFileSync, writeSync } from 'node:fs';
 import { setAttributeSync } from 'fs-xattr';
+import { descriptorPath, forEachFile } from './floor.js';
 
 const [dir, attr = 'security.ima'] = process.argv.slice(2);
 if (!dir) {
   process.stderr.write('usage: node bench/import-floor.js DIR [ATTR]\n');
   process.exit(2);
 }
-const fdDir = `/proc/${process.pid}/fd`;
 let done = 0;
 
-function walk(d) {
-  for (const e of readdirSync(d, { withFileTypes: true })) {
-    const p = join(d, e.name);
-    if (e.isDirectory()) {
-      walk(p);
-      continue;
-    }
-    if (!e.name.endsWith('.sig')) continue;
-    const value = readFileSync(p);
-    const target = p.slice(0, -4);
-    const fd = openSync(target, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    setAttributeSync(`${fdDir}/${fd}`, attr, value);
-    closeSync(fd);
-    done++;
-    writeSync(1, `${target}: imported\n`);
-  }
-}
+forEachFile(dir, (p, name) => {
+  if (!name.endsWith('.sig')) return;
+  const value = readFileSync(p);
+  const target = p.slice(0, -4);
+  const fd = openSync(target, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  setAttributeSync(descriptorPath(fd), attr, value);
+  closeSync(fd);
+  done++;
+  writeSync(1, `${target}: imported\n`);
+});
 
-walk(dir);
 process.stderr.write(`${done} imported\n`);

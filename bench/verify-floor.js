@@ -11,9 +11,9 @@
  *   node bench/verify-floor.js CERT.der DIR [ATTR]
  */
 import { createHash, publicDecrypt, constants, X509Certificate } from 'node:crypto';
-import { closeSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, fstatSync, lstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { getAttributeSync } from 'fs-xattr';
+import { descriptorPath, forEachFile } from './floor.js';
 
 const [certPath, dir, attr = 'security.ima'] = process.argv.slice(2);
 if (!certPath || !dir) {
@@ -27,30 +27,22 @@ const buf = Buffer.allocUnsafe(1 << 20);
 let ok = 0;
 let bad = 0;
 
-function walk(d) {
-  for (const e of readdirSync(d, { withFileTypes: true })) {
-    const p = join(d, e.name);
-    if (e.isDirectory()) {
-      walk(p);
-      continue;
-    }
-    if (e.name.endsWith('.sig')) continue;
-    lstatSync(p);
-    const fd = openSync(p, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    fstatSync(fd);
-    const n = readSync(fd, buf, 0, buf.length, 0);
-    const value = getAttributeSync(`/proc/${process.pid}/fd/${fd}`, attr);
-    closeSync(fd);
-    const digest = createHash('sha256').update(buf.subarray(0, n)).digest();
-    // security.ima v2: type, version, algo, keyid (4), size (2), then the signature.
-    const recovered = publicDecrypt({ key, padding: constants.RSA_PKCS1_PADDING }, value.subarray(9));
-    const good = recovered.equals(Buffer.concat([PREFIX, digest]));
-    if (good) ok++;
-    else bad++;
-    writeSync(1, `${p}: ${good ? 'ok' : 'failed'}\n`);
-  }
-}
+forEachFile(dir, (p, name) => {
+  if (name.endsWith('.sig')) return;
+  lstatSync(p);
+  const fd = openSync(p, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  fstatSync(fd);
+  const n = readSync(fd, buf, 0, buf.length, 0);
+  const value = getAttributeSync(descriptorPath(fd), attr);
+  closeSync(fd);
+  const digest = createHash('sha256').update(buf.subarray(0, n)).digest();
+  // security.ima v2: type, version, algo, keyid (4), size (2), then the signature.
+  const recovered = publicDecrypt({ key, padding: constants.RSA_PKCS1_PADDING }, value.subarray(9));
+  const good = recovered.equals(Buffer.concat([PREFIX, digest]));
+  if (good) ok++;
+  else bad++;
+  writeSync(1, `${p}: ${good ? 'ok' : 'failed'}\n`);
+});
 
-walk(dir);
 process.stderr.write(`${ok} ok, ${bad} failed\n`);
 process.exitCode = bad ? 1 : 0;
