@@ -11,7 +11,7 @@
  *   node bench/verify-floor.js CERT.der DIR [ATTR]
  */
 import { createHash, publicDecrypt, constants, X509Certificate } from 'node:crypto';
-import { closeSync, fstatSync, lstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { getAttributeSync } from 'fs-xattr';
 import { descriptorPath, forEachFile } from './floor.js';
 
@@ -30,7 +30,7 @@ let bad = 0;
 forEachFile(dir, (p, name) => {
   if (name.endsWith('.sig')) return;
   lstatSync(p);
-  const fd = openSync(p, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  const fd = openSync(p, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
   fstatSync(fd);
   const n = readSync(fd, buf, 0, buf.length, 0);
   const value = getAttributeSync(descriptorPath(fd), attr);
