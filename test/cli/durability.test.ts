@@ -72,7 +72,7 @@ function assertDurable(cs: readonly Call[], isTarget: (to: string) => boolean): 
   return checked;
 }
 
-async function traced(t: import('node:test').TestContext, dir: string, args: string[]): Promise<Call[]> {
+async function traced(dir: string, args: string[]): Promise<Call[]> {
   const log = join(dir, 'strace.log');
   const r = await run('strace', ['-f', '-qq', '-s', '4096', '-e', 'trace=openat,rename,renameat,renameat2,fsync,fdatasync', '-o', log, BIN, ...args]);
   assert.equal(r.status, 0, show(r));
@@ -93,7 +93,7 @@ test('sign -r: every sidecar is flushed, renamed into place, then its directory 
   const tree = join(dir, 'tree');
   for (const d of ['a', 'a/b', 'c']) await mkdir(join(tree, d), { recursive: true });
   for (const f of ['a/1', 'a/2', 'a/b/3', 'c/4', 'c/5', 'c/6']) await writeFile(join(tree, f), `content of ${f}`);
-  const cs = await traced(t, dir, ['sign', '-r', '-q', ...SIGN, tree]);
+  const cs = await traced(dir, ['sign', '-r', '-q', ...SIGN, tree]);
   assert.equal(assertDurable(cs, (to) => to.endsWith('.sig')), 6);
 });
 
@@ -106,6 +106,6 @@ test('migrate to a filesystem with xattrs (no sidecar written): the copy is flus
   for (const f of ['k1', 'sub/k2', 'sub/k3']) await writeFile(join(src, f), `kernel ${f}`);
   const signed = await run(BIN, ['sign', '-r', '-q', ...SIGN, src]);
   assert.equal(signed.status, 0, show(signed));
-  const cs = await traced(t, dir, ['migrate', '-r', '-q', '--xattr', 'user.ima', src, dest]);
+  const cs = await traced(dir, ['migrate', '-r', '-q', '--xattr', 'user.ima', src, dest]);
   assert.equal(assertDurable(cs, (to) => to.startsWith(dest) && !to.endsWith('.sig')), 3);
 });
