@@ -68,7 +68,8 @@ await build({
   // node_modules, so it behaves as it does unbundled (and never reads the
   // package.json of the directory the command runs in).
   banner: { js: "const __yargsMetaUrl = require('node:url').pathToFileURL(require('node:path').join(__dirname, '../../../node_modules/yargs/lib/platform-shims/esm.mjs')).href;" },
-  define: { 'import.meta.url': '__yargsMetaUrl' },
+  // carriers/native-xattr.ts finds the package (and build/Release) from the bundle's own folder.
+  define: { 'import.meta.url': '__yargsMetaUrl', __IMA_SIDECAR_BUNDLE_DIR__: '__dirname' },
   legalComments: 'inline',
   logLevel: 'warning',
   plugins: [lazyStringWidth],

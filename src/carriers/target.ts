@@ -9,7 +9,7 @@ import { FileError } from '../errors.js';
 import { descriptorPath, fsPath } from './fs-path.js';
 import { FilesystemFacts, filesystemOf, knownFilesystem, knownXattrSupport, learnXattrSupport } from './filesystem.js';
 import { OpenedFile, openRegularFileSync, sameFileVersion } from './regular-file.js';
-import { getXattrFd, isUnsupported, removeXattrFd, setXattrFd, XattrError } from './xattr.js';
+import { createXattrFd, getXattrFd, isUnsupported, removeXattrFd, setXattrFd, XattrError } from './xattr.js';
 
 export interface Target extends OpenedFile {
   readonly path: string;
@@ -58,26 +58,33 @@ export function readTargetXattr(t: Target, name: string): Buffer | undefined {
 /**
  * Writes the attribute, after checking that the file is still the one that
  * was read (same device, inode, size and mtime, and the path still names it),
- * then reads it back.
+ * then reads it back. With `create`, only when the file has no value yet:
+ * false, and nothing written, when it has one.
  */
-export async function writeTargetXattr(t: Target, name: string, value: Buffer, checkUnchanged?: Stats): Promise<void> {
+export async function writeTargetXattr(t: Target, name: string, value: Buffer, checkUnchanged?: Stats, mode: 'replace' | 'create' = 'replace'): Promise<boolean> {
   if (checkUnchanged) await assertUnchanged(t, checkUnchanged);
   if (knownXattrSupport(t.stat.dev, name, t.fs.name) === false) {
     throw new XattrError(t.path, `filesystem ${t.fs.name} does not support extended attributes`, 'EOPNOTSUPP');
   }
   // Another process writing the same file's attribute between our write and our read-back (two runs
   // on one tree) looks like a bad write; a few attempts tell that from a filesystem that stores
-  // something else than it was given, which fails every time.
+  // something else than it was given, which fails every time. (Under `create`, the next attempt
+  // finds the other value and answers false.)
   for (let attempt = 1; ; attempt++) {
     try {
-      setXattrFd(t.handle.fd, t.path, name, value, t.fs.name);
+      if (mode === 'create') {
+        if (!createXattrFd(t.handle.fd, t.path, name, value, t.fs.name)) {
+          learnXattrSupport(t.stat.dev, name, true);
+          return false;
+        }
+      } else setXattrFd(t.handle.fd, t.path, name, value, t.fs.name);
       learnXattrSupport(t.stat.dev, name, true);
     } catch (e) {
       if (e instanceof XattrError && isUnsupported(e.code)) learnXattrSupport(t.stat.dev, name, false);
       throw e;
     }
     const back = getXattrFd(t.handle.fd, t.path, name, t.fs.name);
-    if (back && back.equals(value)) return;
+    if (back && back.equals(value)) return true;
     if (attempt >= 5) throw new FileError(t.path, `${name} read back differs from what was written`, 'EIO');
   }
 }

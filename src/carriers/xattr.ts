@@ -1,9 +1,14 @@
 /**
- * The one module that touches fs-xattr. fs-xattr works on paths, follows
- * symlinks and has no flags or fd calls, so every call goes through
- * /proc/PID/fd/N (descriptorPath) of a file we opened with O_NOFOLLOW: the kernel resolves that
- * magic link to the very inode we checked, so no symlink can be swapped in
- * between the check and the call.
+ * The one module that makes xattr calls, always on a descriptor of a file we
+ * opened with O_NOFOLLOW and checked, so no symlink swapped in meanwhile can
+ * redirect a call. With our native calls (carriers/native-xattr.ts) that is
+ * fgetxattr/fsetxattr/fremovexattr: 2-3 us a call where fs-xattr through
+ * /proc/PID/fd/N took 13-25 (resolving the magic link, two getxattr per read,
+ * an exception per missing attribute), and "create only" is atomic.
+ * Without them, fs-xattr: it works on paths, follows symlinks and has no
+ * flags or fd calls, so every call goes through /proc/PID/fd/N
+ * (descriptorPath): the kernel resolves that magic link to the very inode we
+ * checked.
  *
  * Calls are synchronous, because fs-xattr 0.4's asynchronous ones leak
  * (LinusU/fs-xattr#47: the napi_async_work is never deleted, and getAttribute
@@ -18,6 +23,7 @@
 import { getAttributeSync, removeAttributeSync, setAttributeSync } from 'fs-xattr';
 import { FileError, errnoOf } from '../errors.js';
 import { descriptorPath } from './fs-path.js';
+import { errnoName, nativeXattr } from './native-xattr.js';
 
 export const DEFAULT_XATTR = 'security.ima';
 
@@ -69,34 +75,82 @@ function quietly<T>(call: () => T): T {
   }
 }
 
+const isMissing = (code: string | undefined): boolean => code === 'ENODATA' || code === 'ENOATTR';
+
 /** Reads the attribute of the open file; undefined when it has none. Throws XattrError (EOPNOTSUPP included). */
 export function getXattrFd(fd: number, path: string, name: string, fsName: string): Buffer | undefined {
-  try {
-    return quietly(() => getAttributeSync(descriptorPath(fd), name));
-  } catch (e) {
-    const code = errnoOf(e);
-    if (code === 'ENODATA' || code === 'ENOATTR') return undefined;
-    throw new XattrError(path, xattrReason(code, name, fsName, 'read'), code);
+  const native = nativeXattr();
+  let code: string | undefined;
+  if (native) {
+    const r = native.get(fd, name);
+    if (typeof r !== 'number') return r;
+    code = errnoName(r);
+  } else {
+    try {
+      return quietly(() => getAttributeSync(descriptorPath(fd), name));
+    } catch (e) {
+      code = errnoOf(e);
+    }
   }
+  if (isMissing(code)) return undefined;
+  throw new XattrError(path, xattrReason(code, name, fsName, 'read'), code);
 }
 
+/** Writes the attribute, replacing any value it had. */
 export function setXattrFd(fd: number, path: string, name: string, value: Buffer, fsName: string): void {
-  try {
-    setAttributeSync(descriptorPath(fd), name, value);
-  } catch (e) {
-    const code = errnoOf(e);
-    throw new XattrError(path, xattrReason(code, name, fsName, 'write'), code);
+  const native = nativeXattr();
+  let code: string | undefined;
+  if (native) {
+    const r = native.set(fd, name, value, 0);
+    if (r === 0) return;
+    code = errnoName(r);
+  } else {
+    try {
+      setAttributeSync(descriptorPath(fd), name, value);
+      return;
+    } catch (e) {
+      code = errnoOf(e);
+    }
   }
+  throw new XattrError(path, xattrReason(code, name, fsName, 'write'), code);
+}
+
+/**
+ * Writes the attribute only if the file has none: false, and nothing
+ * written, when it has one. Atomic with the native calls (XATTR_CREATE), so a
+ * value another process wrote after we looked is never replaced unseen; with
+ * fs-xattr a read and then a write.
+ */
+export function createXattrFd(fd: number, path: string, name: string, value: Buffer, fsName: string): boolean {
+  const native = nativeXattr();
+  if (!native) {
+    if (getXattrFd(fd, path, name, fsName) !== undefined) return false;
+    setXattrFd(fd, path, name, value, fsName);
+    return true;
+  }
+  const r = native.set(fd, name, value, native.XATTR_CREATE);
+  if (r === 0) return true;
+  const code = errnoName(r);
+  if (code === 'EEXIST') return false;
+  throw new XattrError(path, xattrReason(code, name, fsName, 'write'), code);
 }
 
 /** Removes the attribute; false when there was none. */
 export function removeXattrFd(fd: number, path: string, name: string, fsName: string): boolean {
-  try {
-    quietly(() => removeAttributeSync(descriptorPath(fd), name));
-    return true;
-  } catch (e) {
-    const code = errnoOf(e);
-    if (code === 'ENODATA' || code === 'ENOATTR') return false;
-    throw new XattrError(path, xattrReason(code, name, fsName, 'remove'), code);
+  const native = nativeXattr();
+  let code: string | undefined;
+  if (native) {
+    const r = native.remove(fd, name);
+    if (r === 0) return true;
+    code = errnoName(r);
+  } else {
+    try {
+      quietly(() => removeAttributeSync(descriptorPath(fd), name));
+      return true;
+    } catch (e) {
+      code = errnoOf(e);
+    }
   }
+  if (isMissing(code)) return false;
+  throw new XattrError(path, xattrReason(code, name, fsName, 'remove'), code);
 }

@@ -70,8 +70,20 @@ export async function importFile(path: string, opts: ImportOptions, explicit = t
     if (rejection) return { ...base, status: 'failed', failed: true, reason: `${rejection}; nothing written`, details: fsDetails };
 
     if (targetTakesXattrs(target, opts.xattrName) === false) return unsupported(base, target, opts, fsDetails);
-    let current: Buffer | undefined;
-    current = readTargetXattr(target, opts.xattrName);
+    // The common case, a file with no value yet, is one atomic "create only" write; a value already
+    // there (or one that appears meanwhile) is then read and compared: never replaced unseen.
+    if (!opts.dryRun) {
+      try {
+        if (await writeTargetXattr(target, opts.xattrName, bytes, before, 'create')) {
+          const removed = await maybeRemoveSidecar(opts, sidecarPath, bytes);
+          return { ...base, status: 'imported', failed: false, details: { ...fsDetails, ...(removed ? { sidecarRemoved: true } : {}) } };
+        }
+      } catch (e) {
+        if (e instanceof XattrError && isUnsupported(e.code)) return unsupported(base, target, opts, fsDetails);
+        throw e;
+      }
+    }
+    const current = readTargetXattr(target, opts.xattrName);
     if (targetTakesXattrs(target, opts.xattrName) === false) return unsupported(base, target, opts, fsDetails);
 
     if (current && current.equals(bytes)) {

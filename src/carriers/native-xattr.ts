@@ -1,0 +1,70 @@
+/**
+ * Our descriptor-based xattr calls (native/xattr-fd.c, built by `npm install`
+ * into build/Release/xattr_fd.node), when they are there. Without them
+ * (a checkout where only `tsc` ran, `npm install --ignore-scripts`), or with
+ * IMA_SIDECAR_XATTR=fs-xattr, carriers/xattr.ts falls back to fs-xattr
+ * through /proc/PID/fd paths: as safe, slower, and without an atomic
+ * "create only".
+ */
+import { createRequire } from 'node:module';
+import { constants } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeXattr {
+  /** The value, or an errno number (ENODATA: no such attribute). */
+  get(fd: number, name: string): Buffer | number;
+  /** 0, or an errno number (EEXIST under XATTR_CREATE, ENODATA under XATTR_REPLACE). */
+  set(fd: number, name: string, value: Buffer, flags: number): number;
+  /** 0, or an errno number. */
+  remove(fd: number, name: string): number;
+  readonly XATTR_CREATE: number;
+  readonly XATTR_REPLACE: number;
+}
+
+/** The bundle's folder: scripts/bundle.js defines it as __dirname; undefined in dist/src's ES modules. */
+declare const __IMA_SIDECAR_BUNDLE_DIR__: string | undefined;
+
+/**
+ * The package's root. In dist/src/carriers/*.js (ES module) and in the bundle
+ * dist/src/cli/bundle.cjs (CommonJS, where import.meta.url is rewritten for
+ * yargs) the module's folder is three levels below it.
+ */
+function packageRoot(): string {
+  const here = typeof __IMA_SIDECAR_BUNDLE_DIR__ === 'string' ? __IMA_SIDECAR_BUNDLE_DIR__ : dirname(fileURLToPath(import.meta.url));
+  return join(here, '..', '..', '..');
+}
+
+let loaded: NativeXattr | null | undefined;
+let loadError: string | undefined;
+
+/** The native calls, or undefined when they are not built (or not wanted). */
+export function nativeXattr(): NativeXattr | undefined {
+  if (loaded === undefined) {
+    loaded = null;
+    if (process.env.IMA_SIDECAR_XATTR === 'fs-xattr') loadError = 'IMA_SIDECAR_XATTR=fs-xattr';
+    else {
+      const file = join(packageRoot(), 'build', 'Release', 'xattr_fd.node');
+      try {
+        loaded = createRequire(join(packageRoot(), 'package.json'))(file) as NativeXattr;
+      } catch (e) {
+        loadError = `${file}: ${(e as Error).message.split('\n')[0]}`;
+      }
+    }
+  }
+  return loaded ?? undefined;
+}
+
+/** Which xattr calls this process uses, and why not the native ones (for --verbose and the tests). */
+export function xattrBackend(): { readonly name: 'native' | 'fs-xattr'; readonly why?: string } {
+  return nativeXattr() ? { name: 'native' } : { name: 'fs-xattr', why: loadError };
+}
+
+let errnoNames: Map<number, string> | undefined;
+
+/** ENODATA for 61: the name Node gives the same error. */
+export function errnoName(n: number): string {
+  errnoNames ??= new Map(Object.entries(constants.errno).map(([k, v]) => [v, k]));
+  // Linux has two names for 95; Node's own errors say ENOTSUP, and so do ours.
+  return n === constants.errno.ENOTSUP ? 'ENOTSUP' : (errnoNames.get(n) ?? `errno ${n}`);
+}

@@ -1,0 +1,94 @@
+// The xattr calls (src/carriers/xattr.ts) on both backends: our descriptor calls
+// (native/xattr-fd.c) and the fs-xattr fallback through /proc/PID/fd paths.
+// user.* on the temporary folder's filesystem (ext4 here), so no root needed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { constants } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { nativeXattr, xattrBackend, errnoName } from '../../src/carriers/native-xattr.js';
+import { tempDir } from '../helpers/cli.js';
+import { skipOrFail } from '../helpers/skip.js';
+
+const XATTR_MODULE = fileURLToPath(new URL('../../src/carriers/xattr.js', import.meta.url));
+const NATIVE_MODULE = fileURLToPath(new URL('../../src/carriers/native-xattr.js', import.meta.url));
+
+/** Runs the same sequence of calls in a fresh process (the backend is chosen once per process) and returns what each call gave. */
+function sequence(file: string, env: Record<string, string>): Record<string, unknown> {
+  const script = `
+    import { openSync } from 'node:fs';
+    import { createXattrFd, getXattrFd, removeXattrFd, setXattrFd } from ${JSON.stringify(XATTR_MODULE)};
+    import { xattrBackend } from ${JSON.stringify(NATIVE_MODULE)};
+    const fd = openSync(${JSON.stringify(file)}, 'r');
+    const hex = (b) => (b === undefined ? null : b.toString('hex'));
+    const big = Buffer.alloc(3000, 0xab);
+    const out = { backend: xattrBackend().name };
+    const caught = (f) => { try { return f(); } catch (e) { return { code: e.code, message: e.message }; } };
+    out.missing = hex(getXattrFd(fd, 'F', 'user.ima', 'ext4'));
+    out.created = createXattrFd(fd, 'F', 'user.ima', Buffer.from('0301', 'hex'), 'ext4');
+    out.createdAgain = createXattrFd(fd, 'F', 'user.ima', Buffer.from('0302', 'hex'), 'ext4');
+    out.afterCreates = hex(getXattrFd(fd, 'F', 'user.ima', 'ext4'));
+    setXattrFd(fd, 'F', 'user.ima', big, 'ext4');
+    out.bigBack = getXattrFd(fd, 'F', 'user.ima', 'ext4').equals(big);
+    out.removed = removeXattrFd(fd, 'F', 'user.ima', 'ext4');
+    out.removedAgain = removeXattrFd(fd, 'F', 'user.ima', 'ext4');
+    out.unknownNamespace = caught(() => setXattrFd(fd, 'F', 'nonsense.ima', big, 'ext4'));
+    console.log(JSON.stringify(out));
+  `;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...env } });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+for (const [backend, env] of [['native', {}], ['fs-xattr', { IMA_SIDECAR_XATTR: 'fs-xattr' }]] as const) {
+  test(`${backend}: read, create-only, replace, a 3000-byte value, remove; errors carry the errno`, async (t) => {
+    if (backend === 'native' && !nativeXattr()) return skipOrFail(t, `native xattr calls not built (npm install builds them): ${xattrBackend().why}`);
+    const dir = await tempDir(t);
+    const file = join(dir, 'F');
+    writeFileSync(file, 'content');
+    const out = sequence(file, env);
+    assert.equal(out.backend, backend);
+    assert.equal(out.missing, null, 'no attribute: undefined, not an error');
+    assert.equal(out.created, true);
+    assert.equal(out.createdAgain, false, 'create-only never replaces');
+    assert.equal(out.afterCreates, '0301');
+    assert.equal(out.bigBack, true, 'a value larger than the native first buffer comes back whole');
+    assert.equal(out.removed, true);
+    assert.equal(out.removedAgain, false);
+    assert.deepEqual(out.unknownNamespace, { code: 'ENOTSUP', message: 'F: filesystem ext4 does not support extended attributes' });
+  });
+}
+
+test('native calls: errno answers for a long name, an embedded NUL, a bad descriptor, an oversized value; TypeError for bad arguments', async (t) => {
+  const native = nativeXattr();
+  if (!native) return skipOrFail(t, `native xattr calls not built: ${xattrBackend().why}`);
+  const dir = await tempDir(t);
+  const file = join(dir, 'F');
+  writeFileSync(file, 'x');
+  const fd = openSync(file, 'r');
+  try {
+    const table: [string, () => unknown, string][] = [
+      ['a 256-byte name', () => native.get(fd, `user.${'n'.repeat(251)}`), 'ERANGE'],
+      ['a 255-byte name that is not there', () => native.get(fd, `user.${'n'.repeat(250)}`), 'ENODATA'],
+      ['an embedded NUL', () => native.set(fd, 'user.i\0ma', Buffer.from('x'), 0), 'EINVAL'],
+      ['a closed descriptor', () => native.get(987654, 'user.ima'), 'EBADF'],
+      ['a value over 64 KiB', () => native.set(fd, 'user.ima', Buffer.alloc(65537), 0), 'E2BIG'],
+      ['replace-only without a value', () => native.set(fd, 'user.ima', Buffer.from('x'), native.XATTR_REPLACE), 'ENODATA'],
+    ];
+    for (const [what, call, code] of table) {
+      const r = call();
+      assert.equal(typeof r, 'number', what);
+      assert.equal(errnoName(r as number), code, what);
+    }
+    for (const bad of [() => native.get(-1, 'user.ima'), () => (native.get as (...a: unknown[]) => unknown)('3', 'user.ima'), () => (native.set as (...a: unknown[]) => unknown)(fd, 'user.ima', 'not a buffer', 0), () => (native.remove as (...a: unknown[]) => unknown)(fd)]) {
+      assert.throws(bad, TypeError);
+    }
+    assert.equal(native.XATTR_CREATE, 1);
+    assert.equal(native.XATTR_REPLACE, 2);
+    assert.equal(errnoName(constants.errno.EOPNOTSUPP), 'ENOTSUP', 'one name for 95, the one Node uses');
+  } finally {
+    closeSync(fd);
+  }
+});
