@@ -80,13 +80,37 @@ export async function writeTargetXattr(t: Target, name: string, value: Buffer, c
       } else setXattrFd(t.handle.fd, t.path, name, value, t.fs.name);
       learnXattrSupport(t.stat.dev, name, true);
     } catch (e) {
-      if (e instanceof XattrError && isUnsupported(e.code)) learnXattrSupport(t.stat.dev, name, false);
-      throw e;
+      throw unsupportedOr(t, name, e);
     }
     const back = getXattrFd(t.handle.fd, t.path, name, t.fs.name);
     if (back && back.equals(value)) return true;
     if (attempt >= 5) throw new FileError(t.path, `${name} read back differs from what was written`, 'EIO');
   }
+}
+
+/**
+ * The error to report for a failed write: a filesystem without xattrs, when
+ * it is one. The kernel checks permission before it asks the filesystem, so
+ * writing security.ima unprivileged on FAT fails with EPERM, not EOPNOTSUPP;
+ * a read (which needs no privilege) then tells which it is.
+ */
+function unsupportedOr(t: Target, name: string, e: unknown): unknown {
+  if (!(e instanceof XattrError)) return e;
+  if (isUnsupported(e.code)) {
+    learnXattrSupport(t.stat.dev, name, false);
+    return e;
+  }
+  if (knownXattrSupport(t.stat.dev, name, t.fs.name) !== undefined) return e;
+  try {
+    getXattrFd(t.handle.fd, t.path, name, t.fs.name);
+    learnXattrSupport(t.stat.dev, name, true);
+  } catch (probe) {
+    if (probe instanceof XattrError && isUnsupported(probe.code)) {
+      learnXattrSupport(t.stat.dev, name, false);
+      return probe;
+    }
+  }
+  return e;
 }
 
 export async function removeTargetXattr(t: Target, name: string, checkUnchanged?: Stats): Promise<boolean> {
