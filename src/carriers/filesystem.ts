@@ -53,7 +53,8 @@ const namesByDevice = new Map<number, FilesystemFacts>();
 const xattrSupport = new Map<string, boolean>();
 
 function supportKey(dev: number, attrName: string): string {
-  return `${dev}:${attrName.split('.')[0]}`;
+  const dot = attrName.indexOf('.');
+  return `${dev}:${dot < 0 ? attrName : attrName.slice(0, dot)}`;
 }
 
 let mountTypes: Promise<Map<string, string>> | undefined;

@@ -137,6 +137,8 @@ const held = new Map<string, HeldDirectory[]>();
 
 interface HeldDirectory {
   readonly fdPath: string;
+  /** Names the walker's listing showed as regular files (d_type), when it recorded them. */
+  readonly regularFiles?: ReadonlySet<string>;
 }
 
 function register(key: string, dir: HeldDirectory): void {
@@ -170,6 +172,8 @@ export class PinnedDir {
   /** normalize(dirname(p)) of every path p in this directory, as the walker spelt them. */
   readonly key: string;
   readonly fdPath: string;
+  /** Set by the walker once it has listed the directory (see listedAsRegularFile). */
+  regularFiles?: ReadonlySet<string>;
   constructor(readonly handle: FileHandle, samplePath: string) {
     this.key = dirKey(samplePath);
     this.fdPath = descriptorPath(handle.fd);
@@ -186,14 +190,34 @@ export class PinnedDir {
   }
 }
 
+let lastDir = '';
+let lastKey = '';
+
+/** normalize(dirname(p)), remembering the last folder: a file's calls come in runs on one folder. */
 function dirKey(p: string): string {
-  return normalize(dirname(p));
+  const dir = dirname(p);
+  if (dir !== lastDir) {
+    lastKey = normalize(dir);
+    lastDir = dir;
+  }
+  return lastKey;
 }
 
 function heldFor(p: string): HeldDirectory | undefined {
   if (held.size === 0) return undefined;
   const same = held.get(dirKey(p));
   return same?.[same.length - 1];
+}
+
+/**
+ * Whether the listing of the held directory that `p` is in showed `p` as a
+ * regular file. Only ever a reason to skip the lstat that keeps a device from
+ * being opened at all (regular-file.ts): the fstat after the open still
+ * decides, and a name the listing did not show is looked up as usual (it may
+ * be new since, like a sidecar this run wrote).
+ */
+export function listedAsRegularFile(p: string): boolean {
+  return heldFor(p)?.regularFiles?.has(basename(p)) ?? false;
 }
 
 /** The path to hand to a system call for `p`: through the held directory when `p` is in one, and as bytes when it holds escaped bytes. */

@@ -4,7 +4,7 @@
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync, read, Stats } from 'node:fs';
 import { FileError, describeSystemError, errnoOf } from '../errors.js';
-import { fsPath } from './fs-path.js';
+import { fsPath, listedAsRegularFile } from './fs-path.js';
 
 /**
  * A descriptor opened for reading, with the two calls the operations make on
@@ -55,7 +55,9 @@ export function fileKind(st: Stats): string {
  * device at all (opening some has effects: a tape rewinds, a watchdog arms);
  * then O_NOFOLLOW refuses a symlink in the last component and O_NONBLOCK keeps
  * a FIFO swapped in meanwhile from hanging the open (the fstat check then
- * refuses it). Paths go through fsPath (pinned directory, raw bytes).
+ * refuses it). Paths go through fsPath (pinned directory, raw bytes). The
+ * lstat is left out for a name the walk's listing showed as a regular file
+ * (d_type, listedAsRegularFile): it would only repeat what the listing said.
  * Synchronous: from the page cache lstat, open and fstat take microseconds,
  * less than one thread-pool round trip (bench/bench.js, verify -r).
  */
@@ -74,14 +76,17 @@ export function openRegularFileIfPresent(path: string, what = 'file'): OpenedFil
   const where = fsPath(path);
   let fd: number;
   try {
-    const pre = lstatSync(where, { throwIfNoEntry: false });
-    if (!pre) return undefined;
-    if (pre.isSymbolicLink()) throw new FileError(path, `${what} is a symbolic link; not followed`, 'ELOOP');
-    if (!pre.isFile()) throw new FileError(path, `${what} is a ${fileKind(pre)}, not a regular file`, 'EINVAL');
+    if (!listedAsRegularFile(path)) {
+      const pre = lstatSync(where, { throwIfNoEntry: false });
+      if (!pre) return undefined;
+      if (pre.isSymbolicLink()) throw new FileError(path, `${what} is a symbolic link; not followed`, 'ELOOP');
+      if (!pre.isFile()) throw new FileError(path, `${what} is a ${fileKind(pre)}, not a regular file`, 'EINVAL');
+    }
     fd = openSync(where, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (e) {
     if (e instanceof FileError) throw e;
     const code = errnoOf(e);
+    if (code === 'ENOENT') return undefined; // gone since the lstat or the listing: as good as never there
     if (code === 'ELOOP') throw new FileError(path, `${what} is a symbolic link; not followed`, code);
     throw new FileError(path, `cannot open ${what}: ${describeSystemError(e)}`, code);
   }

@@ -38,6 +38,8 @@ export async function readSidecar(path: string): Promise<Buffer | undefined> {
       const bytesRead = readSync(handle.fd, buf, total, buf.length - total, total);
       if (bytesRead === 0) break;
       total += bytesRead;
+      // Short of the buffer and exactly the size fstat gave: the end, without a read that returns 0.
+      if (total === stat.size && total < buf.length) break;
       if (total > MAX_VALUE_SIZE) throw new FileError(path, `sidecar is larger than the ${MAX_VALUE_SIZE}-byte xattr limit`, 'E2BIG');
     }
     return Buffer.from(buf.subarray(0, total));

@@ -163,6 +163,7 @@ async function* walkDirectory(root: string, dir: string, pinned: PinnedDir, relD
     raw.sort((a, b) => Buffer.compare(a.name, b.name));
     const entries = raw.map((entry) => ({ entry, name: decodeFsName(entry.name) }));
     const names = new Set(entries.map((e) => e.name));
+    pinned.regularFiles = new Set(entries.filter((e) => e.entry.isFile()).map((e) => e.name));
     for (const { entry, name } of entries) {
       const path = joinAsGiven(dir, name);
       const rel = relDir ? `${relDir}/${name}` : name;
