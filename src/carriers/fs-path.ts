@@ -30,8 +30,7 @@
  *    matters). Temporary files, renames, sidecars and the target itself all
  *    go through it.
  */
-import { readFileSync, readlinkSync } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { closeSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename, dirname, normalize } from 'node:path';
 
 /**
@@ -174,9 +173,9 @@ export class PinnedDir {
   readonly fdPath: string;
   /** Set by the walker once it has listed the directory (see listedAsRegularFile). */
   regularFiles?: ReadonlySet<string>;
-  constructor(readonly handle: FileHandle, samplePath: string) {
+  constructor(readonly fd: number, samplePath: string) {
     this.key = dirKey(samplePath);
-    this.fdPath = descriptorPath(handle.fd);
+    this.fdPath = descriptorPath(fd);
     register(this.key, this);
   }
   retain(): this {
@@ -186,7 +185,11 @@ export class PinnedDir {
   release(): void {
     if (--this.refs !== 0) return;
     unregister(this.key, this);
-    void this.handle.close().catch(() => {});
+    try {
+      closeSync(this.fd);
+    } catch {
+      /* a directory opened for reading has nothing to flush */
+    }
   }
 }
 

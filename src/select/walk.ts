@@ -6,8 +6,8 @@
  * A path `X.sig` stands for its target `X`; a sidecar whose target is missing
  * is an orphan; symlinks and special files are reported and skipped.
  */
-import { constants, Dirent } from 'node:fs';
-import { FileHandle, lstat, open, readdir } from 'node:fs/promises';
+import { constants, Dirent, fstatSync, openSync, readdirSync } from 'node:fs';
+import { lstat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Minimatch } from 'minimatch';
 import { describeSystemError, errnoOf } from '../errors.js';
@@ -81,17 +81,17 @@ export async function* selectFiles(paths: readonly string[], opts: SelectOptions
         yield { kind: 'skipped', path: arg, reason: 'is a directory (use -r to descend)', code: 'EISDIR', explicit: true };
         continue;
       }
-      let handle: FileHandle;
+      let fd: number;
       try {
-        handle = await open(fsPath(arg), DIR_FLAGS);
+        fd = openSync(fsPath(arg), DIR_FLAGS);
       } catch (e) {
         yield { kind: 'skipped', path: arg, reason: `cannot open directory: ${errnoOf(e) === 'ELOOP' ? 'is a symbolic link; not followed' : describeSystemError(e)}`, code: errnoOf(e), explicit: true };
         continue;
       }
-      const dir = new PinnedDir(handle, joinAsGiven(arg, 'x'));
+      const dir = new PinnedDir(fd, joinAsGiven(arg, 'x'));
       let dev: number;
       try {
-        dev = (await handle.stat()).dev;
+        dev = fstatSync(fd).dev;
       } catch (e) {
         dir.release();
         yield { kind: 'skipped', path: arg, reason: `cannot read directory: ${describeSystemError(e)}`, code: errnoOf(e), explicit: true };
@@ -148,13 +148,16 @@ interface WalkContext {
  * whole path, so a directory swapped for a symlink mid-walk is not followed.
  * Names are read as bytes and decoded losslessly (decodeFsName), so a name
  * that is not UTF-8 is listed, sorted by its bytes and can be opened.
+ * Opening, fstat and listing are synchronous: from the page cache they take
+ * tens of microseconds, while each thread-pool round trip left the runner
+ * without new files at every folder boundary.
  */
 async function* walkDirectory(root: string, dir: string, pinned: PinnedDir, relDir: string, dirDev: number, ctx: WalkContext, rootDev = dirDev): AsyncGenerator<Selected> {
   try {
     let raw: Dirent<Buffer>[];
     try {
       // A Buffer path, so that Node can lstat an entry of unknown type (DT_UNKNOWN) by joining it with the name.
-      raw = await readdir(Buffer.from(pinned.fdPath), { withFileTypes: true, encoding: 'buffer' });
+      raw = readdirSync(Buffer.from(pinned.fdPath), { withFileTypes: true, encoding: 'buffer' });
     } catch (e) {
       yield { kind: 'skipped', path: dir, reason: `cannot read directory: ${describeSystemError(e)}`, code: errnoOf(e), explicit: true };
       return;
@@ -174,10 +177,10 @@ async function* walkDirectory(root: string, dir: string, pinned: PinnedDir, relD
         continue;
       }
       if (entry.isDirectory()) {
-        let sub: FileHandle;
+        let sub: number;
         let subDev: number;
         try {
-          sub = await open(Buffer.concat([Buffer.from(`${pinned.fdPath}/`), entry.name]), DIR_FLAGS);
+          sub = openSync(Buffer.concat([Buffer.from(`${pinned.fdPath}/`), entry.name]), DIR_FLAGS);
         } catch (e) {
           if (errnoOf(e) === 'ELOOP') yield { kind: 'skipped', path, reason: 'is a symbolic link; not followed', code: 'ELOOP', explicit: false };
           else yield { kind: 'skipped', path, reason: `cannot open directory: ${describeSystemError(e)}`, code: errnoOf(e), explicit: true };
@@ -185,7 +188,7 @@ async function* walkDirectory(root: string, dir: string, pinned: PinnedDir, relD
         }
         const subDir = new PinnedDir(sub, joinAsGiven(path, 'x'));
         try {
-          subDev = (await sub.stat()).dev;
+          subDev = fstatSync(sub).dev;
         } catch (e) {
           subDir.release();
           yield { kind: 'skipped', path, reason: describeSystemError(e), code: errnoOf(e), explicit: true };
