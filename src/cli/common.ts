@@ -46,7 +46,7 @@ export function selectionOptions<T>(y: Argv<T>) {
     .option('exclude', { ...repeatable, describe: 'Skip files and directories matching GLOB' })
     .option('one-file-system', { type: 'boolean', describe: 'Do not descend into other filesystems' })
     .option('jobs', { alias: 'j', type: 'number', describe: 'Files in flight at once (default: 32 per core, 32..128; migrate: 8 per core, 8..32; lowered to fit ulimit -n)' })
-    .option('threads', { type: 'number', describe: 'Worker threads for files found in directories, where the command can use them (default: one per core, up to 8; 1: none)' });
+    .option('threads', { type: 'number', describe: 'Worker threads for files found in directories, where the command can use them (default: none on 1-2 cores, else one per core but one, up to 8; 1: none)' });
 }
 
 export function outputOptions(a: GlobalArgs): OutputOptions {
