@@ -71,7 +71,7 @@ export interface StreamWriteOptions {
   /** Try to give the new file this owner (only works for root; failures are ignored). */
   readonly owner?: { uid: number; gid: number };
   /** Runs after the data is on disk and before the rename; throwing aborts with nothing replaced. */
-  readonly beforeRename?: () => Promise<void>;
+  readonly beforeRename?: () => void | Promise<void>;
   readonly what?: string;
 }
 

@@ -29,8 +29,8 @@ export async function openTarget(path: string): Promise<Target> {
   }
 }
 
-export async function closeTarget(t: Target): Promise<void> {
-  await t.handle.close().catch(() => {});
+export function closeTarget(t: Target): void {
+  t.handle.closeSync();
 }
 
 /** Whether the target's filesystem takes xattrs of this name's namespace, when known (learnt from a read or write). */
@@ -61,8 +61,8 @@ export function readTargetXattr(t: Target, name: string): Buffer | undefined {
  * then reads it back. With `create`, only when the file has no value yet:
  * false, and nothing written, when it has one.
  */
-export async function writeTargetXattr(t: Target, name: string, value: Buffer, checkUnchanged?: Stats, mode: 'replace' | 'create' = 'replace'): Promise<boolean> {
-  if (checkUnchanged) await assertUnchanged(t, checkUnchanged);
+export function writeTargetXattr(t: Target, name: string, value: Buffer, checkUnchanged?: Stats, mode: 'replace' | 'create' = 'replace'): boolean {
+  if (checkUnchanged) assertUnchanged(t, checkUnchanged);
   if (knownXattrSupport(t.stat.dev, name, t.fs.name) === false) {
     throw new XattrError(t.path, `filesystem ${t.fs.name} does not support extended attributes`, 'EOPNOTSUPP');
   }
@@ -113,13 +113,13 @@ function unsupportedOr(t: Target, name: string, e: unknown): unknown {
   return e;
 }
 
-export async function removeTargetXattr(t: Target, name: string, checkUnchanged?: Stats): Promise<boolean> {
-  if (checkUnchanged) await assertUnchanged(t, checkUnchanged);
+export function removeTargetXattr(t: Target, name: string, checkUnchanged?: Stats): boolean {
+  if (checkUnchanged) assertUnchanged(t, checkUnchanged);
   return removeXattrFd(t.handle.fd, t.path, name, t.fs.name);
 }
 
 /** The path still names the open file, and the file did not change since `before`. */
-export async function assertUnchanged(t: Target, before: Stats): Promise<void> {
+export function assertUnchanged(t: Target, before: Stats): void {
   const now = fstatSync(t.handle.fd);
   if (!sameFileVersion(before, now)) throw new FileError(t.path, 'file changed while it was being processed; nothing written', 'ECHANGED');
   try {

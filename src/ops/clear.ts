@@ -25,7 +25,7 @@ export async function clearFile(path: string, opts: ClearOptions): Promise<FileR
     if (decoded?.kind === 'signature' && !opts.force) {
       let backup: Buffer | undefined;
       try {
-        backup = await readSidecar(sidecarPathFor(path, opts.suffix));
+        backup = readSidecar(sidecarPathFor(path, opts.suffix));
       } catch {
         backup = undefined;
       }
@@ -34,7 +34,7 @@ export async function clearFile(path: string, opts: ClearOptions): Promise<FileR
       }
     }
     if (opts.dryRun) return { ...base, status: 'would-clear', failed: false };
-    await removeTargetXattr(target, opts.xattrName, before);
+    removeTargetXattr(target, opts.xattrName, before);
     return { ...base, status: 'cleared', failed: false };
   });
 }

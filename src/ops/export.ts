@@ -48,7 +48,7 @@ export async function exportFile(sel: Pick<TargetSelection, 'path' | 'rel'>, opt
     const base = { path, value: bytes, decoded: d.value, warnings: d.warnings };
     let existing: Buffer | undefined;
     try {
-      existing = await readSidecar(sidecarPath);
+      existing = readSidecar(sidecarPath);
     } catch (e) {
       // An unreadable or odd file where the sidecar goes is never replaced silently.
       if (!opts.force || (e instanceof FileError && e.code === 'ELOOP')) return failure(path, 'conflict', e, { ...base, details });
@@ -71,7 +71,7 @@ export async function exportFile(sel: Pick<TargetSelection, 'path' | 'rel'>, opt
   } catch (e) {
     return failure(path, 'failed', e, { details });
   } finally {
-    await closeTarget(target);
+    closeTarget(target);
   }
 }
 

@@ -3,7 +3,7 @@
  */
 import type { HashAlgo } from '../codec/hash-algo.js';
 import { digestValue, encodeImaValue } from '../codec/ima-value.js';
-import { readSidecar, sidecarPathFor, writeSidecar } from '../carriers/sidecar.js';
+import { readSidecarOrNothing, sidecarPathFor, writeSidecar } from '../carriers/sidecar.js';
 import { assertUnchanged, readTargetXattr, Target, writeTargetXattr } from '../carriers/target.js';
 import { DigestSink, streamHandle } from '../crypto/digest.js';
 import { withTarget } from './with-target.js';
@@ -24,7 +24,7 @@ export interface HashOptions {
 /** What the destination holds now, when it is a signature that a digest must not silently replace. */
 async function signatureInTheWay(t: Target, to: HashDestination, opts: HashOptions): Promise<string | undefined> {
   // An unreadable sidecar (a symlink, a FIFO) is not a signature; the write reports it in its own words.
-  const current = to === 'sidecar' ? await readSidecar(sidecarPathFor(t.path, opts.suffix)).catch(() => undefined) : to === 'xattr' ? readTargetXattr(t, opts.xattrName) : undefined;
+  const current = to === 'sidecar' ? readSidecarOrNothing(sidecarPathFor(t.path, opts.suffix)) : to === 'xattr' ? readTargetXattr(t, opts.xattrName) : undefined;
   if (!current) return undefined;
   const d = tryDecode(current);
   return !('error' in d) && d.value.kind === 'signature' ? current.toString('hex') : undefined;
@@ -44,9 +44,9 @@ export async function hashFile(path: string, opts: HashOptions): Promise<FileRes
       const where = to === 'sidecar' ? sidecarPathFor(path, opts.suffix) : opts.xattrName;
       return { path, status: 'conflict', failed: true, reason: `${where} holds a signature; a digest would replace it (use --force)`, value, decoded, details: { to, current: signature } };
     }
-    if (to === 'sidecar') await assertUnchanged(target, before);
+    if (to === 'sidecar') assertUnchanged(target, before);
     if (to === 'sidecar') replaced = (await writeSidecar(sidecarPathFor(path, opts.suffix), value)).replaced;
-    if (to === 'xattr') await writeTargetXattr(target, opts.xattrName, value, before);
+    if (to === 'xattr') writeTargetXattr(target, opts.xattrName, value, before);
     return { path, status: to === 'stdout' ? 'hashed' : replaced || signature ? 'replaced' : 'written', failed: false, value, decoded, details: { to, ...(signature ? { replaced: signature } : {}) } };
   });
 }

@@ -56,7 +56,7 @@ export async function importFile(path: string, opts: ImportOptions, explicit = t
     const before = target.stat;
     let bytes: Buffer | undefined;
     try {
-      bytes = await readSidecar(sidecarPath);
+      bytes = readSidecar(sidecarPath);
     } catch (e) {
       return failure(path, 'invalid', e, { details: fsDetails });
     }
@@ -74,7 +74,7 @@ export async function importFile(path: string, opts: ImportOptions, explicit = t
     // there (or one that appears meanwhile) is then read and compared: never replaced unseen.
     if (!opts.dryRun) {
       try {
-        if (await writeTargetXattr(target, opts.xattrName, bytes, before, 'create')) {
+        if (writeTargetXattr(target, opts.xattrName, bytes, before, 'create')) {
           const removed = await maybeRemoveSidecar(opts, sidecarPath, bytes);
           return { ...base, status: 'imported', failed: false, details: { ...fsDetails, ...(removed ? { sidecarRemoved: true } : {}) } };
         }
@@ -102,7 +102,7 @@ export async function importFile(path: string, opts: ImportOptions, explicit = t
     }
     if (opts.dryRun) return { ...base, status: 'would-import', failed: false, details: { ...fsDetails, ...replaced } };
     try {
-      await writeTargetXattr(target, opts.xattrName, bytes, before);
+      writeTargetXattr(target, opts.xattrName, bytes, before);
     } catch (e) {
       if (e instanceof XattrError && isUnsupported(e.code)) return unsupported(base, target, opts, fsDetails);
       throw e;
@@ -112,7 +112,7 @@ export async function importFile(path: string, opts: ImportOptions, explicit = t
   } catch (e) {
     return failure(path, 'failed', e, { details: fsDetails });
   } finally {
-    await closeTarget(target);
+    closeTarget(target);
   }
 }
 
@@ -129,7 +129,7 @@ function unsupported(base: Pick<FileResult, 'path' | 'value' | 'decoded'>, t: Ta
 /** Removes the sidecar only when it still holds exactly the value now in the xattr. */
 async function maybeRemoveSidecar(opts: ImportOptions, sidecarPath: string, imported: Buffer): Promise<boolean> {
   if (!opts.removeSidecar || opts.dryRun) return false;
-  const again = await readSidecar(sidecarPath);
+  const again = readSidecar(sidecarPath);
   if (!again || !again.equals(imported)) throw new FileError(sidecarPath, 'sidecar changed during the import; not removed', 'ECHANGED');
   await unlink(fsPath(sidecarPath));
   return true;

@@ -23,7 +23,7 @@ export async function inspect(src: InspectSource): Promise<FileResult> {
   }
   if (src.kind === 'sidecar') {
     try {
-      const bytes = await readSidecar(src.path);
+      const bytes = readSidecar(src.path);
       if (!bytes) throw new FileError(src.path, 'no such file', 'ENOENT');
       return inspectBytes(src.path, bytes);
     } catch (e) {
@@ -43,6 +43,6 @@ export async function inspect(src: InspectSource): Promise<FileResult> {
   } catch (e) {
     return failure(src.path, 'failed', e);
   } finally {
-    await closeTarget(target);
+    closeTarget(target);
   }
 }

@@ -13,7 +13,7 @@ import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ImaValue } from '../codec/ima-value.js';
 import { processAlive, registerTemporary, syncDirectoryOf, temporaryOwner, temporaryPathFor, unregisterTemporary } from '../carriers/atomic-write.js';
 import { knownXattrSupport, learnXattrSupport, filesystemOf } from '../carriers/filesystem.js';
-import { readSidecar, sidecarPathFor, writeSidecar } from '../carriers/sidecar.js';
+import { readSidecar, readSidecarOrNothing, sidecarPathFor, writeSidecar } from '../carriers/sidecar.js';
 import { closeTarget, openTarget, readTargetXattr, Target } from '../carriers/target.js';
 import { getXattrFd, isUnsupported, setXattrFd, XattrError } from '../carriers/xattr.js';
 import { oneAtATimePerName } from '../carriers/name-lock.js';
@@ -76,7 +76,7 @@ interface SourceSignature {
 async function sourceSignature(t: Target, opts: MigrateOptions): Promise<SourceSignature | undefined> {
   const x = readTargetXattr(t, opts.xattrName);
   const pick = x ? { carrier: 'xattr' as const, bytes: x } : undefined;
-  const sidecar = pick ? undefined : await readSidecar(sidecarPathFor(t.path, opts.suffix));
+  const sidecar = pick ? undefined : readSidecar(sidecarPathFor(t.path, opts.suffix));
   const chosen = pick ?? (sidecar ? { carrier: 'sidecar' as const, bytes: sidecar } : undefined);
   if (!chosen) return undefined;
   const d = tryDecode(chosen.bytes);
@@ -180,7 +180,7 @@ export async function migrateFile(sel: Pick<TargetSelection, 'path' | 'rel'>, de
       let stray: Buffer | undefined;
       let unusable: string | undefined;
       try {
-        stray = await readSidecar(strayPath);
+        stray = readSidecar(strayPath);
       } catch (e) {
         unusable = e instanceof FileError ? e.reason : String(e);
       }
@@ -240,7 +240,7 @@ export async function migrateFile(sel: Pick<TargetSelection, 'path' | 'rel'>, de
       unregisterTemporary(tmp);
     }
     if (destHandle) await destHandle.close().catch(() => {});
-    await closeTarget(src);
+    closeTarget(src);
   }
 }
 
@@ -276,7 +276,7 @@ async function finishExisting(src: Target, destHandle: FileHandle, destPath: str
   }
   const takes = knownXattrSupport(dev, opts.xattrName, fsName) !== false;
   const sidecarPath = sidecarPathFor(destPath, opts.suffix);
-  const sidecar = !takes || opts.keepSidecars ? await readSidecar(sidecarPath).catch(() => undefined) : undefined;
+  const sidecar = !takes || opts.keepSidecars ? readSidecarOrNothing(sidecarPath) : undefined;
   const xattrDone = !takes || current?.equals(sig.bytes);
   const sidecarDone = (takes && !opts.keepSidecars) || sidecar?.equals(sig.bytes);
   const carrier: MigrateCarrier = takes ? 'xattr' : 'sidecar';

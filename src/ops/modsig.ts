@@ -318,7 +318,7 @@ export function attachModsig(path: string, opts: ModsigAttachOptions): Promise<F
       return { path, status: 'failed', failed: true, reason: 'the file already ends with an appended signature; strip it first (a sidecar made for this file would cover that signature too)' };
     }
     if (t.stat.size === 0) return { path, status: 'failed', failed: true, reason: 'empty file: the kernel rejects an appended signature with no payload before it' };
-    const bytes = await readSidecar(sidecar);
+    const bytes = readSidecar(sidecar);
     if (!bytes) return { path, status: 'failed', failed: true, reason: `no sidecar ${sidecar}` };
     const d = tryDecode(bytes);
     if ('error' in d) return { path, status: 'invalid', failed: true, reason: `malformed sidecar ${sidecar}: ${d.error}`, value: bytes };

@@ -48,12 +48,12 @@ export async function signFile(path: string, opts: SignOptions): Promise<FileRes
     if (to === 'sidecar' || to === 'both') {
       const sidecar = sidecarPathFor(path, opts.suffix);
       // A file that changed while it was read was signed torn: no sidecar for it either.
-      await assertUnchanged(target, before);
+      assertUnchanged(target, before);
       replaced = (await writeSidecar(sidecar, bytes)).replaced;
       wrote.push('sidecar');
     }
     if (to === 'xattr' || to === 'both') {
-      await writeTargetXattr(target, opts.xattrName, bytes, before);
+      writeTargetXattr(target, opts.xattrName, bytes, before);
       wrote.push('xattr');
     }
     return { ...base, status: replaced ? 'replaced' : 'signed', failed: false, details: { carriers: wrote, filesystem: target.fs.name } };

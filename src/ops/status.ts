@@ -30,7 +30,7 @@ export async function statusOf(path: string, opts: StatusOptions): Promise<FileR
     let sidecar: Buffer | undefined;
     let sidecarProblem: string | undefined;
     try {
-      sidecar = await readSidecar(sidecarPath);
+      sidecar = readSidecar(sidecarPath);
     } catch (e) {
       sidecarProblem = (e as { reason?: string }).reason ?? String(e);
     }

@@ -26,7 +26,7 @@ export async function collectCarriers(t: Target, from: VerifySource, opts: Pick<
   const problems: CarrierCheck[] = [];
   if (from === 'auto' || from === 'sidecar') {
     try {
-      const bytes = await readSidecar(sidecarPathFor(t.path, opts.suffix));
+      const bytes = readSidecar(sidecarPathFor(t.path, opts.suffix));
       if (bytes) values.push({ carrier: 'sidecar', bytes });
     } catch (e) {
       problems.push({ carrier: 'sidecar', status: 'invalid', value: Buffer.alloc(0), reason: (e as { reason?: string }).reason ?? String(e) });

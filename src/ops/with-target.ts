@@ -18,6 +18,6 @@ export async function withTarget(path: string, failStatus: string, work: (t: Tar
   } catch (e) {
     return failure(path, failStatus, e);
   } finally {
-    await closeTarget(target);
+    closeTarget(target);
   }
 }
