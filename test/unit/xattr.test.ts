@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { nativeXattr, xattrBackend, errnoName } from '../../src/carriers/native-xattr.js';
+import fc from 'fast-check';
 import { tempDir } from '../helpers/cli.js';
 import { skipOrFail } from '../helpers/skip.js';
 
@@ -88,6 +89,41 @@ test('native calls: errno answers for a long name, an embedded NUL, a bad descri
     assert.equal(native.XATTR_CREATE, 1);
     assert.equal(native.XATTR_REPLACE, 2);
     assert.equal(errnoName(constants.errno.EOPNOTSUPP), 'ENOTSUP', 'one name for 95, the one Node uses');
+  } finally {
+    closeSync(fd);
+  }
+});
+
+test('native calls, any name and value: a value written reads back byte for byte; every refusal is an errno number, never a throw', async (t) => {
+  const native = nativeXattr();
+  if (!native) return skipOrFail(t, `native xattr calls not built: ${xattrBackend().why}`);
+  const dir = await tempDir(t);
+  const file = join(dir, 'F');
+  writeFileSync(file, 'x');
+  const fd = openSync(file, 'r');
+  try {
+    const name = fc.oneof(
+      fc.string({ maxLength: 40 }).map((s) => `user.${s}`),
+      fc.string({ minLength: 1, maxLength: 300, unit: 'binary' }),
+    );
+    fc.assert(
+      fc.property(name, fc.uint8Array({ maxLength: 5000 }), (n, bytes) => {
+        const value = Buffer.from(bytes);
+        const written = native.set(fd, n, value, 0);
+        assert.equal(typeof written, 'number');
+        if (written !== 0) {
+          // What the kernel or the checks refused, by name: never a value written, never a throw.
+          assert.ok(['EINVAL', 'ERANGE', 'ENOTSUP', 'EPERM', 'ENOSPC', 'E2BIG'].includes(errnoName(written)), `${JSON.stringify(n)}: ${errnoName(written)}`);
+          return;
+        }
+        const back = native.get(fd, n);
+        assert.ok(Buffer.isBuffer(back), `${JSON.stringify(n)}: read back ${String(back)}`);
+        assert.ok(back.equals(value));
+        assert.equal(native.remove(fd, n), 0);
+        assert.equal(errnoName(native.get(fd, n) as number), 'ENODATA');
+      }),
+      { numRuns: 300 },
+    );
   } finally {
     closeSync(fd);
   }
