@@ -1,8 +1,8 @@
 {
   "targets": [
     {
-      "target_name": "xattr_fd",
-      "sources": ["native/xattr-fd.c"],
+      "target_name": "descriptor_calls",
+      "sources": ["native/descriptor-calls.c"],
       "cflags": ["-Wall", "-Wextra", "-Werror", "-O2"]
     }
   ]

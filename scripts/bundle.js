@@ -68,7 +68,7 @@ await build({
   // node_modules, so it behaves as it does unbundled (and never reads the
   // package.json of the directory the command runs in).
   banner: { js: "const __yargsMetaUrl = require('node:url').pathToFileURL(require('node:path').join(__dirname, '../../../node_modules/yargs/lib/platform-shims/esm.mjs')).href;" },
-  // carriers/native-xattr.ts finds the package (and build/Release) from the bundle's own folder.
+  // carriers/descriptor-calls.ts finds the package (and build/Release) from the bundle's own folder.
   define: { 'import.meta.url': '__yargsMetaUrl', __IMA_SIDECAR_BUNDLE_DIR__: '__dirname' },
   legalComments: 'inline',
   logLevel: 'warning',

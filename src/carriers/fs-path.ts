@@ -136,6 +136,8 @@ const held = new Map<string, HeldDirectory[]>();
 
 interface HeldDirectory {
   readonly fdPath: string;
+  /** Its descriptor (valid in every thread of this process). */
+  readonly fd: number;
   /** Names the walker's listing showed as regular files (d_type), when it recorded them. */
   readonly regularFiles?: ReadonlySet<string>;
 }
@@ -160,7 +162,7 @@ function unregister(key: string, dir: HeldDirectory): void {
  * for as long as this lasts. Returns the release.
  */
 export function holdDirectory(key: string, fdPath: string): () => void {
-  const dir: HeldDirectory = { fdPath };
+  const dir: HeldDirectory = { fdPath, fd: Number(fdPath.slice(fdPath.lastIndexOf('/') + 1)) };
   register(key, dir);
   return () => unregister(key, dir);
 }
@@ -221,6 +223,12 @@ function heldFor(p: string): HeldDirectory | undefined {
  */
 export function listedAsRegularFile(p: string): boolean {
   return heldFor(p)?.regularFiles?.has(basename(p)) ?? false;
+}
+
+/** The held folder's descriptor and the name's bytes, for *at() calls on `p`; undefined when `p` is not in a held folder. */
+export function heldAt(p: string): { readonly dirfd: number; readonly name: Buffer } | undefined {
+  const dir = heldFor(p);
+  return dir ? { dirfd: dir.fd, name: encodeFsName(basename(p)) } : undefined;
 }
 
 /** The path to hand to a system call for `p`: through the held directory when `p` is in one, and as bytes when it holds escaped bytes. */

@@ -3,8 +3,10 @@
  * on a FIFO, only regular files.
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync, read, Stats } from 'node:fs';
+import { getSystemErrorMap } from 'node:util';
 import { FileError, describeSystemError, errnoOf } from '../errors.js';
-import { fsPath, listedAsRegularFile } from './fs-path.js';
+import { fsPath, heldAt, listedAsRegularFile } from './fs-path.js';
+import { errnoName, descriptorCalls } from './descriptor-calls.js';
 
 /**
  * A descriptor opened for reading, with the two calls the operations make on
@@ -14,7 +16,8 @@ import { fsPath, listedAsRegularFile } from './fs-path.js';
  */
 export class ReadableFile {
   private open = true;
-  constructor(readonly fd: number) {}
+  /** `byOpenAt`: opened by our openAt, so closed by our close (see openNoFollow). */
+  constructor(readonly fd: number, private readonly byOpenAt = false) {}
   read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }> {
     return new Promise((resolve, reject) => read(this.fd, buffer, offset, length, position, (e, bytesRead) => (e ? reject(e) : resolve({ bytesRead }))));
   }
@@ -26,6 +29,10 @@ export class ReadableFile {
   closeSync(): void {
     if (!this.open) return;
     this.open = false;
+    if (this.byOpenAt) {
+      descriptorCalls()?.close(this.fd);
+      return;
+    }
     try {
       closeSync(this.fd);
     } catch {
@@ -75,6 +82,7 @@ export function openRegularFileSync(path: string, what = 'file'): OpenedFile {
 export function openRegularFileIfPresent(path: string, what = 'file'): OpenedFile | undefined {
   const where = fsPath(path);
   let fd: number;
+  let byOpenAt: boolean;
   try {
     if (!listedAsRegularFile(path)) {
       const pre = lstatSync(where, { throwIfNoEntry: false });
@@ -82,7 +90,7 @@ export function openRegularFileIfPresent(path: string, what = 'file'): OpenedFil
       if (pre.isSymbolicLink()) throw new FileError(path, `${what} is a symbolic link; not followed`, 'ELOOP');
       if (!pre.isFile()) throw new FileError(path, `${what} is a ${fileKind(pre)}, not a regular file`, 'EINVAL');
     }
-    fd = openSync(where, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+    [fd, byOpenAt] = openNoFollow(path, where, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (e) {
     if (e instanceof FileError) throw e;
     const code = errnoOf(e);
@@ -90,7 +98,7 @@ export function openRegularFileIfPresent(path: string, what = 'file'): OpenedFil
     if (code === 'ELOOP') throw new FileError(path, `${what} is a symbolic link; not followed`, code);
     throw new FileError(path, `cannot open ${what}: ${describeSystemError(e)}`, code);
   }
-  const handle = new ReadableFile(fd);
+  const handle = new ReadableFile(fd, byOpenAt);
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) throw new FileError(path, `${what} is a ${fileKind(stat)}, not a regular file`, 'EINVAL');
@@ -99,6 +107,47 @@ export function openRegularFileIfPresent(path: string, what = 'file'): OpenedFil
     handle.closeSync();
     if (e instanceof FileError) throw e;
     throw new FileError(path, `cannot stat ${what}: ${describeSystemError(e)}`, errnoOf(e));
+  }
+}
+
+let systemErrors: Map<number, [string, string]> | undefined;
+
+/** The error Node would have thrown for errno `n` from `syscall`. */
+function systemError(n: number, syscall: string): NodeJS.ErrnoException {
+  systemErrors ??= getSystemErrorMap();
+  const [code, text] = systemErrors.get(-n) ?? [errnoName(n), 'unknown error'];
+  const e: NodeJS.ErrnoException = new Error(`${code}: ${text}, ${syscall}`);
+  e.code = code;
+  e.errno = -n;
+  e.syscall = syscall;
+  return e;
+}
+
+/**
+ * open(2) of `path`, whose fsPath is `where`. In a held folder, with the
+ * native calls, an openat on the folder's descriptor: the same file as
+ * through /proc/PID/fd/N/NAME, without resolving that magic link each time.
+ */
+function openNoFollow(path: string, where: string | Buffer, flags: number): [fd: number, byOpenAt: boolean] {
+  const native = descriptorCalls();
+  const at = native ? heldAt(path) : undefined;
+  if (!native || !at) return [openSync(where, flags), false];
+  const fd = native.openAt(at.dirfd, at.name, flags);
+  if (fd < 0) throw systemError(-fd, 'open');
+  return [fd, true];
+}
+
+const identity = new Float64Array(2);
+
+/** Device and inode of what `path` names now, without following a symlink; undefined when nothing can be found there. */
+export function currentIdentity(path: string): { readonly dev: number; readonly ino: number } | undefined {
+  const native = descriptorCalls();
+  const at = native ? heldAt(path) : undefined;
+  if (native && at) return native.lstatAt(at.dirfd, at.name, identity) === 0 ? { dev: identity[0]!, ino: identity[1]! } : undefined;
+  try {
+    return lstatSync(fsPath(path), { throwIfNoEntry: false });
+  } catch {
+    return undefined;
   }
 }
 

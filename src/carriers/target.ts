@@ -4,11 +4,11 @@
  * the path meanwhile.
  */
 import type { Stats } from 'node:fs';
-import { fstatSync, lstatSync } from 'node:fs';
+import { fstatSync } from 'node:fs';
 import { FileError } from '../errors.js';
-import { descriptorPath, fsPath } from './fs-path.js';
+import { descriptorPath } from './fs-path.js';
 import { FilesystemFacts, filesystemOf, knownFilesystem, knownXattrSupport, learnXattrSupport } from './filesystem.js';
-import { OpenedFile, openRegularFileSync, sameFileVersion } from './regular-file.js';
+import { currentIdentity, OpenedFile, openRegularFileSync, sameFileVersion } from './regular-file.js';
 import { createXattrFd, getXattrFd, isUnsupported, removeXattrFd, setXattrFd, XattrError } from './xattr.js';
 
 export interface Target extends OpenedFile {
@@ -122,11 +122,7 @@ export function removeTargetXattr(t: Target, name: string, checkUnchanged?: Stat
 export function assertUnchanged(t: Target, before: Stats): void {
   const now = fstatSync(t.handle.fd);
   if (!sameFileVersion(before, now)) throw new FileError(t.path, 'file changed while it was being processed; nothing written', 'ECHANGED');
-  try {
-    const byPath = lstatSync(fsPath(t.path));
-    if (byPath.dev !== now.dev || byPath.ino !== now.ino) throw new FileError(t.path, 'file was replaced while it was being processed; nothing written', 'ECHANGED');
-  } catch (e) {
-    if (e instanceof FileError) throw e;
-    throw new FileError(t.path, 'file was removed while it was being processed; nothing written', 'ECHANGED');
-  }
+  const byPath = currentIdentity(t.path);
+  if (!byPath) throw new FileError(t.path, 'file was removed while it was being processed; nothing written', 'ECHANGED');
+  if (byPath.dev !== now.dev || byPath.ino !== now.ino) throw new FileError(t.path, 'file was replaced while it was being processed; nothing written', 'ECHANGED');
 }

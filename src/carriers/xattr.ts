@@ -1,7 +1,7 @@
 /**
  * The one module that makes xattr calls, always on a descriptor of a file we
  * opened with O_NOFOLLOW and checked, so no symlink swapped in meanwhile can
- * redirect a call. With our native calls (carriers/native-xattr.ts) that is
+ * redirect a call. With our native calls (carriers/descriptor-calls.ts) that is
  * fgetxattr/fsetxattr/fremovexattr: 2-3 us a call where fs-xattr through
  * /proc/PID/fd/N took 13-25 (resolving the magic link, two getxattr per read,
  * an exception per missing attribute), and "create only" is atomic.
@@ -23,7 +23,7 @@
 import { getAttributeSync, removeAttributeSync, setAttributeSync } from 'fs-xattr';
 import { FileError, errnoOf } from '../errors.js';
 import { descriptorPath } from './fs-path.js';
-import { errnoName, nativeXattr } from './native-xattr.js';
+import { errnoName, descriptorCalls } from './descriptor-calls.js';
 
 export const DEFAULT_XATTR = 'security.ima';
 
@@ -79,7 +79,7 @@ const isMissing = (code: string | undefined): boolean => code === 'ENODATA' || c
 
 /** Reads the attribute of the open file; undefined when it has none. Throws XattrError (EOPNOTSUPP included). */
 export function getXattrFd(fd: number, path: string, name: string, fsName: string): Buffer | undefined {
-  const native = nativeXattr();
+  const native = descriptorCalls();
   let code: string | undefined;
   if (native) {
     const r = native.get(fd, name);
@@ -98,7 +98,7 @@ export function getXattrFd(fd: number, path: string, name: string, fsName: strin
 
 /** Writes the attribute, replacing any value it had. */
 export function setXattrFd(fd: number, path: string, name: string, value: Buffer, fsName: string): void {
-  const native = nativeXattr();
+  const native = descriptorCalls();
   let code: string | undefined;
   if (native) {
     const r = native.set(fd, name, value, 0);
@@ -122,7 +122,7 @@ export function setXattrFd(fd: number, path: string, name: string, value: Buffer
  * fs-xattr a read and then a write.
  */
 export function createXattrFd(fd: number, path: string, name: string, value: Buffer, fsName: string): boolean {
-  const native = nativeXattr();
+  const native = descriptorCalls();
   if (!native) {
     if (getXattrFd(fd, path, name, fsName) !== undefined) return false;
     setXattrFd(fd, path, name, value, fsName);
@@ -137,7 +137,7 @@ export function createXattrFd(fd: number, path: string, name: string, value: Buf
 
 /** Removes the attribute; false when there was none. */
 export function removeXattrFd(fd: number, path: string, name: string, fsName: string): boolean {
-  const native = nativeXattr();
+  const native = descriptorCalls();
   let code: string | undefined;
   if (native) {
     const r = native.remove(fd, name);

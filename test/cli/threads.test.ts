@@ -38,11 +38,13 @@ async function sameEitherWay(args: string[], cwd: string): Promise<RunResult> {
   const one = await runCli([...args, '--threads', '1'], { cwd });
   const three = await runCli([...args, '--threads', '3'], { cwd });
   assert.deepEqual(comparable(three), comparable(one), `--threads 3:\n${show(three)}\n--threads 1:\n${show(one)}`);
+  const plain = await runCli([...args, '--threads', '1'], { cwd, env: { IMA_SIDECAR_NATIVE: '0' } });
+  assert.deepEqual(comparable(plain), comparable(one), `without the native calls:\n${show(plain)}\n--threads 1:\n${show(one)}`);
   return one;
 }
 
 describe('--threads', () => {
-  test('verify, status and their --json say the same with worker threads as with one', async (t) => {
+  test('verify, status and their --json say the same with worker threads as with one, and without the native descriptor calls', async (t) => {
     const dir = await makeTree(t);
     const v = await sameEitherWay(['verify', '-r', '-c', CERT, '.'], dir);
     assert.equal(v.status, 1, show(v));
@@ -57,27 +59,29 @@ describe('--threads', () => {
     await sameEitherWay(['status', '-r', '--json', '-c', CERT, '.'], dir);
   });
 
-  test('import writes the same xattrs and says the same with worker threads as with one', async (t) => {
+  test('import writes the same xattrs and says the same with worker threads as with one, and without the native descriptor calls', async (t) => {
     if (!haveCommand('getfattr')) return skipOrFail(t, 'needs getfattr (attr)');
     const base = await makeTree(t);
     const probe = await run('setfattr', ['-n', 'user.probe', '-v', '1', join(base, 'd1', 'unsigned')]);
     if (probe.status !== 0) return skipOrFail(t, `the temp directory takes no user xattrs: ${probe.stderr.trim()}`);
     const results: RunResult[] = [];
     const dumps: string[] = [];
-    for (const threads of ['1', '3']) {
-      const dir = `${base}-${threads}`;
+    // Worker threads, one thread, and one thread without the native descriptor calls (fs-xattr and /proc paths).
+    for (const [threads, env] of [['1', {}], ['3', {}], ['1', { IMA_SIDECAR_NATIVE: '0' }]] as const) {
+      const dir = `${base}-${threads}${env.IMA_SIDECAR_NATIVE ? '-no-native' : ''}`;
       // cp -a: fs.cp cannot copy a name that is not UTF-8.
       const c = await run('cp', ['-a', base, dir]);
       assert.equal(c.status, 0, show(c));
       t.after(() => run('rm', ['-rf', dir]));
-      results.push(await runCli(['import', '-r', '--verify', '-c', CERT, ...ATTR, '--threads', threads, '.'], { cwd: dir }));
+      results.push(await runCli(['import', '-r', '--verify', '-c', CERT, ...ATTR, '--threads', threads, '.'], { cwd: dir, env }));
       const d = await run('getfattr', ['-R', '-P', '-n', 'user.ima', '-e', 'hex', '.'], { cwd: dir });
       dumps.push(d.stdout);
     }
     assert.deepEqual(comparable(results[1]!), comparable(results[0]!), `${show(results[1]!)}\n${show(results[0]!)}`);
+    assert.deepEqual(comparable(results[2]!), comparable(results[0]!), `without the native calls:\n${show(results[2]!)}\n${show(results[0]!)}`);
     assert.equal(results[0]!.status, 1, show(results[0]!));
     assert.match(results[0]!.stderr, /d1\/e1\/f01: .*digest mismatch/);
-    assert.ok(dumps[0]!.length > 0 && dumps[0] === dumps[1], 'the same xattrs either way');
+    assert.ok(dumps[0]!.length > 0 && dumps[0] === dumps[1] && dumps[0] === dumps[2], 'the same xattrs every way');
   });
 
   test('standard output and standard error keep their order when they go to the same pipe', async (t) => {

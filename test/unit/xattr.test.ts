@@ -1,31 +1,31 @@
 // The xattr calls (src/carriers/xattr.ts) on both backends: our descriptor calls
-// (native/xattr-fd.c) and the fs-xattr fallback through /proc/PID/fd paths.
+// (native/descriptor-calls.c) and the fs-xattr fallback through /proc/PID/fd paths.
 // user.* on the temporary folder's filesystem (ext4 here), so no root needed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { nativeXattr, xattrBackend, errnoName } from '../../src/carriers/native-xattr.js';
+import { descriptorCalls, descriptorCallsBackend, errnoName } from '../../src/carriers/descriptor-calls.js';
 import fc from 'fast-check';
 import { tempDir } from '../helpers/cli.js';
 import { skipOrFail } from '../helpers/skip.js';
 
 const XATTR_MODULE = fileURLToPath(new URL('../../src/carriers/xattr.js', import.meta.url));
-const NATIVE_MODULE = fileURLToPath(new URL('../../src/carriers/native-xattr.js', import.meta.url));
+const NATIVE_MODULE = fileURLToPath(new URL('../../src/carriers/descriptor-calls.js', import.meta.url));
 
 /** Runs the same sequence of calls in a fresh process (the backend is chosen once per process) and returns what each call gave. */
 function sequence(file: string, env: Record<string, string>): Record<string, unknown> {
   const script = `
     import { openSync } from 'node:fs';
     import { createXattrFd, getXattrFd, removeXattrFd, setXattrFd } from ${JSON.stringify(XATTR_MODULE)};
-    import { xattrBackend } from ${JSON.stringify(NATIVE_MODULE)};
+    import { descriptorCallsBackend } from ${JSON.stringify(NATIVE_MODULE)};
     const fd = openSync(${JSON.stringify(file)}, 'r');
     const hex = (b) => (b === undefined ? null : b.toString('hex'));
     const big = Buffer.alloc(3000, 0xab);
-    const out = { backend: xattrBackend().name };
+    const out = { backend: descriptorCallsBackend().name };
     const caught = (f) => { try { return f(); } catch (e) { return { code: e.code, message: e.message }; } };
     out.missing = hex(getXattrFd(fd, 'F', 'user.ima', 'ext4'));
     out.created = createXattrFd(fd, 'F', 'user.ima', Buffer.from('0301', 'hex'), 'ext4');
@@ -43,9 +43,9 @@ function sequence(file: string, env: Record<string, string>): Record<string, unk
   return JSON.parse(r.stdout) as Record<string, unknown>;
 }
 
-for (const [backend, env] of [['native', {}], ['fs-xattr', { IMA_SIDECAR_XATTR: 'fs-xattr' }]] as const) {
+for (const [backend, env] of [['native', {}], ['fs-xattr', { IMA_SIDECAR_NATIVE: '0' }]] as const) {
   test(`${backend}: read, create-only, replace, a 3000-byte value, remove; errors carry the errno`, async (t) => {
-    if (backend === 'native' && !nativeXattr()) return skipOrFail(t, `native xattr calls not built (npm install builds them): ${xattrBackend().why}`);
+    if (backend === 'native' && !descriptorCalls()) return skipOrFail(t, `native xattr calls not built (npm install builds them): ${descriptorCallsBackend().why}`);
     const dir = await tempDir(t);
     const file = join(dir, 'F');
     writeFileSync(file, 'content');
@@ -63,8 +63,8 @@ for (const [backend, env] of [['native', {}], ['fs-xattr', { IMA_SIDECAR_XATTR: 
 }
 
 test('native calls: errno answers for a long name, an embedded NUL, a bad descriptor, an oversized value; TypeError for bad arguments', async (t) => {
-  const native = nativeXattr();
-  if (!native) return skipOrFail(t, `native xattr calls not built: ${xattrBackend().why}`);
+  const native = descriptorCalls();
+  if (!native) return skipOrFail(t, `native xattr calls not built: ${descriptorCallsBackend().why}`);
   const dir = await tempDir(t);
   const file = join(dir, 'F');
   writeFileSync(file, 'x');
@@ -95,8 +95,8 @@ test('native calls: errno answers for a long name, an embedded NUL, a bad descri
 });
 
 test('native calls, any name and value: a value written reads back byte for byte; every refusal is an errno number, never a throw', async (t) => {
-  const native = nativeXattr();
-  if (!native) return skipOrFail(t, `native xattr calls not built: ${xattrBackend().why}`);
+  const native = descriptorCalls();
+  if (!native) return skipOrFail(t, `native xattr calls not built: ${descriptorCallsBackend().why}`);
   const dir = await tempDir(t);
   const file = join(dir, 'F');
   writeFileSync(file, 'x');
@@ -126,5 +126,42 @@ test('native calls, any name and value: a value written reads back byte for byte
     );
   } finally {
     closeSync(fd);
+  }
+});
+
+test('native openAt and lstatAt in a held folder: the file itself, symlinks not followed, errno answers, TypeError for bad arguments', async (t) => {
+  const native = descriptorCalls();
+  if (!native) return skipOrFail(t, `native descriptor calls not built: ${descriptorCallsBackend().why}`);
+  const dir = await tempDir(t);
+  writeFileSync(join(dir, 'F'), 'content');
+  symlinkSync('F', join(dir, 'L'));
+  const dirfd = openSync(dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
+  try {
+    const fd = native.openAt(dirfd, Buffer.from('F'), fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    assert.ok(fd >= 0, `openAt F: ${fd}`);
+    try {
+      const st = fstatSync(fd);
+      const out = new Float64Array(2);
+      assert.equal(native.lstatAt(dirfd, Buffer.from('F'), out), 0);
+      assert.deepEqual([out[0], out[1]], [st.dev, st.ino], 'the same device and inode as fstat of the opened file');
+      assert.equal(native.lstatAt(dirfd, Buffer.from('L'), out), 0);
+      assert.equal(out[1], lstatSync(join(dir, 'L')).ino, 'the symlink itself, not F');
+      const table: [string, number, string][] = [
+        ['a symlink under O_NOFOLLOW', -native.openAt(dirfd, Buffer.from('L'), fsc.O_RDONLY | fsc.O_NOFOLLOW), 'ELOOP'],
+        ['a missing name', -native.openAt(dirfd, Buffer.from('nothing'), fsc.O_RDONLY), 'ENOENT'],
+        ['a name with a NUL', -native.openAt(dirfd, Buffer.from('F\0x'), fsc.O_RDONLY), 'EINVAL'],
+        ['an empty name', -native.openAt(dirfd, Buffer.alloc(0), fsc.O_RDONLY), 'EINVAL'],
+        ['a missing name, lstatAt', native.lstatAt(dirfd, Buffer.from('nothing'), out), 'ENOENT'],
+        ['not a folder', -native.openAt(fd, Buffer.from('F'), fsc.O_RDONLY), 'ENOTDIR'],
+      ];
+      for (const [what, errno, code] of table) assert.equal(errnoName(errno), code, what);
+    } finally {
+      closeSync(fd);
+    }
+    for (const bad of [() => (native.openAt as (...a: unknown[]) => unknown)(dirfd, 'F', 0), () => native.openAt(-1, Buffer.from('F'), 0), () => (native.lstatAt as (...a: unknown[]) => unknown)(dirfd, Buffer.from('F'), [0, 0]), () => native.lstatAt(dirfd, Buffer.from('F'), new Float64Array(1))]) {
+      assert.throws(bad, TypeError);
+    }
+  } finally {
+    closeSync(dirfd);
   }
 });

@@ -1,9 +1,10 @@
 /**
- * Our descriptor-based xattr calls (native/xattr-fd.c, built by `npm install`
- * into build/Release/xattr_fd.node), when they are there. Without them
- * (a checkout where only `tsc` ran, `npm install --ignore-scripts`), or with
- * IMA_SIDECAR_XATTR=fs-xattr, carriers/xattr.ts falls back to fs-xattr
- * through /proc/PID/fd paths: as safe, slower, and without an atomic
+ * Our descriptor calls (native/descriptor-calls.c, built by `npm install`
+ * into build/Release/descriptor_calls.node), when they are there: xattrs of
+ * an open file, and openat/fstatat in a held folder. Without them (a
+ * checkout where only `tsc` ran, `npm install --ignore-scripts`), or with
+ * IMA_SIDECAR_NATIVE=0, the same calls go through /proc/PID/fd paths (fs-xattr
+ * for xattrs, Node's fs for the rest): as safe, slower, and without an atomic
  * "create only".
  */
 import { createRequire } from 'node:module';
@@ -11,13 +12,19 @@ import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export interface NativeXattr {
+export interface DescriptorCalls {
   /** The value, or an errno number (ENODATA: no such attribute). */
   get(fd: number, name: string): Buffer | number;
   /** 0, or an errno number (EEXIST under XATTR_CREATE, ENODATA under XATTR_REPLACE). */
   set(fd: number, name: string, value: Buffer, flags: number): number;
   /** 0, or an errno number. */
   remove(fd: number, name: string): number;
+  /** openat(dirfd, name, flags | O_CLOEXEC): the descriptor, or minus the errno. */
+  openAt(dirfd: number, name: Buffer, flags: number): number;
+  /** fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW) into out[0] (st_dev) and out[1] (st_ino): 0 or an errno. */
+  lstatAt(dirfd: number, name: Buffer, out: Float64Array): number;
+  /** close(fd) of a descriptor openAt gave (Node's closeSync warns about those in a worker thread): 0 or an errno. */
+  close(fd: number): number;
   readonly XATTR_CREATE: number;
   readonly XATTR_REPLACE: number;
 }
@@ -35,18 +42,18 @@ function packageRoot(): string {
   return join(here, '..', '..', '..');
 }
 
-let loaded: NativeXattr | null | undefined;
+let loaded: DescriptorCalls | null | undefined;
 let loadError: string | undefined;
 
 /** The native calls, or undefined when they are not built (or not wanted). */
-export function nativeXattr(): NativeXattr | undefined {
+export function descriptorCalls(): DescriptorCalls | undefined {
   if (loaded === undefined) {
     loaded = null;
-    if (process.env.IMA_SIDECAR_XATTR === 'fs-xattr') loadError = 'IMA_SIDECAR_XATTR=fs-xattr';
+    if (process.env.IMA_SIDECAR_NATIVE === '0') loadError = 'IMA_SIDECAR_NATIVE=0';
     else {
-      const file = join(packageRoot(), 'build', 'Release', 'xattr_fd.node');
+      const file = join(packageRoot(), 'build', 'Release', 'descriptor_calls.node');
       try {
-        loaded = createRequire(join(packageRoot(), 'package.json'))(file) as NativeXattr;
+        loaded = createRequire(join(packageRoot(), 'package.json'))(file) as DescriptorCalls;
       } catch (e) {
         loadError = `${file}: ${(e as Error).message.split('\n')[0]}`;
       }
@@ -56,8 +63,8 @@ export function nativeXattr(): NativeXattr | undefined {
 }
 
 /** Which xattr calls this process uses, and why not the native ones (for --verbose and the tests). */
-export function xattrBackend(): { readonly name: 'native' | 'fs-xattr'; readonly why?: string } {
-  return nativeXattr() ? { name: 'native' } : { name: 'fs-xattr', why: loadError };
+export function descriptorCallsBackend(): { readonly name: 'native' | 'fs-xattr'; readonly why?: string } {
+  return descriptorCalls() ? { name: 'native' } : { name: 'fs-xattr', why: loadError };
 }
 
 let errnoNames: Map<number, string> | undefined;

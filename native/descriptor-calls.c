@@ -1,6 +1,10 @@
 /*
- * Extended attributes of an open descriptor: fgetxattr, fsetxattr (with
- * XATTR_CREATE / XATTR_REPLACE) and fremovexattr, for src/carriers/xattr.ts.
+ * System calls on descriptors that Node does not offer, for
+ * src/carriers/descriptor-calls.ts: the extended attributes of an open file
+ * (fgetxattr, fsetxattr with XATTR_CREATE / XATTR_REPLACE, fremovexattr), and
+ * openat / fstatat in a folder held open (src/carriers/fs-path.ts), where
+ * Node needs a /proc/PID/fd/N/NAME path and the kernel resolves that magic
+ * link at every call.
  *
  * Why our own: fs-xattr, the library we otherwise use, works only on paths
  * (and follows symlinks) and takes no flags. Through a descriptor the call
@@ -12,12 +16,16 @@
  * Errors are returned, not thrown: a missing attribute (ENODATA) and an
  * existing one (EEXIST) are ordinary answers in a tree run, and an exception
  * per file costs more than the system call. get returns a Buffer or an errno
- * number; set and remove return 0 or an errno. Bad arguments throw TypeError.
+ * number; set, remove and lstatAt return 0 or an errno; openAt returns the
+ * descriptor or minus the errno. Bad arguments throw TypeError.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 #include <node_api.h>
 
 /* Linux limits: XATTR_NAME_MAX 255, XATTR_SIZE_MAX 65536 (include/uapi/linux/limits.h). */
@@ -114,17 +122,93 @@ static napi_value remove_(napi_env env, napi_callback_info info) {
   return number(env, fremovexattr(fd, name) == 0 ? 0 : errno);
 }
 
+#define NAME_BYTES 4096
+/* Reads args[0] as a folder's descriptor and args[1] (a Buffer of a name's bytes) into name[NAME_BYTES]: 1, or 0 when they are not that, -1 for an empty name, one with a NUL or too long. */
+static int dirfd_and_name(napi_env env, napi_value *args, int *dirfd, char *name) {
+  napi_valuetype t;
+  bool is_buffer;
+  void *data;
+  size_t len;
+  if (napi_typeof(env, args[0], &t) != napi_ok || t != napi_number) return 0;
+  if (napi_get_value_int32(env, args[0], dirfd) != napi_ok || *dirfd < 0) return 0;
+  if (napi_is_buffer(env, args[1], &is_buffer) != napi_ok || !is_buffer) return 0;
+  if (napi_get_buffer_info(env, args[1], &data, &len) != napi_ok) return 0;
+  if (len == 0 || len >= NAME_BYTES || memchr(data, 0, len)) return -1;
+  memcpy(name, data, len);
+  name[len] = 0;
+  return 1;
+}
+
+/*
+ * openat(dirfd, name, flags): a file in a folder we hold open, without the
+ * /proc/PID/fd/N/NAME path Node would need (a magic-link resolution per call).
+ * Returns the descriptor, or minus the errno.
+ */
+static napi_value open_at(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value args[3];
+  int dirfd, flags;
+  char name[NAME_BYTES];
+  if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 3) return type_error(env, "openAt(dirfd, name, flags)");
+  int ok = dirfd_and_name(env, args, &dirfd, name);
+  if (ok == 0 || napi_get_value_int32(env, args[2], &flags) != napi_ok) return type_error(env, "openAt(dirfd, name, flags)");
+  if (ok < 0) return number(env, -EINVAL);
+  int fd = openat(dirfd, name, flags | O_CLOEXEC);
+  return number(env, fd >= 0 ? fd : -errno);
+}
+
+/* lstatAt(dirfd, name, out): fstatat without following a symlink; out (a Float64Array of 2) gets st_dev and st_ino. 0 or an errno. */
+static napi_value lstat_at(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value args[3];
+  int dirfd;
+  char name[NAME_BYTES];
+  napi_typedarray_type type;
+  size_t length;
+  void *out;
+  struct stat st;
+  if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 3) return type_error(env, "lstatAt(dirfd, name, out)");
+  int ok = dirfd_and_name(env, args, &dirfd, name);
+  bool is_typed;
+  if (ok == 0 || napi_is_typedarray(env, args[2], &is_typed) != napi_ok || !is_typed) return type_error(env, "lstatAt(dirfd, name, out)");
+  if (napi_get_typedarray_info(env, args[2], &type, &length, &out, NULL, NULL) != napi_ok || type != napi_float64_array || length < 2) return type_error(env, "lstatAt: out must be a Float64Array of 2");
+  if (ok < 0) return number(env, EINVAL);
+  if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return number(env, errno);
+  ((double *)out)[0] = (double)st.st_dev;
+  ((double *)out)[1] = (double)st.st_ino;
+  return number(env, 0);
+}
+
+/*
+ * close(fd) of a descriptor openAt gave: Node's own close would warn in a
+ * worker thread, where Node tracks the descriptors its fs opened. 0 or an errno.
+ */
+static napi_value close_(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value args[1];
+  napi_valuetype t;
+  int fd;
+  if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 1 || napi_typeof(env, args[0], &t) != napi_ok || t != napi_number || napi_get_value_int32(env, args[0], &fd) != napi_ok || fd < 0) return type_error(env, "close(fd)");
+  return number(env, close(fd) == 0 ? 0 : errno);
+}
+
 /* Context-aware (NAPI_MODULE_INIT): worker threads load it too. */
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
     { "get", NULL, get, NULL, NULL, NULL, napi_enumerable, NULL },
     { "set", NULL, set, NULL, NULL, NULL, napi_enumerable, NULL },
     { "remove", NULL, remove_, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "openAt", NULL, open_at, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "lstatAt", NULL, lstat_at, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "close", NULL, close_, NULL, NULL, NULL, napi_enumerable, NULL },
     { "XATTR_CREATE", NULL, NULL, NULL, NULL, NULL, napi_enumerable, NULL },
     { "XATTR_REPLACE", NULL, NULL, NULL, NULL, NULL, napi_enumerable, NULL },
   };
-  props[3].value = number(env, XATTR_CREATE);
-  props[4].value = number(env, XATTR_REPLACE);
+  props[6].value = number(env, XATTR_CREATE);
+  props[7].value = number(env, XATTR_REPLACE);
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;
 }
