@@ -62,7 +62,7 @@ export function descriptorCalls(): DescriptorCalls | undefined {
   return loaded ?? undefined;
 }
 
-/** Which xattr calls this process uses, and why not the native ones (for --verbose and the tests). */
+/** Whether this process uses the native calls, and why not when it does not (for the tests' messages). */
 export function descriptorCallsBackend(): { readonly name: 'native' | 'fs-xattr'; readonly why?: string } {
   return descriptorCalls() ? { name: 'native' } : { name: 'fs-xattr', why: loadError };
 }

@@ -158,11 +158,11 @@ function unregister(key: string, dir: HeldDirectory): void {
 
 /**
  * For a worker thread: paths in the directory `key` (normalize(dirname(p)))
- * go through `fdPath`, a descriptor another thread of this process holds open
+ * go through `fd`, a descriptor another thread of this process holds open
  * for as long as this lasts. Returns the release.
  */
-export function holdDirectory(key: string, fdPath: string): () => void {
-  const dir: HeldDirectory = { fdPath, fd: Number(fdPath.slice(fdPath.lastIndexOf('/') + 1)) };
+export function holdDirectory(key: string, fd: number): () => void {
+  const dir: HeldDirectory = { fd, fdPath: descriptorPath(fd) };
   register(key, dir);
   return () => unregister(key, dir);
 }
@@ -173,7 +173,7 @@ export class PinnedDir {
   /** normalize(dirname(p)) of every path p in this directory, as the walker spelt them. */
   readonly key: string;
   readonly fdPath: string;
-  /** Set by the walker once it has listed the directory (see listedAsRegularFile). */
+  /** Set by the walker once it has listed the directory (see heldAt). */
   regularFiles?: ReadonlySet<string>;
   constructor(readonly fd: number, samplePath: string) {
     this.key = dirKey(samplePath);
@@ -214,21 +214,26 @@ function heldFor(p: string): HeldDirectory | undefined {
   return same?.[same.length - 1];
 }
 
-/**
- * Whether the listing of the held directory that `p` is in showed `p` as a
- * regular file. Only ever a reason to skip the lstat that keeps a device from
- * being opened at all (regular-file.ts): the fstat after the open still
- * decides, and a name the listing did not show is looked up as usual (it may
- * be new since, like a sidecar this run wrote).
- */
-export function listedAsRegularFile(p: string): boolean {
-  return heldFor(p)?.regularFiles?.has(basename(p)) ?? false;
+export interface HeldEntry {
+  /** The held folder's descriptor and the name's bytes, for *at() calls. */
+  readonly dirfd: number;
+  readonly name: Buffer;
+  /**
+   * Whether the walker's listing of the folder showed the name as a regular
+   * file. Only ever a reason to skip the lstat that keeps a device from being
+   * opened at all (regular-file.ts): the fstat after the open still decides,
+   * and a name the listing did not show is looked up as usual (it may be new
+   * since, like a sidecar this run wrote).
+   */
+  readonly listedAsRegularFile: boolean;
 }
 
-/** The held folder's descriptor and the name's bytes, for *at() calls on `p`; undefined when `p` is not in a held folder. */
-export function heldAt(p: string): { readonly dirfd: number; readonly name: Buffer } | undefined {
+/** `p` as a name in the held folder it is in; undefined when it is in none. */
+export function heldAt(p: string): HeldEntry | undefined {
   const dir = heldFor(p);
-  return dir ? { dirfd: dir.fd, name: encodeFsName(basename(p)) } : undefined;
+  if (!dir) return undefined;
+  const name = basename(p);
+  return { dirfd: dir.fd, name: encodeFsName(name), listedAsRegularFile: dir.regularFiles?.has(name) ?? false };
 }
 
 /** The path to hand to a system call for `p`: through the held directory when `p` is in one, and as bytes when it holds escaped bytes. */

@@ -5,7 +5,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, read, Stats } from 'node:fs';
 import { getSystemErrorMap } from 'node:util';
 import { FileError, describeSystemError, errnoOf } from '../errors.js';
-import { fsPath, heldAt, listedAsRegularFile } from './fs-path.js';
+import { fsPath, heldAt, HeldEntry } from './fs-path.js';
 import { errnoName, descriptorCalls } from './descriptor-calls.js';
 
 /**
@@ -64,7 +64,8 @@ export function fileKind(st: Stats): string {
  * a FIFO swapped in meanwhile from hanging the open (the fstat check then
  * refuses it). Paths go through fsPath (pinned directory, raw bytes). The
  * lstat is left out for a name the walk's listing showed as a regular file
- * (d_type, listedAsRegularFile): it would only repeat what the listing said.
+ * (d_type, HeldEntry.listedAsRegularFile): it would only repeat what the
+ * listing said.
  * Synchronous: from the page cache lstat, open and fstat take microseconds,
  * less than one thread-pool round trip (bench/bench.js, verify -r).
  */
@@ -80,17 +81,17 @@ export function openRegularFileSync(path: string, what = 'file'): OpenedFile {
  * exception costs five times the lstat that finds it missing.
  */
 export function openRegularFileIfPresent(path: string, what = 'file'): OpenedFile | undefined {
-  const where = fsPath(path);
+  const at = heldAt(path);
   let fd: number;
   let byOpenAt: boolean;
   try {
-    if (!listedAsRegularFile(path)) {
-      const pre = lstatSync(where, { throwIfNoEntry: false });
+    if (!at?.listedAsRegularFile) {
+      const pre = lstatSync(fsPath(path), { throwIfNoEntry: false });
       if (!pre) return undefined;
       if (pre.isSymbolicLink()) throw new FileError(path, `${what} is a symbolic link; not followed`, 'ELOOP');
       if (!pre.isFile()) throw new FileError(path, `${what} is a ${fileKind(pre)}, not a regular file`, 'EINVAL');
     }
-    [fd, byOpenAt] = openNoFollow(path, where, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+    [fd, byOpenAt] = openNoFollow(path, at, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (e) {
     if (e instanceof FileError) throw e;
     const code = errnoOf(e);
@@ -115,7 +116,8 @@ let systemErrors: Map<number, [string, string]> | undefined;
 /** The error Node would have thrown for errno `n` from `syscall`. */
 function systemError(n: number, syscall: string): NodeJS.ErrnoException {
   systemErrors ??= getSystemErrorMap();
-  const [code, text] = systemErrors.get(-n) ?? [errnoName(n), 'unknown error'];
+  const code = errnoName(n);
+  const text = systemErrors.get(-n)?.[1] ?? 'unknown error';
   const e: NodeJS.ErrnoException = new Error(`${code}: ${text}, ${syscall}`);
   e.code = code;
   e.errno = -n;
@@ -124,14 +126,13 @@ function systemError(n: number, syscall: string): NodeJS.ErrnoException {
 }
 
 /**
- * open(2) of `path`, whose fsPath is `where`. In a held folder, with the
- * native calls, an openat on the folder's descriptor: the same file as
- * through /proc/PID/fd/N/NAME, without resolving that magic link each time.
+ * open(2) of `path`, which is `at` in a held folder. There, with the native
+ * calls, an openat on the folder's descriptor: the same file as through
+ * /proc/PID/fd/N/NAME, without resolving that magic link each time.
  */
-function openNoFollow(path: string, where: string | Buffer, flags: number): [fd: number, byOpenAt: boolean] {
+function openNoFollow(path: string, at: HeldEntry | undefined, flags: number): [fd: number, byOpenAt: boolean] {
   const native = descriptorCalls();
-  const at = native ? heldAt(path) : undefined;
-  if (!native || !at) return [openSync(where, flags), false];
+  if (!native || !at) return [openSync(fsPath(path), flags), false];
   const fd = native.openAt(at.dirfd, at.name, flags);
   if (fd < 0) throw systemError(-fd, 'open');
   return [fd, true];

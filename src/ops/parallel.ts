@@ -38,7 +38,7 @@ export async function buildTask(task: unknown): Promise<(item: unknown) => Promi
   const run = await perFile(task as ParallelTask);
   return async (item) => {
     const t = item as WireTarget;
-    const release = t.held ? holdDirectory(t.held.key, t.held.fdPath) : undefined;
+    const release = t.held ? holdDirectory(t.held.key, t.held.fd) : undefined;
     try {
       return await run(t);
     } finally {

@@ -13,11 +13,11 @@ export interface WireTarget {
   readonly path: string;
   readonly rel: string;
   /** The directory the walk holds open, as fs-path keys and reaches it. */
-  readonly held?: { readonly key: string; readonly fdPath: string };
+  readonly held?: { readonly key: string; readonly fd: number };
 }
 
 export function targetToWire(sel: TargetSelection): WireTarget {
-  return { path: sel.path, rel: sel.rel, ...(sel.pinned ? { held: { key: sel.pinned.key, fdPath: sel.pinned.fdPath } } : {}) };
+  return { path: sel.path, rel: sel.rel, ...(sel.pinned ? { held: { key: sel.pinned.key, fd: sel.pinned.fd } } : {}) };
 }
 
 export interface WireCertificate {
