@@ -71,17 +71,19 @@ export function writeTargetXattr(t: Target, name: string, value: Buffer, checkUn
   // something else than it was given, which fails every time. (Under `create`, the next attempt
   // finds the other value and answers false.)
   for (let attempt = 1; ; attempt++) {
+    let written: boolean;
     try {
-      if (mode === 'create') {
-        if (!createXattrFd(t.handle.fd, t.path, name, value, t.fs.name)) {
-          learnXattrSupport(t.stat.dev, name, true);
-          return false;
-        }
-      } else setXattrFd(t.handle.fd, t.path, name, value, t.fs.name);
-      learnXattrSupport(t.stat.dev, name, true);
+      if (mode === 'create') written = createXattrFd(t.handle.fd, t.path, name, value, t.fs.name);
+      else {
+        setXattrFd(t.handle.fd, t.path, name, value, t.fs.name);
+        written = true;
+      }
     } catch (e) {
       throw unsupportedOr(t, name, e);
     }
+    // Written, or refused because a value is there: either way the filesystem takes xattrs.
+    learnXattrSupport(t.stat.dev, name, true);
+    if (!written) return false;
     const back = getXattrFd(t.handle.fd, t.path, name, t.fs.name);
     if (back && back.equals(value)) return true;
     if (attempt >= 5) throw new FileError(t.path, `${name} read back differs from what was written`, 'EIO');
