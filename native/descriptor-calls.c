@@ -45,16 +45,23 @@ static napi_value type_error(napi_env env, const char *message) {
   return NULL;
 }
 
-/* Reads args[0] as a descriptor and args[1] as an attribute name into name[NAME_MAX_BYTES + 2]; 0 when they are not. */
-static int fd_and_name(napi_env env, napi_value *args, size_t argc, int *fd, char *name, size_t *name_len) {
+/*
+ * Reads args[0] as a descriptor and args[1] as an attribute name into
+ * name[NAME_MAX_BYTES + 2]. -1 when they are not that (a TypeError), else 0,
+ * or the errno for a name no call could take: ERANGE too long, EINVAL with a NUL.
+ */
+static int fd_and_name(napi_env env, napi_value *args, size_t argc, int *fd, char *name) {
   napi_valuetype t;
-  if (argc < 2) return 0;
-  if (napi_typeof(env, args[0], &t) != napi_ok || t != napi_number) return 0;
-  if (napi_get_value_int32(env, args[0], fd) != napi_ok || *fd < 0) return 0;
-  if (napi_typeof(env, args[1], &t) != napi_ok || t != napi_string) return 0;
+  size_t name_len;
+  if (argc < 2) return -1;
+  if (napi_typeof(env, args[0], &t) != napi_ok || t != napi_number) return -1;
+  if (napi_get_value_int32(env, args[0], fd) != napi_ok || *fd < 0) return -1;
+  if (napi_typeof(env, args[1], &t) != napi_ok || t != napi_string) return -1;
   /* One byte more than the limit is read, so that a name that is too long is seen as such, not cut. */
-  if (napi_get_value_string_utf8(env, args[1], name, NAME_MAX_BYTES + 2, name_len) != napi_ok) return 0;
-  return 1;
+  if (napi_get_value_string_utf8(env, args[1], name, NAME_MAX_BYTES + 2, &name_len) != napi_ok) return -1;
+  if (name_len > NAME_MAX_BYTES) return ERANGE;
+  if (strlen(name) != name_len) return EINVAL; /* an embedded NUL */
+  return 0;
 }
 
 static napi_value get(napi_env env, napi_callback_info info) {
@@ -62,14 +69,13 @@ static napi_value get(napi_env env, napi_callback_info info) {
   napi_value args[2];
   int fd;
   char name[NAME_MAX_BYTES + 2];
-  size_t name_len;
   char small[SMALL_VALUE];
   napi_value result;
   void *copy;
   if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return NULL;
-  if (!fd_and_name(env, args, argc, &fd, name, &name_len)) return type_error(env, "get(fd, name)");
-  if (name_len > NAME_MAX_BYTES) return number(env, ERANGE);
-  if (strlen(name) != name_len) return number(env, EINVAL); /* an embedded NUL */
+  int bad_name = fd_and_name(env, args, argc, &fd, name);
+  if (bad_name < 0) return type_error(env, "get(fd, name)");
+  if (bad_name) return number(env, bad_name);
   ssize_t n = fgetxattr(fd, name, small, sizeof small);
   if (n >= 0) {
     if (napi_create_buffer_copy(env, (size_t)n, small, &copy, &result) != napi_ok) return NULL;
@@ -95,16 +101,16 @@ static napi_value set(napi_env env, napi_callback_info info) {
   napi_value args[4];
   int fd, flags;
   char name[NAME_MAX_BYTES + 2];
-  size_t name_len, value_len;
+  size_t value_len;
   void *value;
   bool is_buffer;
   if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 4 || !fd_and_name(env, args, argc, &fd, name, &name_len)) return type_error(env, "set(fd, name, value, flags)");
+  int bad_name = argc < 4 ? -1 : fd_and_name(env, args, argc, &fd, name);
+  if (bad_name < 0) return type_error(env, "set(fd, name, value, flags)");
   if (napi_is_buffer(env, args[2], &is_buffer) != napi_ok || !is_buffer) return type_error(env, "set: value must be a Buffer");
   if (napi_get_buffer_info(env, args[2], &value, &value_len) != napi_ok) return NULL;
   if (napi_get_value_int32(env, args[3], &flags) != napi_ok) return type_error(env, "set: flags must be a number");
-  if (name_len > NAME_MAX_BYTES) return number(env, ERANGE);
-  if (strlen(name) != name_len) return number(env, EINVAL); /* an embedded NUL */
+  if (bad_name) return number(env, bad_name);
   if (value_len > VALUE_MAX_BYTES) return number(env, E2BIG);
   return number(env, fsetxattr(fd, name, value, value_len, flags) == 0 ? 0 : errno);
 }
@@ -114,29 +120,28 @@ static napi_value remove_(napi_env env, napi_callback_info info) {
   napi_value args[2];
   int fd;
   char name[NAME_MAX_BYTES + 2];
-  size_t name_len;
   if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return NULL;
-  if (!fd_and_name(env, args, argc, &fd, name, &name_len)) return type_error(env, "remove(fd, name)");
-  if (name_len > NAME_MAX_BYTES) return number(env, ERANGE);
-  if (strlen(name) != name_len) return number(env, EINVAL); /* an embedded NUL */
+  int bad_name = fd_and_name(env, args, argc, &fd, name);
+  if (bad_name < 0) return type_error(env, "remove(fd, name)");
+  if (bad_name) return number(env, bad_name);
   return number(env, fremovexattr(fd, name) == 0 ? 0 : errno);
 }
 
 #define NAME_BYTES 4096
-/* Reads args[0] as a folder's descriptor and args[1] (a Buffer of a name's bytes) into name[NAME_BYTES]: 1, or 0 when they are not that, -1 for an empty name, one with a NUL or too long. */
+/* As fd_and_name, for a folder's descriptor and a name given as a Buffer of its bytes, into name[NAME_BYTES]: EINVAL for an empty name, one with a NUL or too long. */
 static int dirfd_and_name(napi_env env, napi_value *args, int *dirfd, char *name) {
   napi_valuetype t;
   bool is_buffer;
   void *data;
   size_t len;
-  if (napi_typeof(env, args[0], &t) != napi_ok || t != napi_number) return 0;
-  if (napi_get_value_int32(env, args[0], dirfd) != napi_ok || *dirfd < 0) return 0;
-  if (napi_is_buffer(env, args[1], &is_buffer) != napi_ok || !is_buffer) return 0;
-  if (napi_get_buffer_info(env, args[1], &data, &len) != napi_ok) return 0;
-  if (len == 0 || len >= NAME_BYTES || memchr(data, 0, len)) return -1;
+  if (napi_typeof(env, args[0], &t) != napi_ok || t != napi_number) return -1;
+  if (napi_get_value_int32(env, args[0], dirfd) != napi_ok || *dirfd < 0) return -1;
+  if (napi_is_buffer(env, args[1], &is_buffer) != napi_ok || !is_buffer) return -1;
+  if (napi_get_buffer_info(env, args[1], &data, &len) != napi_ok) return -1;
+  if (len == 0 || len >= NAME_BYTES || memchr(data, 0, len)) return EINVAL;
   memcpy(name, data, len);
   name[len] = 0;
-  return 1;
+  return 0;
 }
 
 /*
@@ -151,9 +156,9 @@ static napi_value open_at(napi_env env, napi_callback_info info) {
   char name[NAME_BYTES];
   if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return NULL;
   if (argc < 3) return type_error(env, "openAt(dirfd, name, flags)");
-  int ok = dirfd_and_name(env, args, &dirfd, name);
-  if (ok == 0 || napi_get_value_int32(env, args[2], &flags) != napi_ok) return type_error(env, "openAt(dirfd, name, flags)");
-  if (ok < 0) return number(env, -EINVAL);
+  int bad_name = dirfd_and_name(env, args, &dirfd, name);
+  if (bad_name < 0 || napi_get_value_int32(env, args[2], &flags) != napi_ok) return type_error(env, "openAt(dirfd, name, flags)");
+  if (bad_name) return number(env, -bad_name);
   int fd = openat(dirfd, name, flags | O_CLOEXEC);
   return number(env, fd >= 0 ? fd : -errno);
 }
@@ -170,11 +175,11 @@ static napi_value lstat_at(napi_env env, napi_callback_info info) {
   struct stat st;
   if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return NULL;
   if (argc < 3) return type_error(env, "lstatAt(dirfd, name, out)");
-  int ok = dirfd_and_name(env, args, &dirfd, name);
+  int bad_name = dirfd_and_name(env, args, &dirfd, name);
   bool is_typed;
-  if (ok == 0 || napi_is_typedarray(env, args[2], &is_typed) != napi_ok || !is_typed) return type_error(env, "lstatAt(dirfd, name, out)");
+  if (bad_name < 0 || napi_is_typedarray(env, args[2], &is_typed) != napi_ok || !is_typed) return type_error(env, "lstatAt(dirfd, name, out)");
   if (napi_get_typedarray_info(env, args[2], &type, &length, &out, NULL, NULL) != napi_ok || type != napi_float64_array || length < 2) return type_error(env, "lstatAt: out must be a Float64Array of 2");
-  if (ok < 0) return number(env, EINVAL);
+  if (bad_name) return number(env, bad_name);
   if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return number(env, errno);
   ((double *)out)[0] = (double)st.st_dev;
   ((double *)out)[1] = (double)st.st_ino;
