@@ -1,14 +1,14 @@
 // The xattr calls (src/carriers/xattr.ts) on both backends: our descriptor calls
 // (native/descriptor-calls.c) and the fs-xattr fallback through /proc/PID/fd paths.
 // user.* on the temporary folder's filesystem (ext4 here), so no root needed.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { descriptorCalls, descriptorCallsBackend, errnoName } from '../../src/carriers/descriptor-calls.js';
+import { descriptorCalls, descriptorCallsBackend, errnoName, type DescriptorCalls } from '../../src/carriers/descriptor-calls.js';
 import fc from 'fast-check';
 import { tempDir } from '../helpers/cli.js';
 import { skipOrFail } from '../helpers/skip.js';
@@ -62,14 +62,23 @@ for (const [backend, env] of [['native', {}], ['fs-xattr', { IMA_SIDECAR_NATIVE:
   });
 }
 
-test('native calls: errno answers for a long name, an embedded NUL, a bad descriptor, an oversized value; TypeError for bad arguments', async (t) => {
+/** Runs `body` with the native calls and a descriptor of a fresh file in a temporary folder, closed afterwards; skips when they are not built. */
+async function withNativeOnFile(t: TestContext, body: (native: DescriptorCalls, fd: number) => void): Promise<void> {
   const native = descriptorCalls();
-  if (!native) return skipOrFail(t, `native xattr calls not built: ${descriptorCallsBackend().why}`);
+  if (!native) return skipOrFail(t, `native descriptor calls not built (npm install builds them): ${descriptorCallsBackend().why}`);
   const dir = await tempDir(t);
   const file = join(dir, 'F');
   writeFileSync(file, 'x');
   const fd = openSync(file, 'r');
   try {
+    body(native, fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+test('native calls: errno answers for a long name, an embedded NUL, a bad descriptor, an oversized value; TypeError for bad arguments', (t) =>
+  withNativeOnFile(t, (native, fd) => {
     const table: [string, () => unknown, string][] = [
       ['a 256-byte name', () => native.get(fd, `user.${'n'.repeat(251)}`), 'ERANGE'],
       ['a 255-byte name that is not there', () => native.get(fd, `user.${'n'.repeat(250)}`), 'ENODATA'],
@@ -89,19 +98,10 @@ test('native calls: errno answers for a long name, an embedded NUL, a bad descri
     assert.equal(native.XATTR_CREATE, 1);
     assert.equal(native.XATTR_REPLACE, 2);
     assert.equal(errnoName(constants.errno.EOPNOTSUPP), 'ENOTSUP', 'one name for 95, the one Node uses');
-  } finally {
-    closeSync(fd);
-  }
-});
+  }));
 
-test('native calls, any name and value: a value written reads back byte for byte; every refusal is an errno number, never a throw', async (t) => {
-  const native = descriptorCalls();
-  if (!native) return skipOrFail(t, `native xattr calls not built: ${descriptorCallsBackend().why}`);
-  const dir = await tempDir(t);
-  const file = join(dir, 'F');
-  writeFileSync(file, 'x');
-  const fd = openSync(file, 'r');
-  try {
+test('native calls, any name and value: a value written reads back byte for byte; every refusal is an errno number, never a throw', (t) =>
+  withNativeOnFile(t, (native, fd) => {
     const name = fc.oneof(
       fc.string({ maxLength: 40 }).map((s) => `user.${s}`),
       fc.string({ minLength: 1, maxLength: 300, unit: 'binary' }),
@@ -124,10 +124,7 @@ test('native calls, any name and value: a value written reads back byte for byte
       }),
       { numRuns: 300 },
     );
-  } finally {
-    closeSync(fd);
-  }
-});
+  }));
 
 test('native openAt and lstatAt in a held folder: the file itself, symlinks not followed, errno answers, TypeError for bad arguments', async (t) => {
   const native = descriptorCalls();
