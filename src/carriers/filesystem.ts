@@ -3,7 +3,7 @@
  * takes extended attributes: learnt from the first real attempt and
  * remembered per device, since a name alone cannot say (FUSE may or may not).
  */
-import { readFile, statfs } from 'node:fs/promises';
+import { readFileSync, statfsSync } from 'node:fs';
 import { fsPath, isDescriptorPath } from './fs-path.js';
 
 const MAGIC: Record<number, string> = {
@@ -57,22 +57,23 @@ function supportKey(dev: number, attrName: string): string {
   return `${dev}:${dot < 0 ? attrName : attrName.slice(0, dot)}`;
 }
 
-let mountTypes: Promise<Map<string, string>> | undefined;
+let mountTypes: Map<string, string> | undefined;
 
-/** major:minor -> fstype from /proc/self/mountinfo: names FUSE filesystems (fuse.fusefat) and tells ext4 from ext2. */
-function mountTypesByDevice(): Promise<Map<string, string>> {
-  mountTypes ??= readFile('/proc/self/mountinfo', 'utf8').then(
-    (text) => {
-      const map = new Map<string, string>();
-      for (const line of text.split('\n')) {
-        const fields = line.split(' ');
-        const sep = fields.indexOf('-');
-        if (sep > 0 && fields[2] && fields[sep + 1]) map.set(fields[2], fields[sep + 1]!);
-      }
-      return map;
-    },
-    () => new Map<string, string>(),
-  );
+/** major:minor -> fstype from /proc/self/mountinfo: names FUSE filesystems (fuse.fusefat) and tells ext4 from ext2. Read once. */
+function mountTypesByDevice(): Map<string, string> {
+  if (mountTypes) return mountTypes;
+  mountTypes = new Map<string, string>();
+  let text = '';
+  try {
+    text = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return mountTypes; // no /proc: the magic number's name
+  }
+  for (const line of text.split('\n')) {
+    const fields = line.split(' ');
+    const sep = fields.indexOf('-');
+    if (sep > 0 && fields[2] && fields[sep + 1]) mountTypes.set(fields[2], fields[sep + 1]!);
+  }
   return mountTypes;
 }
 
@@ -83,15 +84,19 @@ function majorMinor(dev: number): string {
   return `${major}:${minor}`;
 }
 
-/** The filesystem of `path` (statfs follows symlinks, so callers pass a directory or a checked file). */
-export async function filesystemOf(path: string, dev?: number): Promise<FilesystemFacts> {
+/**
+ * The filesystem of `path` (statfs follows symlinks, so callers pass a
+ * directory or a checked file). Synchronous: one statfs per device a run
+ * meets, and the mount table once.
+ */
+export function filesystemOf(path: string, dev?: number): FilesystemFacts {
   if (dev !== undefined) {
     const hit = namesByDevice.get(dev);
     if (hit) return hit;
   }
-  const s = await statfs(isDescriptorPath(path) ? path : fsPath(path));
+  const s = statfsSync(isDescriptorPath(path) ? path : fsPath(path));
   const byMagic = filesystemName(s.type);
-  const mounted = dev !== undefined ? (await mountTypesByDevice()).get(majorMinor(dev)) : undefined;
+  const mounted = dev !== undefined ? mountTypesByDevice().get(majorMinor(dev)) : undefined;
   // Trust the mount table's name only when it agrees with the magic's family (vfat is vfat, fuse.* is fuse).
   const name = mounted && (mounted === byMagic || mounted.startsWith(`${byMagic}.`) || (byMagic === 'ext4' && /^ext[234]$/.test(mounted)) || (byMagic === 'fuse' && mounted === 'fuseblk')) ? mounted : byMagic;
   const facts = { name, magic: Number(s.type) };

@@ -16,15 +16,15 @@ export interface Target extends OpenedFile {
   readonly fs: FilesystemFacts;
 }
 
-export async function openTarget(path: string): Promise<Target> {
+/** Opens a regular file (carriers/regular-file.ts) and names its filesystem. Synchronous: see openRegularFileSync. */
+export function openTarget(path: string): Target {
   const opened = openRegularFileSync(path, 'file');
   const known = knownFilesystem(opened.stat.dev);
-  if (known) return { ...opened, path, fs: known };
+  if (known) return { handle: opened.handle, stat: opened.stat, path, fs: known };
   try {
-    const fs = await filesystemOf(descriptorPath(opened.handle.fd), opened.stat.dev);
-    return { ...opened, path, fs };
+    return { handle: opened.handle, stat: opened.stat, path, fs: filesystemOf(descriptorPath(opened.handle.fd), opened.stat.dev) };
   } catch (e) {
-    await opened.handle.close().catch(() => {});
+    opened.handle.closeSync();
     throw e;
   }
 }
@@ -56,13 +56,25 @@ export function readTargetXattr(t: Target, name: string): Buffer | undefined {
 }
 
 /**
- * Writes the attribute, after checking that the file is still the one that
- * was read (same device, inode, size and mtime, and the path still names it),
- * then reads it back. With `create`, only when the file has no value yet:
- * false, and nothing written, when it has one.
+ * What to make sure of before a write: that the content is still the version
+ * that was read and checked (the Stats taken then: same device, inode, size
+ * and mtime) and the path still names the file; or, when the content played
+ * no part (a signature imported unverified), only the path ('name').
  */
-export function writeTargetXattr(t: Target, name: string, value: Buffer, checkUnchanged?: Stats, mode: 'replace' | 'create' = 'replace'): boolean {
-  if (checkUnchanged) assertUnchanged(t, checkUnchanged);
+export type WriteGuard = Stats | 'name';
+
+function assertGuard(t: Target, guard: WriteGuard): void {
+  if (guard === 'name') assertStillNamed(t, t.stat);
+  else assertUnchanged(t, guard);
+}
+
+/**
+ * Writes the attribute, after checking the guard, then reads it back. With
+ * `create`, only when the file has no value yet: false, and nothing written,
+ * when it has one.
+ */
+export function writeTargetXattr(t: Target, name: string, value: Buffer, guard?: WriteGuard, mode: 'replace' | 'create' = 'replace'): boolean {
+  if (guard) assertGuard(t, guard);
   if (knownXattrSupport(t.stat.dev, name, t.fs.name) === false) {
     throw new XattrError(t.path, `filesystem ${t.fs.name} does not support extended attributes`, 'EOPNOTSUPP');
   }
@@ -115,8 +127,8 @@ function unsupportedOr(t: Target, name: string, e: unknown): unknown {
   return e;
 }
 
-export function removeTargetXattr(t: Target, name: string, checkUnchanged?: Stats): boolean {
-  if (checkUnchanged) assertUnchanged(t, checkUnchanged);
+export function removeTargetXattr(t: Target, name: string, guard?: WriteGuard): boolean {
+  if (guard) assertGuard(t, guard);
   return removeXattrFd(t.handle.fd, t.path, name, t.fs.name);
 }
 
@@ -124,7 +136,12 @@ export function removeTargetXattr(t: Target, name: string, checkUnchanged?: Stat
 export function assertUnchanged(t: Target, before: Stats): void {
   const now = fstatSync(t.handle.fd);
   if (!sameFileVersion(before, now)) throw new FileError(t.path, 'file changed while it was being processed; nothing written', 'ECHANGED');
+  assertStillNamed(t, now);
+}
+
+/** The path still names the open file (`open`: its device and inode). */
+function assertStillNamed(t: Target, open: { readonly dev: number; readonly ino: number }): void {
   const byPath = currentIdentity(t.path);
   if (!byPath) throw new FileError(t.path, 'file was removed while it was being processed; nothing written', 'ECHANGED');
-  if (byPath.dev !== now.dev || byPath.ino !== now.ino) throw new FileError(t.path, 'file was replaced while it was being processed; nothing written', 'ECHANGED');
+  if (byPath.dev !== open.dev || byPath.ino !== open.ino) throw new FileError(t.path, 'file was replaced while it was being processed; nothing written', 'ECHANGED');
 }

@@ -31,7 +31,7 @@ export async function exportFile(sel: Pick<TargetSelection, 'path' | 'rel'>, opt
   const path = sel.path;
   let target;
   try {
-    target = await openTarget(path);
+    target = openTarget(path);
   } catch (e) {
     return failure(path, 'failed', e);
   }

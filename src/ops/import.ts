@@ -3,15 +3,15 @@
  * checked against the content; with `verify`, signatures against certificates);
  * then compared with what the xattr holds, so nothing is replaced silently.
  */
-import { unlink } from 'node:fs/promises';
+import { unlinkSync } from 'node:fs';
 import { ImaValue } from '../codec/ima-value.js';
 import { canCompute } from '../codec/hash-algo.js';
 import { readSidecar, sidecarPathFor } from '../carriers/sidecar.js';
-import { closeTarget, openTarget, readTargetXattr, Target, targetTakesXattrs, writeTargetXattr } from '../carriers/target.js';
+import { closeTarget, openTarget, readTargetXattr, Target, targetTakesXattrs, WriteGuard, writeTargetXattr } from '../carriers/target.js';
 import { isUnsupported, XattrError } from '../carriers/xattr.js';
 import { fsPath } from '../carriers/fs-path.js';
 import type { Certificate } from '../crypto/certificate.js';
-import { FileError } from '../errors.js';
+import { describeSystemError, errnoOf, FileError } from '../errors.js';
 import { checkValues } from './check.js';
 import { failure, FileResult, tryDecode } from './result.js';
 import { processTree, TargetSelection, TreeOptions } from './tree.js';
@@ -30,111 +30,162 @@ export interface ImportOptions {
   readonly requireXattr?: boolean;
 }
 
-function isDigest(v: ImaValue | undefined): boolean {
-  return v?.kind === 'digest';
+/** Whether importing this value reads the file: a digest is always checked against the content, a signature only with `verify`. */
+function readsContent(value: ImaValue, verify: boolean): boolean {
+  return value.kind === 'digest' || verify;
 }
 
 /** Validates a value against the file: digests always, signatures when asked. Returns a reason when it must not be written. */
 export async function validateForWrite(t: Target, bytes: Buffer, value: ImaValue, certs: readonly Certificate[] | undefined, verify: boolean): Promise<string | undefined> {
   // A value this tool cannot check (streebog, wp512...) is not written unseen, signature or digest.
   if (!canCompute(value.algo)) return `hash algorithm ${value.algo.name} cannot be computed here`;
-  if (value.kind === 'signature' && !verify) return undefined;
+  if (!readsContent(value, verify)) return undefined;
   const [check] = await checkValues(t, [{ carrier: 'sidecar', bytes }], verify ? certs ?? [] : []);
   return check && check.status !== 'ok' ? check.reason : undefined;
 }
 
+/** A sidecar read and decoded, about to be written. */
+interface Candidate {
+  readonly path: string;
+  readonly sidecarPath: string;
+  readonly bytes: Buffer;
+  readonly decoded: ImaValue;
+  readonly warnings: string[];
+}
+
+/** Facts every record of this file carries (the JSON output's fields). */
+function fsDetails(t: Target, sidecarPath: string): Record<string, unknown> {
+  return { filesystem: t.fs.name, sidecar: sidecarPath };
+}
+
+function record(c: Candidate, status: string, failed: boolean, details: Record<string, unknown>, reason?: string): FileResult {
+  const r: FileResult = { path: c.path, status, failed, value: c.bytes, decoded: c.decoded, warnings: c.warnings, details };
+  return reason === undefined ? r : { ...r, reason };
+}
+
+/** Imports one file's sidecar (the library's call; a tree run uses importOne). */
 export async function importFile(path: string, opts: ImportOptions, explicit = true): Promise<FileResult> {
-  let target;
+  return importOne(path, opts, explicit);
+}
+
+/**
+ * As importFile, synchronously, and so a plain result, unless the content
+ * must be read (a digest, or --verify): the common case is a handful of
+ * system calls, and a promise per file was a measurable part of `import -r`.
+ */
+export function importOne(path: string, opts: ImportOptions, explicit = true): FileResult | Promise<FileResult> {
+  let target: Target;
   try {
-    target = await openTarget(path);
+    target = openTarget(path);
   } catch (e) {
     return failure(path, 'failed', e);
   }
   const sidecarPath = sidecarPathFor(path, opts.suffix);
-  const fsDetails = { filesystem: target.fs.name, sidecar: sidecarPath };
+  let closeHere = true;
   try {
-    const before = target.stat;
     let bytes: Buffer | undefined;
     try {
       bytes = readSidecar(sidecarPath);
     } catch (e) {
-      return failure(path, 'invalid', e, { details: fsDetails });
+      return failure(path, 'invalid', e, { details: fsDetails(target, sidecarPath) });
     }
     if (!bytes) {
-      return { path, status: 'no-sidecar', failed: explicit, reason: explicit ? `no sidecar ${sidecarPath}` : undefined, details: fsDetails };
+      return { path, status: 'no-sidecar', failed: explicit, reason: explicit ? `no sidecar ${sidecarPath}` : undefined, details: fsDetails(target, sidecarPath) };
     }
     const d = tryDecode(bytes);
-    if ('error' in d) return { path, status: 'invalid', failed: true, reason: `malformed sidecar ${sidecarPath}: ${d.error}; nothing written`, value: bytes, details: fsDetails };
-    const base = { path, value: bytes, decoded: d.value, warnings: d.warnings };
-    const rejection = await validateForWrite(target, bytes, d.value, opts.certs, !!opts.verify);
-    if (rejection) return { ...base, status: 'failed', failed: true, reason: `${rejection}; nothing written`, details: fsDetails };
-
-    if (targetTakesXattrs(target, opts.xattrName) === false) return unsupported(base, target, opts, fsDetails);
-    // The common case, a file with no value yet, is one atomic "create only" write; a value already
-    // there (or one that appears meanwhile) is then read and compared: never replaced unseen.
-    if (!opts.dryRun) {
-      try {
-        if (writeTargetXattr(target, opts.xattrName, bytes, before, 'create')) {
-          const removed = await maybeRemoveSidecar(opts, sidecarPath, bytes);
-          return { ...base, status: 'imported', failed: false, details: { ...fsDetails, ...(removed ? { sidecarRemoved: true } : {}) } };
-        }
-      } catch (e) {
-        if (e instanceof XattrError && isUnsupported(e.code)) return unsupported(base, target, opts, fsDetails);
-        throw e;
-      }
-    }
-    const current = readTargetXattr(target, opts.xattrName);
-    if (targetTakesXattrs(target, opts.xattrName) === false) return unsupported(base, target, opts, fsDetails);
-
-    if (current && current.equals(bytes)) {
-      const removed = await maybeRemoveSidecar(opts, sidecarPath, bytes);
-      return { ...base, status: 'unchanged', failed: false, details: { ...fsDetails, ...(removed ? { sidecarRemoved: true } : {}) } };
-    }
-    let replaced: Record<string, unknown> = {};
-    if (current) {
-      const cur = tryDecode(current);
-      const curIsDigest = !('error' in cur) && isDigest(cur.value);
-      replaced = { replaced: current.toString('hex') };
-      if (!curIsDigest && !opts.force) {
-        const what = 'error' in cur ? `a malformed value (${cur.error})` : 'a different signature';
-        return { ...base, status: 'conflict', failed: true, reason: `${opts.xattrName} holds ${what}; use --force to replace it`, details: { ...fsDetails, ...replaced, current: current.toString('hex') } };
-      }
-    }
-    if (opts.dryRun) return { ...base, status: 'would-import', failed: false, details: { ...fsDetails, ...replaced } };
-    try {
-      writeTargetXattr(target, opts.xattrName, bytes, before);
-    } catch (e) {
-      if (e instanceof XattrError && isUnsupported(e.code)) return unsupported(base, target, opts, fsDetails);
-      throw e;
-    }
-    const removed = await maybeRemoveSidecar(opts, sidecarPath, bytes);
-    return { ...base, status: 'imported', failed: false, details: { ...fsDetails, ...replaced, ...(removed ? { sidecarRemoved: true } : {}) } };
+    if ('error' in d) return { path, status: 'invalid', failed: true, reason: `malformed sidecar ${sidecarPath}: ${d.error}; nothing written`, value: bytes, details: fsDetails(target, sidecarPath) };
+    const c: Candidate = { path, sidecarPath, bytes, decoded: d.value, warnings: d.warnings };
+    if (!canCompute(d.value.algo) || !readsContent(d.value, !!opts.verify)) return store(target, c, opts, 'name');
+    // The content decides: read it (asynchronously, it may be a kernel image), then store.
+    closeHere = false;
+    return validateThenStore(target, c, opts);
   } catch (e) {
-    return failure(path, 'failed', e, { details: fsDetails });
+    return failure(path, 'failed', e, { details: fsDetails(target, sidecarPath) });
+  } finally {
+    if (closeHere) closeTarget(target);
+  }
+}
+
+async function validateThenStore(target: Target, c: Candidate, opts: ImportOptions): Promise<FileResult> {
+  try {
+    // The version read now is the one checked: the write below refuses if the content changes meanwhile.
+    const before = target.stat;
+    const rejection = await validateForWrite(target, c.bytes, c.decoded, opts.certs, !!opts.verify);
+    if (rejection) return record(c, 'failed', true, fsDetails(target, c.sidecarPath), `${rejection}; nothing written`);
+    return store(target, c, opts, before);
+  } catch (e) {
+    return failure(c.path, 'failed', e, { details: fsDetails(target, c.sidecarPath) });
   } finally {
     closeTarget(target);
   }
 }
 
-function unsupported(base: Pick<FileResult, 'path' | 'value' | 'decoded'>, t: Target, opts: ImportOptions, details: Record<string, unknown>): FileResult {
-  return {
-    ...base,
-    status: 'unsupported',
-    failed: !!opts.requireXattr,
-    reason: `filesystem ${t.fs.name} does not support extended attributes; sidecar kept`,
-    details,
-  };
+/** Writes a validated value into the xattr, never replacing a different signature unseen. Errors are thrown to importFile. */
+function store(target: Target, c: Candidate, opts: ImportOptions, guard: WriteGuard): FileResult {
+  // A value this tool cannot check (streebog, wp512...) is not written unseen, signature or digest.
+  if (!canCompute(c.decoded.algo)) return record(c, 'failed', true, fsDetails(target, c.sidecarPath), `hash algorithm ${c.decoded.algo.name} cannot be computed here; nothing written`);
+  if (targetTakesXattrs(target, opts.xattrName) === false) return unsupported(c, target, opts);
+  // The common case, a file with no value yet, is one atomic "create only" write; a value already
+  // there (or one that appears meanwhile) is then read and compared: never replaced unseen.
+  if (!opts.dryRun) {
+    try {
+      if (writeTargetXattr(target, opts.xattrName, c.bytes, guard, 'create')) return imported(c, target, opts);
+    } catch (e) {
+      if (e instanceof XattrError && isUnsupported(e.code)) return unsupported(c, target, opts);
+      throw e;
+    }
+  }
+  const current = readTargetXattr(target, opts.xattrName);
+  if (targetTakesXattrs(target, opts.xattrName) === false) return unsupported(c, target, opts);
+
+  if (current && current.equals(c.bytes)) {
+    const details = fsDetails(target, c.sidecarPath);
+    if (maybeRemoveSidecar(opts, c.sidecarPath, c.bytes)) details.sidecarRemoved = true;
+    return record(c, 'unchanged', false, details);
+  }
+  let replaced: string | undefined;
+  if (current) {
+    const cur = tryDecode(current);
+    replaced = current.toString('hex');
+    if (('error' in cur || cur.value.kind !== 'digest') && !opts.force) {
+      const what = 'error' in cur ? `a malformed value (${cur.error})` : 'a different signature';
+      return record(c, 'conflict', true, { ...fsDetails(target, c.sidecarPath), replaced, current: replaced }, `${opts.xattrName} holds ${what}; use --force to replace it`);
+    }
+  }
+  if (opts.dryRun) return record(c, 'would-import', false, replaced === undefined ? fsDetails(target, c.sidecarPath) : { ...fsDetails(target, c.sidecarPath), replaced });
+  try {
+    writeTargetXattr(target, opts.xattrName, c.bytes, guard);
+  } catch (e) {
+    if (e instanceof XattrError && isUnsupported(e.code)) return unsupported(c, target, opts);
+    throw e;
+  }
+  return imported(c, target, opts, replaced);
+}
+
+function imported(c: Candidate, target: Target, opts: ImportOptions, replaced?: string): FileResult {
+  const details = fsDetails(target, c.sidecarPath);
+  if (replaced !== undefined) details.replaced = replaced;
+  if (maybeRemoveSidecar(opts, c.sidecarPath, c.bytes)) details.sidecarRemoved = true;
+  return record(c, 'imported', false, details);
+}
+
+function unsupported(c: Candidate, t: Target, opts: ImportOptions): FileResult {
+  return record(c, 'unsupported', !!opts.requireXattr, fsDetails(t, c.sidecarPath), `filesystem ${t.fs.name} does not support extended attributes; sidecar kept`);
 }
 
 /** Removes the sidecar only when it still holds exactly the value now in the xattr. */
-async function maybeRemoveSidecar(opts: ImportOptions, sidecarPath: string, imported: Buffer): Promise<boolean> {
+function maybeRemoveSidecar(opts: ImportOptions, sidecarPath: string, imported: Buffer): boolean {
   if (!opts.removeSidecar || opts.dryRun) return false;
   const again = readSidecar(sidecarPath);
   if (!again || !again.equals(imported)) throw new FileError(sidecarPath, 'sidecar changed during the import; not removed', 'ECHANGED');
-  await unlink(fsPath(sidecarPath));
+  try {
+    unlinkSync(fsPath(sidecarPath));
+  } catch (e) {
+    throw new FileError(sidecarPath, `cannot remove sidecar: ${describeSystemError(e)}`, errnoOf(e));
+  }
   return true;
 }
 
 export function importTree(paths: readonly string[], tree: TreeOptions, opts: ImportOptions): AsyncGenerator<FileResult> {
-  return processTree(paths, { ...tree, orphanFails: true }, (sel: TargetSelection) => importFile(sel.path, opts, sel.rel === ''), { op: 'import', options: optionsToWire(opts) });
+  return processTree(paths, { ...tree, orphanFails: true }, (sel: TargetSelection) => importOne(sel.path, opts, sel.rel === ''), { op: 'import', options: optionsToWire(opts) });
 }

@@ -32,7 +32,7 @@ export async function inspect(src: InspectSource): Promise<FileResult> {
   }
   let target;
   try {
-    target = await openTarget(src.path);
+    target = openTarget(src.path);
   } catch (e) {
     return failure(src.path, 'failed', e);
   }

@@ -140,7 +140,7 @@ export async function migrateFile(sel: Pick<TargetSelection, 'path' | 'rel'>, de
   const path = sel.path;
   let src: Target;
   try {
-    src = await openTarget(path);
+    src = openTarget(path);
   } catch (e) {
     return failure(path, 'failed', e);
   }
@@ -154,7 +154,7 @@ export async function migrateFile(sel: Pick<TargetSelection, 'path' | 'rel'>, de
     if (sig) details.from = sig.carrier;
     const destDir = dirname(destPath);
     if (!opts.dryRun) await prepareDestDir(destDir);
-    const destFs = await filesystemOf(opts.dryRun ? await existingAncestor(destDir) : destDir, opts.dryRun ? undefined : (await stat(fsPath(destDir))).dev);
+    const destFs = filesystemOf(opts.dryRun ? await existingAncestor(destDir) : destDir, opts.dryRun ? undefined : (await stat(fsPath(destDir))).dev);
     details.filesystem = destFs.name;
 
     // An existing destination: complete and identical means only the carrier may need finishing.

@@ -5,7 +5,7 @@
  * thread's (carriers/atomic-write.ts).
  */
 import { holdDirectory } from '../carriers/fs-path.js';
-import { importFile, ImportOptions } from './import.js';
+import { importOne, ImportOptions } from './import.js';
 import { FileResult } from './result.js';
 import { statusOf, StatusOptions } from './status.js';
 import { verifyFile, VerifyOptions } from './verify.js';
@@ -16,7 +16,7 @@ export type ParallelTask =
   | { readonly op: 'import'; readonly options: WireOptions<ImportOptions> }
   | { readonly op: 'status'; readonly options: WireOptions<StatusOptions> };
 
-async function perFile(task: ParallelTask): Promise<(t: WireTarget) => Promise<FileResult>> {
+async function perFile(task: ParallelTask): Promise<(t: WireTarget) => FileResult | Promise<FileResult>> {
   switch (task.op) {
     case 'verify': {
       const opts = await optionsFromWire<VerifyOptions>(task.options);
@@ -24,7 +24,7 @@ async function perFile(task: ParallelTask): Promise<(t: WireTarget) => Promise<F
     }
     case 'import': {
       const opts = await optionsFromWire<ImportOptions>(task.options);
-      return (t) => importFile(t.path, opts, t.rel === '');
+      return (t) => importOne(t.path, opts, t.rel === '');
     }
     case 'status': {
       const opts = await optionsFromWire<StatusOptions>(task.options);

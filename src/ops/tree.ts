@@ -3,8 +3,8 @@
  * concurrency, yield results in a stable order.
  */
 import { availableParallelism } from 'node:os';
-import { unlink } from 'node:fs/promises';
-import { defaultJobs, runOrdered, withinOpenFileLimit } from '../select/runner.js';
+import { unlinkSync } from 'node:fs';
+import { defaultJobs, isPromise, runOrdered, withinOpenFileLimit } from '../select/runner.js';
 import { Selected, SelectOptions, selectFiles } from '../select/walk.js';
 import { BATCH, WorkerPool } from '../select/worker-pool.js';
 import { FileResult, resultForNonTarget } from './result.js';
@@ -49,20 +49,38 @@ export function defaultThreads(): number {
   return cores <= 2 ? 1 : Math.min(8, cores - 1);
 }
 
-export async function* processTree(paths: readonly string[], opts: TreeOptions, perTarget: (sel: TargetSelection) => Promise<FileResult>, parallel?: ParallelTask): AsyncGenerator<FileResult> {
+/** A stale temporary's removal: one it cannot remove is left for the next run (or for whoever owns it). */
+function removeQuietly(_path: string, at: string | Buffer): void {
+  try {
+    unlinkSync(at);
+  } catch {
+    /* left where it is */
+  }
+}
+
+/**
+ * `perTarget` may answer synchronously: the common case of an import or a
+ * status is all synchronous calls, and a plain value costs no promise.
+ */
+export async function* processTree(paths: readonly string[], opts: TreeOptions, perTarget: (sel: TargetSelection) => FileResult | Promise<FileResult>, parallel?: ParallelTask): AsyncGenerator<FileResult> {
   // Each file's operation reaches its directory through the descriptor the walk holds (carriers/fs-path.ts) until released.
-  const select: SelectOptions = { ...opts.select, pinDirectories: true, ...(opts.cleanStaleTemporaries ? { onStaleTemporary: (_p: string, at: string | Buffer) => unlink(at).catch(() => {}) } : {}) };
+  const select: SelectOptions = { ...opts.select, pinDirectories: true, ...(opts.cleanStaleTemporaries ? { onStaleTemporary: removeQuietly } : {}) };
   const threads = parallel ? (opts.threads ?? defaultThreads()) : 0;
   let pool: WorkerPool<WireTarget, FileResult> | undefined;
-  const work = async (sel: Selected): Promise<FileResult> => {
+  const work = (sel: Selected): FileResult | Promise<FileResult> => {
     if (sel.kind !== 'target') return resultForNonTarget(sel, opts.orphanFails ?? false);
+    let result: FileResult | Promise<FileResult>;
     try {
       // Started at the first file found inside a directory: a run over a few named files stays on this thread.
       if (threads > 1 && sel.rel !== '') pool ??= new WorkerPool(workerScript(), threads, parallel, reviveResult);
-      return await (pool ? pool.run(targetToWire(sel)) : perTarget(sel));
-    } finally {
+      result = pool ? pool.run(targetToWire(sel)) : perTarget(sel);
+    } catch (e) {
       sel.pinned?.release();
+      throw e;
     }
+    if (isPromise(result)) return result.finally(() => sel.pinned?.release());
+    sel.pinned?.release();
+    return result;
   };
   // Workers need a few batches each in flight to stay busy (unless --jobs says otherwise).
   const jobs = opts.jobs ?? withinOpenFileLimit(Math.max(opts.defaultJobs ?? defaultJobs(), threads > 1 ? threads * BATCH * 2 : 0));

@@ -9,7 +9,7 @@ import { failure, FileResult } from './result.js';
 export async function withTarget(path: string, failStatus: string, work: (t: Target) => Promise<FileResult>): Promise<FileResult> {
   let target: Target;
   try {
-    target = await openTarget(path);
+    target = openTarget(path);
   } catch (e) {
     return failure(path, failStatus, e);
   }

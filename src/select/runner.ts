@@ -2,34 +2,73 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 
 /**
- * Runs an async function over a stream of items with at most `jobs` in
- * flight, yielding results in input order. Memory is bounded by the window
- * (jobs plus the results waiting for a slower one before them), not by the
- * number of items.
+ * Longest stretch, in milliseconds, that runOrdered keeps the event loop
+ * waiting. Work that is all synchronous calls (an import or a status of
+ * files whose filesystem is already known) resolves in microtasks only, and
+ * a run over 100,000 files would otherwise never let Node see a signal or
+ * flush a timer: Ctrl-C was noticed after the last file.
  */
-export async function* runOrdered<T, R>(items: AsyncIterable<T> | Iterable<T>, jobs: number, work: (item: T) => Promise<R>, shouldStop: () => boolean = () => false): AsyncGenerator<R> {
+const EVENT_LOOP_TURN_MS = 20;
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Whether `r` is a promise (or any thenable) rather than a plain value. */
+export function isPromise<R>(r: R | Promise<R>): r is Promise<R> {
+  return typeof (r as Promise<R> | undefined)?.then === 'function';
+}
+
+/**
+ * Runs a function over a stream of items with at most `jobs` in flight,
+ * yielding results in input order. Memory is bounded by the window (jobs
+ * plus the results waiting for a slower one before them), not by the number
+ * of items. `work` may answer synchronously (a plain value) and `items` may
+ * be a plain iterable: neither then costs a promise per item, and the event
+ * loop still gets a turn at least every EVENT_LOOP_TURN_MS.
+ */
+export async function* runOrdered<T, R>(items: AsyncIterable<T> | Iterable<T>, jobs: number, work: (item: T) => R | Promise<R>, shouldStop: () => boolean = () => false): AsyncGenerator<R> {
   const limit = Math.max(1, Math.floor(jobs));
-  const window: Promise<R>[] = [];
-  const iterator = (Symbol.asyncIterator in items ? (items as AsyncIterable<T>)[Symbol.asyncIterator]() : (items as Iterable<T>)[Symbol.iterator]()) as AsyncIterator<T> | Iterator<T>;
+  const window: (R | Promise<R>)[] = [];
+  const sync = !(Symbol.asyncIterator in items);
+  const iterator = (sync ? (items as Iterable<T>)[Symbol.iterator]() : (items as AsyncIterable<T>)[Symbol.asyncIterator]()) as AsyncIterator<T> | Iterator<T>;
   let done = false;
-  const fill = async (): Promise<void> => {
-    while (!done && window.length < limit && !shouldStop()) {
+  let turnAt = performance.now() + EVENT_LOOP_TURN_MS;
+  const start = (item: T): void => {
+    let r: R | Promise<R>;
+    try {
+      r = work(item);
+    } catch (e) {
+      r = Promise.reject(e); // thrown, not returned: still reported in its place
+    }
+    if (isPromise(r)) r.catch(() => {}); // awaited in order below; avoid an unhandled-rejection warning meanwhile
+    window.push(r);
+  };
+  const room = (): boolean => !done && window.length < limit && !shouldStop();
+  const fillSync = (): void => {
+    while (room()) {
+      const next = (iterator as Iterator<T>).next();
+      if (next.done) done = true;
+      else start(next.value);
+    }
+  };
+  const fillAsync = async (): Promise<void> => {
+    while (room()) {
       const next = await iterator.next();
-      if (next.done) {
-        done = true;
-        break;
-      }
-      const p = work(next.value);
-      p.catch(() => {}); // awaited in order below; avoid an unhandled-rejection warning meanwhile
-      window.push(p);
+      if (next.done) done = true;
+      else start(next.value);
     }
   };
   try {
-    await fill();
+    if (sync) fillSync();
+    else await fillAsync();
     while (window.length > 0) {
-      const result = await window.shift()!;
-      yield result;
-      await fill();
+      const head = window.shift()!;
+      yield isPromise(head) ? await head : head;
+      if (performance.now() >= turnAt) {
+        await nextTurn();
+        turnAt = performance.now() + EVENT_LOOP_TURN_MS;
+      }
+      if (sync) fillSync();
+      else await fillAsync();
     }
   } finally {
     // Stopped early (or the consumer left): let the source run its own cleanup (the walk closes its directories).

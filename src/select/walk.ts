@@ -6,8 +6,7 @@
  * A path `X.sig` stands for its target `X`; a sidecar whose target is missing
  * is an orphan; symlinks and special files are reported and skipped.
  */
-import { constants, Dirent, fstatSync, openSync, readdirSync } from 'node:fs';
-import { lstat } from 'node:fs/promises';
+import { constants, Dirent, fstatSync, lstatSync, openSync, readdirSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Minimatch } from 'minimatch';
 import { describeSystemError, errnoOf } from '../errors.js';
@@ -23,9 +22,9 @@ export interface SelectOptions {
   readonly suffix: string;
   /**
    * Told about temporary files a killed run left behind (their writer is dead),
-   * with the path to remove it by (through the directory the walk holds open); awaited.
+   * with the path to remove it by (through the directory the walk holds open); synchronous.
    */
-  readonly onStaleTemporary?: (path: string, at: string | Buffer) => unknown;
+  readonly onStaleTemporary?: (path: string, at: string | Buffer) => void;
   /**
    * Give each target the directory it was found in, held open (see carriers/fs-path.ts);
    * paths in it resolve through it (carriers/fs-path.ts) until the consumer releases it.
@@ -58,7 +57,12 @@ function isSidecarName(p: string, suffix: string): boolean {
 
 const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
-export async function* selectFiles(paths: readonly string[], opts: SelectOptions): AsyncGenerator<Selected> {
+/**
+ * Synchronous, like every call it makes: a listing, an open or an lstat from
+ * the page cache takes microseconds, less than the promise an asynchronous
+ * generator costs per entry (the runner gives the event loop its turns).
+ */
+export function* selectFiles(paths: readonly string[], opts: SelectOptions): Generator<Selected> {
   const include = matchers(opts.include);
   const exclude = matchers(opts.exclude);
   const suffix = opts.suffix;
@@ -67,7 +71,7 @@ export async function* selectFiles(paths: readonly string[], opts: SelectOptions
   for (const arg of paths) {
     let st;
     try {
-      st = await lstat(fsPath(arg));
+      st = lstatSync(fsPath(arg));
     } catch (e) {
       if (errnoOf(e) === 'ENOENT' && isSidecarName(arg, suffix)) {
         yield { kind: 'skipped', path: arg, reason: 'no such file or directory', code: 'ENOENT', explicit: true };
@@ -106,7 +110,7 @@ export async function* selectFiles(paths: readonly string[], opts: SelectOptions
       target = arg.slice(0, -suffix.length);
       let tst;
       try {
-        tst = await lstat(fsPath(target));
+        tst = lstatSync(fsPath(target));
       } catch {
         yield { kind: 'orphan', path: target, sidecar: arg };
         continue;
@@ -152,7 +156,7 @@ interface WalkContext {
  * tens of microseconds, while each thread-pool round trip left the runner
  * without new files at every folder boundary.
  */
-async function* walkDirectory(root: string, dir: string, pinned: PinnedDir, relDir: string, dirDev: number, ctx: WalkContext, rootDev = dirDev): AsyncGenerator<Selected> {
+function* walkDirectory(root: string, dir: string, pinned: PinnedDir, relDir: string, dirDev: number, ctx: WalkContext, rootDev = dirDev): Generator<Selected> {
   try {
     let raw: Dirent<Buffer>[];
     try {
@@ -173,7 +177,7 @@ async function* walkDirectory(root: string, dir: string, pinned: PinnedDir, relD
       if (ctx.exclude.some((m) => m.match(rel))) continue;
       const temp = temporaryOwner(name);
       if (temp) {
-        if (!processAlive(temp.pid)) await ctx.opts.onStaleTemporary?.(path, Buffer.concat([Buffer.from(`${pinned.fdPath}/`), entry.name]));
+        if (!processAlive(temp.pid)) ctx.opts.onStaleTemporary?.(path, Buffer.concat([Buffer.from(`${pinned.fdPath}/`), entry.name]));
         continue;
       }
       if (entry.isDirectory()) {

@@ -404,7 +404,7 @@ describe('the file changes between hashing and writing', () => {
       const f = join(dir, what.replace(/\W+/g, '-'));
       writeFileSync(f, 'content');
       linkSync(f, `${f}.keep`); // to look at the opened inode whatever happens to the name
-      const target = await openTarget(f);
+      const target = openTarget(f);
       try {
         const before = target.stat;
         await new Promise((r) => setTimeout(r, 15)); // so that a timestamp change is visible
@@ -419,7 +419,7 @@ describe('the file changes between hashing and writing', () => {
     for (const [what, change] of [['unchanged', () => {}], ['chmod', (f: string) => chmodSync(f, 0o600)], ['another xattr', (f: string) => spawnSync('setfattr', ['-n', 'user.other', '-v', '1', f])]] as const) {
       const f = join(dir, what.replace(/\W+/g, '-'));
       writeFileSync(f, 'content');
-      const target = await openTarget(f);
+      const target = openTarget(f);
       try {
         await new Promise((r) => setTimeout(r, 15));
         change(f);
