@@ -268,6 +268,31 @@ describe('signals in the middle of a tree (ext4)', () => {
     });
   }
 
+  test('SIGINT during import -r, whose files are all synchronous calls: noticed part way, exit 130, exactly the reported files have the value', async (t) => {
+    if (!ready(t)) return;
+    const m = await useMount(t, 'ext4', { sizeMiB: 64 });
+    if (!m) return;
+    const tree = join(m.dir, 'tree');
+    const files = makeTree(tree, 40, 100); // 4000 files
+    assert.equal((await runCli(['sign', '-q', '-r', ...P256, tree], { timeoutMs: 180_000 })).status, 0);
+    // Before the runner gave the event loop its turns, this run never saw the signal: every file, exit 0.
+    const r = await runAndInterrupt(['import', '-r', '--xattr', XATTR, tree], 40, ['SIGINT']);
+    assert.equal(r.signal, null, `killed by ${r.signal}:\n${r.stderr}`);
+    assert.equal(r.status, 130, r.stderr);
+    assert.match(r.stderr, /ima-sidecar: SIGINT received: finishing the files in flight, then stopping/);
+    const imported = new Set(r.stdout.split('\n').filter(Boolean).map((l) => l.replace(/: imported \(.*\)$/, '')));
+    assert.ok(imported.size >= 40 && imported.size < files.length, `${imported.size} of ${files.length} imported: not interrupted part way`);
+    // One getfattr over the tree (a process per file would take seconds): path -> hex value.
+    const dump = spawnSync('getfattr', ['--absolute-names', '-R', '-e', 'hex', '-n', XATTR, tree], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout;
+    const values = new Map([...dump.matchAll(/^# file: (.*)\n[^=\n]+=0x([0-9a-f]*)$/gm)].map((x) => [x[1]!, x[2]!]));
+    for (const rel of files) {
+      const f = join(tree, rel);
+      const got = values.get(f);
+      if (imported.has(f)) assert.equal(got, readFileSync(`${f}.sig`).toString('hex'), f);
+      else assert.equal(got, undefined, `${f} has a value but was not reported`);
+    }
+  });
+
   test('a second SIGINT stops at once: exit 130, temporaries removed, every sidecar on disk complete and valid', async (t) => {
     if (!ready(t)) return;
     const m = await useMount(t, 'ext4', { sizeMiB: 64 });

@@ -70,3 +70,29 @@ test('a rejected item rejects in its place, not earlier', async () => {
   }, /boom/);
   assert.deepEqual(seen, [0, 1]);
 });
+
+test('plain values and a plain iterable: same order, no promise needed, and a thrown item fails in its place', async () => {
+  const out: number[] = [];
+  await assert.rejects(async () => {
+    for await (const r of runOrdered(Array.from({ length: 50 }, (_, i) => i), 8, (i) => {
+      if (i === 30) throw new Error('thrown at 30');
+      return i % 3 === 0 ? Promise.resolve(i) : i; // mixed, as an operation that is sometimes asynchronous
+    })) out.push(r);
+  }, /thrown at 30/);
+  assert.deepEqual(out, Array.from({ length: 30 }, (_, i) => i));
+});
+
+test('all-synchronous work still gives the event loop its turns (a signal, a timer) during the run', async () => {
+  let timerFiredAt: number | undefined;
+  let index = 0;
+  setTimeout(() => (timerFiredAt = index), 0);
+  const spin = (ms: number) => {
+    const end = performance.now() + ms;
+    while (performance.now() < end);
+  };
+  for await (const r of runOrdered(Array.from({ length: 400 }, (_, i) => i), 16, (i) => {
+    spin(0.5); // 400 x 0.5 ms: ten times the longest stretch the runner keeps the loop waiting
+    return i;
+  })) index = r;
+  assert.ok(timerFiredAt !== undefined && timerFiredAt < 300, `the timer ran after item ${timerFiredAt} of 400`);
+});
