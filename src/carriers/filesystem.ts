@@ -49,12 +49,21 @@ export interface FilesystemFacts {
 }
 
 const namesByDevice = new Map<number, FilesystemFacts>();
-/** Keyed by device and namespace: tmpfs, for one, takes security.* but not always user.*. */
-const xattrSupport = new Map<string, boolean>();
+/** By namespace, then device: tmpfs, for one, takes security.* but not always user.*. */
+const xattrSupport = new Map<string, Map<number, boolean>>();
+let lastName = '';
+let lastByDevice = new Map<number, boolean>();
 
-function supportKey(dev: number, attrName: string): string {
+/** What is known of the namespace of `attrName`, by device. A run asks about one name thousands of times: remembered. */
+function supportByDevice(attrName: string): Map<number, boolean> {
+  if (attrName === lastName) return lastByDevice;
   const dot = attrName.indexOf('.');
-  return `${dev}:${dot < 0 ? attrName : attrName.slice(0, dot)}`;
+  const namespace = dot < 0 ? attrName : attrName.slice(0, dot);
+  let byDevice = xattrSupport.get(namespace);
+  if (!byDevice) xattrSupport.set(namespace, (byDevice = new Map()));
+  lastName = attrName;
+  lastByDevice = byDevice;
+  return byDevice;
 }
 
 let mountTypes: Map<string, string> | undefined;
@@ -111,12 +120,12 @@ export function knownFilesystem(dev: number): FilesystemFacts | undefined {
 
 /** true / false once learnt for this device; undefined before the first attempt. */
 export function knownXattrSupport(dev: number, attrName: string, fsName?: string): boolean | undefined {
-  const learnt = xattrSupport.get(supportKey(dev, attrName));
+  const learnt = supportByDevice(attrName).get(dev);
   if (learnt !== undefined) return learnt;
   if (fsName && NO_XATTRS.has(fsName)) return false;
   return undefined;
 }
 
 export function learnXattrSupport(dev: number, attrName: string, supported: boolean): void {
-  xattrSupport.set(supportKey(dev, attrName), supported);
+  supportByDevice(attrName).set(dev, supported);
 }

@@ -198,8 +198,14 @@ export class PinnedDir {
 let lastDir = '';
 let lastKey = '';
 
-/** normalize(dirname(p)), remembering the last folder: a file's calls come in runs on one folder. */
+/**
+ * normalize(dirname(p)), remembering the last folder: a file's calls come in
+ * runs on one folder, so a path directly in the last one (checked on the
+ * string, without making its dirname) costs no new string.
+ */
 function dirKey(p: string): string {
+  const n = lastDir.length;
+  if (n > 0 && p.length > n + 1 && p.charCodeAt(n) === 0x2f && p.startsWith(lastDir) && p.indexOf('/', n + 1) < 0) return lastKey;
   const dir = dirname(p);
   if (dir !== lastDir) {
     lastKey = normalize(dir);
