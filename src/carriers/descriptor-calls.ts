@@ -23,6 +23,8 @@ export interface DescriptorCalls {
   openAt(dirfd: number, name: Buffer, flags: number): number;
   /** fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW) into out[0] (st_dev) and out[1] (st_ino): 0 or an errno. */
   lstatAt(dirfd: number, name: Buffer, out: Float64Array): number;
+  /** fstat(fd) into out[0..4]: st_dev, st_ino, st_mode, st_size, mtime in ms (as Node's mtimeMs). 0 or an errno. */
+  fstat(fd: number, out: Float64Array): number;
   /** close(fd) of a descriptor openAt gave (Node's closeSync warns about those in a worker thread): 0 or an errno. */
   close(fd: number): number;
   readonly XATTR_CREATE: number;

@@ -2,7 +2,7 @@
  * Opening a target or sidecar safely: never through a symlink, never blocking
  * on a FIFO, only regular files.
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, read, Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, read } from 'node:fs';
 import { getSystemErrorMap } from 'node:util';
 import { FileError, describeSystemError, errnoOf } from '../errors.js';
 import { fsPath, heldAt, HeldEntry } from './fs-path.js';
@@ -41,20 +41,47 @@ export class ReadableFile {
   }
 }
 
-export interface OpenedFile {
-  readonly handle: ReadableFile;
-  readonly stat: Stats;
+/** What the checks on an open file use of its fstat (Node's Stats has them too). */
+export interface FileFacts {
+  readonly dev: number;
+  readonly ino: number;
+  readonly mode: number;
+  readonly size: number;
+  readonly mtimeMs: number;
 }
 
-export function fileKind(st: Stats): string {
-  if (st.isFile()) return 'regular file';
-  if (st.isDirectory()) return 'directory';
-  if (st.isSymbolicLink()) return 'symbolic link';
-  if (st.isFIFO()) return 'FIFO';
-  if (st.isSocket()) return 'socket';
-  if (st.isCharacterDevice()) return 'character device';
-  if (st.isBlockDevice()) return 'block device';
-  return 'special file';
+export interface OpenedFile {
+  readonly handle: ReadableFile;
+  readonly stat: FileFacts;
+}
+
+const facts = new Float64Array(5);
+
+/** fstat(fd)'s facts: with the native calls, five numbers rather than a Stats object (and its four Dates). Throws as fstatSync does. */
+export function fileFacts(fd: number): FileFacts {
+  const native = descriptorCalls();
+  if (!native) return fstatSync(fd);
+  const errno = native.fstat(fd, facts);
+  if (errno !== 0) throw systemError(errno, 'fstat');
+  return { dev: facts[0]!, ino: facts[1]!, mode: facts[2]!, size: facts[3]!, mtimeMs: facts[4]! };
+}
+
+const KINDS: ReadonlyMap<number, string> = new Map([
+  [constants.S_IFREG, 'regular file'],
+  [constants.S_IFDIR, 'directory'],
+  [constants.S_IFLNK, 'symbolic link'],
+  [constants.S_IFIFO, 'FIFO'],
+  [constants.S_IFSOCK, 'socket'],
+  [constants.S_IFCHR, 'character device'],
+  [constants.S_IFBLK, 'block device'],
+]);
+
+export function fileKind(st: { readonly mode: number }): string {
+  return KINDS.get(st.mode & constants.S_IFMT) ?? 'special file';
+}
+
+function isRegular(st: FileFacts): boolean {
+  return (st.mode & constants.S_IFMT) === constants.S_IFREG;
 }
 
 /**
@@ -101,8 +128,8 @@ export function openRegularFileIfPresent(path: string, what = 'file'): OpenedFil
   }
   const handle = new ReadableFile(fd, byOpenAt);
   try {
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) throw new FileError(path, `${what} is a ${fileKind(stat)}, not a regular file`, 'EINVAL');
+    const stat = fileFacts(fd);
+    if (!isRegular(stat)) throw new FileError(path, `${what} is a ${fileKind(stat)}, not a regular file`, 'EINVAL');
     return { handle, stat };
   } catch (e) {
     handle.closeSync();
@@ -159,6 +186,6 @@ export function currentIdentity(path: string): { readonly dev: number; readonly 
  * each run refuse the other's files, and chmod, chown or a new hard link do not
  * change what was hashed.
  */
-export function sameFileVersion(a: Stats, b: Stats): boolean {
+export function sameFileVersion(a: FileFacts, b: FileFacts): boolean {
   return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs;
 }

@@ -3,12 +3,10 @@
  * content and every xattr call goes to the same inode, whatever happens to
  * the path meanwhile.
  */
-import type { Stats } from 'node:fs';
-import { fstatSync } from 'node:fs';
 import { FileError } from '../errors.js';
 import { descriptorPath } from './fs-path.js';
 import { FilesystemFacts, filesystemOf, knownFilesystem, knownXattrSupport, learnXattrSupport } from './filesystem.js';
-import { currentIdentity, OpenedFile, openRegularFileSync, sameFileVersion } from './regular-file.js';
+import { currentIdentity, FileFacts, fileFacts, OpenedFile, openRegularFileSync, sameFileVersion } from './regular-file.js';
 import { createXattrFd, getXattrFd, isUnsupported, removeXattrFd, setXattrFd, XattrError } from './xattr.js';
 
 export interface Target extends OpenedFile {
@@ -57,11 +55,11 @@ export function readTargetXattr(t: Target, name: string): Buffer | undefined {
 
 /**
  * What to make sure of before a write: that the content is still the version
- * that was read and checked (the Stats taken then: same device, inode, size
+ * that was read and checked (the facts taken then: same device, inode, size
  * and mtime) and the path still names the file; or, when the content played
  * no part (a signature imported unverified), only the path ('name').
  */
-export type WriteGuard = Stats | 'name';
+export type WriteGuard = FileFacts | 'name';
 
 function assertGuard(t: Target, guard: WriteGuard): void {
   if (guard === 'name') assertStillNamed(t, t.stat);
@@ -133,8 +131,8 @@ export function removeTargetXattr(t: Target, name: string, guard?: WriteGuard): 
 }
 
 /** The path still names the open file, and the file did not change since `before`. */
-export function assertUnchanged(t: Target, before: Stats): void {
-  const now = fstatSync(t.handle.fd);
+export function assertUnchanged(t: Target, before: FileFacts): void {
+  const now = fileFacts(t.handle.fd);
   if (!sameFileVersion(before, now)) throw new FileError(t.path, 'file changed while it was being processed; nothing written', 'ECHANGED');
   assertStillNamed(t, now);
 }

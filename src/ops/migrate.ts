@@ -6,7 +6,7 @@
  * gets mode, timestamps and then the xattr, is fsynced and renamed into place:
  * a killed run leaves complete files or none, and running it again finishes.
  */
-import { constants, Stats } from 'node:fs';
+import { constants, fstatSync, Stats } from 'node:fs';
 import type { PositionalReader } from '../crypto/digest.js';
 import { FileHandle, lstat, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
@@ -149,6 +149,8 @@ export async function migrateFile(sel: Pick<TargetSelection, 'path' | 'rel'>, de
   let tmpHandle: FileHandle | undefined;
   let destHandle: FileHandle | undefined;
   try {
+    // Mode and times as they were before anything read the file (a read may move its atime).
+    const srcStat = fstatSync(src.handle.fd);
     const sig = await sourceSignature(src, opts);
     const base = { path, value: sig?.bytes, decoded: sig?.value };
     if (sig) details.from = sig.carrier;
@@ -207,11 +209,11 @@ export async function migrateFile(sel: Pick<TargetSelection, 'path' | 'rel'>, de
     }
     await tmpHandle.sync();
     try {
-      await tmpHandle.chmod(src.stat.mode & 0o7777);
+      await tmpHandle.chmod(srcStat.mode & 0o7777);
     } catch (e) {
       if (!benign(errnoOf(e))) throw e;
     }
-    await tmpHandle.utimes(src.stat.atime, src.stat.mtime);
+    await tmpHandle.utimes(srcStat.atime, srcStat.mtime);
     // The xattr after the timestamps: with IMA active, a later change could rewrite security.ima.
     const tmpDev = (await tmpHandle.stat()).dev;
     const placed = sig ? await placeSignature(tmpHandle, destPath, tmpDev, destFs.name, sig, opts) : undefined;

@@ -8,6 +8,7 @@
  * on disk, appended signature included.
  */
 import type { PositionalReader } from '../crypto/digest.js';
+import { fstatSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { canCompute } from '../codec/hash-algo.js';
@@ -188,7 +189,7 @@ function destinationOf(path: string, output: string | undefined): { dest: string
 
 async function writeFileFrom(t: Target, dest: string, inPlace: boolean, parts: Parameters<typeof writePartsAtomic>[1]): Promise<void> {
   const before = t.stat;
-  const keep = keepModeOf(before);
+  const keep = keepModeOf(fstatSync(t.handle.fd)); // mode and owner: more than the open's facts carry
   await writePartsAtomic(dest, parts, {
     mode: keep.mode,
     owner: inPlace ? keep.owner : undefined,

@@ -4,11 +4,12 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { descriptorCalls, descriptorCallsBackend, errnoName, type DescriptorCalls } from '../../src/carriers/descriptor-calls.js';
+import { fileFacts } from '../../src/carriers/regular-file.js';
 import fc from 'fast-check';
 import { tempDir } from '../helpers/cli.js';
 import { skipOrFail } from '../helpers/skip.js';
@@ -161,4 +162,26 @@ test('native openAt and lstatAt in a held folder: the file itself, symlinks not 
   } finally {
     closeSync(dirfd);
   }
+});
+
+test('native fstat: the facts Node\'s fstat gives (device, inode, mode, size, mtime in ms), EBADF for a closed descriptor, TypeError for bad arguments', async (t) => {
+  const native = descriptorCalls();
+  if (!native) return skipOrFail(t, `native descriptor calls not built: ${descriptorCallsBackend().why}`);
+  const dir = await tempDir(t);
+  const f = join(dir, 'F');
+  writeFileSync(f, 'x'.repeat(1234));
+  utimesSync(f, 1_700_000_000.123, 1_600_000_000.456789); // a fractional mtime: milliseconds as Node computes them
+  const fd = openSync(f, fsc.O_RDONLY);
+  const out = new Float64Array(5);
+  try {
+    assert.equal(native.fstat(fd, out), 0);
+    const st = fstatSync(fd);
+    assert.deepEqual([...out], [st.dev, st.ino, st.mode, st.size, st.mtimeMs]);
+    assert.deepEqual(fileFacts(fd), { dev: st.dev, ino: st.ino, mode: st.mode, size: 1234, mtimeMs: st.mtimeMs });
+    for (const bad of [() => native.fstat(fd, new Float64Array(4)), () => (native.fstat as (...a: unknown[]) => unknown)(fd, [0, 0, 0, 0, 0]), () => native.fstat(-1, out)]) assert.throws(bad, TypeError);
+  } finally {
+    closeSync(fd);
+  }
+  assert.equal(errnoName(native.fstat(fd, out)), 'EBADF');
+  assert.throws(() => fileFacts(fd), (e: NodeJS.ErrnoException) => e.code === 'EBADF' && e.syscall === 'fstat');
 });
