@@ -4,7 +4,7 @@
  * made of a range of another plus some bytes, atomically and streaming, so
  * that a large kernel image never has to fit in memory.
  */
-import { constants } from 'node:fs';
+import { constants, readSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { FileHandle, open, rename, unlink } from 'node:fs/promises';
 import type { PositionalReader } from '../crypto/digest.js';
@@ -28,6 +28,23 @@ async function readExactly(handle: PositionalReader, length: number, position: n
     got += bytesRead;
   }
   return buf;
+}
+
+/**
+ * Whether the open file of `size` bytes ends with the appended-signature
+ * marker: one small synchronous read, so that the common case, no appended
+ * signature, costs no promise. A file that shrank meanwhile answers true:
+ * readAppendedSignature then reports it.
+ */
+export function endsWithAppendedMarker(fd: number, size: number): boolean {
+  if (size < MODSIG_MAGIC_SIZE) return false;
+  const tail = Buffer.allocUnsafe(MODSIG_MAGIC_SIZE);
+  for (let got = 0; got < MODSIG_MAGIC_SIZE; ) {
+    const bytesRead = readSync(fd, tail, got, MODSIG_MAGIC_SIZE - got, size - MODSIG_MAGIC_SIZE + got);
+    if (bytesRead === 0) return true;
+    got += bytesRead;
+  }
+  return endsWithMagic(tail);
 }
 
 /**

@@ -9,6 +9,9 @@ import type { ContentSink } from './signature.js';
 
 const CHUNK = 1 << 20;
 
+/** Files smaller than this are read in one synchronous read (streamSmallSync). */
+export const ONE_READ = CHUNK;
+
 /** An open file that can be read at an offset: a FileHandle, or carriers' lighter ReadableFile. */
 export interface PositionalReader {
   readonly fd: number;
@@ -111,6 +114,32 @@ export async function streamHandle(handle: PositionalReader, sinks: readonly Con
     if (large) endLargeStream();
   }
   return position;
+}
+
+/**
+ * As streamHandle, synchronously, for a file that fits in one chunk (most
+ * files of a tree: the promise streamHandle costs is then a good part of the
+ * work). Undefined, having fed nothing, when it is larger than a chunk
+ * (or grew to that since its size was taken): stream it with streamHandle.
+ */
+export function streamSmallSync(fd: number, sinks: readonly ContentSink[], limit = Infinity): number | undefined {
+  const buf = spare.pop() ?? Buffer.allocUnsafe(CHUNK);
+  try {
+    const want = Math.min(CHUNK, limit);
+    let total = 0;
+    for (;;) {
+      const bytesRead = total < want ? readSync(fd, buf, total, want - total, total) : 0;
+      if (bytesRead === 0) break;
+      total += bytesRead;
+    }
+    // A whole chunk and more to come: not a small file.
+    if (total === CHUNK && limit > CHUNK && readSync(fd, Buffer.allocUnsafe(1), 0, 1, CHUNK) > 0) return undefined;
+    const bytes = buf.subarray(0, total);
+    for (const s of sinks) s.update(bytes);
+    return total;
+  } finally {
+    if (spare.length < MAX_SPARE) spare.push(buf);
+  }
 }
 
 /** A sink that computes one digest. */

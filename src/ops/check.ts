@@ -6,7 +6,7 @@ import { canCompute, HashAlgo } from '../codec/hash-algo.js';
 import { ImaValue } from '../codec/ima-value.js';
 import type { Target } from '../carriers/target.js';
 import type { Certificate } from '../crypto/certificate.js';
-import { DigestSink, streamHandle } from '../crypto/digest.js';
+import { DigestSink, ONE_READ, streamHandle, streamSmallSync } from '../crypto/digest.js';
 import { ContentSink, ContentVerifier, SignatureCheck } from '../crypto/signature.js';
 import { tryDecode } from './result.js';
 
@@ -106,11 +106,15 @@ export function planChecks(values: readonly CarrierValue[], certs: readonly Cert
   return { sinks, finish };
 }
 
-/** Checks each value against the open target's content, reading it once (and not at all when nothing needs it). */
-export async function checkValues(t: Target, values: readonly CarrierValue[], certs: readonly Certificate[]): Promise<CarrierCheck[]> {
+/**
+ * Checks each value against the open target's content, reading it once (and
+ * not at all when nothing needs it). Synchronous, a plain array, when nothing
+ * needs the content or the file is smaller than one read (streamSmallSync).
+ */
+export function checkValues(t: Target, values: readonly CarrierValue[], certs: readonly Certificate[]): CarrierCheck[] | Promise<CarrierCheck[]> {
   const plan = planChecks(values, certs);
-  if (plan.sinks.length) await streamHandle(t.handle, plan.sinks);
-  return plan.finish();
+  if (plan.sinks.length === 0 || (t.stat.size < ONE_READ && streamSmallSync(t.handle.fd, plan.sinks) !== undefined)) return plan.finish();
+  return streamHandle(t.handle, plan.sinks).then(() => plan.finish());
 }
 
 function planOne(cv: CarrierValue, certs: readonly Certificate[], needDigest: (a: HashAlgo) => void): Plan {

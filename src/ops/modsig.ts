@@ -146,7 +146,7 @@ function describeLoaded(l: LoadedAppended): Record<string, unknown> {
 const NO_SIGNATURE = 'no appended signature (the file does not end with "~Module signature appended~\\n")';
 
 /** Decodes the appended signature: valid (the kernel's structural rules hold), invalid (with what is wrong), or unsigned. */
-export function inspectModsig(path: string): Promise<FileResult> {
+export async function inspectModsig(path: string): Promise<FileResult> {
   return withTarget(path, 'failed', async (t) => {
     const loaded = await loadAppended(t.handle, t.stat.size);
     if (loaded.kind === 'none') return { path, status: 'unsigned', failed: true, reason: NO_SIGNATURE };
@@ -161,7 +161,7 @@ export interface ModsigVerifyOptions {
 }
 
 /** Verifies the appended signature over the payload with the given certificates. */
-export function verifyModsig(path: string, opts: ModsigVerifyOptions): Promise<FileResult> {
+export async function verifyModsig(path: string, opts: ModsigVerifyOptions): Promise<FileResult> {
   return withTarget(path, 'failed', async (t) => {
     const loaded = await loadAppended(t.handle, t.stat.size);
     if (loaded.kind === 'none') return { path, status: 'unsigned', failed: true, reason: NO_SIGNATURE };
@@ -198,7 +198,7 @@ async function writeFileFrom(t: Target, dest: string, inPlace: boolean, parts: P
 }
 
 /** Removes the appended signature: the payload, in place or to --output. */
-export function stripModsig(path: string, opts: OutputOption = {}): Promise<FileResult> {
+export async function stripModsig(path: string, opts: OutputOption = {}): Promise<FileResult> {
   return withTarget(path, 'failed', async (t) => {
     const { dest, inPlace } = destinationOf(path, opts.output);
     const loaded = await loadAppended(t.handle, t.stat.size);
@@ -231,7 +231,7 @@ export interface ModsigSignOptions extends OutputOption {
 }
 
 /** Appends a signature exactly as scripts/sign-file does. */
-export function signModsig(path: string, opts: ModsigSignOptions): Promise<FileResult> {
+export async function signModsig(path: string, opts: ModsigSignOptions): Promise<FileResult> {
   return withTarget(path, 'failed', async (t) => {
     const refusal = buildRefusal(opts.cert, opts.hashAlgo, opts.signerId);
     if (refusal) return { path, status: 'failed', failed: true, reason: refusal };
@@ -273,7 +273,7 @@ export interface ModsigDetachOptions extends OutputOption {
  * the sidecar is written before the payload replaces the file, so a failure
  * in between loses nothing.
  */
-export function detachModsig(path: string, opts: ModsigDetachOptions): Promise<FileResult> {
+export async function detachModsig(path: string, opts: ModsigDetachOptions): Promise<FileResult> {
   return withTarget(path, 'failed', async (t) => {
     const { dest, inPlace } = destinationOf(path, opts.output);
     const loaded = await loadAppended(t.handle, t.stat.size);
@@ -310,7 +310,7 @@ export interface ModsigAttachOptions extends OutputOption {
  * the same signature bytes (byte-identical to sign-file's output for RSA).
  * The sidecar is verified against FILE with the certificate first.
  */
-export function attachModsig(path: string, opts: ModsigAttachOptions): Promise<FileResult> {
+export async function attachModsig(path: string, opts: ModsigAttachOptions): Promise<FileResult> {
   return withTarget(path, 'failed', async (t) => {
     const { dest, inPlace } = destinationOf(path, opts.output);
     const sidecar = sidecarPathFor(path, opts.suffix);

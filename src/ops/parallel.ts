@@ -7,8 +7,8 @@
 import { holdDirectory } from '../carriers/fs-path.js';
 import { importOne, ImportOptions } from './import.js';
 import { FileResult } from './result.js';
-import { statusOf, StatusOptions } from './status.js';
-import { verifyFile, VerifyOptions } from './verify.js';
+import { statusOne, StatusOptions } from './status.js';
+import { verifyOne, VerifyOptions } from './verify.js';
 import { optionsFromWire, WireOptions, WireTarget } from './wire.js';
 
 export type ParallelTask =
@@ -20,7 +20,7 @@ async function perFile(task: ParallelTask): Promise<(t: WireTarget) => FileResul
   switch (task.op) {
     case 'verify': {
       const opts = await optionsFromWire<VerifyOptions>(task.options);
-      return (t) => verifyFile(t.path, opts);
+      return (t) => verifyOne(t.path, opts);
     }
     case 'import': {
       const opts = await optionsFromWire<ImportOptions>(task.options);
@@ -28,7 +28,7 @@ async function perFile(task: ParallelTask): Promise<(t: WireTarget) => FileResul
     }
     case 'status': {
       const opts = await optionsFromWire<StatusOptions>(task.options);
-      return (t) => statusOf(t.path, opts);
+      return (t) => statusOne(t.path, opts);
     }
   }
 }

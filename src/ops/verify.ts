@@ -7,6 +7,8 @@ import type { Certificate } from '../crypto/certificate.js';
 import { CarrierCheck, CarrierValue, checkValues } from './check.js';
 import { checkAppended } from './modsig.js';
 import { withTarget } from './with-target.js';
+import { isPromise } from '../select/runner.js';
+import { endsWithAppendedMarker } from '../carriers/appended.js';
 import { FileResult } from './result.js';
 import { processTree, TreeOptions } from './tree.js';
 import { optionsToWire } from './wire.js';
@@ -21,7 +23,7 @@ export interface VerifyOptions {
 }
 
 /** Reads the carriers the source names; a broken sidecar becomes a failed carrier, not a thrown error. */
-export async function collectCarriers(t: Target, from: VerifySource, opts: Pick<VerifyOptions, 'xattrName' | 'suffix'>): Promise<{ values: CarrierValue[]; problems: CarrierCheck[] }> {
+export function collectCarriers(t: Target, from: VerifySource, opts: Pick<VerifyOptions, 'xattrName' | 'suffix'>): { values: CarrierValue[]; problems: CarrierCheck[] } {
   const values: CarrierValue[] = [];
   const problems: CarrierCheck[] = [];
   if (from === 'auto' || from === 'sidecar') {
@@ -47,32 +49,49 @@ function carrierJson(c: CarrierCheck): Record<string, unknown> {
   return out;
 }
 
+/** Verifies one file's carriers (the library's call; a tree run uses verifyOne). */
 export async function verifyFile(path: string, opts: VerifyOptions): Promise<FileResult> {
-  return withTarget(path, 'failed', async (target) => {
+  return verifyOne(path, opts);
+}
+
+/**
+ * As verifyFile; synchronous, a plain result, when the file fits in one read
+ * and has no appended signature to check (the common case of a tree).
+ */
+export function verifyOne(path: string, opts: VerifyOptions): FileResult | Promise<FileResult> {
+  return withTarget(path, 'failed', (target) => {
     const from = opts.from ?? 'auto';
-    const { values, problems } = await collectCarriers(target, from, opts);
-    const checks = [...problems, ...(await checkValues(target, values, opts.certs))];
-    if (from === 'auto' || from === 'appended') {
-      // An appended signature covers the payload only; sidecar and xattr signatures cover the whole file.
-      const appended = await checkAppended(target.handle, target.stat.size, opts.certs);
+    const { values, problems } = collectCarriers(target, from, opts);
+    const checked = checkValues(target, values, opts.certs);
+    // An appended signature covers the payload only; sidecar and xattr signatures cover the whole file.
+    const appendedToo = (from === 'auto' || from === 'appended') && endsWithAppendedMarker(target.handle.fd, target.stat.size);
+    if (!isPromise(checked) && !appendedToo) return verdict(target, [...problems, ...checked], from, opts);
+    return (async () => {
+      const checks = [...problems, ...(await checked)];
+      const appended = appendedToo ? await checkAppended(target.handle, target.stat.size, opts.certs) : undefined;
       if (appended) checks.push(appended);
-    }
-    if (checks.length === 0) {
-      const where = from === 'sidecar' ? `no sidecar ${sidecarPathFor(path, opts.suffix)}` : from === 'xattr' ? `no ${opts.xattrName}` : from === 'appended' ? 'no appended signature' : `no sidecar, no ${opts.xattrName} and no appended signature`;
-      return { path, status: 'failed', failed: true, reason: `no signature (${where})` };
-    }
-    const bad = checks.filter((c) => c.status !== 'ok');
-    const first = checks.find((c) => c.decoded) ?? checks[0]!;
-    const details = { carriers: checks.map(carrierJson), filesystem: target.fs.name };
-    const warnings = [...new Set(checks.flatMap((c) => c.warnings ?? []))];
-    if (bad.length === 0) {
-      return { path, status: 'ok', failed: false, value: first.value, decoded: first.decoded, warnings, details };
-    }
-    const reason = bad.map((c) => (checks.length > 1 ? `${c.carrier}: ${c.reason}` : c.reason)).join('; ');
-    return { path, status: 'failed', failed: true, reason, value: bad[0]!.value.length ? bad[0]!.value : undefined, decoded: bad[0]!.decoded, warnings, details };
+      return verdict(target, checks, from, opts);
+    })();
   });
 }
 
+function verdict(target: Target, checks: CarrierCheck[], from: VerifySource, opts: VerifyOptions): FileResult {
+  const path = target.path;
+  if (checks.length === 0) {
+    const where = from === 'sidecar' ? `no sidecar ${sidecarPathFor(path, opts.suffix)}` : from === 'xattr' ? `no ${opts.xattrName}` : from === 'appended' ? 'no appended signature' : `no sidecar, no ${opts.xattrName} and no appended signature`;
+    return { path, status: 'failed', failed: true, reason: `no signature (${where})` };
+  }
+  const bad = checks.filter((c) => c.status !== 'ok');
+  const first = checks.find((c) => c.decoded) ?? checks[0]!;
+  const details = { carriers: checks.map(carrierJson), filesystem: target.fs.name };
+  const warnings = [...new Set(checks.flatMap((c) => c.warnings ?? []))];
+  if (bad.length === 0) {
+    return { path, status: 'ok', failed: false, value: first.value, decoded: first.decoded, warnings, details };
+  }
+  const reason = bad.map((c) => (checks.length > 1 ? `${c.carrier}: ${c.reason}` : c.reason)).join('; ');
+  return { path, status: 'failed', failed: true, reason, value: bad[0]!.value.length ? bad[0]!.value : undefined, decoded: bad[0]!.decoded, warnings, details };
+}
+
 export function verifyTree(paths: readonly string[], tree: TreeOptions, opts: VerifyOptions): AsyncGenerator<FileResult> {
-  return processTree(paths, { ...tree, orphanFails: true }, (sel) => verifyFile(sel.path, opts), { op: 'verify', options: optionsToWire(opts) });
+  return processTree(paths, { ...tree, orphanFails: true }, (sel) => verifyOne(sel.path, opts), { op: 'verify', options: optionsToWire(opts) });
 }

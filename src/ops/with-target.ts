@@ -4,20 +4,40 @@
  * record with the reason, and always close.
  */
 import { closeTarget, openTarget, Target } from '../carriers/target.js';
+import { isPromise } from '../select/runner.js';
 import { failure, FileResult } from './result.js';
 
-export async function withTarget(path: string, failStatus: string, work: (t: Target) => Promise<FileResult>): Promise<FileResult> {
+/**
+ * Synchronous when the work is (a plain result, no promise: the common case
+ * of verify and status is all synchronous calls); else the work's promise,
+ * the target closed once it settles.
+ */
+export function withTarget(path: string, failStatus: string, work: (t: Target) => FileResult | Promise<FileResult>): FileResult | Promise<FileResult> {
   let target: Target;
   try {
     target = openTarget(path);
   } catch (e) {
     return failure(path, failStatus, e);
   }
+  let result: FileResult | Promise<FileResult>;
   try {
-    return await work(target);
+    result = work(target);
   } catch (e) {
-    return failure(path, failStatus, e);
-  } finally {
     closeTarget(target);
+    return failure(path, failStatus, e);
   }
+  if (!isPromise(result)) {
+    closeTarget(target);
+    return result;
+  }
+  return result.then(
+    (r) => {
+      closeTarget(target);
+      return r;
+    },
+    (e: unknown) => {
+      closeTarget(target);
+      return failure(path, failStatus, e);
+    },
+  );
 }

@@ -8,7 +8,7 @@ import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hashAlgoByName } from '../../src/codec/hash-algo.js';
 import { imaFileId } from '../../src/codec/ima-value.js';
-import { DigestSink, digestBytes, streamHandle } from '../../src/crypto/digest.js';
+import { DigestSink, digestBytes, ONE_READ, streamHandle, streamSmallSync } from '../../src/crypto/digest.js';
 import { ContentSigner, ContentVerifier, digestInfo, rsaSignDigest, rsaVerifyDigest } from '../../src/crypto/signature.js';
 import { FormatError } from '../../src/errors.js';
 import { removeTempDir, run, tempDir } from '../helpers/cli.js';
@@ -241,6 +241,40 @@ describe('version 3 signatures (over struct ima_file_id)', () => {
 });
 
 describe('streaming digests', () => {
+  test('streamSmallSync: a file below one read is hashed synchronously, to the same digest; one a byte over (or with a limit past it) is left alone, nothing fed', async () => {
+    const cases: [string, number, number | undefined, boolean][] = [
+      ['empty', 0, undefined, true],
+      ['small', 5000, undefined, true],
+      ['small, limited', 5000, 100, true],
+      ['exactly one read', ONE_READ, undefined, true],
+      ['one byte over', ONE_READ + 1, undefined, false],
+      ['over, limited to one read', ONE_READ + 1, ONE_READ, true],
+    ];
+    for (const [what, size, limit, whole] of cases) {
+      const bytes = Buffer.alloc(size);
+      for (let i = 0; i < size; i += 997) bytes[i] = i & 0xff;
+      const p = join(dir, `small-${size}.bin`);
+      await writeFile(p, bytes);
+      const h = await open(p, 'r');
+      try {
+        const sink = new DigestSink(algo('sha256'));
+        let fed = 0;
+        const counter = { update: (c: Buffer) => void (fed += c.length) };
+        const n = streamSmallSync(h.fd, [sink, counter], limit);
+        if (!whole) {
+          assert.equal(n, undefined, what);
+          assert.equal(fed, 0, `${what}: nothing fed`);
+          continue;
+        }
+        const expected = bytes.subarray(0, Math.min(size, limit ?? Infinity));
+        assert.equal(n, expected.length, what);
+        assert.deepEqual(sink.digest(), createHash('sha256').update(expected).digest(), what);
+      } finally {
+        await h.close();
+      }
+    }
+  });
+
   test('a file larger than the 1 MiB chunk streams to the same digests as hashing at once; limit stops early', async () => {
     const big = Buffer.alloc(2.5 * 1024 * 1024 + 3);
     for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) & 0xff;
