@@ -129,7 +129,13 @@ static napi_value remove_(napi_env env, napi_callback_info info) {
 }
 
 #define NAME_BYTES 4096
-/* As fd_and_name, for a folder's descriptor and a name given as a Buffer of its bytes, into name[NAME_BYTES]: EINVAL for an empty name, one with a NUL or too long. */
+/*
+ * As fd_and_name, for a folder's descriptor and a name, into name[NAME_BYTES]:
+ * the name's bytes as a Buffer, or a string taken as UTF-8 (the caller passes
+ * a string only when it is plain text: a name carrying raw bytes as lone
+ * surrogates would not survive UTF-8). EINVAL for an empty name, one with a
+ * NUL or too long.
+ */
 static int dirfd_and_name(napi_env env, napi_value *args, int *dirfd, char *name) {
   napi_valuetype t;
   bool is_buffer;
@@ -137,6 +143,13 @@ static int dirfd_and_name(napi_env env, napi_value *args, int *dirfd, char *name
   size_t len;
   if (napi_typeof(env, args[0], &t) != napi_ok || t != napi_number) return -1;
   if (napi_get_value_int32(env, args[0], dirfd) != napi_ok || *dirfd < 0) return -1;
+  if (napi_typeof(env, args[1], &t) == napi_ok && t == napi_string) {
+    /* The whole length first: a name is never cut short. */
+    if (napi_get_value_string_utf8(env, args[1], NULL, 0, &len) != napi_ok) return -1;
+    if (len == 0 || len >= NAME_BYTES) return EINVAL;
+    if (napi_get_value_string_utf8(env, args[1], name, NAME_BYTES, &len) != napi_ok) return -1;
+    return memchr(name, 0, len) ? EINVAL : 0;
+  }
   if (napi_is_buffer(env, args[1], &is_buffer) != napi_ok || !is_buffer) return -1;
   if (napi_get_buffer_info(env, args[1], &data, &len) != napi_ok) return -1;
   if (len == 0 || len >= NAME_BYTES || memchr(data, 0, len)) return EINVAL;

@@ -20,9 +20,9 @@ export interface DescriptorCalls {
   /** 0, or an errno number. */
   remove(fd: number, name: string): number;
   /** openat(dirfd, name, flags | O_CLOEXEC): the descriptor, or minus the errno. */
-  openAt(dirfd: number, name: Buffer, flags: number): number;
+  openAt(dirfd: number, name: Buffer | string, flags: number): number;
   /** fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW) into out[0] (st_dev) and out[1] (st_ino): 0 or an errno. */
-  lstatAt(dirfd: number, name: Buffer, out: Float64Array): number;
+  lstatAt(dirfd: number, name: Buffer | string, out: Float64Array): number;
   /** fstat(fd) into out[0..4]: st_dev, st_ino, st_mode, st_size, mtime in ms (as Node's mtimeMs). 0 or an errno. */
   fstat(fd: number, out: Float64Array): number;
   /** close(fd) of a descriptor openAt gave (Node's closeSync warns about those in a worker thread): 0 or an errno. */

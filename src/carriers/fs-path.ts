@@ -221,9 +221,13 @@ function heldFor(p: string): HeldDirectory | undefined {
 }
 
 export interface HeldEntry {
-  /** The held folder's descriptor and the name's bytes, for *at() calls. */
+  /**
+   * The held folder's descriptor and the name, for *at() calls: as text when
+   * it is plain text (the native call encodes it; no Buffer per call), as its
+   * bytes when it carries raw bytes (see decodeFsName).
+   */
   readonly dirfd: number;
-  readonly name: Buffer;
+  readonly name: string | Buffer;
   /**
    * Whether the walker's listing of the folder showed the name as a regular
    * file. Only ever a reason to skip the lstat that keeps a device from being
@@ -239,7 +243,7 @@ export function heldAt(p: string): HeldEntry | undefined {
   const dir = heldFor(p);
   if (!dir) return undefined;
   const name = basename(p);
-  return { dirfd: dir.fd, name: encodeFsName(name), listedAsRegularFile: dir.regularFiles?.has(name) ?? false };
+  return { dirfd: dir.fd, name: hasEscapedBytes(name) ? encodeFsName(name) : name, listedAsRegularFile: dir.regularFiles?.has(name) ?? false };
 }
 
 /** The path to hand to a system call for `p`: through the held directory when `p` is in one, and as bytes when it holds escaped bytes. */

@@ -73,7 +73,8 @@ function assertGuard(t: Target, guard: WriteGuard): void {
  */
 export function writeTargetXattr(t: Target, name: string, value: Buffer, guard?: WriteGuard, mode: 'replace' | 'create' = 'replace'): boolean {
   if (guard) assertGuard(t, guard);
-  if (knownXattrSupport(t.stat.dev, name, t.fs.name) === false) {
+  const known = knownXattrSupport(t.stat.dev, name, t.fs.name);
+  if (known === false) {
     throw new XattrError(t.path, `filesystem ${t.fs.name} does not support extended attributes`, 'EOPNOTSUPP');
   }
   // Another process writing the same file's attribute between our write and our read-back (two runs
@@ -92,7 +93,7 @@ export function writeTargetXattr(t: Target, name: string, value: Buffer, guard?:
       throw unsupportedOr(t, name, e);
     }
     // Written, or refused because a value is there: either way the filesystem takes xattrs.
-    learnXattrSupport(t.stat.dev, name, true);
+    if (known !== true) learnXattrSupport(t.stat.dev, name, true);
     if (!written) return false;
     const back = getXattrFd(t.handle.fd, t.path, name, t.fs.name);
     if (back && back.equals(value)) return true;

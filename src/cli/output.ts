@@ -3,7 +3,6 @@
  * JSON object per file and a final summary object with --json; a progress
  * line on a terminal; exit codes 0 / 1 / 2 / 130 / 143.
  */
-import { describeValue } from '../codec/ima-value.js';
 import { refuseNewTemporaries, removeTemporariesSync } from '../carriers/atomic-write.js';
 import { FileResult, resultToJson, SummaryCounter } from '../ops/result.js';
 
@@ -40,11 +39,8 @@ export function printable(path: string): string {
 
 export function describeForPeople(r: FileResult): string {
   const bits: string[] = [];
-  if (r.decoded) {
-    const d = describeValue(r.decoded) as Record<string, unknown>;
-    if (r.decoded.kind === 'signature') bits.push(`v${d.version} ${d.hashAlgo} keyid ${d.keyid}`);
-    else bits.push(`${d.hashAlgo} digest`);
-  }
+  const d = r.decoded;
+  if (d) bits.push(d.kind === 'signature' ? `v${d.version} ${d.algo.name} keyid ${d.keyid}` : `${d.algo.name} digest`);
   const carriers = r.details?.carriers;
   if (Array.isArray(carriers) && carriers.length && typeof carriers[0] === 'string') bits.push(`into ${carriers.join(' and ')}`);
   else if (Array.isArray(carriers) && carriers.length) bits.push(`from ${carriers.map((c) => (c as { carrier: string }).carrier).join(' and ')}`);

@@ -142,6 +142,12 @@ test('native openAt and lstatAt in a held folder: the file itself, symlinks not 
       const out = new Float64Array(2);
       assert.equal(native.lstatAt(dirfd, Buffer.from('F'), out), 0);
       assert.deepEqual([out[0], out[1]], [st.dev, st.ino], 'the same device and inode as fstat of the opened file');
+      assert.equal(native.lstatAt(dirfd, 'F', out), 0);
+      assert.deepEqual([out[0], out[1]], [st.dev, st.ino], 'the name given as text: the same file');
+      const byText = native.openAt(dirfd, 'F', fsc.O_RDONLY | fsc.O_NOFOLLOW);
+      assert.ok(byText >= 0, `openAt 'F': ${byText}`);
+      assert.equal(fstatSync(byText).ino, st.ino);
+      closeSync(byText);
       assert.equal(native.lstatAt(dirfd, Buffer.from('L'), out), 0);
       assert.equal(out[1], lstatSync(join(dir, 'L')).ino, 'the symlink itself, not F');
       const table: [string, number, string][] = [
@@ -151,12 +157,17 @@ test('native openAt and lstatAt in a held folder: the file itself, symlinks not 
         ['an empty name', -native.openAt(dirfd, Buffer.alloc(0), fsc.O_RDONLY), 'EINVAL'],
         ['a missing name, lstatAt', native.lstatAt(dirfd, Buffer.from('nothing'), out), 'ENOENT'],
         ['not a folder', -native.openAt(fd, Buffer.from('F'), fsc.O_RDONLY), 'ENOTDIR'],
+        ['a symlink under O_NOFOLLOW, name as text', -native.openAt(dirfd, 'L', fsc.O_RDONLY | fsc.O_NOFOLLOW), 'ELOOP'],
+        ['a text name with a NUL', -native.openAt(dirfd, 'F\0x', fsc.O_RDONLY), 'EINVAL'],
+        ['an empty text name', -native.openAt(dirfd, '', fsc.O_RDONLY), 'EINVAL'],
+        ['a text name longer than any path', native.lstatAt(dirfd, 'é'.repeat(2048), out), 'EINVAL'],
+        ['a missing text name, lstatAt', native.lstatAt(dirfd, 'nothing', out), 'ENOENT'],
       ];
       for (const [what, errno, code] of table) assert.equal(errnoName(errno), code, what);
     } finally {
       closeSync(fd);
     }
-    for (const bad of [() => (native.openAt as (...a: unknown[]) => unknown)(dirfd, 'F', 0), () => native.openAt(-1, Buffer.from('F'), 0), () => (native.lstatAt as (...a: unknown[]) => unknown)(dirfd, Buffer.from('F'), [0, 0]), () => native.lstatAt(dirfd, Buffer.from('F'), new Float64Array(1))]) {
+    for (const bad of [() => (native.openAt as (...a: unknown[]) => unknown)(dirfd, 42, 0), () => native.openAt(-1, Buffer.from('F'), 0), () => (native.lstatAt as (...a: unknown[]) => unknown)(dirfd, Buffer.from('F'), [0, 0]), () => native.lstatAt(dirfd, Buffer.from('F'), new Float64Array(1))]) {
       assert.throws(bad, TypeError);
     }
   } finally {
