@@ -44,6 +44,11 @@ function packageRoot(): string {
   return join(here, '..', '..', '..');
 }
 
+/** require() from the package's root: its node_modules and build/Release, wherever this module was bundled. */
+export function packageRequire(id: string): unknown {
+  return createRequire(join(packageRoot(), 'package.json'))(id);
+}
+
 let loaded: DescriptorCalls | null | undefined;
 let loadError: string | undefined;
 
@@ -55,7 +60,7 @@ export function descriptorCalls(): DescriptorCalls | undefined {
     else {
       const file = join(packageRoot(), 'build', 'Release', 'descriptor_calls.node');
       try {
-        loaded = createRequire(join(packageRoot(), 'package.json'))(file) as DescriptorCalls;
+        loaded = packageRequire(file) as DescriptorCalls;
       } catch (e) {
         loadError = `${file}: ${(e as Error).message.split('\n')[0]}`;
       }

@@ -20,12 +20,19 @@
  * also 6-10x faster (0.7-1.3 s against 6.5-8.4 s per 100,000 calls): the
  * syscall takes microseconds, less than a thread-pool round trip.
  */
-import { getAttributeSync, removeAttributeSync, setAttributeSync } from 'fs-xattr';
+import type * as FsXattr from 'fs-xattr';
 import { FileError, errnoOf } from '../errors.js';
 import { descriptorPath } from './fs-path.js';
-import { errnoName, descriptorCalls } from './descriptor-calls.js';
+import { errnoName, descriptorCalls, packageRequire } from './descriptor-calls.js';
 
 export const DEFAULT_XATTR = 'security.ima';
+
+let fsXattrModule: typeof FsXattr | undefined;
+
+/** fs-xattr, loaded at the first call that needs it: with the native calls, never (its load was ~9 ms of every start). */
+function fsXattr(): typeof FsXattr {
+  return (fsXattrModule ??= packageRequire('fs-xattr') as typeof FsXattr);
+}
 
 export class XattrError extends FileError {}
 
@@ -87,7 +94,7 @@ export function getXattrFd(fd: number, path: string, name: string, fsName: strin
     code = errnoName(r);
   } else {
     try {
-      return quietly(() => getAttributeSync(descriptorPath(fd), name));
+      return quietly(() => fsXattr().getAttributeSync(descriptorPath(fd), name));
     } catch (e) {
       code = errnoOf(e);
     }
@@ -106,7 +113,7 @@ export function setXattrFd(fd: number, path: string, name: string, value: Buffer
     code = errnoName(r);
   } else {
     try {
-      setAttributeSync(descriptorPath(fd), name, value);
+      fsXattr().setAttributeSync(descriptorPath(fd), name, value);
       return;
     } catch (e) {
       code = errnoOf(e);
@@ -145,7 +152,7 @@ export function removeXattrFd(fd: number, path: string, name: string, fsName: st
     code = errnoName(r);
   } else {
     try {
-      quietly(() => removeAttributeSync(descriptorPath(fd), name));
+      quietly(() => fsXattr().removeAttributeSync(descriptorPath(fd), name));
       return true;
     } catch (e) {
       code = errnoOf(e);

@@ -9,7 +9,13 @@
  * cheaper than a thread-pool round trip, so it runs synchronously; one
  * thread then does it all and the other cores idle (bench/bench.js).
  */
-import { Worker, parentPort, workerData } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import type { Worker } from 'node:worker_threads';
+
+/** node:worker_threads, loaded when a pool starts or a worker serves: most runs start none (its load was ~4 ms of every start). */
+function workerThreads(): typeof import('node:worker_threads') {
+  return createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
+}
 
 /** Where a worker starts: a module that calls serveWorker (see ops/parallel.ts). */
 export interface WorkerScript {
@@ -57,7 +63,7 @@ export class WorkerPool<I, O> {
     for (let i = 0; i < size; i++) {
       // A small young generation: each worker's default one (16 MiB and more) took `status -r` over
       // 100,000 files from 117 to 207 MiB peak RSS; 4 MiB gives 159 MiB at the same speed (bench/bench.js).
-      const worker = new Worker(script.filename, { workerData: { script: script.data, task } satisfies WorkerStart, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+      const worker = new (workerThreads().Worker)(script.filename, { workerData: { script: script.data, task } satisfies WorkerStart, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
       const member: Member<O> = { worker, load: 0, batches: new Map() };
       worker.on('message', (m: ReplyMessage) => this.answer(member, m));
       worker.on('error', (e) => this.fail(member, e instanceof Error ? e : new Error(String(e))));
@@ -141,7 +147,7 @@ export class WorkerPool<I, O> {
  * its result; a throw here is a bug, reported for the whole batch.
  */
 export function serveWorker(build: (task: unknown) => Promise<(item: unknown) => Promise<unknown>>): void {
-  const port = parentPort;
+  const { parentPort: port, workerData } = workerThreads();
   if (!port) throw new Error('serveWorker runs in a worker thread');
   const start = workerData as WorkerStart;
   const ready = build(start.task);
