@@ -38,6 +38,22 @@ const MAGIC: Record<number, string> = {
 /** Filesystems known to have no xattrs at all: the kernel answers EOPNOTSUPP. */
 const NO_XATTRS = new Set(['vfat', 'msdos', 'exfat', 'iso9660', 'udf']);
 
+/**
+ * Filesystems whose successful setxattr has stored exactly the bytes given:
+ * the kernel's own local ones, where the value goes from our buffer into the
+ * inode or its xattr block in the same call, and a read-back would read that
+ * very buffer again (8 us a file on ext4, 8% of `import -r`). A FUSE daemon
+ * or a network server answers for itself and may accept a value and keep
+ * something else, or nothing: there, and on any filesystem not named here,
+ * every write is read back.
+ */
+const STORES_EXACTLY = new Set(['ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'tmpfs', 'f2fs']);
+
+/** Whether a successful setxattr on this filesystem is known to have stored exactly the value (see STORES_EXACTLY). */
+export function setxattrStoresExactly(fsName: string): boolean {
+  return STORES_EXACTLY.has(fsName);
+}
+
 export function filesystemName(magic: number | bigint): string {
   const m = Number(magic);
   return MAGIC[m] ?? `0x${m.toString(16)}`;

@@ -5,7 +5,7 @@
  */
 import { FileError } from '../errors.js';
 import { descriptorPath } from './fs-path.js';
-import { FilesystemFacts, filesystemOf, knownFilesystem, knownXattrSupport, learnXattrSupport } from './filesystem.js';
+import { FilesystemFacts, filesystemOf, knownFilesystem, knownXattrSupport, learnXattrSupport, setxattrStoresExactly } from './filesystem.js';
 import { currentIdentity, FileFacts, fileFacts, OpenedFile, openRegularFileSync, sameFileVersion } from './regular-file.js';
 import { createXattrFd, getXattrFd, isUnsupported, removeXattrFd, setXattrFd, XattrError } from './xattr.js';
 
@@ -66,17 +66,30 @@ function assertGuard(t: Target, guard: WriteGuard): void {
   else assertUnchanged(t, guard);
 }
 
+export interface WriteOptions {
+  /** replace (the default): whatever value is there; create: only when there is none. */
+  readonly mode?: 'replace' | 'create';
+  /**
+   * Read the value back even where the filesystem's success is known to mean
+   * the value is stored (filesystem.ts, setxattrStoresExactly): before
+   * something is removed on the strength of it, such as the sidecar it came from.
+   */
+  readonly confirm?: boolean;
+}
+
 /**
- * Writes the attribute, after checking the guard, then reads it back. With
+ * Writes the attribute, after checking the guard, then reads it back (on a
+ * filesystem whose success could hide another value, or when asked). Under
  * `create`, only when the file has no value yet: false, and nothing written,
  * when it has one.
  */
-export function writeTargetXattr(t: Target, name: string, value: Buffer, guard?: WriteGuard, mode: 'replace' | 'create' = 'replace'): boolean {
+export function writeTargetXattr(t: Target, name: string, value: Buffer, guard?: WriteGuard, opts: WriteOptions = {}): boolean {
   if (guard) assertGuard(t, guard);
   const known = knownXattrSupport(t.stat.dev, name, t.fs.name);
   if (known === false) {
     throw new XattrError(t.path, `filesystem ${t.fs.name} does not support extended attributes`, 'EOPNOTSUPP');
   }
+  const readBack = opts.confirm === true || !setxattrStoresExactly(t.fs.name);
   // Another process writing the same file's attribute between our write and our read-back (two runs
   // on one tree) looks like a bad write; a few attempts tell that from a filesystem that stores
   // something else than it was given, which fails every time. (Under `create`, the next attempt
@@ -84,7 +97,7 @@ export function writeTargetXattr(t: Target, name: string, value: Buffer, guard?:
   for (let attempt = 1; ; attempt++) {
     let written: boolean;
     try {
-      if (mode === 'create') written = createXattrFd(t.handle.fd, t.path, name, value, t.fs.name);
+      if (opts.mode === 'create') written = createXattrFd(t.handle.fd, t.path, name, value, t.fs.name);
       else {
         setXattrFd(t.handle.fd, t.path, name, value, t.fs.name);
         written = true;
@@ -95,6 +108,7 @@ export function writeTargetXattr(t: Target, name: string, value: Buffer, guard?:
     // Written, or refused because a value is there: either way the filesystem takes xattrs.
     if (known !== true) learnXattrSupport(t.stat.dev, name, true);
     if (!written) return false;
+    if (!readBack) return true;
     const back = getXattrFd(t.handle.fd, t.path, name, t.fs.name);
     if (back && back.equals(value)) return true;
     if (attempt >= 5) throw new FileError(t.path, `${name} read back differs from what was written`, 'EIO');

@@ -129,7 +129,7 @@ function store(target: Target, c: Candidate, opts: ImportOptions, guard: WriteGu
   // there (or one that appears meanwhile) is then read and compared: never replaced unseen.
   if (!opts.dryRun) {
     try {
-      if (writeTargetXattr(target, opts.xattrName, c.bytes, guard, 'create')) return imported(c, target, opts);
+      if (writeTargetXattr(target, opts.xattrName, c.bytes, guard, { mode: 'create', confirm: removesSidecar(opts) })) return imported(c, target, opts);
     } catch (e) {
       if (e instanceof XattrError && isUnsupported(e.code)) return unsupported(c, target, opts);
       throw e;
@@ -154,7 +154,7 @@ function store(target: Target, c: Candidate, opts: ImportOptions, guard: WriteGu
   }
   if (opts.dryRun) return record(c, 'would-import', false, replaced === undefined ? fsDetails(target, c.sidecarPath) : { ...fsDetails(target, c.sidecarPath), replaced });
   try {
-    writeTargetXattr(target, opts.xattrName, c.bytes, guard);
+    writeTargetXattr(target, opts.xattrName, c.bytes, guard, { confirm: removesSidecar(opts) });
   } catch (e) {
     if (e instanceof XattrError && isUnsupported(e.code)) return unsupported(c, target, opts);
     throw e;
@@ -173,9 +173,14 @@ function unsupported(c: Candidate, t: Target, opts: ImportOptions): FileResult {
   return record(c, 'unsupported', !!opts.requireXattr, fsDetails(t, c.sidecarPath), `filesystem ${t.fs.name} does not support extended attributes; sidecar kept`);
 }
 
+/** Whether the sidecar goes once its value is in the xattr: then the write is always read back first. */
+function removesSidecar(opts: ImportOptions): boolean {
+  return !!opts.removeSidecar && !opts.dryRun;
+}
+
 /** Removes the sidecar only when it still holds exactly the value now in the xattr. */
 function maybeRemoveSidecar(opts: ImportOptions, sidecarPath: string, imported: Buffer): boolean {
-  if (!opts.removeSidecar || opts.dryRun) return false;
+  if (!removesSidecar(opts)) return false;
   const again = readSidecar(sidecarPath);
   if (!again || !again.equals(imported)) throw new FileError(sidecarPath, 'sidecar changed during the import; not removed', 'ECHANGED');
   try {

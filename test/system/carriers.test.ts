@@ -12,7 +12,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { fixture, run, show, type RunResult } from '../helpers/cli.js';
+import { BIN, fixture, run, show, type RunResult } from '../helpers/cli.js';
+import { descriptorCalls, descriptorCallsBackend } from '../../src/carriers/descriptor-calls.js';
 import { useMount, type FsKind } from '../helpers/mounts.js';
 import { missing, skipOrFail } from '../helpers/skip.js';
 import { content, listAll, writeFiles } from '../helpers/trees.js';
@@ -479,5 +480,37 @@ test('output order on ext4 is the same with --jobs 1 and --jobs 8', async (t) =>
       assert.deepEqual(one.list.map((x) => x.path), expected);
       assert.deepEqual(eight.list, one.list);
     });
+  }
+});
+
+test('read-back after each write: none on ext4, xfs and btrfs (their setxattr stores the value it returns success for), one per file before --remove-sidecar removes a sidecar', async (t) => {
+  if (toolsMissing(t)) return;
+  const why = missing({ commands: ['strace'] });
+  if (why) return skipOrFail(t, why);
+  // Counted as the native calls make them (fs-xattr, the fallback, reads before its "create only" write).
+  if (!descriptorCalls()) return skipOrFail(t, `native descriptor calls not built: ${descriptorCallsBackend().why}`);
+  for (const kind of KINDS) {
+    const m = await useMount(t, kind);
+    if (!m) return;
+    const tree = join(m.dir, 'readback');
+    const files = Array.from({ length: 20 }, (_, i) => `f${i}`);
+    await writeFiles(tree, Object.fromEntries(files.map((f, i) => [f, content(i + 1, 3000 + i)])));
+    await cli(['sign', '-q', '-r', ...SIGN, tree], 0);
+    // The xattr calls of an import run, counted by strace: every write, and every read of the value.
+    const calls = async (args: string[]): Promise<{ writes: number; reads: number; imported: number }> => {
+      const log = join(m.dir, `strace-${kind}.log`);
+      const r = await run('strace', ['-f', '-e', 'trace=fsetxattr,fgetxattr', '-o', log, process.execPath, BIN, 'import', '--json', ...args, tree]);
+      assert.equal(r.status, 0, show(r));
+      const text = await readFile(log, 'utf8');
+      await rm(log);
+      const count = (call: string): number => text.split('\n').filter((l) => l.includes(`${call}(`) && l.includes('security.ima')).length;
+      return { writes: count('fsetxattr'), reads: count('fgetxattr'), imported: records(r).list.filter((x) => x.status === 'imported').length };
+    };
+    const plain = await calls(['-r']);
+    assert.deepEqual(plain, { writes: files.length, reads: 0, imported: files.length }, kind);
+    await cli(['clear', '-q', '-r', tree], 0);
+    const removing = await calls(['-r', '--remove-sidecar']);
+    assert.deepEqual(removing, { writes: files.length, reads: files.length, imported: files.length }, `${kind}, --remove-sidecar`);
+    for (const f of files) assert.equal(existsSync(join(tree, `${f}.sig`)), false, `${kind}: ${f}.sig removed`);
   }
 });

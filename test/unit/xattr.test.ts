@@ -10,6 +10,7 @@ import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { descriptorCalls, descriptorCallsBackend, errnoName, type DescriptorCalls } from '../../src/carriers/descriptor-calls.js';
 import { fileFacts } from '../../src/carriers/regular-file.js';
+import { setxattrStoresExactly } from '../../src/carriers/filesystem.js';
 import fc from 'fast-check';
 import { tempDir } from '../helpers/cli.js';
 import { skipOrFail } from '../helpers/skip.js';
@@ -195,4 +196,12 @@ test('native fstat: the facts Node\'s fstat gives (device, inode, mode, size, mt
   }
   assert.equal(errnoName(native.fstat(fd, out)), 'EBADF');
   assert.throws(() => fileFacts(fd), (e: NodeJS.ErrnoException) => e.code === 'EBADF' && e.syscall === 'fstat');
+});
+
+test('read-back policy: trusted only where the kernel itself stores the value (ext4, xfs, btrfs, tmpfs...), never for FUSE, network, overlay or unknown filesystems', () => {
+  const table: [string, boolean][] = [
+    ['ext4', true], ['ext3', true], ['ext2', true], ['xfs', true], ['btrfs', true], ['tmpfs', true], ['f2fs', true],
+    ['fuse', false], ['fuse.fusefat', false], ['fuseblk', false], ['nfs', false], ['cifs', false], ['smb2', false], ['v9fs', false], ['overlay', false], ['zfs', false], ['0x12345678', false], ['', false],
+  ];
+  for (const [fs, exact] of table) assert.equal(setxattrStoresExactly(fs), exact, fs);
 });
