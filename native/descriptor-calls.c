@@ -46,6 +46,12 @@ static napi_value type_error(napi_env env, const char *message) {
   return NULL;
 }
 
+/* Reads `v` as a descriptor: a number, a non-negative int32. 0 when it is not one. */
+static int descriptor_arg(napi_env env, napi_value v, int *fd) {
+  napi_valuetype t;
+  return napi_typeof(env, v, &t) == napi_ok && t == napi_number && napi_get_value_int32(env, v, fd) == napi_ok && *fd >= 0;
+}
+
 /*
  * Reads args[0] as a descriptor and args[1] as an attribute name into
  * name[NAME_MAX_BYTES + 2]. -1 when they are not that (a TypeError), else 0,
@@ -54,9 +60,7 @@ static napi_value type_error(napi_env env, const char *message) {
 static int fd_and_name(napi_env env, napi_value *args, size_t argc, int *fd, char *name) {
   napi_valuetype t;
   size_t name_len;
-  if (argc < 2) return -1;
-  if (napi_typeof(env, args[0], &t) != napi_ok || t != napi_number) return -1;
-  if (napi_get_value_int32(env, args[0], fd) != napi_ok || *fd < 0) return -1;
+  if (argc < 2 || !descriptor_arg(env, args[0], fd)) return -1;
   if (napi_typeof(env, args[1], &t) != napi_ok || t != napi_string) return -1;
   /* One byte more than the limit is read, so that a name that is too long is seen as such, not cut. */
   if (napi_get_value_string_utf8(env, args[1], name, NAME_MAX_BYTES + 2, &name_len) != napi_ok) return -1;
@@ -141,8 +145,7 @@ static int dirfd_and_name(napi_env env, napi_value *args, int *dirfd, char *name
   bool is_buffer;
   void *data;
   size_t len;
-  if (napi_typeof(env, args[0], &t) != napi_ok || t != napi_number) return -1;
-  if (napi_get_value_int32(env, args[0], dirfd) != napi_ok || *dirfd < 0) return -1;
+  if (!descriptor_arg(env, args[0], dirfd)) return -1;
   if (napi_typeof(env, args[1], &t) == napi_ok && t == napi_string) {
     /* The whole length first: a name is never cut short. */
     if (napi_get_value_string_utf8(env, args[1], NULL, 0, &len) != napi_ok) return -1;
@@ -216,14 +219,11 @@ static napi_value lstat_at(napi_env env, napi_callback_info info) {
 static napi_value fstat_(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value args[2];
-  napi_valuetype t;
   int fd;
   struct stat st;
   double *out;
   if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 2 || napi_typeof(env, args[0], &t) != napi_ok || t != napi_number || napi_get_value_int32(env, args[0], &fd) != napi_ok || fd < 0 || (out = out_array(env, args[1], 5)) == NULL) {
-    return type_error(env, "fstat(fd, out): out must be a Float64Array of 5");
-  }
+  if (argc < 2 || !descriptor_arg(env, args[0], &fd) || (out = out_array(env, args[1], 5)) == NULL) return type_error(env, "fstat(fd, out): out must be a Float64Array of 5");
   if (fstat(fd, &st) != 0) return number(env, errno);
   out[0] = (double)st.st_dev;
   out[1] = (double)st.st_ino;
@@ -240,10 +240,9 @@ static napi_value fstat_(napi_env env, napi_callback_info info) {
 static napi_value close_(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value args[1];
-  napi_valuetype t;
   int fd;
   if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 1 || napi_typeof(env, args[0], &t) != napi_ok || t != napi_number || napi_get_value_int32(env, args[0], &fd) != napi_ok || fd < 0) return type_error(env, "close(fd)");
+  if (argc < 1 || !descriptor_arg(env, args[0], &fd)) return type_error(env, "close(fd)");
   return number(env, close(fd) == 0 ? 0 : errno);
 }
 

@@ -35,11 +35,8 @@ function readsContent(value: ImaValue, verify: boolean): boolean {
   return value.kind === 'digest' || verify;
 }
 
-/** Validates a value against the file: digests always, signatures when asked. Returns a reason when it must not be written. */
-export async function validateForWrite(t: Target, bytes: Buffer, value: ImaValue, certs: readonly Certificate[] | undefined, verify: boolean): Promise<string | undefined> {
-  // A value this tool cannot check (streebog, wp512...) is not written unseen, signature or digest.
-  if (!canCompute(value.algo)) return `hash algorithm ${value.algo.name} cannot be computed here`;
-  if (!readsContent(value, verify)) return undefined;
+/** Checks a value that readsContent against the file (a digest; a signature under `verify`). Returns a reason when it must not be written. */
+async function validateForWrite(t: Target, bytes: Buffer, certs: readonly Certificate[] | undefined, verify: boolean): Promise<string | undefined> {
   const [check] = await checkValues(t, [{ carrier: 'sidecar', bytes }], verify ? certs ?? [] : []);
   return check && check.status !== 'ok' ? check.reason : undefined;
 }
@@ -95,7 +92,9 @@ export function importOne(path: string, opts: ImportOptions, explicit = true): F
     const d = tryDecode(bytes);
     if ('error' in d) return { path, status: 'invalid', failed: true, reason: `malformed sidecar ${sidecarPath}: ${d.error}; nothing written`, value: bytes, details: fsDetails(target, sidecarPath) };
     const c: Candidate = { path, sidecarPath, bytes, decoded: d.value, warnings: d.warnings };
-    if (!canCompute(d.value.algo) || !readsContent(d.value, !!opts.verify)) return store(target, c, opts, 'name');
+    // A value this tool cannot check (streebog, wp512...) is not written unseen, signature or digest.
+    if (!canCompute(d.value.algo)) return record(c, 'failed', true, fsDetails(target, sidecarPath), `hash algorithm ${d.value.algo.name} cannot be computed here; nothing written`);
+    if (!readsContent(d.value, !!opts.verify)) return store(target, c, opts, 'name');
     // The content decides: read it (asynchronously, it may be a kernel image), then store.
     closeHere = false;
     return validateThenStore(target, c, opts);
@@ -110,7 +109,7 @@ async function validateThenStore(target: Target, c: Candidate, opts: ImportOptio
   try {
     // The version read now is the one checked: the write below refuses if the content changes meanwhile.
     const before = target.stat;
-    const rejection = await validateForWrite(target, c.bytes, c.decoded, opts.certs, !!opts.verify);
+    const rejection = await validateForWrite(target, c.bytes, opts.certs, !!opts.verify);
     if (rejection) return record(c, 'failed', true, fsDetails(target, c.sidecarPath), `${rejection}; nothing written`);
     return store(target, c, opts, before);
   } catch (e) {
@@ -120,10 +119,8 @@ async function validateThenStore(target: Target, c: Candidate, opts: ImportOptio
   }
 }
 
-/** Writes a validated value into the xattr, never replacing a different signature unseen. Errors are thrown to importFile. */
+/** Writes a validated value into the xattr, never replacing a different signature unseen. Errors are thrown to the caller (importOne, validateThenStore). */
 function store(target: Target, c: Candidate, opts: ImportOptions, guard: WriteGuard): FileResult {
-  // A value this tool cannot check (streebog, wp512...) is not written unseen, signature or digest.
-  if (!canCompute(c.decoded.algo)) return record(c, 'failed', true, fsDetails(target, c.sidecarPath), `hash algorithm ${c.decoded.algo.name} cannot be computed here; nothing written`);
   if (targetTakesXattrs(target, opts.xattrName) === false) return unsupported(c, target, opts);
   // The common case, a file with no value yet, is one atomic "create only" write; a value already
   // there (or one that appears meanwhile) is then read and compared: never replaced unseen.
