@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { getSystemErrorMap } from 'node:util';
 
 export interface DescriptorCalls {
   /** The value, or an errno number (ENODATA: no such attribute). */
@@ -19,12 +20,25 @@ export interface DescriptorCalls {
   set(fd: number, name: string, value: Buffer, flags: number): number;
   /** 0, or an errno number. */
   remove(fd: number, name: string): number;
-  /** openat(dirfd, name, flags | O_CLOEXEC): the descriptor, or minus the errno. */
-  openAt(dirfd: number, name: Buffer | string, flags: number): number;
+  /** openat(dirfd, name, flags | O_CLOEXEC): the descriptor, or minus the errno. With `facts`, also the fstat as fstat() gives it (nothing left open on an error). */
+  openAt(dirfd: number, name: Buffer | string, flags: number, facts?: Float64Array): number;
+  /**
+   * openAt with facts, then, for a regular file smaller than `buffer`, reads it whole (up to
+   * the size fstat gave) and closes it: the bytes read, 0 when facts show another kind or a
+   * larger file, or minus the errno, with facts[5] naming the call (0 openat, 1 fstat, 2 read).
+   * facts: a Float64Array of 6.
+   */
+  readAt(dirfd: number, name: Buffer | string, flags: number, buffer: Buffer, facts: Float64Array): number;
   /** fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW) into out[0] (st_dev) and out[1] (st_ino): 0 or an errno. */
   lstatAt(dirfd: number, name: Buffer | string, out: Float64Array): number;
   /** fstat(fd) into out[0..4]: st_dev, st_ino, st_mode, st_size, mtime in ms (as Node's mtimeMs). 0 or an errno. */
   fstat(fd: number, out: Float64Array): number;
+  /**
+   * The names in the folder open as dirfd (not . and ..), sorted by their bytes: a string
+   * when valid UTF-8, else the bytes; and one type byte per name (DT_REG, DT_DIR, DT_LNK...,
+   * DT_UNKNOWN for one gone meanwhile). Or an errno.
+   */
+  listDir(dirfd: number): [names: (string | Buffer)[], types: Buffer] | number;
   /** close(fd) of a descriptor openAt gave (Node's closeSync warns about those in a worker thread): 0 or an errno. */
   close(fd: number): number;
   readonly XATTR_CREATE: number;
@@ -81,4 +95,18 @@ export function errnoName(n: number): string {
   errnoNames ??= new Map(Object.entries(constants.errno).map(([k, v]) => [v, k]));
   // Linux has two names for 95; Node's own errors say ENOTSUP, and so do ours.
   return n === constants.errno.ENOTSUP ? 'ENOTSUP' : (errnoNames.get(n) ?? `errno ${n}`);
+}
+
+let systemErrors: Map<number, [string, string]> | undefined;
+
+/** The error Node would have thrown for errno `n` from `syscall` (for an errno a native call returned). */
+export function systemError(n: number, syscall: string): NodeJS.ErrnoException {
+  systemErrors ??= getSystemErrorMap();
+  const code = errnoName(n);
+  const text = systemErrors.get(-n)?.[1] ?? 'unknown error';
+  const e: NodeJS.ErrnoException = new Error(`${code}: ${text}, ${syscall}`);
+  e.code = code;
+  e.errno = -n;
+  e.syscall = syscall;
+  return e;
 }

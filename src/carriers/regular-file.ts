@@ -2,11 +2,10 @@
  * Opening a target or sidecar safely: never through a symlink, never blocking
  * on a FIFO, only regular files.
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, read } from 'node:fs';
-import { getSystemErrorMap } from 'node:util';
+import { closeSync, constants, fstatSync, lstatSync, openSync, read, readSync } from 'node:fs';
 import { FileError, describeSystemError, errnoOf } from '../errors.js';
-import { fsPath, heldAt, HeldEntry } from './fs-path.js';
-import { errnoName, descriptorCalls } from './descriptor-calls.js';
+import { fsPath, heldAt } from './fs-path.js';
+import { descriptorCalls, errnoName, systemError } from './descriptor-calls.js';
 
 /**
  * A descriptor opened for reading, with the two calls the operations make on
@@ -16,7 +15,7 @@ import { errnoName, descriptorCalls } from './descriptor-calls.js';
  */
 export class ReadableFile {
   private open = true;
-  /** `byOpenAt`: opened by our openAt, so closed by our close (see openNoFollow). */
+  /** `byOpenAt`: opened by our openAt, so closed by our close (Node's warns about those in a worker thread). */
   constructor(readonly fd: number, private readonly byOpenAt = false) {}
   read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }> {
     return new Promise((resolve, reject) => read(this.fd, buffer, offset, length, position, (e, bytesRead) => (e ? reject(e) : resolve({ bytesRead }))));
@@ -55,7 +54,12 @@ export interface OpenedFile {
   readonly stat: FileFacts;
 }
 
-const facts = new Float64Array(5);
+/** Where the native calls put an fstat's five facts (and, for readAt, which call failed). */
+const facts = new Float64Array(6);
+
+function factsFilled(): FileFacts {
+  return { dev: facts[0]!, ino: facts[1]!, mode: facts[2]!, size: facts[3]!, mtimeMs: facts[4]! };
+}
 
 /** fstat(fd)'s facts: with the native calls, five numbers rather than a Stats object (and its four Dates). Throws as fstatSync does. */
 export function fileFacts(fd: number): FileFacts {
@@ -63,7 +67,7 @@ export function fileFacts(fd: number): FileFacts {
   if (!native) return fstatSync(fd);
   const errno = native.fstat(fd, facts);
   if (errno !== 0) throw systemError(errno, 'fstat');
-  return { dev: facts[0]!, ino: facts[1]!, mode: facts[2]!, size: facts[3]!, mtimeMs: facts[4]! };
+  return factsFilled();
 }
 
 const KINDS: ReadonlyMap<number, string> = new Map([
@@ -109,8 +113,9 @@ export function openRegularFileSync(path: string, what = 'file'): OpenedFile {
  */
 export function openRegularFileIfPresent(path: string, what = 'file'): OpenedFile | undefined {
   const at = heldAt(path);
+  const native = at ? descriptorCalls() : undefined;
   let fd: number;
-  let byOpenAt: boolean;
+  let stat: FileFacts | undefined;
   try {
     if (!at?.listedAsRegularFile) {
       const pre = lstatSync(fsPath(path), { throwIfNoEntry: false });
@@ -118,17 +123,23 @@ export function openRegularFileIfPresent(path: string, what = 'file'): OpenedFil
       if (pre.isSymbolicLink()) throw new FileError(path, `${what} is a symbolic link; not followed`, 'ELOOP');
       if (!pre.isFile()) throw new FileError(path, `${what} is a ${fileKind(pre)}, not a regular file`, 'EINVAL');
     }
-    [fd, byOpenAt] = openNoFollow(path, at, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+    if (native && at) {
+      // openat on the held folder's descriptor: the same file as through /proc/PID/fd/N/NAME,
+      // without resolving that magic link each time; and its fstat in the same call.
+      fd = native.openAt(at.dirfd, at.name, OPEN_FLAGS, facts);
+      if (fd < 0) throw systemError(-fd, 'open');
+      stat = factsFilled();
+    } else {
+      fd = openSync(fsPath(path), OPEN_FLAGS);
+    }
   } catch (e) {
     if (e instanceof FileError) throw e;
-    const code = errnoOf(e);
-    if (code === 'ENOENT') return undefined; // gone since the lstat or the listing: as good as never there
-    if (code === 'ELOOP') throw new FileError(path, `${what} is a symbolic link; not followed`, code);
-    throw new FileError(path, `cannot open ${what}: ${describeSystemError(e)}`, code);
+    return openFailure(path, what, e);
   }
-  const handle = new ReadableFile(fd, byOpenAt);
+  // Ours is closed by our close (see ReadableFile).
+  const handle = new ReadableFile(fd, native !== undefined);
   try {
-    const stat = fileFacts(fd);
+    stat ??= fileFacts(fd);
     if (!isRegular(stat)) throw new FileError(path, `${what} is a ${fileKind(stat)}, not a regular file`, 'EINVAL');
     return { handle, stat };
   } catch (e) {
@@ -138,31 +149,56 @@ export function openRegularFileIfPresent(path: string, what = 'file'): OpenedFil
   }
 }
 
-let systemErrors: Map<number, [string, string]> | undefined;
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
 
-/** The error Node would have thrown for errno `n` from `syscall`. */
-function systemError(n: number, syscall: string): NodeJS.ErrnoException {
-  systemErrors ??= getSystemErrorMap();
-  const code = errnoName(n);
-  const text = systemErrors.get(-n)?.[1] ?? 'unknown error';
-  const e: NodeJS.ErrnoException = new Error(`${code}: ${text}, ${syscall}`);
-  e.code = code;
-  e.errno = -n;
-  e.syscall = syscall;
-  return e;
+/** An open that failed: nothing there (gone since the lstat or the listing: as good as never there), a symlink, or the error. */
+function openFailure(path: string, what: string, e: unknown): undefined {
+  const code = errnoOf(e);
+  if (code === 'ENOENT') return undefined;
+  if (code === 'ELOOP') throw new FileError(path, `${what} is a symbolic link; not followed`, code);
+  throw new FileError(path, `cannot open ${what}: ${describeSystemError(e)}`, code);
 }
 
 /**
- * open(2) of `path`, which is `at` in a held folder. There, with the native
- * calls, an openat on the folder's descriptor: the same file as through
- * /proc/PID/fd/N/NAME, without resolving that magic link each time.
+ * Reads a small regular file whole into the start of `buffer`, refusing what
+ * openRegularFileIfPresent refuses; undefined when it is not there. A file as
+ * large as the buffer or larger is not read (length 0; stat.size tells).
+ * Where the walk's listing showed the name as a regular file in a held
+ * folder, one native call opens, checks, reads and closes it (a sidecar in a
+ * tree run: four calls from JavaScript before).
  */
-function openNoFollow(path: string, at: HeldEntry | undefined, flags: number): [fd: number, byOpenAt: boolean] {
-  const native = descriptorCalls();
-  if (!native || !at) return [openSync(fsPath(path), flags), false];
-  const fd = native.openAt(at.dirfd, at.name, flags);
-  if (fd < 0) throw systemError(-fd, 'open');
-  return [fd, true];
+export function readSmallFileIfPresent(path: string, what: string, buffer: Buffer): { readonly length: number; readonly stat: FileFacts } | undefined {
+  const at = heldAt(path);
+  const native = at?.listedAsRegularFile ? descriptorCalls() : undefined;
+  if (native && at) {
+    const n = native.readAt(at.dirfd, at.name, OPEN_FLAGS, buffer, facts);
+    if (n < 0) {
+      const failed = facts[5] === 0 ? 'open' : facts[5] === 1 ? 'stat' : 'read';
+      const e = systemError(-n, failed === 'stat' ? 'fstat' : failed);
+      if (failed === 'open') return openFailure(path, what, e);
+      throw new FileError(path, `cannot ${failed} ${what}: ${describeSystemError(e)}`, errnoName(-n));
+    }
+    const stat = factsFilled();
+    if (!isRegular(stat)) throw new FileError(path, `${what} is a ${fileKind(stat)}, not a regular file`, 'EINVAL');
+    return { length: n, stat };
+  }
+  const opened = openRegularFileIfPresent(path, what);
+  if (!opened) return undefined;
+  const { handle, stat } = opened;
+  try {
+    let length = 0;
+    // Up to the size fstat gave, as readAt: no last read that returns 0.
+    while (stat.size < buffer.length && length < stat.size) {
+      const n = readSync(handle.fd, buffer, length, stat.size - length, length);
+      if (n === 0) break;
+      length += n;
+    }
+    return { length, stat };
+  } catch (e) {
+    throw new FileError(path, `cannot read ${what}: ${describeSystemError(e)}`, errnoOf(e));
+  } finally {
+    handle.closeSync();
+  }
 }
 
 const identity = new Float64Array(2);

@@ -6,13 +6,14 @@
  * A path `X.sig` stands for its target `X`; a sidecar whose target is missing
  * is an orphan; symlinks and special files are reported and skipped.
  */
-import { constants, Dirent, fstatSync, lstatSync, openSync, readdirSync } from 'node:fs';
+import { constants, fstatSync, lstatSync, openSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Minimatch } from 'minimatch';
 import { describeSystemError, errnoOf } from '../errors.js';
 import { temporaryOwner, processAlive } from '../carriers/atomic-write.js';
 import { fileKind } from '../carriers/regular-file.js';
-import { decodeFsName, fsPath, PinnedDir } from '../carriers/fs-path.js';
+import { fsPath, PinnedDir } from '../carriers/fs-path.js';
+import { EntryType, FolderListing, listFolder, openSubfolder } from '../carriers/folder-listing.js';
 
 export interface SelectOptions {
   readonly recursive?: boolean;
@@ -158,79 +159,76 @@ interface WalkContext {
  */
 function* walkDirectory(root: string, dir: string, pinned: PinnedDir, relDir: string, dirDev: number, ctx: WalkContext, rootDev = dirDev): Generator<Selected> {
   try {
-    let raw: Dirent<Buffer>[];
+    let listing: FolderListing;
     try {
-      // A Buffer path, so that Node can lstat an entry of unknown type (DT_UNKNOWN) by joining it with the name.
-      raw = readdirSync(Buffer.from(pinned.fdPath), { withFileTypes: true, encoding: 'buffer' });
+      listing = listFolder(pinned.fd, pinned.fdPath);
     } catch (e) {
       yield { kind: 'skipped', path: dir, reason: `cannot read directory: ${describeSystemError(e)}`, code: errnoOf(e), explicit: true };
       return;
     }
-    // Byte order, not locale order, so that output is the same everywhere.
-    raw.sort((a, b) => Buffer.compare(a.name, b.name));
-    const entries = raw.map((entry) => ({ entry, name: decodeFsName(entry.name) }));
-    const names = new Set(entries.map((e) => e.name));
-    pinned.regularFiles = new Set(entries.filter((e) => e.entry.isFile()).map((e) => e.name));
-    for (const { entry, name } of entries) {
+    const { names, raw, types } = listing;
+    const listed = new Set(names);
+    const regularFiles = new Set<string>();
+    for (let i = 0; i < names.length; i++) if (types[i] === EntryType.RegularFile) regularFiles.add(names[i]!);
+    pinned.regularFiles = regularFiles;
+    const { suffix, include, exclude } = ctx;
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      const type = types[i]!;
       const path = joinAsGiven(dir, name);
       const rel = relDir ? `${relDir}/${name}` : name;
-      if (ctx.exclude.some((m) => m.match(rel))) continue;
+      if (exclude.length && exclude.some((m) => m.match(rel))) continue;
       const temp = temporaryOwner(name);
       if (temp) {
-        if (!processAlive(temp.pid)) ctx.opts.onStaleTemporary?.(path, Buffer.concat([Buffer.from(`${pinned.fdPath}/`), entry.name]));
+        if (!processAlive(temp.pid)) ctx.opts.onStaleTemporary?.(path, pathThrough(pinned.fdPath, raw[i]!));
         continue;
       }
-      if (entry.isDirectory()) {
-        let sub: number;
-        let subDev: number;
+      if (type === EntryType.Directory) {
+        let sub: { fd: number; dev: number };
         try {
-          sub = openSync(Buffer.concat([Buffer.from(`${pinned.fdPath}/`), entry.name]), DIR_FLAGS);
+          sub = openSubfolder(pinned.fd, pinned.fdPath, raw[i]!);
         } catch (e) {
           if (errnoOf(e) === 'ELOOP') yield { kind: 'skipped', path, reason: 'is a symbolic link; not followed', code: 'ELOOP', explicit: false };
           else yield { kind: 'skipped', path, reason: `cannot open directory: ${describeSystemError(e)}`, code: errnoOf(e), explicit: true };
           continue;
         }
-        const subDir = new PinnedDir(sub, joinAsGiven(path, 'x'));
-        try {
-          subDev = fstatSync(sub).dev;
-        } catch (e) {
-          subDir.release();
-          yield { kind: 'skipped', path, reason: describeSystemError(e), code: errnoOf(e), explicit: true };
-          continue;
-        }
-        if (ctx.opts.oneFileSystem && subDev !== rootDev) {
+        const subDir = new PinnedDir(sub.fd, joinAsGiven(path, 'x'));
+        if (ctx.opts.oneFileSystem && sub.dev !== rootDev) {
           subDir.release();
           continue;
         }
-        yield* walkDirectory(root, path, subDir, rel, subDev, ctx, rootDev);
+        yield* walkDirectory(root, path, subDir, rel, sub.dev, ctx, rootDev);
         continue;
       }
-      if (name.endsWith(ctx.suffix) && name.length > ctx.suffix.length) {
-        const targetName = name.slice(0, -ctx.suffix.length);
-        if (names.has(targetName)) continue; // its target is listed and covers it
+      if (name.endsWith(suffix) && name.length > suffix.length) {
+        const targetName = name.slice(0, -suffix.length);
+        if (listed.has(targetName)) continue; // its target is listed and covers it
         const targetRel = relDir ? `${relDir}/${targetName}` : targetName;
         // An orphan is news about its (missing) target: the target's name decides, for include and exclude alike.
-        if (ctx.include.length && !ctx.include.some((m) => m.match(targetRel))) continue;
-        if (ctx.exclude.some((m) => m.match(targetRel))) continue;
-        if (entry.isSymbolicLink()) {
+        if (include.length && !include.some((m) => m.match(targetRel))) continue;
+        if (exclude.some((m) => m.match(targetRel))) continue;
+        if (type === EntryType.SymbolicLink) {
           yield { kind: 'skipped', path, reason: 'sidecar is a symbolic link; not followed', code: 'ELOOP', explicit: false };
           continue;
         }
         yield { kind: 'orphan', path: joinAsGiven(dir, targetName), sidecar: path };
         continue;
       }
-      if (ctx.include.length && !ctx.include.some((m) => m.match(rel))) continue;
-      if (entry.isSymbolicLink()) {
+      if (include.length && !include.some((m) => m.match(rel))) continue;
+      if (type === EntryType.SymbolicLink) {
         yield { kind: 'skipped', path, reason: 'is a symbolic link; not followed', code: 'ELOOP', explicit: false };
         continue;
       }
-      if (!entry.isFile()) {
-        // Sockets, FIFOs and devices are not signable; quietly passed over in a walk, as rsync does with -r.
-        continue;
-      }
-      yield { kind: 'target', path, root, rel, dev: dirDev, ...(ctx.opts.pinDirectories ? { pinned: pinned.retain() } : {}) };
+      // Sockets, FIFOs and devices are not signable; quietly passed over in a walk, as rsync does with -r.
+      if (type !== EntryType.RegularFile) continue;
+      yield ctx.opts.pinDirectories ? { kind: 'target', path, root, rel, dev: dirDev, pinned: pinned.retain() } : { kind: 'target', path, root, rel, dev: dirDev };
     }
   } finally {
     pinned.release();
   }
+}
+
+/** `name` in the folder seen as `fdPath` (/proc/PID/fd/N), as a path a system call takes. */
+function pathThrough(fdPath: string, name: string | Buffer): string | Buffer {
+  return typeof name === 'string' ? `${fdPath}/${name}` : Buffer.concat([Buffer.from(`${fdPath}/`), name]);
 }
