@@ -4,7 +4,7 @@
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync, read, readSync } from 'node:fs';
 import { FileError, describeSystemError, errnoOf } from '../errors.js';
-import { fsPath, heldAt } from './fs-path.js';
+import { fsPath, heldAt, HeldEntry } from './fs-path.js';
 import { descriptorCalls, errnoName, systemError } from './descriptor-calls.js';
 
 /**
@@ -52,6 +52,8 @@ export interface FileFacts {
 export interface OpenedFile {
   readonly handle: ReadableFile;
   readonly stat: FileFacts;
+  /** Its name in the held folder it was opened through, if any: later *at() calls on the same name need not look it up again. */
+  readonly at?: HeldEntry;
 }
 
 /** Where the native calls put an fstat's five facts (and, for readAt, which call failed). */
@@ -141,7 +143,7 @@ export function openRegularFileIfPresent(path: string, what = 'file'): OpenedFil
   try {
     stat ??= fileFacts(fd);
     if (!isRegular(stat)) throw new FileError(path, `${what} is a ${fileKind(stat)}, not a regular file`, 'EINVAL');
-    return { handle, stat };
+    return at ? { handle, stat, at } : { handle, stat };
   } catch (e) {
     handle.closeSync();
     if (e instanceof FileError) throw e;
@@ -203,11 +205,15 @@ export function readSmallFileIfPresent(path: string, what: string, buffer: Buffe
 
 const identity = new Float64Array(2);
 
-/** Device and inode of what `path` names now, without following a symlink; undefined when nothing can be found there. */
-export function currentIdentity(path: string): { readonly dev: number; readonly ino: number } | undefined {
+/**
+ * Device and inode of what `path` names now, without following a symlink;
+ * undefined when nothing can be found there. `at`: the path's entry in its
+ * held folder, when the caller has it (OpenedFile.at).
+ */
+export function currentIdentity(path: string, at: HeldEntry | undefined = undefined): { readonly dev: number; readonly ino: number } | undefined {
   const native = descriptorCalls();
-  const at = native ? heldAt(path) : undefined;
-  if (native && at) return native.lstatAt(at.dirfd, at.name, identity) === 0 ? { dev: identity[0]!, ino: identity[1]! } : undefined;
+  const entry = native ? (at ?? heldAt(path)) : undefined;
+  if (native && entry) return native.lstatAt(entry.dirfd, entry.name, identity) === 0 ? { dev: identity[0]!, ino: identity[1]! } : undefined;
   try {
     return lstatSync(fsPath(path), { throwIfNoEntry: false });
   } catch {

@@ -18,9 +18,9 @@ export interface Target extends OpenedFile {
 export function openTarget(path: string): Target {
   const opened = openRegularFileSync(path, 'file');
   const known = knownFilesystem(opened.stat.dev);
-  if (known) return { handle: opened.handle, stat: opened.stat, path, fs: known };
+  if (known) return { ...opened, path, fs: known };
   try {
-    return { handle: opened.handle, stat: opened.stat, path, fs: filesystemOf(descriptorPath(opened.handle.fd), opened.stat.dev) };
+    return { ...opened, path, fs: filesystemOf(descriptorPath(opened.handle.fd), opened.stat.dev) };
   } catch (e) {
     opened.handle.closeSync();
     throw e;
@@ -154,7 +154,7 @@ export function assertUnchanged(t: Target, before: FileFacts): void {
 
 /** The path still names the open file (`open`: its device and inode). */
 function assertStillNamed(t: Target, open: { readonly dev: number; readonly ino: number }): void {
-  const byPath = currentIdentity(t.path);
+  const byPath = currentIdentity(t.path, t.at);
   if (!byPath) throw new FileError(t.path, 'file was removed while it was being processed; nothing written', 'ECHANGED');
   if (byPath.dev !== open.dev || byPath.ino !== open.ino) throw new FileError(t.path, 'file was replaced while it was being processed; nothing written', 'ECHANGED');
 }

@@ -65,7 +65,8 @@ export function planChecks(values: readonly CarrierValue[], certs: readonly Cert
   const plans: Plan[] = [];
   const byBytes = new Map<string, Plan>();
   for (const cv of values) {
-    const key = cv.bytes.toString('hex');
+    // The same bytes in two carriers are checked once (one value, the common case, needs no key).
+    const key = values.length > 1 ? cv.bytes.toString('hex') : '';
     const same = byBytes.get(key);
     if (same) {
       plans.push({ ...same, cv });
