@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { unlinkSync } from 'node:fs';
-import { defaultJobs, isPromise, runOrdered, withinOpenFileLimit } from '../select/runner.js';
+import { defaultJobs, isPromise, runOrderedBatches, withinOpenFileLimit } from '../select/runner.js';
 import { Selected, SelectOptions, selectFiles } from '../select/walk.js';
 import { BATCH, WorkerPool } from '../select/worker-pool.js';
 import { FileResult, resultForNonTarget } from './result.js';
@@ -59,10 +59,38 @@ function removeQuietly(_path: string, at: string | Buffer): void {
 }
 
 /**
- * `perTarget` may answer synchronously: the common case of an import or a
- * status is all synchronous calls, and a plain value costs no promise.
+ * A tree operation's results: one by one (the library's view, an async
+ * generator), or a batch at a time (`batches`, what the command line reads:
+ * one async round trip per batch rather than per file, see
+ * runOrderedBatches). Both draw from the same run: take one or the other.
  */
-export async function* processTree(paths: readonly string[], opts: TreeOptions, perTarget: (sel: TargetSelection) => FileResult | Promise<FileResult>, parallel?: ParallelTask): AsyncGenerator<FileResult> {
+export interface TreeResults extends AsyncGenerator<FileResult> {
+  batches(): AsyncGenerator<FileResult[]>;
+}
+
+/** The results of any async iterable a batch at a time: a TreeResults' own batches, else one result per batch. */
+export function resultBatches(results: AsyncIterable<FileResult>): AsyncIterable<FileResult[]> {
+  const own = (results as Partial<TreeResults>).batches;
+  if (typeof own === 'function') return own.call(results);
+  return (async function* () {
+    for await (const r of results) yield [r];
+  })();
+}
+
+/**
+ * Selects the targets and runs `perTarget` over them in order (see
+ * TreeResults). `perTarget` may answer synchronously: the common case of an
+ * import or a status is all synchronous calls, and a plain value costs no promise.
+ */
+export function processTree(paths: readonly string[], opts: TreeOptions, perTarget: (sel: TargetSelection) => FileResult | Promise<FileResult>, parallel?: ParallelTask): TreeResults {
+  const source = processTreeBatches(paths, opts, perTarget, parallel);
+  const oneByOne = (async function* (): AsyncGenerator<FileResult> {
+    for await (const batch of source) yield* batch;
+  })();
+  return Object.assign(oneByOne, { batches: () => source });
+}
+
+async function* processTreeBatches(paths: readonly string[], opts: TreeOptions, perTarget: (sel: TargetSelection) => FileResult | Promise<FileResult>, parallel?: ParallelTask): AsyncGenerator<FileResult[]> {
   // Each file's operation reaches its directory through the descriptor the walk holds (carriers/fs-path.ts) until released.
   const select: SelectOptions = { ...opts.select, pinDirectories: true, ...(opts.cleanStaleTemporaries ? { onStaleTemporary: removeQuietly } : {}) };
   const threads = parallel ? (opts.threads ?? defaultThreads()) : 0;
@@ -85,7 +113,7 @@ export async function* processTree(paths: readonly string[], opts: TreeOptions, 
   // Workers need a few batches each in flight to stay busy (unless --jobs says otherwise).
   const jobs = opts.jobs ?? withinOpenFileLimit(Math.max(opts.defaultJobs ?? defaultJobs(), threads > 1 ? threads * BATCH * 2 : 0));
   try {
-    yield* runOrdered(selectFiles(paths, select), jobs, work, opts.shouldStop);
+    yield* runOrderedBatches(selectFiles(paths, select), jobs, work, opts.shouldStop);
   } finally {
     await pool?.close();
   }

@@ -26,6 +26,16 @@ export function isPromise<R>(r: R | Promise<R>): r is Promise<R> {
  * loop still gets a turn at least every EVENT_LOOP_TURN_MS.
  */
 export async function* runOrdered<T, R>(items: AsyncIterable<T> | Iterable<T>, jobs: number, work: (item: T) => R | Promise<R>, shouldStop: () => boolean = () => false): AsyncGenerator<R> {
+  for await (const batch of runOrderedBatches(items, jobs, work, shouldStop)) yield* batch;
+}
+
+/**
+ * As runOrdered, yielding the results a batch at a time: each batch is the
+ * run of results ready at the head of the window, in order. An async
+ * generator's round trip per result was a tenth of `import -r` once the
+ * per-file work was all synchronous calls; a batch costs one.
+ */
+export async function* runOrderedBatches<T, R>(items: AsyncIterable<T> | Iterable<T>, jobs: number, work: (item: T) => R | Promise<R>, shouldStop: () => boolean = () => false): AsyncGenerator<R[]> {
   const limit = Math.max(1, Math.floor(jobs));
   const window: (R | Promise<R>)[] = [];
   const sync = !(Symbol.asyncIterator in items);
@@ -61,8 +71,17 @@ export async function* runOrdered<T, R>(items: AsyncIterable<T> | Iterable<T>, j
     if (sync) fillSync();
     else await fillAsync();
     while (window.length > 0) {
-      const head = window.shift()!;
-      yield isPromise(head) ? await head : head;
+      const batch: R[] = [];
+      const head = window[0]!;
+      if (isPromise(head)) {
+        window.shift();
+        batch.push(await head);
+      }
+      // Then every plain result that follows, up to the next one still pending.
+      let ready = 0;
+      while (ready < window.length && !isPromise(window[ready]!)) ready++;
+      for (const r of window.splice(0, ready)) batch.push(r as R);
+      yield batch;
       if (performance.now() >= turnAt) {
         await nextTurn();
         turnAt = performance.now() + EVENT_LOOP_TURN_MS;

@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runOrdered } from '../../src/select/runner.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runOrdered, runOrderedBatches } from '../../src/select/runner.js';
+import { processTree, resultBatches } from '../../src/ops/tree.js';
+import { tempDir } from '../helpers/cli.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -95,4 +99,46 @@ test('all-synchronous work still gives the event loop its turns (a signal, a tim
     return i;
   })) index = r;
   assert.ok(timerFiredAt !== undefined && timerFiredAt < 300, `the timer ran after item ${timerFiredAt} of 400`);
+});
+
+test('batches: the results ready at the head of the window, in order; a pending one ends a batch; never more than `jobs` at once', async () => {
+  // Items divisible by 5 answer later (a promise); the rest answer at once.
+  const items = Array.from({ length: 23 }, (_, i) => i);
+  const batches: number[][] = [];
+  for await (const b of runOrderedBatches(items, 4, (i) => (i % 5 === 0 ? sleep(2).then(() => i) : i))) batches.push(b);
+  assert.deepEqual(batches.flat(), items, 'every result once, in input order');
+  for (const b of batches) {
+    assert.ok(b.length >= 1 && b.length <= 4, `a batch holds 1..jobs results: ${b}`);
+    // A result that had to be awaited only ever opens a batch: the batch ends before the next pending one.
+    b.slice(1).forEach((i) => assert.notEqual(i % 5, 0, `pending item ${i} inside batch ${b}`));
+  }
+  assert.ok(batches.some((b) => b.length > 1), 'plain results ready together come together');
+});
+
+test('batches: a thrown item rejects in its place, after the batches before it', async () => {
+  const seen: number[][] = [];
+  await assert.rejects(async () => {
+    for await (const b of runOrderedBatches([0, 1, 2, 3, 4, 5], 2, (i) => {
+      if (i === 3) throw new Error('three');
+      return i;
+    })) seen.push(b);
+  }, /three/);
+  assert.deepEqual(seen.flat(), [0, 1, 2]);
+});
+
+test('a tree run read one by one (the library) and a batch at a time (the command line) gives the same results', async (t) => {
+  const dir = await tempDir(t);
+  for (let i = 0; i < 150; i++) writeFileSync(join(dir, `f${String(i).padStart(3, '0')}`), String(i));
+  const run = () => processTree([dir], { select: { recursive: true, suffix: '.sig' }, jobs: 8 }, (sel) => (sel.path.endsWith('7') ? sleep(1).then(() => ({ path: sel.path, status: 'later', failed: false })) : { path: sel.path, status: 'now', failed: false }));
+  const oneByOne: string[] = [];
+  for await (const r of run()) oneByOne.push(`${r.path} ${r.status}`);
+  const batched: string[] = [];
+  let batches = 0;
+  for await (const b of resultBatches(run())) {
+    batches++;
+    for (const r of b) batched.push(`${r.path} ${r.status}`);
+  }
+  assert.equal(oneByOne.length, 150);
+  assert.deepEqual(batched, oneByOne);
+  assert.ok(batches < 150, `${batches} batches for 150 results`);
 });
