@@ -34,8 +34,11 @@ let temporaryCounter = randomBytes(4).readUInt32BE(0);
 export function temporaryPathFor(path: string): string {
   temporaryCounter = (temporaryCounter + 1) >>> 0;
   const tail = `.${process.pid}.${temporaryCounter.toString(16).padStart(8, '0')}${TEMP_SUFFIX}`;
+  const name = basename(path);
+  // Three bytes of UTF-8 at most per UTF-16 unit (an escaped raw byte is one): most names fit without counting.
+  if (1 + name.length * 3 + tail.length <= NAME_MAX) return join(dirname(path), `.${name}${tail}`);
   // A long name (a 240-byte file name still has room for `.sig`) must not make the temporary's name too long: shorten its copy of the name.
-  let chars = Array.from(basename(path));
+  let chars = Array.from(name);
   while (chars.length > 1 && encodeFsName(`.${chars.join('')}${tail}`).length > NAME_MAX) chars = chars.slice(0, -1);
   return join(dirname(path), `.${chars.join('')}${tail}`);
 }
