@@ -102,25 +102,44 @@ export interface ContentSink {
 }
 
 /**
- * Signs content as it streams: the digest is always computed; ECDSA v2 also
- * streams into a Sign object. `finish` returns the digest and the signature bytes.
+ * Signs content as it streams. RSA v2 over content of at most 1 MiB is
+ * signed by OpenSSL on the thread pool from a copy of the content
+ * (finishAsync), which hashes it there: the digest is then computed here
+ * only if asked for (digest()). Otherwise the content is hashed as it
+ * streams, and ECDSA v2 also streams into a Sign object.
  */
 export class ContentSigner implements ContentSink {
-  private readonly hash: Hash;
+  private hash?: Hash;
   private readonly ecdsa?: Sign;
-  private readonly copy?: ContentCopy;
+  private copy?: ContentCopy;
   constructor(private readonly key: KeyObject, private readonly algo: HashAlgo, private readonly version: 2 | 3, private readonly hashType: 0x03 | 0x06 = 0x03) {
-    this.hash = createHash(algo.nodeName!);
     if (!isRsa(key) && version === 2) this.ecdsa = createSign(algo.nodeName!);
     if (onThreadPool(key, algo, version)) this.copy = new ContentCopy();
+    else this.hash = createHash(algo.nodeName!);
   }
   update(chunk: Buffer): void {
-    this.hash.update(chunk);
     this.ecdsa?.update(chunk);
-    this.copy?.add(chunk);
+    // Kept for the thread pool: hashed there (or here, later, if asked). Else hashed now.
+    if (this.copy?.add(chunk)) return;
+    this.hashing().update(chunk);
   }
+  /** The hash, fed first with whatever the copy held: from here on the content is hashed as it streams. */
+  private hashing(): Hash {
+    if (!this.hash) {
+      this.hash = createHash(this.algo.nodeName!);
+      for (const part of this.copy?.parts ?? []) this.hash.update(part);
+    }
+    this.copy = undefined;
+    return this.hash;
+  }
+  private digested?: Buffer;
+  /** The content's digest (once every byte went through update). */
+  digest(): Buffer {
+    return (this.digested ??= this.hashing().digest());
+  }
+  /** The signature, made here. */
   finish(): { digest: Buffer; signature: Buffer } {
-    const digest = this.hash.digest();
+    const digest = this.digest();
     if (this.version === 3) {
       // v3 signs a hash of struct ima_file_id, with the same algorithm.
       const fileId = imaFileId(this.hashType, this.algo, digest);
@@ -132,19 +151,19 @@ export class ContentSigner implements ContentSink {
   }
 
   /**
-   * As finish(), but an RSA v2 signature over content of at most 1 MiB is
-   * made on the thread pool (crypto.sign with a callback: PKCS#1 v1.5 over the
-   * DigestInfo of the content's hash, the same bytes as rsaSignDigest). An
-   * RSA-2048 private-key operation takes most of a millisecond: on the main
-   * thread it was a quarter of `sign -r`'s time over small files and kept the
-   * other cores idle (bench/bench.js, --cpu-prof).
+   * The signature, as finish(), but an RSA v2 signature over content of at
+   * most 1 MiB is made on the thread pool (crypto.sign with a callback:
+   * PKCS#1 v1.5 over the DigestInfo of the content's hash, the same bytes as
+   * rsaSignDigest), and the content is not hashed here at all. An RSA-2048
+   * private-key operation takes most of a millisecond: on the main thread it
+   * was a quarter of `sign -r`'s time over small files and kept the other
+   * cores idle (bench/bench.js, --cpu-prof); the hash here was another
+   * sixtieth of it, for a digest nobody used.
    */
-  async finishAsync(): Promise<{ digest: Buffer; signature: Buffer }> {
+  async finishAsync(): Promise<{ signature: Buffer }> {
     const data = this.copy?.bytes();
     if (!data || !reservePoolBytes(data.length)) return this.finish();
-    const digest = this.hash.digest();
-    const signature = await signOnPool(this.algo.nodeName!, data, this.key);
-    return { digest, signature };
+    return { signature: await signOnPool(this.algo.nodeName!, data, this.key) };
   }
 }
 
@@ -191,16 +210,16 @@ function onThreadPool(key: KeyObject, algo: HashAlgo, version: 2 | 3): boolean {
 
 /** A copy of the content while it is small enough to hand to the thread pool (a sink must not keep the reader's buffer). */
 class ContentCopy {
-  private parts: Buffer[] | undefined = [];
+  readonly parts: Buffer[] = [];
   private kept = 0;
-  add(chunk: Buffer): void {
-    if (!this.parts) return;
+  /** Keeps a copy of the chunk; false, keeping nothing more, once the content would outgrow KEEP_CONTENT. */
+  add(chunk: Buffer): boolean {
+    if (this.kept + chunk.length > KEEP_CONTENT) return false;
     this.kept += chunk.length;
-    if (this.kept <= KEEP_CONTENT) this.parts.push(Buffer.from(chunk));
-    else this.parts = undefined;
+    this.parts.push(Buffer.from(chunk));
+    return true;
   }
-  bytes(): Buffer | undefined {
-    if (!this.parts) return undefined;
+  bytes(): Buffer {
     return this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
   }
 }

@@ -27,13 +27,13 @@ export interface SignOptions {
 }
 
 /** Computes the security.ima value of a signature over the open target. */
-export async function signatureValueFor(handle: PositionalReader, opts: Pick<SignOptions, 'key' | 'keyid' | 'hashAlgo' | 'version'>): Promise<{ value: SignatureValue; bytes: Buffer; digest: Buffer }> {
+export async function signatureValueFor(handle: PositionalReader, opts: Pick<SignOptions, 'key' | 'keyid' | 'hashAlgo' | 'version'>): Promise<{ value: SignatureValue; bytes: Buffer }> {
   const version = opts.version ?? 2;
   const signer = new ContentSigner(opts.key.key, opts.hashAlgo, version);
   await streamHandle(handle, [signer]);
-  const { digest, signature } = await signer.finishAsync();
+  const { signature } = await signer.finishAsync();
   const value: SignatureValue = { kind: 'signature', type: 0x03, version, algo: opts.hashAlgo, keyid: opts.keyid, signature };
-  return { value, bytes: encodeImaValue(value), digest };
+  return { value, bytes: encodeImaValue(value) };
 }
 
 export async function signFile(path: string, opts: SignOptions): Promise<FileResult> {

@@ -76,9 +76,23 @@ describe('RSA', () => {
     });
     const got = await Promise.all(signers.map((s) => s.finishAsync()));
     got.forEach((g, i) => {
-      assert.deepEqual(g.digest, digestBytes(algo('sha256'), contents[i]!));
       assert.deepEqual(g.signature, nodeSign('sha256', contents[i]!, rsa.privateKey), `signature ${i}`);
+      assert.deepEqual(signers[i]!.digest(), digestBytes(algo('sha256'), contents[i]!), `digest ${i}, computed only when asked`);
     });
+  });
+
+  test('finishAsync: the same signature and digest whether the content is kept for the thread pool or outgrows the copy mid-stream', async () => {
+    for (const size of [0, 1, 1 << 20, (1 << 20) + 1, 3 << 20]) {
+      for (const piece of [777, 65536]) {
+        const data = Buffer.alloc(size);
+        for (let i = 0; i < size; i++) data[i] = (i * 31 + (i >> 9)) & 0xff;
+        const s = new ContentSigner(rsa.privateKey, algo('sha256'), 2);
+        for (let i = 0; i < size; i += piece) s.update(data.subarray(i, i + piece));
+        const { signature } = await s.finishAsync();
+        assert.deepEqual(signature, nodeSign('sha256', data, rsa.privateKey), `signature, ${size} bytes in pieces of ${piece}`);
+        assert.deepEqual(s.digest(), digestBytes(algo('sha256'), data), `digest, ${size} bytes in pieces of ${piece}`);
+      }
+    }
   });
 
   test('signing a digest equals `openssl dgst -sha256 -sign key file` (and sha1, sha384, sha512)', async (t) => {
