@@ -184,6 +184,23 @@ static void fill_facts(double *out, const struct stat *st) {
 }
 
 /*
+ * openat(dirfd, name, flags | O_CLOEXEC) and fstat of the result into st: the
+ * descriptor, or minus the errno with nothing left open; *failed_call (when
+ * given) says which call failed: 0 openat, 1 fstat.
+ */
+static int open_and_stat(int dirfd, const char *name, int flags, struct stat *st, int *failed_call) {
+  int fd = openat(dirfd, name, flags | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  if (fstat(fd, st) != 0) {
+    int saved = errno;
+    close(fd);
+    if (failed_call) *failed_call = 1;
+    return -saved;
+  }
+  return fd;
+}
+
+/*
  * openat(dirfd, name, flags[, facts]): a file in a folder we hold open,
  * without the /proc/PID/fd/N/NAME path Node would need (a magic-link
  * resolution per call). With facts (a Float64Array of 5), also its fstat, as
@@ -205,17 +222,13 @@ static napi_value open_at(napi_env env, napi_callback_info info) {
   if (argc >= 4 && napi_typeof(env, args[3], &t) == napi_ok && t != napi_undefined && (facts = out_array(env, args[3], 5)) == NULL)
     return type_error(env, "openAt(dirfd, name, flags, facts): facts must be a Float64Array of 5");
   if (bad_name) return number(env, -bad_name);
-  int fd = openat(dirfd, name, flags | O_CLOEXEC);
-  if (fd < 0) return number(env, -errno);
-  if (facts) {
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-      int saved = errno;
-      close(fd);
-      return number(env, -saved);
-    }
-    fill_facts(facts, &st);
+  if (!facts) {
+    int fd = openat(dirfd, name, flags | O_CLOEXEC);
+    return number(env, fd >= 0 ? fd : -errno);
   }
+  struct stat st;
+  int fd = open_and_stat(dirfd, name, flags, &st, NULL);
+  if (fd >= 0) fill_facts(facts, &st);
   return number(env, fd);
 }
 
@@ -245,14 +258,12 @@ static napi_value read_at(napi_env env, napi_callback_info info) {
     return type_error(env, "readAt(dirfd, name, flags, buffer, facts): a Buffer and a Float64Array of 6");
   facts[5] = 0;
   if (bad_name) return number(env, -bad_name);
-  int fd = openat(dirfd, name, flags | O_CLOEXEC);
-  if (fd < 0) return number(env, -errno);
   struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int saved = errno;
-    close(fd);
-    facts[5] = 1;
-    return number(env, -saved);
+  int failed_call = 0;
+  int fd = open_and_stat(dirfd, name, flags, &st, &failed_call);
+  if (fd < 0) {
+    facts[5] = failed_call;
+    return number(env, fd);
   }
   fill_facts(facts, &st);
   size_t total = 0;

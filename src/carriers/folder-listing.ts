@@ -3,9 +3,10 @@
  * byte order (the same order on every machine, whatever the locale), decoded
  * losslessly (fs-path.ts), each with its type from the listing (d_type).
  */
-import { closeSync, constants, Dirent, fstatSync, openSync, readdirSync } from 'node:fs';
+import { closeSync, constants, Dirent, openSync, readdirSync } from 'node:fs';
 import { descriptorCalls, systemError } from './descriptor-calls.js';
 import { decodeFsName } from './fs-path.js';
+import { fileFacts } from './regular-file.js';
 
 /** An entry's type as the listing gave it: d_type's numbers (<dirent.h>). */
 export const enum EntryType {
@@ -57,7 +58,13 @@ function typeOfDirent(e: Dirent<Buffer>): number {
   return e.isSocket() ? 12 : EntryType.Unknown;
 }
 
-const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+/** How the walk opens a folder: never through a symlink, never blocking. */
+export const FOLDER_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/** `name` in the folder seen as `fdPath` (/proc/PID/fd/N), as a path a system call takes. */
+export function pathThrough(fdPath: string, name: string | Buffer): string | Buffer {
+  return typeof name === 'string' ? `${fdPath}/${name}` : Buffer.concat([Buffer.from(`${fdPath}/`), name]);
+}
 
 /**
  * Opens the subfolder `name` (as in FolderListing.raw) of the folder open as
@@ -68,25 +75,15 @@ export function openSubfolder(fd: number, fdPath: string, name: string | Buffer)
   const native = descriptorCalls();
   let sub: number;
   if (native) {
-    sub = native.openAt(fd, name, DIR_FLAGS);
+    sub = native.openAt(fd, name, FOLDER_FLAGS);
     if (sub < 0) throw systemError(-sub, 'open');
   } else {
-    sub = openSync(typeof name === 'string' ? `${fdPath}/${name}` : Buffer.concat([Buffer.from(`${fdPath}/`), name]), DIR_FLAGS);
+    sub = openSync(pathThrough(fdPath, name), FOLDER_FLAGS);
   }
   try {
-    return { fd: sub, dev: folderDevice(sub) };
+    return { fd: sub, dev: fileFacts(sub).dev };
   } catch (e) {
     closeSync(sub); // the walk's folders are closed by Node's close (PinnedDir), on the main thread
     throw e;
   }
-}
-
-const facts = new Float64Array(5);
-
-function folderDevice(fd: number): number {
-  const native = descriptorCalls();
-  if (!native) return fstatSync(fd).dev;
-  const errno = native.fstat(fd, facts);
-  if (errno !== 0) throw systemError(errno, 'fstat');
-  return facts[0]!;
 }

@@ -90,6 +90,11 @@ function isRegular(st: FileFacts): boolean {
   return (st.mode & constants.S_IFMT) === constants.S_IFREG;
 }
 
+/** The refusal of something that is not a regular file: what it is instead. */
+function notRegular(path: string, what: string, st: { readonly mode: number }): FileError {
+  return new FileError(path, `${what} is a ${fileKind(st)}, not a regular file`, 'EINVAL');
+}
+
 /**
  * Opens a regular file for reading. An lstat first keeps us from opening a
  * device at all (opening some has effects: a tape rewinds, a watchdog arms);
@@ -123,7 +128,7 @@ export function openRegularFileIfPresent(path: string, what = 'file'): OpenedFil
       const pre = lstatSync(fsPath(path), { throwIfNoEntry: false });
       if (!pre) return undefined;
       if (pre.isSymbolicLink()) throw new FileError(path, `${what} is a symbolic link; not followed`, 'ELOOP');
-      if (!pre.isFile()) throw new FileError(path, `${what} is a ${fileKind(pre)}, not a regular file`, 'EINVAL');
+      if (!pre.isFile()) throw notRegular(path, what, pre);
     }
     if (native && at) {
       // openat on the held folder's descriptor: the same file as through /proc/PID/fd/N/NAME,
@@ -142,7 +147,7 @@ export function openRegularFileIfPresent(path: string, what = 'file'): OpenedFil
   const handle = new ReadableFile(fd, native !== undefined);
   try {
     stat ??= fileFacts(fd);
-    if (!isRegular(stat)) throw new FileError(path, `${what} is a ${fileKind(stat)}, not a regular file`, 'EINVAL');
+    if (!isRegular(stat)) throw notRegular(path, what, stat);
     return at ? { handle, stat, at } : { handle, stat };
   } catch (e) {
     handle.closeSync();
@@ -181,7 +186,7 @@ export function readSmallFileIfPresent(path: string, what: string, buffer: Buffe
       throw new FileError(path, `cannot ${failed} ${what}: ${describeSystemError(e)}`, errnoName(-n));
     }
     const stat = factsFilled();
-    if (!isRegular(stat)) throw new FileError(path, `${what} is a ${fileKind(stat)}, not a regular file`, 'EINVAL');
+    if (!isRegular(stat)) throw notRegular(path, what, stat);
     return { length: n, stat };
   }
   const opened = openRegularFileIfPresent(path, what);

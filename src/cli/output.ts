@@ -5,7 +5,7 @@
  */
 import { refuseNewTemporaries, removeTemporariesSync } from '../carriers/atomic-write.js';
 import { FileResult, resultToJson, SummaryCounter } from '../ops/result.js';
-import { resultBatches } from '../ops/tree.js';
+import { forEachResult } from '../ops/tree.js';
 
 export interface OutputOptions {
   readonly json?: boolean;
@@ -208,7 +208,7 @@ export class Reporter {
   }
 
   async consume(results: AsyncIterable<FileResult>): Promise<void> {
-    for await (const batch of resultBatches(results)) for (const r of batch) this.report(r);
+    await forEachResult(results, (r) => this.report(r));
   }
 
   /** Prints the summary and returns the exit code. */

@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { unlinkSync } from 'node:fs';
-import { defaultJobs, isPromise, runOrderedBatches, withinOpenFileLimit } from '../select/runner.js';
+import { defaultJobs, isPromise, oneByOne, runOrderedBatches, withinOpenFileLimit } from '../select/runner.js';
 import { Selected, SelectOptions, selectFiles } from '../select/walk.js';
 import { BATCH, WorkerPool } from '../select/worker-pool.js';
 import { FileResult, resultForNonTarget } from './result.js';
@@ -68,6 +68,11 @@ export interface TreeResults extends AsyncGenerator<FileResult> {
   batches(): AsyncGenerator<FileResult[]>;
 }
 
+/** Calls `each` with every result, in order, taking a TreeResults a batch at a time. */
+export async function forEachResult(results: AsyncIterable<FileResult>, each: (r: FileResult) => void): Promise<void> {
+  for await (const batch of resultBatches(results)) for (const r of batch) each(r);
+}
+
 /** The results of any async iterable a batch at a time: a TreeResults' own batches, else one result per batch. */
 export function resultBatches(results: AsyncIterable<FileResult>): AsyncIterable<FileResult[]> {
   const own = (results as Partial<TreeResults>).batches;
@@ -84,10 +89,7 @@ export function resultBatches(results: AsyncIterable<FileResult>): AsyncIterable
  */
 export function processTree(paths: readonly string[], opts: TreeOptions, perTarget: (sel: TargetSelection) => FileResult | Promise<FileResult>, parallel?: ParallelTask): TreeResults {
   const source = processTreeBatches(paths, opts, perTarget, parallel);
-  const oneByOne = (async function* (): AsyncGenerator<FileResult> {
-    for await (const batch of source) yield* batch;
-  })();
-  return Object.assign(oneByOne, { batches: () => source });
+  return Object.assign(oneByOne(source), { batches: () => source });
 }
 
 async function* processTreeBatches(paths: readonly string[], opts: TreeOptions, perTarget: (sel: TargetSelection) => FileResult | Promise<FileResult>, parallel?: ParallelTask): AsyncGenerator<FileResult[]> {

@@ -25,8 +25,13 @@ export function isPromise<R>(r: R | Promise<R>): r is Promise<R> {
  * be a plain iterable: neither then costs a promise per item, and the event
  * loop still gets a turn at least every EVENT_LOOP_TURN_MS.
  */
-export async function* runOrdered<T, R>(items: AsyncIterable<T> | Iterable<T>, jobs: number, work: (item: T) => R | Promise<R>, shouldStop: () => boolean = () => false): AsyncGenerator<R> {
-  for await (const batch of runOrderedBatches(items, jobs, work, shouldStop)) yield* batch;
+export function runOrdered<T, R>(items: AsyncIterable<T> | Iterable<T>, jobs: number, work: (item: T) => R | Promise<R>, shouldStop: () => boolean = () => false): AsyncGenerator<R> {
+  return oneByOne(runOrderedBatches(items, jobs, work, shouldStop));
+}
+
+/** The items of batches, one by one. */
+export async function* oneByOne<R>(batches: AsyncIterable<R[]>): AsyncGenerator<R> {
+  for await (const batch of batches) yield* batch;
 }
 
 /**

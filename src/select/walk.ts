@@ -6,14 +6,14 @@
  * A path `X.sig` stands for its target `X`; a sidecar whose target is missing
  * is an orphan; symlinks and special files are reported and skipped.
  */
-import { constants, fstatSync, lstatSync, openSync } from 'node:fs';
+import { fstatSync, lstatSync, openSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Minimatch } from 'minimatch';
 import { describeSystemError, errnoOf } from '../errors.js';
 import { temporaryOwner, processAlive } from '../carriers/atomic-write.js';
 import { fileKind } from '../carriers/regular-file.js';
 import { fsPath, PinnedDir } from '../carriers/fs-path.js';
-import { EntryType, FolderListing, listFolder, openSubfolder } from '../carriers/folder-listing.js';
+import { EntryType, FOLDER_FLAGS, FolderListing, listFolder, openSubfolder, pathThrough } from '../carriers/folder-listing.js';
 
 export interface SelectOptions {
   readonly recursive?: boolean;
@@ -56,8 +56,6 @@ function isSidecarName(p: string, suffix: string): boolean {
   return p.endsWith(suffix) && basename(p).length > suffix.length;
 }
 
-const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-
 /**
  * Synchronous, like every call it makes: a listing, an open or an lstat from
  * the page cache takes microseconds, less than the promise an asynchronous
@@ -88,7 +86,7 @@ export function* selectFiles(paths: readonly string[], opts: SelectOptions): Gen
       }
       let fd: number;
       try {
-        fd = openSync(fsPath(arg), DIR_FLAGS);
+        fd = openSync(fsPath(arg), FOLDER_FLAGS);
       } catch (e) {
         yield { kind: 'skipped', path: arg, reason: `cannot open directory: ${errnoOf(e) === 'ELOOP' ? 'is a symbolic link; not followed' : describeSystemError(e)}`, code: errnoOf(e), explicit: true };
         continue;
@@ -226,9 +224,4 @@ function* walkDirectory(root: string, dir: string, pinned: PinnedDir, relDir: st
   } finally {
     pinned.release();
   }
-}
-
-/** `name` in the folder seen as `fdPath` (/proc/PID/fd/N), as a path a system call takes. */
-function pathThrough(fdPath: string, name: string | Buffer): string | Buffer {
-  return typeof name === 'string' ? `${fdPath}/${name}` : Buffer.concat([Buffer.from(`${fdPath}/`), name]);
 }

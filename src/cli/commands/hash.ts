@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { hashTree, HashDestination } from '../../ops/hash.js';
 import { FileResult } from '../../ops/result.js';
-import { resultBatches } from '../../ops/tree.js';
+import { forEachResult } from '../../ops/tree.js';
 import { checkXattrName, GlobalArgs, hashingAlgo, outputOptions, requirePaths, SelectionArgs, selectionOptions, treeOptions } from '../common.js';
 import { printable, Reporter, StopSignal, writeErr, writeOut } from '../output.js';
 
@@ -30,13 +30,11 @@ export const hashCommand: CommandModule<GlobalArgs, Args> = {
     const reporter = new Reporter(outputOptions(a), verb);
     const results = hashTree(paths, treeOptions(a, stop), { hashAlgo, to: a.to, xattrName, suffix: a.suffix, force: a.force });
     if (a.to === 'stdout' && !a.json) {
-      for await (const batch of resultBatches(results)) {
-        for (const r of batch) {
-          reporter.counter.add(r);
-          if (r.value) writeOut(`${r.value.toString('hex')}  ${printable(r.path)}\n`);
-          else writeErr(`${printable(r.path)}: ${r.status}${r.reason ? `: ${r.reason}` : ''}\n`);
-        }
-      }
+      await forEachResult(results, (r) => {
+        reporter.counter.add(r);
+        if (r.value) writeOut(`${r.value.toString('hex')}  ${printable(r.path)}\n`);
+        else writeErr(`${printable(r.path)}: ${r.status}${r.reason ? `: ${r.reason}` : ''}\n`);
+      });
     } else {
       await reporter.consume(results);
     }

@@ -2,7 +2,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { loadCertificates } from '../../crypto/certificate.js';
 import { FileResult } from '../../ops/result.js';
 import { statusTree } from '../../ops/status.js';
-import { resultBatches } from '../../ops/tree.js';
+import { forEachResult } from '../../ops/tree.js';
 import { checkXattrName, GlobalArgs, outputOptions, repeatable, requirePaths, SelectionArgs, selectionOptions, treeOptions, warner } from '../common.js';
 import { printable, Reporter, StopSignal, writeOut } from '../output.js';
 
@@ -45,12 +45,10 @@ export const statusCommand: CommandModule<GlobalArgs, Args> = {
       await reporter.consume(results);
     } else {
       if (!a.quiet) writeOut(row([...COLUMNS]) + '\n');
-      for await (const batch of resultBatches(results)) {
-        for (const r of batch) {
-          reporter.counter.add(r);
-          if (!a.quiet || r.failed) writeOut(tableRow(r) + '\n');
-        }
-      }
+      await forEachResult(results, (r) => {
+        reporter.counter.add(r);
+        if (!a.quiet || r.failed) writeOut(tableRow(r) + '\n');
+      });
     }
     process.exitCode = reporter.finish(stop);
   },
