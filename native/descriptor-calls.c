@@ -5,8 +5,8 @@
  * openat / fstatat in a folder held open (src/carriers/fs-path.ts), where
  * Node needs a /proc/PID/fd/N/NAME path and the kernel resolves that magic
  * link at every call; an fstat that fills five numbers instead of
- * building Node's Stats object; and a folder's listing, sorted, with each
- * entry's type.
+ * building Node's Stats object; a folder's listing, sorted, with each
+ * entry's type; and syncfs, which Node lacks (src/carriers/data-flush.ts).
  *
  * Why our own: fs-xattr, the library we otherwise use, works only on paths
  * (and follows symlinks) and takes no flags. Through a descriptor the call
@@ -19,8 +19,11 @@
  * existing one (EEXIST) are ordinary answers in a tree run, and an exception
  * per file costs more than the system call. get returns a Buffer or an errno
  * number; set, remove, lstatAt and fstat return 0 or an errno; openAt returns the
- * descriptor or minus the errno. Bad arguments throw TypeError.
+ * descriptor or minus the errno; syncFilesystem calls back with 0 or an errno.
+ * Bad arguments throw TypeError.
  */
+/* syncfs is a GNU extension in glibc. */
+#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -338,6 +341,61 @@ static napi_value close_(napi_env env, napi_callback_info info) {
   return number(env, close(fd) == 0 ? 0 : errno);
 }
 
+/*
+ * syncfs(fd) on the thread pool: writes back every dirty page and inode of the
+ * filesystem holding fd and flushes the device's cache once. callback(errno)
+ * runs on the main thread, 0 on success. The caller keeps fd open until then.
+ */
+struct sync_job {
+  napi_async_work work;
+  napi_ref callback;
+  int fd;
+  int error;
+};
+
+static void sync_execute(napi_env env, void *data) {
+  (void)env;
+  struct sync_job *job = data;
+  job->error = syncfs(job->fd) == 0 ? 0 : errno;
+}
+
+static void sync_complete(napi_env env, napi_status status, void *data) {
+  struct sync_job *job = data;
+  napi_value callback, global, arg;
+  if (napi_get_reference_value(env, job->callback, &callback) == napi_ok && napi_get_global(env, &global) == napi_ok) {
+    arg = number(env, status == napi_ok ? job->error : EIO);
+    napi_call_function(env, global, callback, 1, &arg, NULL);
+  }
+  napi_delete_reference(env, job->callback);
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+static napi_value sync_filesystem(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value args[2], name;
+  napi_valuetype t;
+  int fd;
+  if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 2 || !descriptor_arg(env, args[0], &fd) || napi_typeof(env, args[1], &t) != napi_ok || t != napi_function) return type_error(env, "syncFilesystem(fd, callback)");
+  struct sync_job *job = calloc(1, sizeof *job);
+  if (!job) return number(env, ENOMEM);
+  job->fd = fd;
+  if (napi_create_reference(env, args[1], 1, &job->callback) != napi_ok || napi_create_string_utf8(env, "syncfs", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, sync_execute, sync_complete, job, &job->work) != napi_ok) {
+    if (job->callback) napi_delete_reference(env, job->callback);
+    free(job);
+    return NULL;
+  }
+  if (napi_queue_async_work(env, job->work) != napi_ok) {
+    napi_delete_async_work(env, job->work);
+    napi_delete_reference(env, job->callback);
+    free(job);
+    return NULL;
+  }
+  return number(env, 0);
+}
+
 /* Length of the well-formed UTF-8 sequence at s[i] (Unicode table 3-7), 0 when there is none. */
 static size_t utf8_sequence(const unsigned char *s, size_t i, size_t len) {
   unsigned char c = s[i];
@@ -496,11 +554,12 @@ NAPI_MODULE_INIT() {
     { "fstat", NULL, fstat_, NULL, NULL, NULL, napi_enumerable, NULL },
     { "listDir", NULL, list_dir, NULL, NULL, NULL, napi_enumerable, NULL },
     { "readAt", NULL, read_at, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "syncFilesystem", NULL, sync_filesystem, NULL, NULL, NULL, napi_enumerable, NULL },
     { "XATTR_CREATE", NULL, NULL, NULL, NULL, NULL, napi_enumerable, NULL },
     { "XATTR_REPLACE", NULL, NULL, NULL, NULL, NULL, napi_enumerable, NULL },
   };
-  props[9].value = number(env, XATTR_CREATE);
-  props[10].value = number(env, XATTR_REPLACE);
+  props[10].value = number(env, XATTR_CREATE);
+  props[11].value = number(env, XATTR_REPLACE);
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;
 }

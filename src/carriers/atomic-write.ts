@@ -7,18 +7,20 @@
  *
  * A tree run writes thousands of small sidecars, and the flushes were most of
  * `sign -r`'s time (two per file, each waiting for a journal commit): the
- * data flush runs on the thread pool, where the flushes of the files in
- * flight are committed together, and the directory flush is shared by every
- * file renamed into that directory while it was pending. Each file's write
+ * flushes run on the thread pool, shared by the files waiting at the same
+ * time where the filesystem allows (data-flush.ts); elsewhere the directory
+ * flush is shared by every file renamed into that directory while it was
+ * pending. Each file's write
  * still returns only once its own bytes and its own name are on disk. The
  * small calls (create, write, rename) are synchronous: a thread-pool round
  * trip costs more than they do.
  */
-import { closeSync, constants, fdatasync, fsync, lstatSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsync, lstatSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { FileError, describeSystemError, errnoOf } from '../errors.js';
 import { encodeFsName, fsDirPath, fsPath } from './fs-path.js';
+import { flushNewFile, flushRename } from './data-flush.js';
 
 export const TEMP_SUFFIX = '.ima-sidecar-tmp';
 const TEMP_PATTERN = /^\.(.+)\.(\d+)\.[0-9a-f]{8}\.ima-sidecar-tmp$/;
@@ -176,17 +178,15 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array, opts: { m
   const tmp = temporaryPathFor(path);
   const tmpAt = fsPath(tmp);
   registerTemporary(tmp);
+  let fd: number | undefined;
   try {
-    const fd = openSync(tmpAt, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, opts.mode ?? 0o644);
-    try {
-      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
-      await onPool(fdatasync, fd);
-    } finally {
-      closeSync(fd);
-    }
+    fd = openSync(tmpAt, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, opts.mode ?? 0o644);
+    for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+    await flushNewFile(fd, dirname(path));
     renameSync(tmpAt, fsPath(path));
     unregisterTemporary(tmp);
   } catch (e) {
+    if (fd !== undefined) closeSync(fd);
     try {
       unlinkSync(tmpAt);
     } catch {
@@ -195,6 +195,11 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array, opts: { m
     unregisterTemporary(tmp);
     throw new FileError(path, `cannot write ${what}: ${describeSystemError(e)}`, errnoOf(e));
   }
-  await syncDirectoryOf(path);
+  // Kept open until the name is durable too: a shared flush goes through a descriptor on the filesystem.
+  try {
+    await flushRename(fd, dirname(path), () => syncDirectoryOf(path));
+  } finally {
+    closeSync(fd);
+  }
   return { replaced };
 }

@@ -39,6 +39,8 @@ export interface DescriptorCalls {
    * DT_UNKNOWN for one gone meanwhile). Or an errno.
    */
   listDir(dirfd: number): [names: (string | Buffer)[], types: Buffer] | number;
+  /** syncfs(fd) on the thread pool, then callback(0 or an errno) on this thread; fd must stay open until then. Returns 0, or an errno when the call could not be queued. */
+  syncFilesystem(fd: number, callback: (errno: number) => void): number;
   /** close(fd) of a descriptor openAt gave (Node's closeSync warns about those in a worker thread): 0 or an errno. */
   close(fd: number): number;
   readonly XATTR_CREATE: number;

@@ -1,0 +1,158 @@
+/**
+ * Making a new file's bytes, and then its name, durable.
+ *
+ * A single file gets its own flushes: fdatasync before the rename, fsync of
+ * its folder after. A tree run writes thousands of small sidecars, and those
+ * flushes were a tenth of `sign -r`'s time: each writes a block or two and
+ * waits for a flush of the device's cache. On the kernel's own disk
+ * filesystems, where syncfs writes back every dirty page, inode and folder
+ * of the filesystem and then flushes the device once (fs/sync.c
+ * sync_filesystem; a journal commit on the journalled ones), the files
+ * waiting at the same time share one syncfs instead, for their bytes before
+ * the rename as for their names after it: a file that arrives while one
+ * runs waits for the next, which starts only after it arrived, so what it
+ * wrote is always in the flush it waits for. A group commit.
+ *
+ * Not on FUSE, where syncfs reaches the daemon only if it asked for it
+ * (fs/fuse/inode.c fuse_sync_fs) and is otherwise a no-op, nor on network
+ * filesystems: there, and for the first flush on a filesystem, each file
+ * gets its own. A shared flush also writes other programs' dirty data: when
+ * one takes longer than its files would have taken one by one (timed by
+ * that first flush), and over a second, the filesystem is busy with someone
+ * else's writes, and the rest of the run goes back to a flush per file. A
+ * failed shared flush may be another file's error: each of its files then
+ * learns its own from its own flush.
+ */
+import { fdatasync } from 'node:fs';
+import { descriptorCalls, systemError } from './descriptor-calls.js';
+import { filesystemOf } from './filesystem.js';
+import { fileFacts } from './regular-file.js';
+
+/** Where syncfs writes back every dirty page and inode and flushes the device: the kernel's own disk filesystems. */
+export const SHARED_FLUSH_FILESYSTEMS: ReadonlySet<string> = new Set(['ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'f2fs']);
+
+/** A shared flush over this long, and slower than its files' own flushes one by one, means the filesystem is busy. */
+const BUSY_AFTER_MS = 1000;
+
+export type FlushOne = (fd: number) => Promise<void>;
+
+interface SharedFlush {
+  promise: Promise<void>;
+  /** The writes waiting for this flush. */
+  covered: number;
+}
+
+/**
+ * The flushes of one filesystem: the first one a file's own, then shared
+ * ones. The calls are parameters so that the scheduling can be tested alone.
+ */
+export class FilesystemFlushes {
+  private seen = 0;
+  private soloMs = 0;
+  private busy = false;
+  private running?: SharedFlush;
+  private next?: SharedFlush;
+  /** Shared flushes made, and the writes they covered (for tests and --verbose). */
+  readonly stats = { shared: 0, covered: 0, solo: 0 };
+
+  constructor(private readonly flushFilesystem: FlushOne, private readonly now: () => number = performance.now.bind(performance)) {}
+
+  /**
+   * Resolves once what was written on this filesystem before the call is
+   * durable: by a shared flush (syncfs through fd, a file on it kept open
+   * until then), or by `own`, the file's own flush.
+   */
+  async flush(fd: number, own: () => Promise<void>): Promise<void> {
+    const first = this.seen++ === 0;
+    if (first || this.busy) return this.solo(own, first);
+    try {
+      await this.join(fd);
+    } catch {
+      await this.solo(own, false);
+    }
+  }
+
+  private async solo(own: () => Promise<void>, timed: boolean): Promise<void> {
+    this.stats.solo++;
+    const start = this.now();
+    await own();
+    if (timed) this.soloMs = this.now() - start;
+  }
+
+  private join(fd: number): Promise<void> {
+    if (!this.running) return this.start(fd, 1).promise;
+    if (!this.next) {
+      const next: SharedFlush = { promise: Promise.resolve(), covered: 0 };
+      // Starts only after the running flush ends, failed or not: every write waiting for it arrived after that one began.
+      next.promise = this.running.promise.then(
+        () => this.startQueued(next, fd),
+        () => this.startQueued(next, fd),
+      );
+      this.next = next;
+    }
+    this.next.covered++;
+    return this.next.promise;
+  }
+
+  private startQueued(next: SharedFlush, fd: number): Promise<void> {
+    this.next = undefined;
+    return this.start(fd, next.covered, next).promise;
+  }
+
+  private start(fd: number, covered: number, entry: SharedFlush = { promise: Promise.resolve(), covered }): SharedFlush {
+    const start = this.now();
+    this.running = entry;
+    this.stats.shared++;
+    this.stats.covered += covered;
+    entry.promise = this.flushFilesystem(fd).finally(() => {
+      if (this.running === entry) this.running = undefined;
+      const took = this.now() - start;
+      if (took > BUSY_AFTER_MS && took > entry.covered * this.soloMs) this.busy = true;
+    });
+    return entry;
+  }
+}
+
+function fdatasyncOnPool(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve())));
+}
+
+function syncfsOnPool(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const errno = descriptorCalls()!.syncFilesystem(fd, (e) => (e ? reject(systemError(e, 'syncfs')) : resolve()));
+    if (errno) reject(systemError(errno, 'syncfs'));
+  });
+}
+
+/** By device; null where each file gets its own flushes. */
+const byDevice = new Map<number, FilesystemFlushes | null>();
+
+function flushesOf(fd: number, dir: string): FilesystemFlushes | null {
+  if (!descriptorCalls()) return null;
+  const dev = fileFacts(fd).dev;
+  let flushes = byDevice.get(dev);
+  if (flushes === undefined) {
+    flushes = SHARED_FLUSH_FILESYSTEMS.has(filesystemOf(dir, dev).name) ? new FilesystemFlushes(syncfsOnPool) : null;
+    byDevice.set(dev, flushes);
+  }
+  return flushes;
+}
+
+/** Makes the bytes written to the new file open as fd, in the folder `dir`, durable: its fdatasync, or a share of a syncfs. */
+export function flushNewFile(fd: number, dir: string): Promise<void> {
+  const own = () => fdatasyncOnPool(fd);
+  return flushesOf(fd, dir)?.flush(fd, own) ?? own();
+}
+
+/**
+ * Makes the rename of the file open as fd into the folder `dir` durable:
+ * `flushFolder` (an fsync of the folder), or a share of a syncfs.
+ */
+export function flushRename(fd: number, dir: string, flushFolder: () => Promise<void>): Promise<void> {
+  return flushesOf(fd, dir)?.flush(fd, flushFolder) ?? flushFolder();
+}
+
+/** What the shared flushes of this process did, by device (for tests). */
+export function flushStats(): Map<number, FilesystemFlushes['stats']> {
+  return new Map([...byDevice].flatMap(([dev, f]) => (f ? [[dev, { ...f.stats }] as const] : [])));
+}
