@@ -13,15 +13,16 @@
  * runs waits for the next, which starts only after it arrived, so what it
  * wrote is always in the flush it waits for. A group commit.
  *
- * Not on FUSE, where syncfs reaches the daemon only if it asked for it
- * (fs/fuse/inode.c fuse_sync_fs) and is otherwise a no-op, nor on network
- * filesystems: there, and for the first flush on a filesystem, each file
- * gets its own. A shared flush also writes other programs' dirty data: when
- * one takes longer than its files would have taken one by one (timed by
- * that first flush), and over a second, the filesystem is busy with someone
- * else's writes, and the rest of the run goes back to a flush per file. A
- * failed shared flush may be another file's error: each of its files then
- * learns its own from its own flush.
+ * A file alone (no other waiting for a flush on its filesystem, as in a
+ * one-file command) gets its own flushes, and so does every file on FUSE,
+ * where syncfs reaches the daemon only if it asked for it (fs/fuse/inode.c
+ * fuse_sync_fs) and is otherwise a no-op, and on network filesystems. A
+ * shared flush also writes other programs' dirty data: when one takes longer
+ * than its files would have taken one by one (as timed by a file's own
+ * flush), and over a second, the filesystem is busy with someone else's
+ * writes, and the rest of the run goes back to a flush per file. A failed
+ * shared flush may be another file's error: each of its files then learns
+ * its own from its own flush.
  */
 import { fdatasync } from 'node:fs';
 import { descriptorCalls, systemError } from './descriptor-calls.js';
@@ -43,12 +44,16 @@ interface SharedFlush {
 }
 
 /**
- * The flushes of one filesystem: the first one a file's own, then shared
- * ones. The calls are parameters so that the scheduling can be tested alone.
+ * The flushes of one filesystem: a file's own when no other file is waiting
+ * for one, else a shared one. The calls are parameters so that the
+ * scheduling can be tested alone.
  */
 export class FilesystemFlushes {
-  private seen = 0;
+  /** flush() calls not yet resolved. */
+  private waiting = 0;
+  /** How long a file's own flush took (the first one timed), to judge a shared one by. */
   private soloMs = 0;
+  private timedSolo = false;
   private busy = false;
   private running?: SharedFlush;
   private next?: SharedFlush;
@@ -63,20 +68,27 @@ export class FilesystemFlushes {
    * until then), or by `own`, the file's own flush.
    */
   async flush(fd: number, own: () => Promise<void>): Promise<void> {
-    const first = this.seen++ === 0;
-    if (first || this.busy) return this.solo(own, first);
+    const alone = this.waiting++ === 0;
     try {
-      await this.join(fd);
-    } catch {
-      await this.solo(own, false);
+      if (alone || this.busy) return await this.solo(own);
+      try {
+        await this.join(fd);
+      } catch {
+        await this.solo(own);
+      }
+    } finally {
+      this.waiting--;
     }
   }
 
-  private async solo(own: () => Promise<void>, timed: boolean): Promise<void> {
+  private async solo(own: () => Promise<void>): Promise<void> {
     this.stats.solo++;
     const start = this.now();
     await own();
-    if (timed) this.soloMs = this.now() - start;
+    if (!this.timedSolo) {
+      this.soloMs = this.now() - start;
+      this.timedSolo = true;
+    }
   }
 
   private join(fd: number): Promise<void> {

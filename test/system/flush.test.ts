@@ -1,5 +1,5 @@
 // Sidecars written on each real filesystem are flushed before their rename and their folder after it
-// (strace of the real command line): on ext4, xfs and btrfs the files of a tree share syncfs calls;
+// (strace of the real command line): on ext4, xfs and btrfs the files of a tree waiting together share syncfs calls;
 // on FAT through FUSE, where syncfs may do nothing, each file gets its own fdatasync.
 import { test } from 'node:test';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -22,7 +22,7 @@ for (const kind of KINDS) {
     const m = await useMount(t, kind);
     if (!m) return;
     const tree = join(m.dir, 'tree');
-    const files = Array.from({ length: 30 }, (_, k) => `d${k % 3}/f${k}`);
+    const files = Array.from({ length: 60 }, (_, k) => `d${k % 3}/f${k}`);
     for (const d of ['d0', 'd1', 'd2']) await mkdir(join(tree, d), { recursive: true });
     for (const f of files) await writeFile(join(tree, f), `content of ${f} on ${kind}\n`);
     const cs = await traced(m.dir, ['sign', '-r', '-q', ...SIGN, tree]);

@@ -1,6 +1,7 @@
 // The scheduling of shared flushes (src/carriers/data-flush.ts), with flush calls we finish by hand: every
-// write resolves only after a flush that began after the write arrived (its own, or a shared one), writes arriving together share one
-// flush, a failed shared flush leaves each write to its own, and a busy filesystem goes back to one flush per file.
+// write resolves only after a flush that began after the write arrived (its own, or a shared one), a write alone gets its own, writes
+// arriving together share one flush, a failed shared flush leaves each write to its own, and a busy filesystem goes back to one
+// flush per file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FilesystemFlushes } from '../../src/carriers/data-flush.js';
@@ -35,14 +36,7 @@ function harness() {
     return { n, p };
   };
   const tick = () => new Promise((r) => setImmediate(r));
-  /** The first write, flushed alone, its flush taking `ms`. */
-  const firstWriteTaking = async (ms: number) => {
-    write(1);
-    await tick();
-    clock += ms;
-    calls[0]!.settle();
-  };
-  return { calls, flushes, done, write, tick, firstWriteTaking, advance: (ms: number) => (clock += ms) };
+  return { calls, flushes, done, write, tick, advance: (ms: number) => (clock += ms) };
 }
 
 test('the first write is flushed alone; writes arriving while a shared flush runs share the one after it', async () => {
@@ -119,7 +113,7 @@ test('random arrivals and completions: each write resolves only after a flush th
 
 test('a failed shared flush: each of its writes is flushed alone, and fails only with its own error', async () => {
   const h = harness();
-  await h.firstWriteTaking(1);
+  h.write(1); // alone: its own flush, left pending so that the others are not alone
   const a = h.write(2);
   const b = h.write(3);
   await h.tick();
@@ -127,52 +121,77 @@ test('a failed shared flush: each of its writes is flushed alone, and fails only
   assert.deepEqual(h.calls.map((c) => [c.kind, c.fd]), [['file', 1], ['filesystem', 2]]);
   h.calls[1]!.settle(new Error('EIO from someone else'));
   await h.tick();
-  assert.deepEqual(h.calls.slice(2).map((c) => [c.kind, c.fd]), [['file', 2], ['filesystem', 3]]);
-  h.calls[2]!.settle();
-  h.calls[3]!.settle(new Error('EIO'));
+  const sorted = (cs: Call[]) => cs.map((c) => `${c.kind} ${c.fd}`).sort();
+  assert.deepEqual(sorted(h.calls.slice(2)), ['file 2', 'filesystem 3']);
+  for (const c of h.calls.slice(2)) c.settle(c.kind === 'filesystem' ? new Error('EIO') : undefined);
   await h.tick();
-  assert.deepEqual(h.calls.slice(4).map((c) => [c.kind, c.fd]), [['file', 3]]);
+  assert.deepEqual(sorted(h.calls.slice(4)), ['file 3']);
   h.calls[4]!.settle(new Error('EIO: fd 3'));
+  h.calls[0]!.settle();
   await Promise.all([a.p, b.p]);
   assert.equal(h.done[2], 2);
   assert.match(String(h.done[3]), /EIO: fd 3/);
 });
 
-test('a shared flush slower than its writes one by one, and over a second: the rest go back to a flush each', async () => {
+test('a write alone gets its own flush, also after shared ones', async () => {
   const h = harness();
-  await h.firstWriteTaking(5);
+  h.write(1);
   h.write(2);
   await h.tick();
-  h.advance(900); // under a second: still shared
-  h.calls[1]!.settle();
+  for (const c of h.calls) c.settle();
   await h.tick();
   h.write(3);
   await h.tick();
-  assert.equal(h.calls[2]!.kind, 'filesystem');
-  h.advance(1500); // one write, 1.5 s: busy
+  assert.deepEqual(h.calls.map((c) => c.kind), ['file', 'filesystem', 'file']);
   h.calls[2]!.settle();
+});
+
+test('a shared flush slower than its writes one by one, and over a second: the rest go back to a flush each', async () => {
+  const h = harness();
+  h.write(1); // its own flush: timed, 5 ms
+  h.write(2); // shared flush 1
   await h.tick();
+  h.advance(5);
+  h.calls[0]!.settle();
+  await h.tick();
+  h.write(3);
+  await h.tick();
+  h.advance(900); // shared flush 1: under a second, still shared
+  h.calls[1]!.settle();
+  await h.tick();
+  assert.equal(h.calls[2]!.kind, 'filesystem');
   h.write(4);
   await h.tick();
-  assert.equal(h.calls[3]!.kind, 'file');
-  h.calls[3]!.settle();
+  h.advance(1500); // shared flush 2: one write, 1.5 s: busy
+  h.calls[2]!.settle();
+  await h.tick();
+  assert.equal(h.calls[3]!.kind, 'filesystem', 'write 4 had already joined the next shared flush');
+  h.write(5); // not alone (write 4 waits), but the filesystem is busy
+  await h.tick();
+  assert.equal(h.calls[4]!.kind, 'file');
+  for (const c of h.calls.slice(3)) c.settle();
 });
 
 test('a shared flush over a second that covered many writes is still cheaper than one each: it stays shared', async () => {
   const h = harness();
-  await h.firstWriteTaking(20);
+  h.write(1); // its own flush: 20 ms
   h.write(2);
+  await h.tick();
+  h.advance(20);
+  h.calls[0]!.settle();
   for (let fd = 3; fd < 200; fd++) h.write(fd);
   await h.tick();
   h.advance(10);
   h.calls[1]!.settle();
   await h.tick();
   assert.equal(h.calls[2]!.kind, 'filesystem', 'the 197 writes that waited share one flush');
+  h.write(250);
   h.advance(1500); // 197 writes x 20 ms alone = 3.9 s
   h.calls[2]!.settle();
   await h.tick();
   h.write(300);
+  h.calls[3]!.settle();
   await h.tick();
-  assert.equal(h.calls.at(-1)!.kind, 'filesystem');
-  h.calls.at(-1)!.settle();
+  assert.deepEqual(h.calls.slice(3).map((c) => [c.kind, c.fd]), [['filesystem', 250], ['filesystem', 300]]);
+  h.calls[4]!.settle();
 });
