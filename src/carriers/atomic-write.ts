@@ -186,7 +186,11 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array, opts: { m
     renameSync(tmpAt, fsPath(path));
     unregisterTemporary(tmp);
   } catch (e) {
-    if (fd !== undefined) closeSync(fd);
+    try {
+      if (fd !== undefined) closeSync(fd);
+    } catch {
+      /* the write already failed; that error is the one to report */
+    }
     try {
       unlinkSync(tmpAt);
     } catch {

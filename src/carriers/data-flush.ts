@@ -57,7 +57,7 @@ export class FilesystemFlushes {
   private busy = false;
   private running?: SharedFlush;
   private next?: SharedFlush;
-  /** Shared flushes made, and the writes they covered (for tests and --verbose). */
+  /** Shared flushes made, the writes they covered, and own flushes (for tests). */
   readonly stats = { shared: 0, covered: 0, solo: 0 };
 
   constructor(private readonly flushFilesystem: FlushOne, private readonly now: () => number = performance.now.bind(performance)) {}
@@ -162,9 +162,4 @@ export function flushNewFile(fd: number, dir: string): Promise<void> {
  */
 export function flushRename(fd: number, dir: string, flushFolder: () => Promise<void>): Promise<void> {
   return flushesOf(fd, dir)?.flush(fd, flushFolder) ?? flushFolder();
-}
-
-/** What the shared flushes of this process did, by device (for tests). */
-export function flushStats(): Map<number, FilesystemFlushes['stats']> {
-  return new Map([...byDevice].flatMap(([dev, f]) => (f ? [[dev, { ...f.stats }] as const] : [])));
 }
