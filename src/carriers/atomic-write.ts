@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { FileError, describeSystemError, errnoOf } from '../errors.js';
 import { encodeFsName, fsDirPath, fsPath } from './fs-path.js';
-import { flushNewFile, flushRename } from './data-flush.js';
+import { flushNewFile, flushRename, GroupCommit } from './data-flush.js';
 
 export const TEMP_SUFFIX = '.ima-sidecar-tmp';
 const TEMP_PATTERN = /^\.(.+)\.(\d+)\.[0-9a-f]{8}\.ima-sidecar-tmp$/;
@@ -111,33 +111,17 @@ async function fsyncDirectoryNow(dir: string | Buffer): Promise<void> {
   }
 }
 
-/**
- * Directory flushes by directory: the one running, and the one that will
- * follow it, shared by every rename made while the first was running (that
- * one may have begun before their rename, so it cannot count for them).
- */
-interface DirectoryFlush {
-  running: Promise<void>;
-  next?: Promise<void>;
-}
-const directoryFlushes = new Map<string, DirectoryFlush>();
-
-function startDirectoryFlush(key: string, dir: string | Buffer): Promise<void> {
-  const entry: DirectoryFlush = { running: Promise.resolve() };
-  entry.running = fsyncDirectoryNow(dir).finally(() => {
-    // A queued follower replaces this entry when it starts; otherwise nobody is waiting.
-    if (!entry.next && directoryFlushes.get(key) === entry) directoryFlushes.delete(key);
-  });
-  directoryFlushes.set(key, entry);
-  return entry.running;
-}
+/** Directory flushes by directory, each shared by every rename made into it while one was pending. */
+const directoryFlushes = new Map<string, GroupCommit<string | Buffer>>();
 
 function fsyncDirectory(dir: string | Buffer): Promise<void> {
   const key = typeof dir === 'string' ? dir : dir.toString('latin1');
-  const entry = directoryFlushes.get(key);
-  if (!entry) return startDirectoryFlush(key, dir);
-  entry.next ??= entry.running.then(() => startDirectoryFlush(key, dir));
-  return entry.next;
+  let flushes = directoryFlushes.get(key);
+  if (!flushes) {
+    flushes = new GroupCommit(fsyncDirectoryNow, () => directoryFlushes.delete(key));
+    directoryFlushes.set(key, flushes);
+  }
+  return flushes.join(dir);
 }
 
 /** Makes a rename into the directory of `path` durable (one flush shared by the renames made meanwhile). */

@@ -37,10 +37,48 @@ const BUSY_AFTER_MS = 1000;
 
 export type FlushOne = (fd: number) => Promise<void>;
 
-interface SharedFlush {
-  promise: Promise<void>;
-  /** The writes waiting for this flush. */
-  covered: number;
+/**
+ * One flush shared by everyone who waits at the same time: the one running,
+ * and the next, begun only after the running one ended (failed or not) and
+ * shared by every caller arriving meanwhile (the running one may have begun
+ * before what they did, so it cannot count for them). `flushNow(arg,
+ * covered)` gets the argument of the caller that queued it and how many wait
+ * for it; `onIdle` runs when a flush ends with none queued after it.
+ */
+export class GroupCommit<A> {
+  private running?: Promise<void>;
+  private next?: Promise<void>;
+  private nextCovered = 0;
+
+  constructor(private readonly flushNow: (arg: A, covered: number) => Promise<void>, private readonly onIdle?: () => void) {}
+
+  /** Settles as a flush begun after this call. */
+  join(arg: A): Promise<void> {
+    if (!this.running) return this.start(arg, 1);
+    if (!this.next) {
+      const startQueued = () => {
+        const covered = this.nextCovered;
+        this.next = undefined;
+        this.nextCovered = 0;
+        return this.start(arg, covered);
+      };
+      this.next = this.running.then(startQueued, startQueued);
+    }
+    this.nextCovered++;
+    return this.next;
+  }
+
+  private start(arg: A, covered: number): Promise<void> {
+    const flush: Promise<void> = this.flushNow(arg, covered).finally(() => {
+      // A queued flush replaces this one when it starts; otherwise nobody is waiting.
+      if (this.running === flush && !this.next) {
+        this.running = undefined;
+        this.onIdle?.();
+      }
+    });
+    this.running = flush;
+    return flush;
+  }
 }
 
 /**
@@ -55,12 +93,14 @@ export class FilesystemFlushes {
   private soloMs = 0;
   private timedSolo = false;
   private busy = false;
-  private running?: SharedFlush;
-  private next?: SharedFlush;
+  private readonly shared: GroupCommit<number>;
   /** Shared flushes made, the writes they covered, and own flushes (for tests). */
   readonly stats = { shared: 0, covered: 0, solo: 0 };
 
-  constructor(private readonly flushFilesystem: FlushOne, private readonly now: () => number = performance.now.bind(performance)) {}
+  constructor(flushFilesystem: FlushOne, private readonly now: () => number = performance.now.bind(performance)) {
+    // Through the descriptor of the file that queued the flush: it waits for it, so it stays open until then.
+    this.shared = new GroupCommit((fd, covered) => this.sharedFlush(flushFilesystem, fd, covered));
+  }
 
   /**
    * Resolves once what was written on this filesystem before the call is
@@ -72,7 +112,7 @@ export class FilesystemFlushes {
     try {
       if (alone || this.busy) return await this.solo(own);
       try {
-        await this.join(fd);
+        await this.shared.join(fd);
       } catch {
         await this.solo(own);
       }
@@ -91,37 +131,16 @@ export class FilesystemFlushes {
     }
   }
 
-  private join(fd: number): Promise<void> {
-    if (!this.running) return this.start(fd, 1).promise;
-    if (!this.next) {
-      const next: SharedFlush = { promise: Promise.resolve(), covered: 0 };
-      // Starts only after the running flush ends, failed or not: every write waiting for it arrived after that one began.
-      next.promise = this.running.promise.then(
-        () => this.startQueued(next, fd),
-        () => this.startQueued(next, fd),
-      );
-      this.next = next;
-    }
-    this.next.covered++;
-    return this.next.promise;
-  }
-
-  private startQueued(next: SharedFlush, fd: number): Promise<void> {
-    this.next = undefined;
-    return this.start(fd, next.covered, next).promise;
-  }
-
-  private start(fd: number, covered: number, entry: SharedFlush = { promise: Promise.resolve(), covered }): SharedFlush {
-    const start = this.now();
-    this.running = entry;
+  private async sharedFlush(flushFilesystem: FlushOne, fd: number, covered: number): Promise<void> {
     this.stats.shared++;
     this.stats.covered += covered;
-    entry.promise = this.flushFilesystem(fd).finally(() => {
-      if (this.running === entry) this.running = undefined;
+    const start = this.now();
+    try {
+      await flushFilesystem(fd);
+    } finally {
       const took = this.now() - start;
-      if (took > BUSY_AFTER_MS && took > entry.covered * this.soloMs) this.busy = true;
-    });
-    return entry;
+      if (took > BUSY_AFTER_MS && took > covered * this.soloMs) this.busy = true;
+    }
   }
 }
 
