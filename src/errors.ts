@@ -19,6 +19,11 @@ export class ConfigError extends Error {
   }
 }
 
+/** The command line itself is wrong (unknown option, bad choice, missing argument). Exit code 2, before any work. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
 /** A per-file failure with a reason a person can act on. Exit code 1. */
 export class FileError extends Error {
   override readonly name = 'FileError';

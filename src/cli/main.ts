@@ -3,7 +3,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { ConfigError, FileError, FormatError } from '../errors.js';
+import { ConfigError, FileError, FormatError, UsageError } from '../errors.js';
 import { globalOptions } from './common.js';
 import { flushOutput, printable, watchStdoutPipe } from './output.js';
 import { rawArguments } from '../carriers/fs-path.js';
@@ -22,7 +22,6 @@ export function startWorker(): void {
 export async function main(argv: string[] = rawArguments(hideBin(process.argv))): Promise<number> {
   const verbose = argv.includes('-v') || argv.includes('--verbose');
   watchStdoutPipe();
-  let usageError: string | undefined;
   const parser = globalOptions(yargs(argv))
     .scriptName('ima-sidecar')
     .usage('$0 <command> [options] PATH...\n\nManage Linux IMA signatures kept beside files (evmctl-format sidecars) and in security.ima.')
@@ -34,8 +33,8 @@ export async function main(argv: string[] = rawArguments(hideBin(process.argv)))
     .epilog('Exit status: 0 all good, 1 some file failed, 2 usage or configuration error, 130/143 interrupted.\nEnvironment: IMA_SIDECAR_KEY_PASSWORD (or EVMCTL_KEY_PASSWORD) for encrypted keys.\nSee ima-sidecar(1).')
     .wrap(Math.min(100, process.stdout.columns ?? 100))
     .fail((msg, err) => {
-      if (err) throw err;
-      usageError = msg;
+      // Throwing is what stops yargs: a fail handler that returns lets it run the command anyway.
+      throw err ?? new UsageError(msg);
     });
   for (const c of commands) parser.command(c as never);
   skipHelpCache(parser);
@@ -46,10 +45,6 @@ export async function main(argv: string[] = rawArguments(hideBin(process.argv)))
     return reportError(e, verbose);
   } finally {
     flushOutput();
-  }
-  if (usageError) {
-    process.stderr.write(`ima-sidecar: ${usageError}\nTry 'ima-sidecar --help'.\n`);
-    return 2;
   }
   return typeof process.exitCode === 'number' ? process.exitCode : 0;
 }
@@ -69,6 +64,10 @@ function skipHelpCache(parser: unknown): void {
 }
 
 function reportError(e: unknown, verbose: boolean): number {
+  if (e instanceof UsageError) {
+    process.stderr.write(`ima-sidecar: ${printable(e.message)}\nTry 'ima-sidecar --help'.\n`);
+    return 2;
+  }
   if (e instanceof ConfigError || e instanceof FormatError) {
     process.stderr.write(`ima-sidecar: ${printable(e.message)}\n`);
     if (verbose) process.stderr.write(`${e.stack}\n`);
