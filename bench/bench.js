@@ -47,7 +47,19 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  openSync,
+  writeSync,
+  closeSync,
+} from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,16 +86,27 @@ function parseArgs(argv) {
     if (a === '--quick') o.quick = true;
     else if (a === '--write') o.write = true;
     else if (a === '--keep') o.keep = true;
-    else if (a === '--only') o.only = value().split(',').map((s) => s.trim()).filter(Boolean);
+    else if (a === '--only')
+      o.only = value()
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     else if (a === '--runs') o.runs = Number(value());
     else if (a === '--dir') o.dir = value();
     else if (a === '-h' || a === '--help') {
-      process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(2, 12).map((l) => l.replace(/^ \* ?/, '')).join('\n') + '\n');
+      process.stdout.write(
+        readFileSync(fileURLToPath(import.meta.url), 'utf8')
+          .split('\n')
+          .slice(2, 12)
+          .map((l) => l.replace(/^ \* ?/, ''))
+          .join('\n') + '\n',
+      );
       process.exit(0);
     } else die(`unknown option ${a} (see --help)`);
   }
   for (const w of o.only) if (!ALL.includes(w)) die(`--only: unknown comparison ${w} (${ALL.join(', ')})`);
-  if (o.runs !== undefined && !(Number.isInteger(o.runs) && o.runs >= 1)) die('--runs must be a whole number, at least 1');
+  if (o.runs !== undefined && !(Number.isInteger(o.runs) && o.runs >= 1))
+    die('--runs must be a whole number, at least 1');
   o.treeRuns = o.runs ?? (o.quick ? 2 : 5);
   o.startRuns = o.quick ? 7 : 21;
   o.statusRuns = o.quick ? 1 : 3;
@@ -114,10 +137,13 @@ function checkTools() {
     ['base64', 'base64 --version', 'coreutils'],
     ['sed', 'sed --version', 'sed'],
   ];
-  for (const [name, cmd, pkg] of need) if (sh(`${cmd} >/dev/null 2>&1`).status !== 0) missing.push(`${name} (Debian package ${pkg})`);
+  for (const [name, cmd, pkg] of need)
+    if (sh(`${cmd} >/dev/null 2>&1`).status !== 0) missing.push(`${name} (Debian package ${pkg})`);
   // GNU time: -f %M prints the peak RSS in KiB. Busybox's and the shell keyword have no -f.
-  if (!existsSync(TIME) || spawnSync(TIME, ['-f', '%M', 'true'], { encoding: 'utf8' }).status !== 0) missing.push(`${TIME} with -f %M (GNU time: apt-get install time)`);
-  if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))) missing.push('dist/ (run `npm run bench`, which builds first, or `npx tsc -p tsconfig.json`)');
+  if (!existsSync(TIME) || spawnSync(TIME, ['-f', '%M', 'true'], { encoding: 'utf8' }).status !== 0)
+    missing.push(`${TIME} with -f %M (GNU time: apt-get install time)`);
+  if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js')))
+    missing.push('dist/ (run `npm run bench`, which builds first, or `npx tsc -p tsconfig.json`)');
   if (missing.length) die(`missing:\n  ${missing.join('\n  ')}`);
 }
 
@@ -132,7 +158,9 @@ function codePath() {
   try {
     const fresh = statSync(join(cli, 'bundle.cjs')).mtimeMs >= statSync(join(cli, 'main.js')).mtimeMs;
     if (!fresh) return 'dist/src (the bundle is older than dist/src: run `npm run bundle`)';
-    return existsSync(join(cli, 'bundle.cjs.cache')) ? 'the bundle with its code cache' : 'the bundle, without a code cache';
+    return existsSync(join(cli, 'bundle.cjs.cache'))
+      ? 'the bundle with its code cache'
+      : 'the bundle, without a code cache';
   } catch {
     return 'dist/src (no bundle: run `npm run bundle`)';
   }
@@ -175,11 +203,14 @@ function machine(workDir) {
     nodeOpenssl: process.versions.openssl,
     systemOpenssl: firstLine('openssl version 2>/dev/null') ?? 'openssl(1) not installed',
     evmctl: firstLine('evmctl --version'),
-    evmctlLibcrypto: firstLine("ldd \"$(command -v evmctl)\" | sed -n 's/^\\s*\\(libcrypto[^ ]*\\).*/\\1/p'") ?? '?',
+    evmctlLibcrypto: firstLine('ldd "$(command -v evmctl)" | sed -n \'s/^\\s*\\(libcrypto[^ ]*\\).*/\\1/p\'') ?? '?',
     filesystem: describeFilesystem(workDir),
     code: codePath(),
     commit: firstLine(`git -C '${ROOT}' rev-parse --short HEAD 2>/dev/null`) ?? '?',
-    dirty: (firstLine(`git -C '${ROOT}' status --porcelain --untracked-files=no -- src bin package.json 2>/dev/null | wc -l`) ?? '0') !== '0',
+    dirty:
+      (firstLine(
+        `git -C '${ROOT}' status --porcelain --untracked-files=no -- src bin package.json 2>/dev/null | wc -l`,
+      ) ?? '0') !== '0',
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
   };
 }
@@ -189,9 +220,16 @@ function machine(workDir) {
 /** Runs `cmd` under GNU time; wall time from here (ns resolution), peak RSS of the largest process from time(1). */
 function measure(cmd, { cwd, direct } = {}) {
   const rssFile = join(state.work, '.rss');
-  const argv = direct ? [TIME, '-f', '%M', '-o', rssFile, ...direct] : [TIME, '-f', '%M', '-o', rssFile, 'sh', '-c', cmd];
+  const argv = direct
+    ? [TIME, '-f', '%M', '-o', rssFile, ...direct]
+    : [TIME, '-f', '%M', '-o', rssFile, 'sh', '-c', cmd];
   const t = process.hrtime.bigint();
-  const r = spawnSync(argv[0], argv.slice(1), { cwd, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(argv[0], argv.slice(1), {
+    cwd,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
   let rssKiB = NaN;
   try {
@@ -199,7 +237,8 @@ function measure(cmd, { cwd, direct } = {}) {
   } catch {
     /* time(1) did not write: the run failed */
   }
-  if (r.status !== 0) throw new Error(`failed (exit ${r.status}): ${direct ? direct.join(' ') : cmd}\n${(r.stderr ?? '').slice(-2000)}`);
+  if (r.status !== 0)
+    throw new Error(`failed (exit ${r.status}): ${direct ? direct.join(' ') : cmd}\n${(r.stderr ?? '').slice(-2000)}`);
   return { ms, rssKiB };
 }
 
@@ -260,7 +299,9 @@ function sideBySide(sides, runs, { prepare, check, cleanup } = {}) {
       if (check) check(side, dir);
       results[side.name].ms.push(m.ms);
       results[side.name].rssKiB.push(m.rssKiB);
-      log(`  ${side.name.padEnd(12)} run ${i + 1}/${runs}: ${fmtMs(m.ms)}${Number.isFinite(m.rssKiB) ? `, peak RSS ${fmtKiB(m.rssKiB)}` : ''}`);
+      log(
+        `  ${side.name.padEnd(12)} run ${i + 1}/${runs}: ${fmtMs(m.ms)}${Number.isFinite(m.rssKiB) ? `, peak RSS ${fmtKiB(m.rssKiB)}` : ''}`,
+      );
     }
     for (const dir of dirs.values()) if (dir) made.push(dir);
   }
@@ -268,7 +309,12 @@ function sideBySide(sides, runs, { prepare, check, cleanup } = {}) {
   return results;
 }
 
-const fmtMs = (ms) => (ms >= 10000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms >= 100 ? 0 : 1)} ms`);
+const fmtMs = (ms) =>
+  ms >= 10000
+    ? `${(ms / 1000).toFixed(1)} s`
+    : ms >= 1000
+      ? `${(ms / 1000).toFixed(2)} s`
+      : `${ms.toFixed(ms >= 100 ? 0 : 1)} ms`;
 const fmtKiB = (k) => `${(k / 1024).toFixed(k >= 102400 ? 0 : 1)} MiB`;
 const fmtRatio = (r) => `${r >= 10 ? r.toFixed(1) : r.toFixed(2)}x`;
 
@@ -370,7 +416,10 @@ function benchSign(o, c) {
   const sample = listFiles(c.tree, () => true).filter((_, i) => i % 250 === 0);
   const sides = [
     { name: 'ima-sidecar', cmd: ours(`sign -r -k ${q(KEY)} -c ${q(CERT_PEM)} DIR`) },
-    { name: 'evmctl', cmd: `find DIR -type f -print0 | xargs -0 -n1 -P$(nproc) evmctl ima_sign -n --sigfile -k ${q(KEY)}` },
+    {
+      name: 'evmctl',
+      cmd: `find DIR -type f -print0 | xargs -0 -n1 -P$(nproc) evmctl ima_sign -n --sigfile -k ${q(KEY)}`,
+    },
   ].map((s) => ({ ...s, run: (dir) => measure(`${s.cmd.replaceAll('DIR', q(dir))} >/dev/null 2>&1`) }));
   const res = sideBySide(sides, o.treeRuns, {
     // A name per round: freshCopy removes what has the name, and a removal before the next runs is what must not happen (see settle).
@@ -380,24 +429,37 @@ function benchSign(o, c) {
       if (n !== 5000) throw new Error(`${side.name} sign: ${n} sidecars, expected 5000`);
       for (const f of sample) {
         const got = readFileSync(join(dir, f.slice(c.tree.length)) + '.sig');
-        if (!got.equals(readFileSync(join(c.signed, f.slice(c.tree.length)) + '.sig'))) throw new Error(`${side.name} sign: ${f}.sig differs from the reference`);
+        if (!got.equals(readFileSync(join(c.signed, f.slice(c.tree.length)) + '.sig')))
+          throw new Error(`${side.name} sign: ${f}.sig differs from the reference`);
       }
     },
     cleanup: (dir) => rmSync(dir, { recursive: true, force: true }),
   });
-  return { id: 'sign', title: 'sign tree, 5,000 files of 4-20 KiB', sides, res, ours: 'ima-sidecar', others: ['evmctl'] };
+  return {
+    id: 'sign',
+    title: 'sign tree, 5,000 files of 4-20 KiB',
+    sides,
+    res,
+    ours: 'ima-sidecar',
+    others: ['evmctl'],
+  };
 }
 
 function benchImport(o, c) {
-  log('\n2. import the tree\'s sidecars into the xattr');
-  const sample = listFiles(c.tree, () => true).filter((_, i) => i % 250 === 0).map((f) => f.slice(c.tree.length));
+  log("\n2. import the tree's sidecars into the xattr");
+  const sample = listFiles(c.tree, () => true)
+    .filter((_, i) => i % 250 === 0)
+    .map((f) => f.slice(c.tree.length));
   const dumpCmd =
     `find DIR -type f -name '*.sig' -print0 | xargs -0 -n200 -P$(nproc) sh -c ` +
     q(`for s do printf '# file: %s\\n${state.attr}=0s%s\\n\\n' "\${s%.sig}" "$(base64 -w0 "$s")"; done`) +
     ` sh > DIR.dump && setfattr --restore=DIR.dump`;
   const sides = [
     { name: 'ima-sidecar', cmd: ours(`import -r ${state.oursXattr}DIR`) },
-    { name: 'evmctl', cmd: `find DIR -type f -name '*.sig' -printf '%p\\0%p\\0' | sed -z 'n;s/\\.sig$//' | xargs -0 -n2 -P$(nproc) evmctl ima_setxattr ${state.evmUser}--sigfile` },
+    {
+      name: 'evmctl',
+      cmd: `find DIR -type f -name '*.sig' -printf '%p\\0%p\\0' | sed -z 'n;s/\\.sig$//' | xargs -0 -n2 -P$(nproc) evmctl ima_setxattr ${state.evmUser}--sigfile`,
+    },
     { name: 'shell', cmd: dumpCmd },
     // Not a competitor: the least a Node process can do (bench/import-floor.js), to show how much of the gap is Node's.
     { name: 'node floor', cmd: `node ${q(join(ROOT, 'bench', 'import-floor.js'))} DIR ${state.attr}` },
@@ -407,27 +469,48 @@ function benchImport(o, c) {
     check: (side, dir) => {
       for (const rel of sample) {
         const x = xattrOf(join(dir, rel));
-        if (!x || !x.equals(readFileSync(join(dir, rel) + '.sig'))) throw new Error(`${side.name} import: ${rel} has no or a wrong ${state.attr}`);
+        if (!x || !x.equals(readFileSync(join(dir, rel) + '.sig')))
+          throw new Error(`${side.name} import: ${rel} has no or a wrong ${state.attr}`);
       }
       rmSync(`${dir}.dump`, { force: true });
     },
     cleanup: (dir) => rmSync(dir, { recursive: true, force: true }),
   });
-  return { id: 'import', title: 'import tree, 5,000 sidecars', sides, res, ours: 'ima-sidecar', others: ['evmctl', 'shell'] };
+  return {
+    id: 'import',
+    title: 'import tree, 5,000 sidecars',
+    sides,
+    res,
+    ours: 'ima-sidecar',
+    others: ['evmctl', 'shell'],
+  };
 }
 
 function benchVerify(o, c) {
   log('\n3. verify the tree from the xattrs');
   const sides = [
     { name: 'ima-sidecar', cmd: ours(`verify -r --from xattr ${state.oursXattr}-c ${q(CERT_DER)} DIR`) },
-    { name: 'evmctl', cmd: `find DIR -type f ! -name '*.sig' -print0 | xargs -0 -n50 -P$(nproc) evmctl ima_verify ${state.evmUser}-k ${q(CERT_DER)}` },
+    {
+      name: 'evmctl',
+      cmd: `find DIR -type f ! -name '*.sig' -print0 | xargs -0 -n50 -P$(nproc) evmctl ima_verify ${state.evmUser}-k ${q(CERT_DER)}`,
+    },
     // Not a competitor: the least a Node process can do (bench/verify-floor.js), to show how much of the gap is Node's.
     { name: 'node floor', cmd: `node ${q(join(ROOT, 'bench', 'verify-floor.js'))} ${q(CERT_DER)} DIR ${state.attr}` },
     // The same floor on every core (the main thread and workers, the file list split between them): the best Node can do here.
-    { name: 'node floor, all cores', cmd: `node ${q(join(ROOT, 'bench', 'verify-floor.js'))} ${q(CERT_DER)} DIR ${state.attr} $(nproc)` },
+    {
+      name: 'node floor, all cores',
+      cmd: `node ${q(join(ROOT, 'bench', 'verify-floor.js'))} ${q(CERT_DER)} DIR ${state.attr} $(nproc)`,
+    },
   ].map((s) => ({ ...s, run: () => measure(`${s.cmd.replaceAll('DIR', q(c.xattrs))} >/dev/null 2>&1`) }));
   const res = sideBySide(sides, o.treeRuns);
-  return { id: 'verify', title: 'verify tree from xattrs, 5,000 files', sides, res, ours: 'ima-sidecar', others: ['evmctl'] };
+  return {
+    id: 'verify',
+    title: 'verify tree from xattrs, 5,000 files',
+    sides,
+    res,
+    ours: 'ima-sidecar',
+    others: ['evmctl'],
+  };
 }
 
 function benchHash(o, c) {
@@ -446,7 +529,11 @@ function benchHash(o, c) {
 function benchStartup(o, c) {
   log('\n5. start-up: verify one small file');
   const sides = [
-    { name: 'ima-sidecar', cmd: ours(`verify ${state.oursXattr}-c ${q(CERT_DER)} FILE`), argv: [BIN, 'verify', ...(state.oursXattr ? ['--xattr', state.attr] : []), '-c', CERT_DER, c.one] },
+    {
+      name: 'ima-sidecar',
+      cmd: ours(`verify ${state.oursXattr}-c ${q(CERT_DER)} FILE`),
+      argv: [BIN, 'verify', ...(state.oursXattr ? ['--xattr', state.attr] : []), '-c', CERT_DER, c.one],
+    },
     { name: 'node -e 0', cmd: 'node -e 0', argv: [process.execPath, '-e', '0'] },
   ];
   for (const s of sides) for (let i = 0; i < 3; i++) measureDirect(s.argv); // warm the page cache
@@ -455,8 +542,18 @@ function benchStartup(o, c) {
     for (const s of i % 2 ? [...sides].reverse() : sides) res[s.name].ms.push(measureDirect(s.argv));
   }
   for (const s of sides) res[s.name].rssKiB.push(measure('', { direct: s.argv }).rssKiB);
-  for (const s of sides) log(`  ${s.name.padEnd(12)} median of ${o.startRuns}: ${fmtMs(median(res[s.name].ms))} (min ${fmtMs(Math.min(...res[s.name].ms))})`);
-  return { id: 'startup', title: 'start-up: verify one small file (sidecar and xattr)', sides, res, ours: 'ima-sidecar', others: ['node -e 0'] };
+  for (const s of sides)
+    log(
+      `  ${s.name.padEnd(12)} median of ${o.startRuns}: ${fmtMs(median(res[s.name].ms))} (min ${fmtMs(Math.min(...res[s.name].ms))})`,
+    );
+  return {
+    id: 'startup',
+    title: 'start-up: verify one small file (sidecar and xattr)',
+    sides,
+    res,
+    ours: 'ima-sidecar',
+    others: ['node -e 0'],
+  };
 }
 
 function benchStatus(o, c) {
@@ -466,7 +563,14 @@ function benchStatus(o, c) {
     { name: '10,000 files', cmd: ours(`status -r ${state.oursXattr}DIR`), dir: c.tiny10k },
   ].map((s) => ({ ...s, run: () => measure(`${s.cmd.replaceAll('DIR', q(s.dir))} >/dev/null 2>&1`) }));
   const res = sideBySide(sides, o.statusRuns);
-  return { id: 'status', title: 'status -r of tiny files (each with a sidecar)', sides, res, ours: '100,000 files', others: ['10,000 files'] };
+  return {
+    id: 'status',
+    title: 'status -r of tiny files (each with a sidecar)',
+    sides,
+    res,
+    ours: '100,000 files',
+    others: ['10,000 files'],
+  };
 }
 
 // ---------------------------------------------------------------- the table
@@ -474,7 +578,14 @@ function benchStatus(o, c) {
 /** The row of a comparison's Node floor side (bench/*-floor.js), reported against the side `against`; `ratio(x)` words against's time / the floor's. */
 function floorRow(r, script, against, ratio) {
   const med = (side) => median(r.res[side].ms);
-  return { what: `${r.id} tree: the Node floor (bench/${script}, one thread, no checks)`, ours: fmtMs(med(r.ours)), other: `node floor: ${fmtMs(med('node floor'))}; ${against}: ${fmtMs(med(against))}`, ratio: ratio(med(against) / med('node floor')), goal: '(reported)', met: undefined };
+  return {
+    what: `${r.id} tree: the Node floor (bench/${script}, one thread, no checks)`,
+    ours: fmtMs(med(r.ours)),
+    other: `node floor: ${fmtMs(med('node floor'))}; ${against}: ${fmtMs(med(against))}`,
+    ratio: ratio(med(against) / med('node floor')),
+    goal: '(reported)',
+    met: undefined,
+  };
 }
 
 function rows(results) {
@@ -486,27 +597,84 @@ function rows(results) {
     if (r.id === 'sign' || r.id === 'import') {
       for (const other of r.others) {
         const ratio = med(r, other) / med(r, m);
-        out.push({ what: r.title, ours: fmtMs(med(r, m)), other: `${other === 'shell' ? 'dump + setfattr --restore' : 'evmctl, xargs -P$(nproc)'}: ${fmtMs(med(r, other))}`, ratio: `${fmtRatio(ratio)} faster`, goal: 'at least 5x faster', met: ratio >= 5 });
+        out.push({
+          what: r.title,
+          ours: fmtMs(med(r, m)),
+          other: `${other === 'shell' ? 'dump + setfattr --restore' : 'evmctl, xargs -P$(nproc)'}: ${fmtMs(med(r, other))}`,
+          ratio: `${fmtRatio(ratio)} faster`,
+          goal: 'at least 5x faster',
+          met: ratio >= 5,
+        });
       }
-      if (r.id === 'import') out.push(floorRow(r, 'import-floor.js', 'shell', (x) => `floor is ${fmtRatio(x)} faster than the shell`));
+      if (r.id === 'import')
+        out.push(floorRow(r, 'import-floor.js', 'shell', (x) => `floor is ${fmtRatio(x)} faster than the shell`));
     } else if (r.id === 'verify') {
       const ratio = med(r, 'evmctl') / med(r, m);
-      out.push({ what: r.title, ours: fmtMs(med(r, m)), other: `evmctl, xargs -n50 -P$(nproc): ${fmtMs(med(r, 'evmctl'))}`, ratio: `${fmtRatio(ratio)} faster`, goal: 'at least as fast (1x)', met: ratio >= 1 });
+      out.push({
+        what: r.title,
+        ours: fmtMs(med(r, m)),
+        other: `evmctl, xargs -n50 -P$(nproc): ${fmtMs(med(r, 'evmctl'))}`,
+        ratio: `${fmtRatio(ratio)} faster`,
+        goal: 'at least as fast (1x)',
+        met: ratio >= 1,
+      });
       out.push(floorRow(r, 'verify-floor.js', 'evmctl', (x) => `floor is ${fmtRatio(x)} evmctl's speed`));
       const all = med(r, 'node floor, all cores');
-      out.push({ what: 'verify tree: the same floor on all cores (bench/verify-floor.js THREADS=nproc)', ours: fmtMs(med(r, m)), other: `node floor, all cores: ${fmtMs(all)}; evmctl: ${fmtMs(med(r, 'evmctl'))}`, ratio: `floor is ${fmtRatio(med(r, 'evmctl') / all)} evmctl's speed`, goal: '(reported)', met: undefined });
+      out.push({
+        what: 'verify tree: the same floor on all cores (bench/verify-floor.js THREADS=nproc)',
+        ours: fmtMs(med(r, m)),
+        other: `node floor, all cores: ${fmtMs(all)}; evmctl: ${fmtMs(med(r, 'evmctl'))}`,
+        ratio: `floor is ${fmtRatio(med(r, 'evmctl') / all)} evmctl's speed`,
+        goal: '(reported)',
+        met: undefined,
+      });
     } else if (r.id === 'hash') {
       const ratio = med(r, m) / med(r, 'evmctl');
-      out.push({ what: r.title, ours: fmtMs(med(r, m)), other: `evmctl ima_hash: ${fmtMs(med(r, 'evmctl'))}`, ratio: `${fmtRatio(ratio)} evmctl's time`, goal: 'within 1.25x', met: ratio <= 1.25 });
-      out.push({ what: 'hash one 1 GiB file: peak RSS', ours: fmtKiB(rss(r, m)), other: `evmctl: ${fmtKiB(rss(r, 'evmctl'))}`, ratio: '', goal: 'under 150 MiB', met: rss(r, m) < 150 * 1024 });
+      out.push({
+        what: r.title,
+        ours: fmtMs(med(r, m)),
+        other: `evmctl ima_hash: ${fmtMs(med(r, 'evmctl'))}`,
+        ratio: `${fmtRatio(ratio)} evmctl's time`,
+        goal: 'within 1.25x',
+        met: ratio <= 1.25,
+      });
+      out.push({
+        what: 'hash one 1 GiB file: peak RSS',
+        ours: fmtKiB(rss(r, m)),
+        other: `evmctl: ${fmtKiB(rss(r, 'evmctl'))}`,
+        ratio: '',
+        goal: 'under 150 MiB',
+        met: rss(r, m) < 150 * 1024,
+      });
     } else if (r.id === 'startup') {
       const ratio = med(r, m) / med(r, 'node -e 0');
-      out.push({ what: r.title, ours: fmtMs(med(r, m)), other: `node -e 0: ${fmtMs(med(r, 'node -e 0'))}`, ratio: `${fmtRatio(ratio)} node's time`, goal: 'within 2x', met: ratio <= 2 });
+      out.push({
+        what: r.title,
+        ours: fmtMs(med(r, m)),
+        other: `node -e 0: ${fmtMs(med(r, 'node -e 0'))}`,
+        ratio: `${fmtRatio(ratio)} node's time`,
+        goal: 'within 2x',
+        met: ratio <= 2,
+      });
     } else if (r.id === 'status') {
       const a = rss(r, '100,000 files');
       const b = rss(r, '10,000 files');
-      out.push({ what: 'status -r, 100,000 tiny files: time', ours: fmtMs(med(r, '100,000 files')), other: `10,000 files: ${fmtMs(med(r, '10,000 files'))}`, ratio: `${fmtRatio(med(r, '100,000 files') / med(r, '10,000 files'))} the time`, goal: '(reported)', met: undefined });
-      out.push({ what: 'status -r, 100,000 tiny files: peak RSS', ours: fmtKiB(a), other: `10,000 files: ${fmtKiB(b)}`, ratio: `${fmtRatio(a / b)} the RSS`, goal: 'under 200 MiB and within 1.5x', met: a < 200 * 1024 && a / b <= 1.5 });
+      out.push({
+        what: 'status -r, 100,000 tiny files: time',
+        ours: fmtMs(med(r, '100,000 files')),
+        other: `10,000 files: ${fmtMs(med(r, '10,000 files'))}`,
+        ratio: `${fmtRatio(med(r, '100,000 files') / med(r, '10,000 files'))} the time`,
+        goal: '(reported)',
+        met: undefined,
+      });
+      out.push({
+        what: 'status -r, 100,000 tiny files: peak RSS',
+        ours: fmtKiB(a),
+        other: `10,000 files: ${fmtKiB(b)}`,
+        ratio: `${fmtRatio(a / b)} the RSS`,
+        goal: 'under 200 MiB and within 1.5x',
+        met: a < 200 * 1024 && a / b <= 1.5,
+      });
     }
   }
   return out;
@@ -514,7 +682,14 @@ function rows(results) {
 
 function table(rs) {
   const head = ['benchmark', 'ima-sidecar', 'compared with', 'ratio', 'goal', 'met'];
-  const body = rs.map((r) => [r.what, r.ours, r.other, r.ratio, r.goal, r.met === undefined ? '' : r.met ? 'yes' : '**no**']);
+  const body = rs.map((r) => [
+    r.what,
+    r.ours,
+    r.other,
+    r.ratio,
+    r.goal,
+    r.met === undefined ? '' : r.met ? 'yes' : '**no**',
+  ]);
   const line = (cells) => `| ${cells.join(' | ')} |`;
   return [line(head), line(head.map(() => '---')), ...body.map(line)].join('\n');
 }
@@ -530,7 +705,9 @@ function spreadNote(results) {
   for (const r of results) {
     for (const s of r.sides) {
       const xs = r.res[s.name].ms;
-      lines.push(`${r.id}/${s.name}: ${xs.length} runs, median ${fmtMs(median(xs))}, min ${fmtMs(Math.min(...xs))}, max ${fmtMs(Math.max(...xs))} (spread ${(100 * spread(xs)).toFixed(0)}%)`);
+      lines.push(
+        `${r.id}/${s.name}: ${xs.length} runs, median ${fmtMs(median(xs))}, min ${fmtMs(Math.min(...xs))}, max ${fmtMs(Math.max(...xs))} (spread ${(100 * spread(xs)).toFixed(0)}%)`,
+      );
     }
   }
   return lines.join('\n');
@@ -557,12 +734,21 @@ async function main() {
   try {
     const probe = join(state.work, 'probe');
     writeFileSync(probe, 'x');
-    if (sh(`setfattr -n ${state.attr} -v 0x00 ${q(probe)}`).status !== 0) die(`${state.work}: cannot set ${state.attr} there (a filesystem with xattrs is needed; use --dir)`);
+    if (sh(`setfattr -n ${state.attr} -v 0x00 ${q(probe)}`).status !== 0)
+      die(`${state.work}: cannot set ${state.attr} there (a filesystem with xattrs is needed; use --dir)`);
     const mach = machine(state.work);
     const loadBefore = loadavg();
-    log(`bench: ${mach.cpu}, ${mach.cores} cores, Linux ${mach.kernel}, Node ${mach.node} (OpenSSL ${mach.nodeOpenssl}), ${mach.evmctl}; corpora in ${state.work} (${mach.filesystem}); xattr ${state.attr}; load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')}`);
-    if (mach.filesystem === 'ext4 without a journal' && o.only.includes('sign')) log('bench: note: the corpora are on ext4 without a journal, where creating files within 6 minutes of deleting thousands costs up to 3x the system time (see describeFilesystem); sign -r is only comparable on a disk left alone that long');
-    if (loadBefore[0] > mach.cores / 2) log(`bench: warning: the load average (${loadBefore[0].toFixed(2)}) is high for ${mach.cores} cores; the numbers will be noisy`);
+    log(
+      `bench: ${mach.cpu}, ${mach.cores} cores, Linux ${mach.kernel}, Node ${mach.node} (OpenSSL ${mach.nodeOpenssl}), ${mach.evmctl}; corpora in ${state.work} (${mach.filesystem}); xattr ${state.attr}; load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')}`,
+    );
+    if (mach.filesystem === 'ext4 without a journal' && o.only.includes('sign'))
+      log(
+        'bench: note: the corpora are on ext4 without a journal, where creating files within 6 minutes of deleting thousands costs up to 3x the system time (see describeFilesystem); sign -r is only comparable on a disk left alone that long',
+      );
+    if (loadBefore[0] > mach.cores / 2)
+      log(
+        `bench: warning: the load average (${loadBefore[0].toFixed(2)}) is high for ${mach.cores} cores; the numbers will be noisy`,
+      );
 
     // Corpora.
     const want = new Set(o.only);
@@ -576,8 +762,12 @@ async function main() {
       run(`${ours(`sign -r -q -k ${q(KEY)} -c ${q(CERT_PEM)} ${q(c.signed)}`)}`, 'signing the reference tree');
       // The reference sidecars are evmctl's own bytes for a sample (RSA PKCS#1 v1.5 is deterministic).
       for (const f of listFiles(c.signed, (n) => !n.endsWith('.sig')).filter((_, i) => i % 500 === 0)) {
-        const hex = run(`evmctl ima_sign -n -k ${q(KEY)} ${q(f)} 2>/dev/null`, 'evmctl ima_sign').trim().split('\n').pop();
-        if (hex !== readFileSync(`${f}.sig`).toString('hex')) throw new Error(`reference: ima-sidecar's ${f}.sig differs from evmctl's signature`);
+        const hex = run(`evmctl ima_sign -n -k ${q(KEY)} ${q(f)} 2>/dev/null`, 'evmctl ima_sign')
+          .trim()
+          .split('\n')
+          .pop();
+        if (hex !== readFileSync(`${f}.sig`).toString('hex'))
+          throw new Error(`reference: ima-sidecar's ${f}.sig differs from evmctl's signature`);
       }
       c.xattrs = freshCopy(c.signed, 'xattrs');
       run(`${ours(`import -r -q ${state.oursXattr}${q(c.xattrs)}`)}`, 'importing the reference tree');
@@ -592,10 +782,19 @@ async function main() {
       mkdirSync(c.oneDir);
       c.one = join(c.oneDir, 'small.so');
       writeFileSync(c.one, randomBytes(4096));
-      run(`${ours(`sign -q --to both ${state.oursXattr}-k ${q(KEY)} -c ${q(CERT_PEM)} ${q(c.one)}`)}`, 'signing the start-up file');
+      run(
+        `${ours(`sign -q --to both ${state.oursXattr}-k ${q(KEY)} -c ${q(CERT_PEM)} ${q(c.one)}`)}`,
+        'signing the start-up file',
+      );
     }
     if (want.has('status')) {
-      const sig = Buffer.from(run(`evmctl ima_sign -n -k ${q(KEY)} ${q(BIN)} 2>/dev/null`, 'evmctl ima_sign').trim().split('\n').pop(), 'hex');
+      const sig = Buffer.from(
+        run(`evmctl ima_sign -n -k ${q(KEY)} ${q(BIN)} 2>/dev/null`, 'evmctl ima_sign')
+          .trim()
+          .split('\n')
+          .pop(),
+        'hex',
+      );
       c.tiny10k = join(state.work, 'tiny10k');
       c.tiny100k = join(state.work, 'tiny100k');
       makeTinyTree(c.tiny10k, 10000, sig);
@@ -605,7 +804,14 @@ async function main() {
     log(`corpora built in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 
     const results = [];
-    const benches = { sign: benchSign, import: benchImport, verify: benchVerify, hash: benchHash, startup: benchStartup, status: benchStatus };
+    const benches = {
+      sign: benchSign,
+      import: benchImport,
+      verify: benchVerify,
+      hash: benchHash,
+      startup: benchStartup,
+      status: benchStatus,
+    };
     for (const id of ALL) if (want.has(id)) results.push(benches[id](o, c));
     const loadAfter = loadavg();
 

@@ -13,7 +13,16 @@
  *   node bench/verify-floor.js CERT.der DIR [ATTR [THREADS]]
  */
 import { createHash, publicDecrypt, constants, X509Certificate } from 'node:crypto';
-import { closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants as fsConstants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  readSync,
+  writeSync,
+} from 'node:fs';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { getAttributeSync } from 'fs-xattr';
 import { descriptorPath, forEachFile } from './floor.js';
@@ -60,7 +69,9 @@ if (!isMainThread) {
   const share = Math.ceil(files.length / threads);
   const others = [];
   for (let i = 1; i < threads; i++) {
-    const w = new Worker(new URL(import.meta.url), { workerData: { certPath, files: files.slice(i * share, (i + 1) * share), attr } });
+    const w = new Worker(new URL(import.meta.url), {
+      workerData: { certPath, files: files.slice(i * share, (i + 1) * share), attr },
+    });
     others.push(new Promise((resolve, reject) => w.once('message', resolve).once('error', reject)));
   }
   const results = [verifyAll(certPath, files.slice(0, share), attr), ...(await Promise.all(others))];

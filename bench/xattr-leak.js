@@ -92,19 +92,29 @@ async function main() {
       return;
     }
     const self = fileURLToPath(import.meta.url);
-    console.log(`fs-xattr: ${calls} calls per mode on ${file} (${attr}, ${VALUE.length}-byte value), Node ${process.version}`);
+    console.log(
+      `fs-xattr: ${calls} calls per mode on ${file} (${attr}, ${VALUE.length}-byte value), Node ${process.version}`,
+    );
     console.log('mode               RSS before  RSS after   growth     per call   time');
     const rows = [];
     for (const mode of MODES) {
-      const r = spawnSync(process.execPath, ['--expose-gc', self, '--child', mode, file, attr, String(calls)], { encoding: 'utf8' });
+      const r = spawnSync(process.execPath, ['--expose-gc', self, '--child', mode, file, attr, String(calls)], {
+        encoding: 'utf8',
+      });
       if (r.status !== 0) throw new Error(`${mode}: ${r.stderr}`);
       const m = JSON.parse(r.stdout.trim());
       const growth = m.after - m.before;
       rows.push({ ...m, growth });
-      console.log(`${mode.padEnd(18)} ${m.before.toFixed(1).padStart(7)} MiB ${m.after.toFixed(1).padStart(7)} MiB ${growth.toFixed(1).padStart(7)} MiB ${((growth * (1 << 20)) / calls).toFixed(0).padStart(6)} B ${(m.ms / 1000).toFixed(2).padStart(6)} s`);
+      console.log(
+        `${mode.padEnd(18)} ${m.before.toFixed(1).padStart(7)} MiB ${m.after.toFixed(1).padStart(7)} MiB ${growth.toFixed(1).padStart(7)} MiB ${((growth * (1 << 20)) / calls).toFixed(0).padStart(6)} B ${(m.ms / 1000).toFixed(2).padStart(6)} s`,
+      );
     }
     const leaks = rows.filter((r) => (r.growth * (1 << 20)) / calls > 64).map((r) => r.mode);
-    console.log(leaks.length ? `leaking (over 64 bytes per call kept after GC): ${leaks.join(', ')}` : 'no mode keeps over 64 bytes per call after GC');
+    console.log(
+      leaks.length
+        ? `leaking (over 64 bytes per call kept after GC): ${leaks.join(', ')}`
+        : 'no mode keeps over 64 bytes per call after GC',
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -38,10 +38,15 @@ const lazyStringWidth = {
   setup(b) {
     b.onResolve({ filter: /^string-width$/ }, (args) => {
       if (args.pluginData?.realStringWidth) return undefined; // the stand-in's own require: resolve as usual
-      return { path: `string-width for ${args.importer}`, namespace: 'lazy-string-width', pluginData: { resolveDir: args.resolveDir } };
+      return {
+        path: `string-width for ${args.importer}`,
+        namespace: 'lazy-string-width',
+        pluginData: { resolveDir: args.resolveDir },
+      };
     });
     b.onLoad({ filter: /.*/, namespace: 'lazy-string-width' }, (args) => ({
-      contents: 'let real; export default function stringWidth(s, o) { real ??= require("string-width").default; return real(s, o); }',
+      contents:
+        'let real; export default function stringWidth(s, o) { real ??= require("string-width").default; return real(s, o); }',
       resolveDir: args.pluginData.resolveDir,
       pluginData: { realStringWidth: true },
       loader: 'js',
@@ -67,7 +72,9 @@ await build({
   // through import.meta.url. Give it the URL it would have in this package's
   // node_modules, so it behaves as it does unbundled (and never reads the
   // package.json of the directory the command runs in).
-  banner: { js: "const __yargsMetaUrl = require('node:url').pathToFileURL(require('node:path').join(__dirname, '../../../node_modules/yargs/lib/platform-shims/esm.mjs')).href;" },
+  banner: {
+    js: "const __yargsMetaUrl = require('node:url').pathToFileURL(require('node:path').join(__dirname, '../../../node_modules/yargs/lib/platform-shims/esm.mjs')).href;",
+  },
   // carriers/descriptor-calls.ts finds the package (and build/Release) from the bundle's own folder.
   define: { 'import.meta.url': '__yargsMetaUrl', __IMA_SIDECAR_BUNDLE_DIR__: '__dirname' },
   legalComments: 'inline',

@@ -14,7 +14,10 @@ export class FormatError extends Error {
 /** Configuration or usage: bad key, bad certificate, bad option. Exit code 2. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
-  constructor(message: string, readonly path?: string) {
+  constructor(
+    message: string,
+    readonly path?: string,
+  ) {
     super(message);
   }
 }
@@ -27,7 +30,11 @@ export class UsageError extends Error {
 /** A per-file failure with a reason a person can act on. Exit code 1. */
 export class FileError extends Error {
   override readonly name = 'FileError';
-  constructor(readonly path: string, readonly reason: string, readonly code?: string) {
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+    readonly code?: string,
+  ) {
     super(`${path}: ${reason}`);
   }
 }

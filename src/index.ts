@@ -8,13 +8,29 @@ export { FormatError, ConfigError, FileError } from './errors.js';
 // Pure codecs
 export { HASH_ALGOS, hashAlgoById, hashAlgoByName, canCompute, signingRefusal } from './codec/hash-algo.js';
 export type { HashAlgo } from './codec/hash-algo.js';
-export { decodeImaValue, encodeImaValue, digestValue, imaFileId, describeValue, typeName, XATTR_TYPE, MAX_VALUE_SIZE, EVMCTL_MAX_VALUE_SIZE } from './codec/ima-value.js';
+export {
+  decodeImaValue,
+  encodeImaValue,
+  digestValue,
+  imaFileId,
+  describeValue,
+  typeName,
+  XATTR_TYPE,
+  MAX_VALUE_SIZE,
+  EVMCTL_MAX_VALUE_SIZE,
+} from './codec/ima-value.js';
 export type { ImaValue, DigestValue, SignatureValue, Decoded } from './codec/ima-value.js';
 
 // Crypto
 export { loadPrivateKey, parsePrivateKey, DEFAULT_PRIVATE_KEY } from './crypto/keys.js';
 export type { SigningKey, KeyAlgorithm } from './crypto/keys.js';
-export { loadCertificates, parseCertificates, computedKeyid, keyidFromSkid, DEFAULT_CERTIFICATES } from './crypto/certificate.js';
+export {
+  loadCertificates,
+  parseCertificates,
+  computedKeyid,
+  keyidFromSkid,
+  DEFAULT_CERTIFICATES,
+} from './crypto/certificate.js';
 export type { Certificate } from './crypto/certificate.js';
 export { resolveSigner, parseKeyidHex } from './crypto/signer.js';
 export type { Signer } from './crypto/signer.js';
@@ -57,9 +73,26 @@ export { checkValues, planChecks } from './ops/check.js';
 export type { CarrierCheck, CarrierValue, CarrierName } from './ops/check.js';
 
 // Appended ("module") signatures: trailer codec, CMS, operations, and the appended carrier
-export { parseTrailer, buildTrailer, splitAppended, appendSignature, endsWithMagic, MODSIG_MAGIC, MODSIG_TRAILER_SIZE, MAX_SIG_LEN } from './codec/modsig.js';
+export {
+  parseTrailer,
+  buildTrailer,
+  splitAppended,
+  appendSignature,
+  endsWithMagic,
+  MODSIG_MAGIC,
+  MODSIG_TRAILER_SIZE,
+  MAX_SIG_LEN,
+} from './codec/modsig.js';
 export type { AppendedLayout, ModuleSignatureInfo, SplitAppended } from './codec/modsig.js';
-export { parseCms, kernelRules, buildModuleCms, buildRefusal, describeCms, certMatchesSid, CMS_SIGNING_ALGOS } from './crypto/cms.js';
+export {
+  parseCms,
+  kernelRules,
+  buildModuleCms,
+  buildRefusal,
+  describeCms,
+  certMatchesSid,
+  CMS_SIGNING_ALGOS,
+} from './crypto/cms.js';
 export type { ParsedCms, CmsSigner, SignerIdentifier, SignerIdForm, KernelCheck } from './crypto/cms.js';
 export {
   inspectModsig,
@@ -79,4 +112,13 @@ export {
   verifyAppended,
   checkAppended,
 } from './ops/modsig.js';
-export type { AppendedInfo, LoadedAppended, AppendedVerdict, ModsigVerifyOptions, ModsigSignOptions, ModsigDetachOptions, ModsigAttachOptions, OutputOption } from './ops/modsig.js';
+export type {
+  AppendedInfo,
+  LoadedAppended,
+  AppendedVerdict,
+  ModsigVerifyOptions,
+  ModsigSignOptions,
+  ModsigDetachOptions,
+  ModsigAttachOptions,
+  OutputOption,
+} from './ops/modsig.js';

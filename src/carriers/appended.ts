@@ -8,10 +8,22 @@ import { constants, readSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { FileHandle, open, rename, unlink } from 'node:fs/promises';
 import type { PositionalReader } from '../crypto/digest.js';
-import { AppendedLayout, endsWithMagic, MODSIG_MAGIC_SIZE, MODSIG_TRAILER_SIZE, parseTrailer } from '../codec/modsig.js';
+import {
+  AppendedLayout,
+  endsWithMagic,
+  MODSIG_MAGIC_SIZE,
+  MODSIG_TRAILER_SIZE,
+  parseTrailer,
+} from '../codec/modsig.js';
 import { FileError, FormatError, describeSystemError, errnoOf } from '../errors.js';
 import { fsPath } from './fs-path.js';
-import { existingRegularFile, registerTemporary, syncDirectoryOf, temporaryPathFor, unregisterTemporary } from './atomic-write.js';
+import {
+  existingRegularFile,
+  registerTemporary,
+  syncDirectoryOf,
+  temporaryPathFor,
+  unregisterTemporary,
+} from './atomic-write.js';
 
 export interface AppendedInfo {
   readonly layout: AppendedLayout;
@@ -24,7 +36,10 @@ async function readExactly(handle: PositionalReader, length: number, position: n
   let got = 0;
   while (got < length) {
     const { bytesRead } = await handle.read(buf, got, length - got, position + got);
-    if (bytesRead === 0) throw new FormatError(`the file ended early: read ${position + got} of ${position + length} bytes (did it shrink?)`);
+    if (bytesRead === 0)
+      throw new FormatError(
+        `the file ended early: read ${position + got} of ${position + length} bytes (did it shrink?)`,
+      );
     got += bytesRead;
   }
   return buf;
@@ -39,7 +54,7 @@ async function readExactly(handle: PositionalReader, length: number, position: n
 export function endsWithAppendedMarker(fd: number, size: number): boolean {
   if (size < MODSIG_MAGIC_SIZE) return false;
   const tail = Buffer.allocUnsafe(MODSIG_MAGIC_SIZE);
-  for (let got = 0; got < MODSIG_MAGIC_SIZE; ) {
+  for (let got = 0; got < MODSIG_MAGIC_SIZE;) {
     const bytesRead = readSync(fd, tail, got, MODSIG_MAGIC_SIZE - got, size - MODSIG_MAGIC_SIZE + got);
     if (bytesRead === 0) return true;
     got += bytesRead;
@@ -59,7 +74,9 @@ export async function readAppendedSignature(handle: PositionalReader, size: numb
   const tail = await readExactly(handle, tailLength, size - tailLength);
   if (!endsWithMagic(tail)) return undefined;
   if (tailLength < MODSIG_TRAILER_SIZE) {
-    throw new FormatError(`truncated: the file is ${size} bytes, too short for the ${MODSIG_TRAILER_SIZE}-byte trailer plus a signature and a payload`);
+    throw new FormatError(
+      `truncated: the file is ${size} bytes, too short for the ${MODSIG_TRAILER_SIZE}-byte trailer plus a signature and a payload`,
+    );
   }
   const layout = parseTrailer(tail, size);
   const cms = await readExactly(handle, layout.sigLen, layout.cmsOffset);
@@ -71,7 +88,13 @@ export type Part = { readonly handle: PositionalReader; readonly start: number; 
 
 const CHUNK = 1 << 20;
 
-async function copyRange(from: PositionalReader, start: number, length: number, to: FileHandle, buffer: Buffer): Promise<void> {
+async function copyRange(
+  from: PositionalReader,
+  start: number,
+  length: number,
+  to: FileHandle,
+  buffer: Buffer,
+): Promise<void> {
   let done = 0;
   while (done < length) {
     const want = Math.min(buffer.length, length - done);
@@ -98,13 +121,21 @@ export interface StreamWriteOptions {
  * handlers and later runs clean it up), fsync, rename, fsync of the
  * directory. Refuses to replace anything but a regular file.
  */
-export async function writePartsAtomic(path: string, parts: readonly Part[], opts: StreamWriteOptions): Promise<{ replaced: boolean }> {
+export async function writePartsAtomic(
+  path: string,
+  parts: readonly Part[],
+  opts: StreamWriteOptions,
+): Promise<{ replaced: boolean }> {
   const what = opts.what ?? 'file';
   const replaced = await existingRegularFile(path, what);
   const tmp = temporaryPathFor(path);
   registerTemporary(tmp);
   try {
-    const h = await open(fsPath(tmp), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    const h = await open(
+      fsPath(tmp),
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      0o600,
+    );
     try {
       const buffer = Buffer.allocUnsafe(CHUNK);
       for (const p of parts) {

@@ -156,7 +156,11 @@ export async function existingRegularFile(path: string, what: string): Promise<b
  * Writes `bytes` to `path` atomically. Refuses to replace anything but a
  * regular file (a symlink at `path` is reported, never written through).
  */
-export async function writeFileAtomic(path: string, bytes: Uint8Array, opts: { mode?: number; what?: string } = {}): Promise<WriteResult> {
+export async function writeFileAtomic(
+  path: string,
+  bytes: Uint8Array,
+  opts: { mode?: number; what?: string } = {},
+): Promise<WriteResult> {
   const what = opts.what ?? 'file';
   const replaced = await existingRegularFile(path, what);
   const tmp = temporaryPathFor(path);
@@ -164,8 +168,12 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array, opts: { m
   registerTemporary(tmp);
   let fd: number | undefined;
   try {
-    fd = openSync(tmpAt, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, opts.mode ?? 0o644);
-    for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+    fd = openSync(
+      tmpAt,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      opts.mode ?? 0o644,
+    );
+    for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, bytes.length - done);
     await flushNewFile(fd, dirname(path));
     renameSync(tmpAt, fsPath(path));
     unregisterTemporary(tmp);

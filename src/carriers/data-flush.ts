@@ -50,7 +50,10 @@ export class GroupCommit<A> {
   private next?: Promise<void>;
   private nextCovered = 0;
 
-  constructor(private readonly flushNow: (arg: A, covered: number) => Promise<void>, private readonly onIdle?: () => void) {}
+  constructor(
+    private readonly flushNow: (arg: A, covered: number) => Promise<void>,
+    private readonly onIdle?: () => void,
+  ) {}
 
   /** Settles as a flush begun after this call. */
   join(arg: A): Promise<void> {
@@ -97,7 +100,10 @@ export class FilesystemFlushes {
   /** Shared flushes made, the writes they covered, and own flushes (for tests). */
   readonly stats = { shared: 0, covered: 0, solo: 0 };
 
-  constructor(flushFilesystem: FlushOne, private readonly now: () => number = performance.now.bind(performance)) {
+  constructor(
+    flushFilesystem: FlushOne,
+    private readonly now: () => number = performance.now.bind(performance),
+  ) {
     // Through the descriptor of the file that queued the flush: it waits for it, so it stays open until then.
     this.shared = new GroupCommit((fd, covered) => this.sharedFlush(flushFilesystem, fd, covered));
   }

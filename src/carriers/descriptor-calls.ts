@@ -56,7 +56,10 @@ declare const __IMA_SIDECAR_BUNDLE_DIR__: string | undefined;
  * yargs) the module's folder is three levels below it.
  */
 function packageRoot(): string {
-  const here = typeof __IMA_SIDECAR_BUNDLE_DIR__ === 'string' ? __IMA_SIDECAR_BUNDLE_DIR__ : dirname(fileURLToPath(import.meta.url));
+  const here =
+    typeof __IMA_SIDECAR_BUNDLE_DIR__ === 'string'
+      ? __IMA_SIDECAR_BUNDLE_DIR__
+      : dirname(fileURLToPath(import.meta.url));
   return join(here, '..', '..', '..');
 }
 

@@ -123,7 +123,14 @@ export function filesystemOf(path: string, dev?: number): FilesystemFacts {
   const byMagic = filesystemName(s.type);
   const mounted = dev !== undefined ? mountTypesByDevice().get(majorMinor(dev)) : undefined;
   // Trust the mount table's name only when it agrees with the magic's family (vfat is vfat, fuse.* is fuse).
-  const name = mounted && (mounted === byMagic || mounted.startsWith(`${byMagic}.`) || (byMagic === 'ext4' && /^ext[234]$/.test(mounted)) || (byMagic === 'fuse' && mounted === 'fuseblk')) ? mounted : byMagic;
+  const name =
+    mounted &&
+    (mounted === byMagic ||
+      mounted.startsWith(`${byMagic}.`) ||
+      (byMagic === 'ext4' && /^ext[234]$/.test(mounted)) ||
+      (byMagic === 'fuse' && mounted === 'fuseblk'))
+      ? mounted
+      : byMagic;
   const facts = { name, magic: Number(s.type) };
   if (dev !== undefined) namesByDevice.set(dev, facts);
   return facts;

@@ -45,7 +45,11 @@ export function listFolder(fd: number, fdPath: string): FolderListing {
   // A Buffer path, so that Node can lstat an entry of unknown type (DT_UNKNOWN) by joining it with the name.
   const entries = readdirSync(Buffer.from(fdPath), { withFileTypes: true, encoding: 'buffer' });
   entries.sort((a, b) => Buffer.compare(a.name, b.name));
-  return { names: entries.map((e) => decodeFsName(e.name)), raw: entries.map((e) => e.name), types: Uint8Array.from(entries, typeOfDirent) };
+  return {
+    names: entries.map((e) => decodeFsName(e.name)),
+    raw: entries.map((e) => e.name),
+    types: Uint8Array.from(entries, typeOfDirent),
+  };
 }
 
 function typeOfDirent(e: Dirent<Buffer>): number {

@@ -175,7 +175,10 @@ export class PinnedDir {
   readonly fdPath: string;
   /** Set by the walker once it has listed the directory (see heldAt). */
   regularFiles?: ReadonlySet<string>;
-  constructor(readonly fd: number, samplePath: string) {
+  constructor(
+    readonly fd: number,
+    samplePath: string,
+  ) {
     this.key = dirKey(samplePath);
     this.fdPath = descriptorPath(fd);
     register(this.key, this);
@@ -205,7 +208,8 @@ let lastKey = '';
  */
 function dirKey(p: string): string {
   const n = lastDir.length;
-  if (n > 0 && p.length > n + 1 && p.charCodeAt(n) === 0x2f && p.startsWith(lastDir) && p.indexOf('/', n + 1) < 0) return lastKey;
+  if (n > 0 && p.length > n + 1 && p.charCodeAt(n) === 0x2f && p.startsWith(lastDir) && p.indexOf('/', n + 1) < 0)
+    return lastKey;
   const dir = dirname(p);
   if (dir !== lastDir) {
     lastKey = normalize(dir);
@@ -243,7 +247,11 @@ export function heldAt(p: string): HeldEntry | undefined {
   const dir = heldFor(p);
   if (!dir) return undefined;
   const name = basename(p);
-  return { dirfd: dir.fd, name: hasEscapedBytes(name) ? encodeFsName(name) : name, listedAsRegularFile: dir.regularFiles?.has(name) ?? false };
+  return {
+    dirfd: dir.fd,
+    name: hasEscapedBytes(name) ? encodeFsName(name) : name,
+    listedAsRegularFile: dir.regularFiles?.has(name) ?? false,
+  };
 }
 
 /** The path to hand to a system call for `p`: through the held directory when `p` is in one, and as bytes when it holds escaped bytes. */

@@ -16,9 +16,14 @@ import { descriptorCalls, errnoName, systemError } from './descriptor-calls.js';
 export class ReadableFile {
   private open = true;
   /** `byOpenAt`: opened by our openAt, so closed by our close (Node's warns about those in a worker thread). */
-  constructor(readonly fd: number, private readonly byOpenAt = false) {}
+  constructor(
+    readonly fd: number,
+    private readonly byOpenAt = false,
+  ) {}
   read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }> {
-    return new Promise((resolve, reject) => read(this.fd, buffer, offset, length, position, (e, bytesRead) => (e ? reject(e) : resolve({ bytesRead }))));
+    return new Promise((resolve, reject) =>
+      read(this.fd, buffer, offset, length, position, (e, bytesRead) => (e ? reject(e) : resolve({ bytesRead }))),
+    );
   }
   /** Never while a read() is pending: the number could be reused under it. */
   close(): Promise<void> {
@@ -109,7 +114,8 @@ function notRegular(path: string, what: string, st: { readonly mode: number }): 
  */
 export function openRegularFileSync(path: string, what = 'file'): OpenedFile {
   const opened = openRegularFileIfPresent(path, what);
-  if (!opened) throw new FileError(path, `cannot open ${what}: ${describeSystemError({ code: 'ENOENT', message: '' })}`, 'ENOENT');
+  if (!opened)
+    throw new FileError(path, `cannot open ${what}: ${describeSystemError({ code: 'ENOENT', message: '' })}`, 'ENOENT');
   return opened;
 }
 
@@ -174,7 +180,11 @@ function openFailure(path: string, what: string, e: unknown): undefined {
  * folder, one native call opens, checks, reads and closes it (a sidecar in a
  * tree run: four calls from JavaScript before).
  */
-export function readSmallFileIfPresent(path: string, what: string, buffer: Buffer): { readonly length: number; readonly stat: FileFacts } | undefined {
+export function readSmallFileIfPresent(
+  path: string,
+  what: string,
+  buffer: Buffer,
+): { readonly length: number; readonly stat: FileFacts } | undefined {
   const at = heldAt(path);
   const native = at?.listedAsRegularFile ? descriptorCalls() : undefined;
   if (native && at) {
@@ -215,10 +225,16 @@ const identity = new Float64Array(2);
  * undefined when nothing can be found there. `at`: the path's entry in its
  * held folder, when the caller has it (OpenedFile.at).
  */
-export function currentIdentity(path: string, at: HeldEntry | undefined = undefined): { readonly dev: number; readonly ino: number } | undefined {
+export function currentIdentity(
+  path: string,
+  at: HeldEntry | undefined = undefined,
+): { readonly dev: number; readonly ino: number } | undefined {
   const native = descriptorCalls();
   const entry = native ? (at ?? heldAt(path)) : undefined;
-  if (native && entry) return native.lstatAt(entry.dirfd, entry.name, identity) === 0 ? { dev: identity[0]!, ino: identity[1]! } : undefined;
+  if (native && entry)
+    return native.lstatAt(entry.dirfd, entry.name, identity) === 0
+      ? { dev: identity[0]!, ino: identity[1]! }
+      : undefined;
   try {
     return lstatSync(fsPath(path), { throwIfNoEntry: false });
   } catch {

@@ -33,7 +33,12 @@ export function readSidecar(path: string): Buffer | undefined {
   }
   if (!read) return undefined;
   const { length, stat } = read;
-  if (stat.size > MAX_VALUE_SIZE) throw new FileError(path, `sidecar is ${stat.size} bytes, larger than the ${MAX_VALUE_SIZE}-byte xattr limit`, 'E2BIG');
+  if (stat.size > MAX_VALUE_SIZE)
+    throw new FileError(
+      path,
+      `sidecar is ${stat.size} bytes, larger than the ${MAX_VALUE_SIZE}-byte xattr limit`,
+      'E2BIG',
+    );
   return Buffer.from(scratch.subarray(0, length));
 }
 

@@ -5,8 +5,22 @@
  */
 import { FileError } from '../errors.js';
 import { descriptorPath } from './fs-path.js';
-import { FilesystemFacts, filesystemOf, knownFilesystem, knownXattrSupport, learnXattrSupport, setxattrStoresExactly } from './filesystem.js';
-import { currentIdentity, FileFacts, fileFacts, OpenedFile, openRegularFileSync, sameFileVersion } from './regular-file.js';
+import {
+  FilesystemFacts,
+  filesystemOf,
+  knownFilesystem,
+  knownXattrSupport,
+  learnXattrSupport,
+  setxattrStoresExactly,
+} from './filesystem.js';
+import {
+  currentIdentity,
+  FileFacts,
+  fileFacts,
+  OpenedFile,
+  openRegularFileSync,
+  sameFileVersion,
+} from './regular-file.js';
 import { createXattrFd, getXattrFd, isUnsupported, removeXattrFd, setXattrFd, XattrError } from './xattr.js';
 
 export interface Target extends OpenedFile {
@@ -83,7 +97,13 @@ export interface WriteOptions {
  * `create`, only when the file has no value yet: false, and nothing written,
  * when it has one.
  */
-export function writeTargetXattr(t: Target, name: string, value: Buffer, guard?: WriteGuard, opts: WriteOptions = {}): boolean {
+export function writeTargetXattr(
+  t: Target,
+  name: string,
+  value: Buffer,
+  guard?: WriteGuard,
+  opts: WriteOptions = {},
+): boolean {
   if (guard) assertGuard(t, guard);
   const known = knownXattrSupport(t.stat.dev, name, t.fs.name);
   if (known === false) {
@@ -148,13 +168,16 @@ export function removeTargetXattr(t: Target, name: string, guard?: WriteGuard): 
 /** The path still names the open file, and the file did not change since `before`. */
 export function assertUnchanged(t: Target, before: FileFacts): void {
   const now = fileFacts(t.handle.fd);
-  if (!sameFileVersion(before, now)) throw new FileError(t.path, 'file changed while it was being processed; nothing written', 'ECHANGED');
+  if (!sameFileVersion(before, now))
+    throw new FileError(t.path, 'file changed while it was being processed; nothing written', 'ECHANGED');
   assertStillNamed(t, now);
 }
 
 /** The path still names the open file (`open`: its device and inode). */
 function assertStillNamed(t: Target, open: { readonly dev: number; readonly ino: number }): void {
   const byPath = currentIdentity(t.path, t.at);
-  if (!byPath) throw new FileError(t.path, 'file was removed while it was being processed; nothing written', 'ECHANGED');
-  if (byPath.dev !== open.dev || byPath.ino !== open.ino) throw new FileError(t.path, 'file was replaced while it was being processed; nothing written', 'ECHANGED');
+  if (!byPath)
+    throw new FileError(t.path, 'file was removed while it was being processed; nothing written', 'ECHANGED');
+  if (byPath.dev !== open.dev || byPath.ino !== open.ino)
+    throw new FileError(t.path, 'file was replaced while it was being processed; nothing written', 'ECHANGED');
 }

@@ -41,15 +41,22 @@ export function isUnsupported(code: string | undefined): boolean {
 }
 
 /** A reason a person can act on, for an errno from an xattr call. */
-export function xattrReason(code: string | undefined, name: string, fsName: string, op: 'read' | 'write' | 'remove'): string {
+export function xattrReason(
+  code: string | undefined,
+  name: string,
+  fsName: string,
+  op: 'read' | 'write' | 'remove',
+): string {
   switch (code) {
     case 'ENOTSUP':
     case 'EOPNOTSUPP':
       return `filesystem ${fsName} does not support extended attributes`;
     case 'EPERM':
     case 'EACCES':
-      if (name.startsWith('security.') && op !== 'read') return `permission denied: writing ${name} needs CAP_SYS_ADMIN (run as root, or use --xattr user.ima)`;
-      if (name.startsWith('user.') && op !== 'read') return `permission denied: cannot write ${name} (not the file's owner, or no write access)`;
+      if (name.startsWith('security.') && op !== 'read')
+        return `permission denied: writing ${name} needs CAP_SYS_ADMIN (run as root, or use --xattr user.ima)`;
+      if (name.startsWith('user.') && op !== 'read')
+        return `permission denied: cannot write ${name} (not the file's owner, or no write access)`;
       return `permission denied (${code})`;
     case 'EROFS':
       return 'read-only filesystem (EROFS)';

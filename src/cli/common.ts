@@ -33,20 +33,41 @@ export function globalOptions<T>(y: Argv<T>) {
     .option('json', { type: 'boolean', describe: 'One JSON object per file on stdout, then a summary object' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print only failures' })
     .option('verbose', { alias: 'v', type: 'boolean', describe: 'Print warnings, and a stack trace with errors' })
-    .option('xattr', { type: 'string', default: DEFAULT_XATTR, describe: 'Extended attribute to use (user.ima for unprivileged tests)' })
+    .option('xattr', {
+      type: 'string',
+      default: DEFAULT_XATTR,
+      describe: 'Extended attribute to use (user.ima for unprivileged tests)',
+    })
     .option('suffix', { type: 'string', default: DEFAULT_SUFFIX, describe: 'Sidecar file suffix' })
-    .option('progress', { type: 'boolean', default: true, describe: 'Progress line on a terminal (--no-progress turns it off)' });
+    .option('progress', {
+      type: 'boolean',
+      default: true,
+      describe: 'Progress line on a terminal (--no-progress turns it off)',
+    });
 }
 
 export function selectionOptions<T>(y: Argv<T>) {
   return y
-    .positional('paths', { type: 'string', array: true, describe: 'Files, sidecars (X.sig means X) or directories (with -r)' })
+    .positional('paths', {
+      type: 'string',
+      array: true,
+      describe: 'Files, sidecars (X.sig means X) or directories (with -r)',
+    })
     .option('recursive', { alias: 'r', type: 'boolean', describe: 'Descend into directories' })
     .option('include', { ...repeatable, describe: 'Only files matching GLOB (relative to each directory argument)' })
     .option('exclude', { ...repeatable, describe: 'Skip files and directories matching GLOB' })
     .option('one-file-system', { type: 'boolean', describe: 'Do not descend into other filesystems' })
-    .option('jobs', { alias: 'j', type: 'number', describe: 'Files in flight at once (default: 32 per core, 32..128; migrate: 8 per core, 8..32; lowered to fit ulimit -n)' })
-    .option('threads', { type: 'number', describe: 'Worker threads for files found in directories, where the command can use them (default: none on 1-2 cores, else one per core but one, up to 8; 1: none)' });
+    .option('jobs', {
+      alias: 'j',
+      type: 'number',
+      describe:
+        'Files in flight at once (default: 32 per core, 32..128; migrate: 8 per core, 8..32; lowered to fit ulimit -n)',
+    })
+    .option('threads', {
+      type: 'number',
+      describe:
+        'Worker threads for files found in directories, where the command can use them (default: none on 1-2 cores, else one per core but one, up to 8; 1: none)',
+    });
 }
 
 export function outputOptions(a: GlobalArgs): OutputOptions {
@@ -54,20 +75,32 @@ export function outputOptions(a: GlobalArgs): OutputOptions {
 }
 
 export function checkXattrName(name: string): string {
-  if (!/^(security|user|trusted)\.[^\s]+$/.test(name)) throw new ConfigError(`--xattr must be a namespaced attribute name such as security.ima or user.ima, not "${name}"`);
+  if (!/^(security|user|trusted)\.[^\s]+$/.test(name))
+    throw new ConfigError(
+      `--xattr must be a namespaced attribute name such as security.ima or user.ima, not "${name}"`,
+    );
   return name;
 }
 
 export function checkSuffix(suffix: string): string {
-  if (suffix.length === 0 || suffix.includes('/')) throw new ConfigError(`--suffix must be a non-empty file name suffix, not "${suffix}"`);
+  if (suffix.length === 0 || suffix.includes('/'))
+    throw new ConfigError(`--suffix must be a non-empty file name suffix, not "${suffix}"`);
   return suffix;
 }
 
 export function treeOptions(a: SelectionArgs & GlobalArgs, stop?: StopSignal): TreeOptions {
-  if (a.jobs !== undefined && (!Number.isInteger(a.jobs) || a.jobs < 1 || a.jobs > 256)) throw new ConfigError(`--jobs must be a whole number from 1 to 256`);
-  if (a.threads !== undefined && (!Number.isInteger(a.threads) || a.threads < 1 || a.threads > 64)) throw new ConfigError(`--threads must be a whole number from 1 to 64`);
+  if (a.jobs !== undefined && (!Number.isInteger(a.jobs) || a.jobs < 1 || a.jobs > 256))
+    throw new ConfigError(`--jobs must be a whole number from 1 to 256`);
+  if (a.threads !== undefined && (!Number.isInteger(a.threads) || a.threads < 1 || a.threads > 64))
+    throw new ConfigError(`--threads must be a whole number from 1 to 64`);
   return {
-    select: { recursive: a.recursive, include: a.include, exclude: a.exclude, oneFileSystem: a['one-file-system'], suffix: checkSuffix(a.suffix) },
+    select: {
+      recursive: a.recursive,
+      include: a.include,
+      exclude: a.exclude,
+      oneFileSystem: a['one-file-system'],
+      suffix: checkSuffix(a.suffix),
+    },
     jobs: a.jobs,
     threads: a.threads,
     shouldStop: stop ? () => stop.requested : undefined,
@@ -91,7 +124,8 @@ export function signingAlgo(name: string): HashAlgo {
 export function hashingAlgo(name: string): HashAlgo {
   const algo = hashAlgoByName(name);
   if (!algo) throw new ConfigError(`unknown hash algorithm "${name}"`);
-  if (!canCompute(algo)) throw new ConfigError(`hash algorithm ${algo.name} is not available in this Node.js/OpenSSL build`);
+  if (!canCompute(algo))
+    throw new ConfigError(`hash algorithm ${algo.name} is not available in this Node.js/OpenSSL build`);
   return algo;
 }
 

@@ -24,13 +24,17 @@ export async function main(argv: string[] = rawArguments(hideBin(process.argv)))
   watchStdoutPipe();
   const parser = globalOptions(yargs(argv))
     .scriptName('ima-sidecar')
-    .usage('$0 <command> [options] PATH...\n\nManage Linux IMA signatures kept beside files (evmctl-format sidecars) and in security.ima.')
+    .usage(
+      '$0 <command> [options] PATH...\n\nManage Linux IMA signatures kept beside files (evmctl-format sidecars) and in security.ima.',
+    )
     .version(VERSION)
     .strict()
     .demandCommand(1, 'give a command (see --help)')
     .recommendCommands()
     .completion('completion', 'Print a bash/zsh completion script')
-    .epilog('Exit status: 0 all good, 1 some file failed, 2 usage or configuration error, 130/143 interrupted.\nEnvironment: IMA_SIDECAR_KEY_PASSWORD (or EVMCTL_KEY_PASSWORD) for encrypted keys.\nSee ima-sidecar(1).')
+    .epilog(
+      'Exit status: 0 all good, 1 some file failed, 2 usage or configuration error, 130/143 interrupted.\nEnvironment: IMA_SIDECAR_KEY_PASSWORD (or EVMCTL_KEY_PASSWORD) for encrypted keys.\nSee ima-sidecar(1).',
+    )
     .wrap(Math.min(100, process.stdout.columns ?? 100))
     .fail((msg, err) => {
       // Throwing is what stops yargs: a fail handler that returns lets it run the command anyway.
@@ -79,7 +83,9 @@ function reportError(e: unknown, verbose: boolean): number {
     return 1;
   }
   const err = e as NodeJS.ErrnoException;
-  process.stderr.write(`ima-sidecar: internal error: ${printable(err?.message ?? String(e))}${verbose ? '' : ' (--verbose shows the stack)'}\n`);
+  process.stderr.write(
+    `ima-sidecar: internal error: ${printable(err?.message ?? String(e))}${verbose ? '' : ' (--verbose shows the stack)'}\n`,
+  );
   if (verbose) process.stderr.write(`${err?.stack}\n`);
   return 2;
 }

@@ -43,8 +43,10 @@ export function describeForPeople(r: FileResult): string {
   const d = r.decoded;
   if (d) bits.push(d.kind === 'signature' ? `v${d.version} ${d.algo.name} keyid ${d.keyid}` : `${d.algo.name} digest`);
   const carriers = r.details?.carriers;
-  if (Array.isArray(carriers) && carriers.length && typeof carriers[0] === 'string') bits.push(`into ${carriers.join(' and ')}`);
-  else if (Array.isArray(carriers) && carriers.length) bits.push(`from ${carriers.map((c) => (c as { carrier: string }).carrier).join(' and ')}`);
+  if (Array.isArray(carriers) && carriers.length && typeof carriers[0] === 'string')
+    bits.push(`into ${carriers.join(' and ')}`);
+  else if (Array.isArray(carriers) && carriers.length)
+    bits.push(`from ${carriers.map((c) => (c as { carrier: string }).carrier).join(' and ')}`);
   return bits.length ? ` (${bits.join(', ')})` : '';
 }
 
@@ -134,7 +136,10 @@ export class StopSignal {
           return;
         }
         this.signal = sig;
-        write(process.stderr, `\nima-sidecar: ${sig} received: finishing the files in flight, then stopping (again to stop at once)\n`);
+        write(
+          process.stderr,
+          `\nima-sidecar: ${sig} received: finishing the files in flight, then stopping (again to stop at once)\n`,
+        );
       };
       process.on(sig, h);
       this.handlers.push([sig, h]);
@@ -157,7 +162,10 @@ export class Reporter {
   private progressShown = false;
   private readonly verb: (r: FileResult) => string;
   private readonly customVerb: boolean;
-  constructor(private readonly opts: OutputOptions, verb?: (r: FileResult) => string) {
+  constructor(
+    private readonly opts: OutputOptions,
+    verb?: (r: FileResult) => string,
+  ) {
     this.verb = verb ?? ((r) => r.status);
     this.customVerb = verb !== undefined;
   }
@@ -181,7 +189,8 @@ export class Reporter {
       else if (!this.opts.quiet) {
         write(process.stdout, `${line}${reason || (this.customVerb ? '' : describeForPeople(r))}\n`);
       }
-      if (this.opts.verbose) for (const w of r.warnings ?? []) write(process.stderr, `${printable(r.path)}: warning: ${printable(w)}\n`);
+      if (this.opts.verbose)
+        for (const w of r.warnings ?? []) write(process.stderr, `${printable(r.path)}: warning: ${printable(w)}\n`);
     }
     if (this.showProgress) this.progress(r.path);
   }
@@ -218,10 +227,27 @@ export class Reporter {
     const secs = Number(process.hrtime.bigint() - this.started) / 1e9;
     const interrupted = stop?.signal;
     if (this.opts.json) {
-      write(process.stdout, JSON.stringify({ summary: { ...s.counts, total: s.total, failed: s.failed, seconds: Number(secs.toFixed(3)), ...(interrupted ? { interrupted } : {}), ...extra } }) + '\n');
+      write(
+        process.stdout,
+        JSON.stringify({
+          summary: {
+            ...s.counts,
+            total: s.total,
+            failed: s.failed,
+            seconds: Number(secs.toFixed(3)),
+            ...(interrupted ? { interrupted } : {}),
+            ...extra,
+          },
+        }) + '\n',
+      );
     } else if (!this.opts.quiet && (s.total !== 1 || interrupted)) {
-      const parts = Object.entries(s.counts).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${v} ${k}`);
-      write(process.stderr, `${s.total} file${s.total === 1 ? '' : 's'}: ${parts.join(', ') || 'nothing to do'} (${secs.toFixed(2)} s)${interrupted ? `; stopped by ${interrupted}` : ''}\n`);
+      const parts = Object.entries(s.counts)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => `${v} ${k}`);
+      write(
+        process.stderr,
+        `${s.total} file${s.total === 1 ? '' : 's'}: ${parts.join(', ') || 'nothing to do'} (${secs.toFixed(2)} s)${interrupted ? `; stopped by ${interrupted}` : ''}\n`,
+      );
     }
     flushOutput();
     return stop?.exitCode() ?? (s.failed > 0 ? 1 : 0);

@@ -74,44 +74,82 @@ export function decodeImaValue(input: Uint8Array): Decoded {
   const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   const warnings: string[] = [];
   if (bytes.length === 0) throw new FormatError('empty value');
-  if (bytes.length > MAX_VALUE_SIZE) throw new FormatError(`value is ${bytes.length} bytes, larger than the ${MAX_VALUE_SIZE}-byte xattr limit`);
+  if (bytes.length > MAX_VALUE_SIZE)
+    throw new FormatError(`value is ${bytes.length} bytes, larger than the ${MAX_VALUE_SIZE}-byte xattr limit`);
   const type = bytes[0]!;
   switch (type) {
     case XATTR_TYPE.DIGEST: {
       // integrity.h keeps the 0x01 form for sha1 (21 bytes) and md5 (17, or 21 padded with zeros).
-      if (bytes.length === 17) return { value: { kind: 'digest', type: 0x01, algo: algoFromId(1), digest: Buffer.from(bytes.subarray(1)) }, warnings };
-      if (bytes.length !== 21) throw new FormatError(`a 0x01 digest value must be 21 bytes (sha1) or 17 (md5), not ${bytes.length}`);
+      if (bytes.length === 17)
+        return {
+          value: { kind: 'digest', type: 0x01, algo: algoFromId(1), digest: Buffer.from(bytes.subarray(1)) },
+          warnings,
+        };
+      if (bytes.length !== 21)
+        throw new FormatError(`a 0x01 digest value must be 21 bytes (sha1) or 17 (md5), not ${bytes.length}`);
       if (bytes.readUInt32BE(17) === 0) {
         warnings.push('0x01 value ends in four zero bytes: the kernel reads it as a padded md5 digest');
-        return { value: { kind: 'digest', type: 0x01, algo: algoFromId(1), digest: Buffer.from(bytes.subarray(1, 17)), md5Padded: true }, warnings };
+        return {
+          value: {
+            kind: 'digest',
+            type: 0x01,
+            algo: algoFromId(1),
+            digest: Buffer.from(bytes.subarray(1, 17)),
+            md5Padded: true,
+          },
+          warnings,
+        };
       }
-      return { value: { kind: 'digest', type: 0x01, algo: algoFromId(2), digest: Buffer.from(bytes.subarray(1)) }, warnings };
+      return {
+        value: { kind: 'digest', type: 0x01, algo: algoFromId(2), digest: Buffer.from(bytes.subarray(1)) },
+        warnings,
+      };
     }
     case XATTR_TYPE.DIGEST_NG: {
       if (bytes.length < 2) throw new FormatError('0x04 digest value has no hash algorithm byte');
       const algo = algoFromId(bytes[1]!);
       const got = bytes.length - 2;
-      if (got !== algo.digestSize) throw new FormatError(`${algo.name} digest must be ${algo.digestSize} bytes, value holds ${got}`);
+      if (got !== algo.digestSize)
+        throw new FormatError(`${algo.name} digest must be ${algo.digestSize} bytes, value holds ${got}`);
       return { value: { kind: 'digest', type: 0x04, algo, digest: Buffer.from(bytes.subarray(2)) }, warnings };
     }
     case XATTR_TYPE.DIGSIG:
     case XATTR_TYPE.VERITY_DIGSIG: {
-      if (bytes.length <= SIGNATURE_HEADER_SIZE) throw new FormatError(`signature value is ${bytes.length} bytes, shorter than its ${SIGNATURE_HEADER_SIZE}-byte header plus a signature`);
+      if (bytes.length <= SIGNATURE_HEADER_SIZE)
+        throw new FormatError(
+          `signature value is ${bytes.length} bytes, shorter than its ${SIGNATURE_HEADER_SIZE}-byte header plus a signature`,
+        );
       const version = bytes[1]!;
-      if (version !== 2 && version !== 3) throw new FormatError(`unknown signature version ${version} (2 or 3 expected)`);
-      if (type === XATTR_TYPE.VERITY_DIGSIG && version !== 3) throw new FormatError('an fs-verity signature (0x06) must be version 3');
+      if (version !== 2 && version !== 3)
+        throw new FormatError(`unknown signature version ${version} (2 or 3 expected)`);
+      if (type === XATTR_TYPE.VERITY_DIGSIG && version !== 3)
+        throw new FormatError('an fs-verity signature (0x06) must be version 3');
       const algo = algoFromId(bytes[2]!);
       const keyid = bytes.subarray(3, 7).toString('hex');
       const sigSize = bytes.readUInt16BE(7);
       const actual = bytes.length - SIGNATURE_HEADER_SIZE;
       if (sigSize !== actual) {
-        throw new FormatError(sigSize > actual
-          ? `truncated: header says ${sigSize} signature bytes, value holds ${actual}`
-          : `${actual - sigSize} trailing bytes after the ${sigSize}-byte signature`);
+        throw new FormatError(
+          sigSize > actual
+            ? `truncated: header says ${sigSize} signature bytes, value holds ${actual}`
+            : `${actual - sigSize} trailing bytes after the ${sigSize}-byte signature`,
+        );
       }
-      if (type === XATTR_TYPE.DIGSIG && version === 3) warnings.push('a 0x03 version 3 signature needs kernel 7.1 or later (appraise_type=sigv3)');
-      if (bytes.length > EVMCTL_MAX_VALUE_SIZE) warnings.push(`value is ${bytes.length} bytes: evmctl 1.4 reads at most ${EVMCTL_MAX_VALUE_SIZE}`);
-      return { value: { kind: 'signature', type, version, algo, keyid, signature: Buffer.from(bytes.subarray(SIGNATURE_HEADER_SIZE)) }, warnings };
+      if (type === XATTR_TYPE.DIGSIG && version === 3)
+        warnings.push('a 0x03 version 3 signature needs kernel 7.1 or later (appraise_type=sigv3)');
+      if (bytes.length > EVMCTL_MAX_VALUE_SIZE)
+        warnings.push(`value is ${bytes.length} bytes: evmctl 1.4 reads at most ${EVMCTL_MAX_VALUE_SIZE}`);
+      return {
+        value: {
+          kind: 'signature',
+          type,
+          version,
+          algo,
+          keyid,
+          signature: Buffer.from(bytes.subarray(SIGNATURE_HEADER_SIZE)),
+        },
+        warnings,
+      };
     }
     case XATTR_TYPE.EVM_HMAC:
     case XATTR_TYPE.EVM_PORTABLE_DIGSIG:
@@ -125,29 +163,43 @@ export function decodeImaValue(input: Uint8Array): Decoded {
 export function encodeImaValue(value: ImaValue): Buffer {
   // Checked at run time too: library callers in plain JavaScript get no help from the types.
   const algo = hashAlgoById(value.algo?.id);
-  if (!algo || algo.name !== value.algo.name) throw new FormatError(`hash algorithm ${value.algo?.name ?? '?'} (id ${value.algo?.id}) is not in the kernel's table`);
+  if (!algo || algo.name !== value.algo.name)
+    throw new FormatError(
+      `hash algorithm ${value.algo?.name ?? '?'} (id ${value.algo?.id}) is not in the kernel's table`,
+    );
   if (value.kind === 'digest') {
-    if (value.digest.length !== algo.digestSize) throw new FormatError(`${algo.name} digest must be ${algo.digestSize} bytes`);
+    if (value.digest.length !== algo.digestSize)
+      throw new FormatError(`${algo.name} digest must be ${algo.digestSize} bytes`);
     if (value.type === 0x01) {
       if (algo.name === 'sha1') {
         // The kernel reads a 21-byte 0x01 value ending in four zero bytes as a padded md5 digest.
-        if (value.digest.readUInt32BE(16) === 0) throw new FormatError('a sha1 digest ending in four zero bytes would be read as a padded md5 digest in the 0x01 form; use 0x04');
+        if (value.digest.readUInt32BE(16) === 0)
+          throw new FormatError(
+            'a sha1 digest ending in four zero bytes would be read as a padded md5 digest in the 0x01 form; use 0x04',
+          );
         return Buffer.concat([Buffer.of(0x01), value.digest]);
       }
-      if (algo.name === 'md5') return Buffer.concat([Buffer.of(0x01), value.digest, value.md5Padded ? Buffer.alloc(4) : Buffer.alloc(0)]);
+      if (algo.name === 'md5')
+        return Buffer.concat([Buffer.of(0x01), value.digest, value.md5Padded ? Buffer.alloc(4) : Buffer.alloc(0)]);
       throw new FormatError(`the 0x01 form holds only sha1 or md5, not ${algo.name}`);
     }
     if (value.type !== 0x04) throw new FormatError(`digest values have type 0x01 or 0x04, not ${String(value.type)}`);
     return Buffer.concat([Buffer.of(0x04, algo.id), value.digest]);
   }
-  if (value.kind !== 'signature') throw new FormatError(`unknown value kind ${String((value as { kind?: unknown }).kind)}`);
-  if (value.type !== 0x03 && value.type !== 0x06) throw new FormatError(`signature values have type 0x03 or 0x06, not ${String(value.type)}`);
-  if (value.version !== 2 && value.version !== 3) throw new FormatError(`signature version must be 2 or 3, not ${String(value.version)}`);
-  if (typeof value.keyid !== 'string' || !/^[0-9a-f]{8}$/.test(value.keyid)) throw new FormatError(`keyid must be 8 hex digits, not "${value.keyid}"`);
+  if (value.kind !== 'signature')
+    throw new FormatError(`unknown value kind ${String((value as { kind?: unknown }).kind)}`);
+  if (value.type !== 0x03 && value.type !== 0x06)
+    throw new FormatError(`signature values have type 0x03 or 0x06, not ${String(value.type)}`);
+  if (value.version !== 2 && value.version !== 3)
+    throw new FormatError(`signature version must be 2 or 3, not ${String(value.version)}`);
+  if (typeof value.keyid !== 'string' || !/^[0-9a-f]{8}$/.test(value.keyid))
+    throw new FormatError(`keyid must be 8 hex digits, not "${value.keyid}"`);
   if (value.signature.length === 0) throw new FormatError('empty signature');
-  if (value.type === 0x06 && value.version !== 3) throw new FormatError('an fs-verity signature (0x06) must be version 3');
+  if (value.type === 0x06 && value.version !== 3)
+    throw new FormatError('an fs-verity signature (0x06) must be version 3');
   const total = SIGNATURE_HEADER_SIZE + value.signature.length;
-  if (total > MAX_VALUE_SIZE) throw new FormatError(`value would be ${total} bytes, larger than the ${MAX_VALUE_SIZE}-byte xattr limit`);
+  if (total > MAX_VALUE_SIZE)
+    throw new FormatError(`value would be ${total} bytes, larger than the ${MAX_VALUE_SIZE}-byte xattr limit`);
   const header = Buffer.alloc(SIGNATURE_HEADER_SIZE);
   header[0] = value.type;
   header[1] = value.version;
@@ -178,7 +230,12 @@ export function imaFileId(hashType: 0x03 | 0x06, algo: HashAlgo, digest: Buffer)
 /** Plain-object description for JSON output and `inspect`. */
 export function describeValue(value: ImaValue): Record<string, unknown> {
   if (value.kind === 'digest') {
-    return { type: `0x0${value.type}`, typeName: typeName(value.type), hashAlgo: value.algo.name, digest: value.digest.toString('hex') };
+    return {
+      type: `0x0${value.type}`,
+      typeName: typeName(value.type),
+      hashAlgo: value.algo.name,
+      digest: value.digest.toString('hex'),
+    };
   }
   return {
     type: `0x0${value.type}`,

@@ -29,7 +29,11 @@ export const PKEY_ID_PKCS7 = 2;
 /** The kernel's ASN.1 decoder refuses longer messages (lib/asn1_decoder.c: datalen > 65535 is -EMSGSIZE). */
 export const MAX_SIG_LEN = 65535;
 
-const idTypeNames: Record<number, string> = { [PKEY_ID_PGP]: 'PGP', [PKEY_ID_X509]: 'X.509', [PKEY_ID_PKCS7]: 'PKCS#7' };
+const idTypeNames: Record<number, string> = {
+  [PKEY_ID_PGP]: 'PGP',
+  [PKEY_ID_X509]: 'X.509',
+  [PKEY_ID_PKCS7]: 'PKCS#7',
+};
 
 export function idTypeName(id: number): string {
   return idTypeNames[id] ?? `unknown (${id})`;
@@ -70,13 +74,23 @@ export function endsWithMagic(tail: Uint8Array): boolean {
 /** Reads struct module_signature from exactly 12 bytes, without judging it. */
 export function decodeModuleSignatureInfo(bytes: Uint8Array): ModuleSignatureInfo {
   const b = view(bytes);
-  if (b.length !== MODSIG_INFO_SIZE) throw new FormatError(`struct module_signature is ${MODSIG_INFO_SIZE} bytes, not ${b.length}`);
-  return { algo: b[0]!, hash: b[1]!, idType: b[2]!, signerLen: b[3]!, keyIdLen: b[4]!, pad: [b[5]!, b[6]!, b[7]!], sigLen: b.readUInt32BE(8) };
+  if (b.length !== MODSIG_INFO_SIZE)
+    throw new FormatError(`struct module_signature is ${MODSIG_INFO_SIZE} bytes, not ${b.length}`);
+  return {
+    algo: b[0]!,
+    hash: b[1]!,
+    idType: b[2]!,
+    signerLen: b[3]!,
+    keyIdLen: b[4]!,
+    pad: [b[5]!, b[6]!, b[7]!],
+    sigLen: b.readUInt32BE(8),
+  };
 }
 
 /** struct module_signature as sign-file writes it: zeros, id_type 2, be32 sig_len. */
 export function encodeModuleSignatureInfo(sigLen: number): Buffer {
-  if (!Number.isInteger(sigLen) || sigLen <= 0 || sigLen > MAX_SIG_LEN) throw new FormatError(`sig_len must be from 1 to ${MAX_SIG_LEN}, not ${sigLen}`);
+  if (!Number.isInteger(sigLen) || sigLen <= 0 || sigLen > MAX_SIG_LEN)
+    throw new FormatError(`sig_len must be from 1 to ${MAX_SIG_LEN}, not ${sigLen}`);
   const b = Buffer.alloc(MODSIG_INFO_SIZE);
   b[2] = PKEY_ID_PKCS7;
   b.writeUInt32BE(sigLen, 8);
@@ -94,23 +108,33 @@ export function buildTrailer(sigLen: number): Buffer {
  */
 export function parseTrailer(trailer: Uint8Array, fileSize: number): AppendedLayout {
   const t = view(trailer);
-  if (t.length !== MODSIG_TRAILER_SIZE) throw new FormatError(`the trailer is the last ${MODSIG_TRAILER_SIZE} bytes, not ${t.length}`);
+  if (t.length !== MODSIG_TRAILER_SIZE)
+    throw new FormatError(`the trailer is the last ${MODSIG_TRAILER_SIZE} bytes, not ${t.length}`);
   if (!Number.isSafeInteger(fileSize) || fileSize < 0) throw new FormatError(`bad file size ${fileSize}`);
-  if (!endsWithMagic(t)) throw new FormatError('no appended signature: the file does not end with "~Module signature appended~\\n"');
+  if (!endsWithMagic(t))
+    throw new FormatError('no appended signature: the file does not end with "~Module signature appended~\\n"');
   if (fileSize <= MODSIG_TRAILER_SIZE) {
-    throw new FormatError(`truncated: the file is ${fileSize} bytes, too short for the ${MODSIG_TRAILER_SIZE}-byte trailer plus a signature and a payload`);
+    throw new FormatError(
+      `truncated: the file is ${fileSize} bytes, too short for the ${MODSIG_TRAILER_SIZE}-byte trailer plus a signature and a payload`,
+    );
   }
   const info = decodeModuleSignatureInfo(t.subarray(0, MODSIG_INFO_SIZE));
   const room = fileSize - MODSIG_TRAILER_SIZE;
   // The kernel's order: sig_len, then id_type, then the zero fields.
   if (info.sigLen > room) {
-    throw new FormatError(`bad sig_len ${info.sigLen}: only ${room} bytes precede the ${MODSIG_TRAILER_SIZE}-byte trailer (truncated file or corrupt trailer)`);
+    throw new FormatError(
+      `bad sig_len ${info.sigLen}: only ${room} bytes precede the ${MODSIG_TRAILER_SIZE}-byte trailer (truncated file or corrupt trailer)`,
+    );
   }
   if (info.sigLen === room) {
-    throw new FormatError(`bad sig_len ${info.sigLen}: it leaves an empty payload, which the kernel rejects (sig_len must be smaller than the file size minus ${MODSIG_TRAILER_SIZE})`);
+    throw new FormatError(
+      `bad sig_len ${info.sigLen}: it leaves an empty payload, which the kernel rejects (sig_len must be smaller than the file size minus ${MODSIG_TRAILER_SIZE})`,
+    );
   }
   if (info.idType !== PKEY_ID_PKCS7) {
-    throw new FormatError(`id_type is ${info.idType} (${idTypeName(info.idType)}), the kernel accepts only ${PKEY_ID_PKCS7} (PKCS#7)`);
+    throw new FormatError(
+      `id_type is ${info.idType} (${idTypeName(info.idType)}), the kernel accepts only ${PKEY_ID_PKCS7} (PKCS#7)`,
+    );
   }
   const nonZero: string[] = [];
   if (info.algo) nonZero.push(`algo=${info.algo}`);
@@ -118,9 +142,13 @@ export function parseTrailer(trailer: Uint8Array, fileSize: number): AppendedLay
   if (info.signerLen) nonZero.push(`signer_len=${info.signerLen}`);
   if (info.keyIdLen) nonZero.push(`key_id_len=${info.keyIdLen}`);
   if (info.pad.some((p) => p !== 0)) nonZero.push(`__pad=${info.pad.join(',')}`);
-  if (nonZero.length) throw new FormatError(`struct module_signature has non-zero fields the kernel requires to be zero (${nonZero.join(', ')})`);
+  if (nonZero.length)
+    throw new FormatError(
+      `struct module_signature has non-zero fields the kernel requires to be zero (${nonZero.join(', ')})`,
+    );
   if (info.sigLen === 0) throw new FormatError('bad sig_len 0: there is no PKCS#7 message');
-  if (info.sigLen > MAX_SIG_LEN) throw new FormatError(`bad sig_len ${info.sigLen}: the kernel's ASN.1 decoder takes at most ${MAX_SIG_LEN} bytes`);
+  if (info.sigLen > MAX_SIG_LEN)
+    throw new FormatError(`bad sig_len ${info.sigLen}: the kernel's ASN.1 decoder takes at most ${MAX_SIG_LEN} bytes`);
   const payloadLength = room - info.sigLen;
   return { fileSize, payloadLength, cmsOffset: payloadLength, sigLen: info.sigLen, info };
 }
@@ -139,15 +167,22 @@ export function splitAppended(file: Uint8Array): SplitAppended | undefined {
   const b = view(file);
   if (!endsWithMagic(b)) return undefined;
   if (b.length < MODSIG_TRAILER_SIZE) {
-    throw new FormatError(`truncated: the file is ${b.length} bytes, too short for the ${MODSIG_TRAILER_SIZE}-byte trailer plus a signature and a payload`);
+    throw new FormatError(
+      `truncated: the file is ${b.length} bytes, too short for the ${MODSIG_TRAILER_SIZE}-byte trailer plus a signature and a payload`,
+    );
   }
   const layout = parseTrailer(b.subarray(b.length - MODSIG_TRAILER_SIZE), b.length);
-  return { layout, payload: b.subarray(0, layout.payloadLength), cms: b.subarray(layout.cmsOffset, layout.cmsOffset + layout.sigLen) };
+  return {
+    layout,
+    payload: b.subarray(0, layout.payloadLength),
+    cms: b.subarray(layout.cmsOffset, layout.cmsOffset + layout.sigLen),
+  };
 }
 
 /** payload || cms || trailer, for files small enough to hold in memory. */
 export function appendSignature(payload: Uint8Array, cms: Uint8Array): Buffer {
-  if (payload.length === 0) throw new FormatError('empty payload: the kernel rejects an appended signature with nothing before it');
+  if (payload.length === 0)
+    throw new FormatError('empty payload: the kernel rejects an appended signature with nothing before it');
   return Buffer.concat([view(payload), view(cms), buildTrailer(cms.length)]);
 }
 

@@ -51,7 +51,14 @@ async function parseExtensions(der: Buffer): Promise<{ skid?: Buffer; spkBits: B
   const f = certificateFields(der);
   // The issuer exactly as encoded in the certificate (re-encoding could differ from the original bytes).
   const serialAndIssuer = Buffer.concat([f.serial, f.issuer]);
-  return { skid: f.skid && Buffer.from(f.skid), spkBits: Buffer.from(f.spkBits), issuerKeyid: serialAndIssuer.subarray(Math.max(0, serialAndIssuer.length - 4)).toString('hex').padStart(8, '0') };
+  return {
+    skid: f.skid && Buffer.from(f.skid),
+    spkBits: Buffer.from(f.spkBits),
+    issuerKeyid: serialAndIssuer
+      .subarray(Math.max(0, serialAndIssuer.length - 4))
+      .toString('hex')
+      .padStart(8, '0'),
+  };
 }
 
 export async function parseCertificateDer(der: Buffer, source: string): Promise<Certificate> {
@@ -89,7 +96,8 @@ export function noSkidWarning(c: Certificate): string {
   return `${c.source}: certificate has no subjectKeyIdentifier; using the keyid ${c.keyid} computed from its key (as evmctl does), which the kernel cannot match: it finds this certificate only by keyid ${c.issuerKeyid} (the end of its serial number and issuer name; give --keyid ${c.issuerKeyid} to sign for the kernel)`;
 }
 
-const PEM_CERT = /-----BEGIN (?:X509 |TRUSTED )?CERTIFICATE-----([\s\S]*?)-----END (?:X509 |TRUSTED )?CERTIFICATE-----/g;
+const PEM_CERT =
+  /-----BEGIN (?:X509 |TRUSTED )?CERTIFICATE-----([\s\S]*?)-----END (?:X509 |TRUSTED )?CERTIFICATE-----/g;
 
 /** Parses a file's bytes: DER, or PEM with one or more certificates. */
 export async function parseCertificates(bytes: Buffer, source: string): Promise<Certificate[]> {
@@ -113,7 +121,11 @@ export async function parseCertificates(bytes: Buffer, source: string): Promise<
  * directory that parses as a certificate). With no paths, evmctl's defaults
  * that exist.
  */
-export async function loadCertificates(paths: readonly string[] | undefined, warn: (msg: string) => void = () => {}, opts: { allowNone?: boolean } = {}): Promise<Certificate[]> {
+export async function loadCertificates(
+  paths: readonly string[] | undefined,
+  warn: (msg: string) => void = () => {},
+  opts: { allowNone?: boolean } = {},
+): Promise<Certificate[]> {
   const explicit = paths && paths.length > 0;
   const list = explicit ? paths : DEFAULT_CERTIFICATES;
   const certs: Certificate[] = [];
@@ -153,7 +165,9 @@ export async function loadCertificates(paths: readonly string[] | undefined, war
   if (certs.length === 0) {
     // Digest values need no certificate: a caller that may meet only digests asks for none rather than an error.
     if (!explicit && opts.allowNone) return certs;
-    throw new ConfigError(`no certificate given and none of the defaults exist (${DEFAULT_CERTIFICATES.join(', ')}); use --cert`);
+    throw new ConfigError(
+      `no certificate given and none of the defaults exist (${DEFAULT_CERTIFICATES.join(', ')}); use --cert`,
+    );
   }
   for (const c of certs) {
     if (c.keyidSource === 'computed') {

@@ -56,22 +56,71 @@ const DIGESTS: readonly { oid: string; name: string; kernel?: string }[] = [
 export type CmsKeyType = 'rsa' | 'ecdsa';
 
 /** Signature algorithm OIDs: what key they need, the hash they name (when they do), and whether the kernel's parser takes them. */
-const SIGNATURE_ALGORITHMS: readonly { oid: string; name: string; key: CmsKeyType; hash?: string; kernel?: string }[] = [
-  { oid: OID_RSA_ENCRYPTION, name: 'rsaEncryption', key: 'rsa' },
-  { oid: '1.2.840.113549.1.1.5', name: 'sha1WithRSAEncryption', key: 'rsa', hash: 'sha1', kernel: 'the kernel\'s PKCS#7 parser takes only rsaEncryption for RSA signers' },
-  { oid: '1.2.840.113549.1.1.14', name: 'sha224WithRSAEncryption', key: 'rsa', hash: 'sha224', kernel: 'the kernel\'s PKCS#7 parser takes only rsaEncryption for RSA signers' },
-  { oid: '1.2.840.113549.1.1.11', name: 'sha256WithRSAEncryption', key: 'rsa', hash: 'sha256', kernel: 'the kernel\'s PKCS#7 parser takes only rsaEncryption for RSA signers' },
-  { oid: '1.2.840.113549.1.1.12', name: 'sha384WithRSAEncryption', key: 'rsa', hash: 'sha384', kernel: 'the kernel\'s PKCS#7 parser takes only rsaEncryption for RSA signers' },
-  { oid: '1.2.840.113549.1.1.13', name: 'sha512WithRSAEncryption', key: 'rsa', hash: 'sha512', kernel: 'the kernel\'s PKCS#7 parser takes only rsaEncryption for RSA signers' },
-  { oid: '1.2.840.10045.4.1', name: 'ecdsa-with-SHA1', key: 'ecdsa', hash: 'sha1' },
-  { oid: '1.2.840.10045.4.3.1', name: 'ecdsa-with-SHA224', key: 'ecdsa', hash: 'sha224' },
-  { oid: '1.2.840.10045.4.3.2', name: 'ecdsa-with-SHA256', key: 'ecdsa', hash: 'sha256' },
-  { oid: '1.2.840.10045.4.3.3', name: 'ecdsa-with-SHA384', key: 'ecdsa', hash: 'sha384' },
-  { oid: '1.2.840.10045.4.3.4', name: 'ecdsa-with-SHA512', key: 'ecdsa', hash: 'sha512' },
-  { oid: '2.16.840.1.101.3.4.3.10', name: 'ecdsa-with-SHA3-256', key: 'ecdsa', hash: 'sha3-256', kernel: 'ECDSA with sha3 in PKCS#7 needs kernel 6.7 or later' },
-  { oid: '2.16.840.1.101.3.4.3.11', name: 'ecdsa-with-SHA3-384', key: 'ecdsa', hash: 'sha3-384', kernel: 'ECDSA with sha3 in PKCS#7 needs kernel 6.7 or later' },
-  { oid: '2.16.840.1.101.3.4.3.12', name: 'ecdsa-with-SHA3-512', key: 'ecdsa', hash: 'sha3-512', kernel: 'ECDSA with sha3 in PKCS#7 needs kernel 6.7 or later' },
-];
+const SIGNATURE_ALGORITHMS: readonly { oid: string; name: string; key: CmsKeyType; hash?: string; kernel?: string }[] =
+  [
+    { oid: OID_RSA_ENCRYPTION, name: 'rsaEncryption', key: 'rsa' },
+    {
+      oid: '1.2.840.113549.1.1.5',
+      name: 'sha1WithRSAEncryption',
+      key: 'rsa',
+      hash: 'sha1',
+      kernel: "the kernel's PKCS#7 parser takes only rsaEncryption for RSA signers",
+    },
+    {
+      oid: '1.2.840.113549.1.1.14',
+      name: 'sha224WithRSAEncryption',
+      key: 'rsa',
+      hash: 'sha224',
+      kernel: "the kernel's PKCS#7 parser takes only rsaEncryption for RSA signers",
+    },
+    {
+      oid: '1.2.840.113549.1.1.11',
+      name: 'sha256WithRSAEncryption',
+      key: 'rsa',
+      hash: 'sha256',
+      kernel: "the kernel's PKCS#7 parser takes only rsaEncryption for RSA signers",
+    },
+    {
+      oid: '1.2.840.113549.1.1.12',
+      name: 'sha384WithRSAEncryption',
+      key: 'rsa',
+      hash: 'sha384',
+      kernel: "the kernel's PKCS#7 parser takes only rsaEncryption for RSA signers",
+    },
+    {
+      oid: '1.2.840.113549.1.1.13',
+      name: 'sha512WithRSAEncryption',
+      key: 'rsa',
+      hash: 'sha512',
+      kernel: "the kernel's PKCS#7 parser takes only rsaEncryption for RSA signers",
+    },
+    { oid: '1.2.840.10045.4.1', name: 'ecdsa-with-SHA1', key: 'ecdsa', hash: 'sha1' },
+    { oid: '1.2.840.10045.4.3.1', name: 'ecdsa-with-SHA224', key: 'ecdsa', hash: 'sha224' },
+    { oid: '1.2.840.10045.4.3.2', name: 'ecdsa-with-SHA256', key: 'ecdsa', hash: 'sha256' },
+    { oid: '1.2.840.10045.4.3.3', name: 'ecdsa-with-SHA384', key: 'ecdsa', hash: 'sha384' },
+    { oid: '1.2.840.10045.4.3.4', name: 'ecdsa-with-SHA512', key: 'ecdsa', hash: 'sha512' },
+    {
+      oid: '2.16.840.1.101.3.4.3.10',
+      name: 'ecdsa-with-SHA3-256',
+      key: 'ecdsa',
+      hash: 'sha3-256',
+      kernel: 'ECDSA with sha3 in PKCS#7 needs kernel 6.7 or later',
+    },
+    {
+      oid: '2.16.840.1.101.3.4.3.11',
+      name: 'ecdsa-with-SHA3-384',
+      key: 'ecdsa',
+      hash: 'sha3-384',
+      kernel: 'ECDSA with sha3 in PKCS#7 needs kernel 6.7 or later',
+    },
+    {
+      oid: '2.16.840.1.101.3.4.3.12',
+      name: 'ecdsa-with-SHA3-512',
+      key: 'ecdsa',
+      hash: 'sha3-512',
+      kernel: 'ECDSA with sha3 in PKCS#7 needs kernel 6.7 or later',
+    },
+  ];
 
 /** Hash algorithms `modsig sign` can put into a CMS, by kernel name. */
 export const CMS_SIGNING_ALGOS = ['sha1', 'sha224', 'sha256', 'sha384', 'sha512', 'sha3-256', 'sha3-384', 'sha3-512'];
@@ -156,7 +205,10 @@ function nameToString(rdn: Pkijs.RelativeDistinguishedNames): string {
     .map((tv) => {
       const key = NAME_ATTRIBUTES[tv.type] ?? tv.type;
       const v = tv.value as { valueBlock?: { value?: unknown } };
-      const value = typeof v?.valueBlock?.value === 'string' ? v.valueBlock.value : `#${hex(new Uint8Array((tv.value as Asn1js.BaseBlock).toBER(false)))}`;
+      const value =
+        typeof v?.valueBlock?.value === 'string'
+          ? v.valueBlock.value
+          : `#${hex(new Uint8Array((tv.value as Asn1js.BaseBlock).toBER(false)))}`;
       return `${key}=${value}`;
     })
     .join(', ');
@@ -166,11 +218,22 @@ function signerOf(si: Pkijs.SignerInfo, pkijs: typeof Pkijs): CmsSigner {
   let sid: SignerIdentifier;
   if (si.sid instanceof pkijs.IssuerAndSerialNumber) {
     const issuerDer = Buffer.from(si.sid.issuer.valueBeforeDecode);
-    sid = { kind: 'issuer-serial', issuerDer, issuer: nameToString(si.sid.issuer), serial: Buffer.from(si.sid.serialNumber.valueBlock.valueHexView) };
+    sid = {
+      kind: 'issuer-serial',
+      issuerDer,
+      issuer: nameToString(si.sid.issuer),
+      serial: Buffer.from(si.sid.serialNumber.valueBlock.valueHexView),
+    };
   } else {
     const block = si.sid as Asn1js.Constructed & Asn1js.Primitive;
-    const inner = block.idBlock.isConstructed ? (block.valueBlock.value[0] as Asn1js.OctetString | undefined) : undefined;
-    const skid = block.idBlock.isConstructed ? (inner ? Buffer.from(inner.getValue()) : Buffer.alloc(0)) : Buffer.from((block as Asn1js.Primitive).valueBlock.valueHexView);
+    const inner = block.idBlock.isConstructed
+      ? (block.valueBlock.value[0] as Asn1js.OctetString | undefined)
+      : undefined;
+    const skid = block.idBlock.isConstructed
+      ? inner
+        ? Buffer.from(inner.getValue())
+        : Buffer.alloc(0)
+      : Buffer.from((block as Asn1js.Primitive).valueBlock.valueHexView);
     sid = { kind: 'skid', skid };
   }
   const digestAlgorithmOid = si.digestAlgorithm.algorithmId;
@@ -197,14 +260,16 @@ export async function parseCms(input: Uint8Array): Promise<ParsedCms> {
     const der = Buffer.from(input);
     if (der.length === 0) throw new FormatError('empty PKCS#7 message');
     const asn1 = asn1js.fromBER(der);
-    if (asn1.offset === -1) throw new FormatError(`not a PKCS#7 message (not valid DER: ${asn1.result.error || 'cannot decode'})`);
+    if (asn1.offset === -1)
+      throw new FormatError(`not a PKCS#7 message (not valid DER: ${asn1.result.error || 'cannot decode'})`);
     let ci: Pkijs.ContentInfo;
     try {
       ci = new pkijs.ContentInfo({ schema: asn1.result });
     } catch {
       throw new FormatError('not a PKCS#7 message (no ContentInfo structure)');
     }
-    if (ci.contentType !== OID_SIGNED_DATA) throw new FormatError(`PKCS#7 content type is ${oidName(ci.contentType)}, not signedData`);
+    if (ci.contentType !== OID_SIGNED_DATA)
+      throw new FormatError(`PKCS#7 content type is ${oidName(ci.contentType)}, not signedData`);
     let sd: Pkijs.SignedData;
     try {
       sd = new pkijs.SignedData({ schema: ci.content });
@@ -241,38 +306,50 @@ export interface KernelCheck {
 export function kernelRules(cms: ParsedCms): KernelCheck {
   const problems: string[] = [];
   const warnings: string[] = [];
-  if (cms.signedDataVersion !== 1 && cms.signedDataVersion !== 3) problems.push(`SignedData version ${cms.signedDataVersion} (the kernel takes 1 or 3)`);
-  if (cms.contentType !== OID_DATA) problems.push(`content type ${oidName(cms.contentType)}, the kernel requires id-data`);
+  if (cms.signedDataVersion !== 1 && cms.signedDataVersion !== 3)
+    problems.push(`SignedData version ${cms.signedDataVersion} (the kernel takes 1 or 3)`);
+  if (cms.contentType !== OID_DATA)
+    problems.push(`content type ${oidName(cms.contentType)}, the kernel requires id-data`);
   if (cms.hasContent) problems.push('the PKCS#7 message embeds its content; an appended signature must be detached');
   if (cms.signers.length === 0) problems.push('no SignerInfo');
-  if (cms.signers.length > 1) problems.push(`${cms.signers.length} SignerInfos; ima-sidecar handles exactly one, as sign-file makes`);
-  if (cms.trailingBytes > 0) warnings.push(`${cms.trailingBytes} bytes after the end of the PKCS#7 message inside sig_len`);
-  if (cms.certificates > 0) warnings.push(`the PKCS#7 message carries ${cms.certificates} certificate(s); the kernel uses its keyrings, not these`);
+  if (cms.signers.length > 1)
+    problems.push(`${cms.signers.length} SignerInfos; ima-sidecar handles exactly one, as sign-file makes`);
+  if (cms.trailingBytes > 0)
+    warnings.push(`${cms.trailingBytes} bytes after the end of the PKCS#7 message inside sig_len`);
+  if (cms.certificates > 0)
+    warnings.push(
+      `the PKCS#7 message carries ${cms.certificates} certificate(s); the kernel uses its keyrings, not these`,
+    );
   for (const s of cms.signers) {
     if (s.version === 1) {
       if (cms.signedDataVersion !== 1) problems.push('SignerInfo version 1 inside a SignedData that is not version 1');
-      if (s.sid.kind !== 'issuer-serial') problems.push('SignerInfo version 1 must name its signer by issuer and serial number');
+      if (s.sid.kind !== 'issuer-serial')
+        problems.push('SignerInfo version 1 must name its signer by issuer and serial number');
     } else if (s.version === 3) {
       if (cms.signedDataVersion === 1) problems.push('SignerInfo version 3 inside a version 1 SignedData');
       if (s.sid.kind !== 'skid') problems.push('SignerInfo version 3 must name its signer by subjectKeyIdentifier');
     } else {
       problems.push(`SignerInfo version ${s.version} (the kernel takes 1 or 3)`);
     }
-    if (s.signedAttributes) problems.push('signed attributes are present (the kernel refuses them in module and appended signatures)');
+    if (s.signedAttributes)
+      problems.push('signed attributes are present (the kernel refuses them in module and appended signatures)');
     const d = DIGESTS.find((x) => x.oid === s.digestAlgorithmOid);
     if (!d) problems.push(`unknown digest algorithm ${s.digestAlgorithmOid}`);
     else if (d.name === 'md5') problems.push(d.kernel!);
     else if (d.kernel) warnings.push(d.kernel);
-    if (!cms.digestAlgorithmOids.includes(s.digestAlgorithmOid)) warnings.push('the signer\'s digest algorithm is missing from SignedData.digestAlgorithms');
+    if (!cms.digestAlgorithmOids.includes(s.digestAlgorithmOid))
+      warnings.push("the signer's digest algorithm is missing from SignedData.digestAlgorithms");
     const sa = SIGNATURE_ALGORITHMS.find((x) => x.oid === s.signatureAlgorithmOid);
     if (!sa) problems.push(`unsupported signature algorithm ${s.signatureAlgorithmOid}`);
     else {
       if (sa.kernel && sa.key === 'rsa') problems.push(`signature algorithm ${sa.name}: ${sa.kernel}`);
       else if (sa.kernel) warnings.push(sa.kernel);
-      if (sa.hash && d && sa.hash !== d.name) warnings.push(`signature algorithm ${sa.name} names ${sa.hash}, the digest algorithm is ${d.name}`);
+      if (sa.hash && d && sa.hash !== d.name)
+        warnings.push(`signature algorithm ${sa.name} names ${sa.hash}, the digest algorithm is ${d.name}`);
     }
     if (s.signature.length === 0) problems.push('empty signature');
-    if (s.sid.kind === 'skid' && s.sid.skid.length === 0) problems.push('empty subjectKeyIdentifier as signer identifier');
+    if (s.sid.kind === 'skid' && s.sid.skid.length === 0)
+      problems.push('empty subjectKeyIdentifier as signer identifier');
   }
   return { problems, warnings };
 }
@@ -309,7 +386,9 @@ export function describeCms(cms: ParsedCms): Record<string, unknown> {
 
 /** Human description of a signer identifier. */
 export function describeSid(sid: SignerIdentifier): string {
-  return sid.kind === 'skid' ? `subjectKeyIdentifier ${sid.skid.toString('hex')}` : `issuer "${sid.issuer}" serial ${sid.serial.toString('hex').toUpperCase()}`;
+  return sid.kind === 'skid'
+    ? `subjectKeyIdentifier ${sid.skid.toString('hex')}`
+    : `issuer "${sid.issuer}" serial ${sid.serial.toString('hex').toUpperCase()}`;
 }
 
 interface CertIdentity {
@@ -370,10 +449,14 @@ export interface BuildOptions {
 /** Why this certificate and hash cannot make a CMS, or undefined when they can. */
 export function buildRefusal(cert: Certificate, hashAlgo: HashAlgo, signerId: SignerIdForm): string | undefined {
   const keyType = certKeyType(cert);
-  if (!keyType) return `${cert.source}: the certificate's key cannot make a kernel-verifiable signature (RSA or ECDSA P-256/P-384/P-521)`;
-  if (!digestOidOf(hashAlgo)) return `hash algorithm ${hashAlgo.name} cannot be used in a PKCS#7 appended signature (one of ${CMS_SIGNING_ALGOS.join(', ')})`;
-  if (keyType === 'ecdsa' && !ecdsaOidOf(hashAlgo)) return `ECDSA with ${hashAlgo.name} has no signature algorithm identifier`;
-  if (signerId === 'skid' && !cert.skid) return `${cert.source}: the certificate has no subjectKeyIdentifier, which --signer-id skid needs (as sign-file -k does)`;
+  if (!keyType)
+    return `${cert.source}: the certificate's key cannot make a kernel-verifiable signature (RSA or ECDSA P-256/P-384/P-521)`;
+  if (!digestOidOf(hashAlgo))
+    return `hash algorithm ${hashAlgo.name} cannot be used in a PKCS#7 appended signature (one of ${CMS_SIGNING_ALGOS.join(', ')})`;
+  if (keyType === 'ecdsa' && !ecdsaOidOf(hashAlgo))
+    return `ECDSA with ${hashAlgo.name} has no signature algorithm identifier`;
+  if (signerId === 'skid' && !cert.skid)
+    return `${cert.source}: the certificate has no subjectKeyIdentifier, which --signer-id skid needs (as sign-file -k does)`;
   return undefined;
 }
 

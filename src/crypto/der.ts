@@ -41,7 +41,7 @@ function readTlv(b: Uint8Array, at: number, limit: number): Tlv {
 
 function children(b: Uint8Array, parent: Tlv): Tlv[] {
   const out: Tlv[] = [];
-  for (let at = parent.body; at < parent.end; ) {
+  for (let at = parent.body; at < parent.end;) {
     const t = readTlv(b, at, parent.end);
     out.push(t);
     at = t.end;
@@ -102,7 +102,12 @@ export function certificateFields(der: Uint8Array): CertificateFields {
       break;
     }
   }
-  return { skid, spkBits, serial: der.subarray(serial.body, serial.end), issuer: der.subarray(issuer.start, issuer.end) };
+  return {
+    skid,
+    spkBits,
+    serial: der.subarray(serial.body, serial.end),
+    issuer: der.subarray(issuer.start, issuer.end),
+  };
 }
 
 /** The subjectPublicKey bits of a DER SubjectPublicKeyInfo. */

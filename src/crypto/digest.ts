@@ -64,7 +64,11 @@ function endLargeStream(): void {
  * files at a time get that far. The event loop keeps turning between chunks
  * (signals, other files).
  */
-export async function streamHandle(handle: PositionalReader, sinks: readonly ContentSink[], limit = Infinity): Promise<number> {
+export async function streamHandle(
+  handle: PositionalReader,
+  sinks: readonly ContentSink[],
+  limit = Infinity,
+): Promise<number> {
   let current: Buffer | undefined = spare.pop() ?? Buffer.allocUnsafe(CHUNK);
   let other: Buffer | undefined;
   let pending: Promise<number> | undefined;

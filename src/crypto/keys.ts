@@ -37,9 +37,12 @@ export function classifyKey(key: KeyObject): { algorithm: KeyAlgorithm; bits: nu
     // crypto/rsa.c rsa_check_key_length: the kernel takes a key only when its modulus is 512, 1024,
     // 1536, 2048, 3072 or 4096 bits long, counted in whole bytes (so a 2047-bit modulus passes as 2048).
     if (!KERNEL_RSA_MODULUS_BYTES.includes(Math.ceil(bits / 8))) {
-      return { refused: `RSA-${bits} keys cannot be used: the kernel's RSA verifier takes only 1024, 1536, 2048, 3072 or 4096-bit keys` };
+      return {
+        refused: `RSA-${bits} keys cannot be used: the kernel's RSA verifier takes only 1024, 1536, 2048, 3072 or 4096-bit keys`,
+      };
     }
-    if (bits <= 512) return { refused: `RSA-${bits} keys are too weak to sign with (and too small for a sha384 or sha512 signature)` };
+    if (bits <= 512)
+      return { refused: `RSA-${bits} keys are too weak to sign with (and too small for a sha384 or sha512 signature)` };
     return { algorithm: 'rsa', bits };
   }
   if (type === 'ec') {

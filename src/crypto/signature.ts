@@ -7,7 +7,20 @@
  * through a Sign/Verify object beside the digest (same bytes, same result as
  * signing the digest, since ECDSA signs the hash of the input).
  */
-import { createHash, createSign, createVerify, constants, KeyObject, privateEncrypt, publicDecrypt, sign as oneShotSign, verify as oneShotVerify, Hash, Sign, Verify } from 'node:crypto';
+import {
+  createHash,
+  createSign,
+  createVerify,
+  constants,
+  KeyObject,
+  privateEncrypt,
+  publicDecrypt,
+  sign as oneShotSign,
+  verify as oneShotVerify,
+  Hash,
+  Sign,
+  Verify,
+} from 'node:crypto';
 import type { HashAlgo } from '../codec/hash-algo.js';
 import { imaFileId } from '../codec/ima-value.js';
 import { FormatError } from '../errors.js';
@@ -51,7 +64,10 @@ export function digestInfo(algo: HashAlgo, digest: Buffer): Buffer {
   const key = `${algo.name}:${digest.length}`;
   let prefix = digestInfoPrefixes.get(key);
   if (!prefix) {
-    const whole = derSequence(derSequence(encodeOid(oid), Buffer.of(0x05, 0x00)), Buffer.concat([Buffer.of(0x04, digest.length), digest]));
+    const whole = derSequence(
+      derSequence(encodeOid(oid), Buffer.of(0x05, 0x00)),
+      Buffer.concat([Buffer.of(0x04, digest.length), digest]),
+    );
     prefix = whole.subarray(0, whole.length - digest.length);
     digestInfoPrefixes.set(key, prefix);
   }
@@ -69,9 +85,7 @@ export function rsaSignDigest(key: KeyObject, algo: HashAlgo, digest: Buffer): B
   return privateEncrypt({ key, padding: constants.RSA_PKCS1_PADDING }, digestInfo(algo, digest));
 }
 
-export type SignatureCheck =
-  | { ok: true }
-  | { ok: false; reason: 'bad-signature' | 'digest-mismatch'; detail: string };
+export type SignatureCheck = { ok: true } | { ok: false; reason: 'bad-signature' | 'digest-mismatch'; detail: string };
 
 /** Checks an RSA signature against a digest, telling a changed file from a wrong key. */
 export function rsaVerifyDigest(key: KeyObject, algo: HashAlgo, digest: Buffer, signature: Buffer): SignatureCheck {
@@ -79,7 +93,11 @@ export function rsaVerifyDigest(key: KeyObject, algo: HashAlgo, digest: Buffer, 
   // kernel (pkcs1pad) and OpenSSL's RSA_verify refuse any length but the modulus size.
   const modulusBits = key.asymmetricKeyDetails?.modulusLength;
   if (modulusBits !== undefined && signature.length !== Math.ceil(modulusBits / 8)) {
-    return { ok: false, reason: 'bad-signature', detail: `signature is ${signature.length} bytes, the ${modulusBits}-bit key needs ${Math.ceil(modulusBits / 8)}` };
+    return {
+      ok: false,
+      reason: 'bad-signature',
+      detail: `signature is ${signature.length} bytes, the ${modulusBits}-bit key needs ${Math.ceil(modulusBits / 8)}`,
+    };
   }
   let recovered: Buffer;
   try {
@@ -91,7 +109,11 @@ export function rsaVerifyDigest(key: KeyObject, algo: HashAlgo, digest: Buffer, 
   if (recovered.equals(expected)) return { ok: true };
   const prefix = expected.subarray(0, expected.length - digest.length);
   if (recovered.length === expected.length && recovered.subarray(0, prefix.length).equals(prefix)) {
-    return { ok: false, reason: 'digest-mismatch', detail: `file content differs from what was signed (${algo.name} of the file does not match the signed digest)` };
+    return {
+      ok: false,
+      reason: 'digest-mismatch',
+      detail: `file content differs from what was signed (${algo.name} of the file does not match the signed digest)`,
+    };
   }
   return { ok: false, reason: 'bad-signature', detail: 'signature does not verify with this key' };
 }
@@ -112,7 +134,12 @@ export class ContentSigner implements ContentSink {
   private hash?: Hash;
   private readonly ecdsa?: Sign;
   private copy?: ContentCopy;
-  constructor(private readonly key: KeyObject, private readonly algo: HashAlgo, private readonly version: 2 | 3, private readonly hashType: 0x03 | 0x06 = 0x03) {
+  constructor(
+    private readonly key: KeyObject,
+    private readonly algo: HashAlgo,
+    private readonly version: 2 | 3,
+    private readonly hashType: 0x03 | 0x06 = 0x03,
+  ) {
     if (!isRsa(key) && version === 2) this.ecdsa = createSign(algo.nodeName!);
     if (onThreadPool(key, algo, version)) this.copy = new ContentCopy();
     else this.hash = createHash(algo.nodeName!);
@@ -143,7 +170,11 @@ export class ContentSigner implements ContentSink {
     if (this.version === 3) {
       // v3 signs a hash of struct ima_file_id, with the same algorithm.
       const fileId = imaFileId(this.hashType, this.algo, digest);
-      if (isRsa(this.key)) return { digest, signature: rsaSignDigest(this.key, this.algo, createHash(this.algo.nodeName!).update(fileId).digest()) };
+      if (isRsa(this.key))
+        return {
+          digest,
+          signature: rsaSignDigest(this.key, this.algo, createHash(this.algo.nodeName!).update(fileId).digest()),
+        };
       return { digest, signature: oneShotSign(this.algo.nodeName!, fileId, this.key) };
     }
     if (this.ecdsa) return { digest, signature: this.ecdsa.sign(this.key) };
@@ -230,7 +261,13 @@ class ContentCopy {
  */
 export class ContentVerifier implements ContentSink {
   private readonly ecdsa?: Verify;
-  constructor(private readonly key: KeyObject, private readonly algo: HashAlgo, private readonly version: 2 | 3, private readonly signature: Buffer, private readonly hashType: 0x03 | 0x06 = 0x03) {
+  constructor(
+    private readonly key: KeyObject,
+    private readonly algo: HashAlgo,
+    private readonly version: 2 | 3,
+    private readonly signature: Buffer,
+    private readonly hashType: 0x03 | 0x06 = 0x03,
+  ) {
     if (!isRsa(key) && version === 2) this.ecdsa = createVerify(algo.nodeName!);
   }
   get needsContent(): boolean {
@@ -245,12 +282,22 @@ export class ContentVerifier implements ContentSink {
     if (this.version === 3) {
       const fileId = imaFileId(this.hashType, this.algo, digest);
       if (isRsa(this.key)) {
-        const check = rsaVerifyDigest(this.key, this.algo, createHash(this.algo.nodeName!).update(fileId).digest(), this.signature);
+        const check = rsaVerifyDigest(
+          this.key,
+          this.algo,
+          createHash(this.algo.nodeName!).update(fileId).digest(),
+          this.signature,
+        );
         return check.ok ? check : bad; // v3 hides the digest behind a second hash: no finer reason.
       }
-      return safeVerify(() => oneShotVerify(this.algo.nodeName!, fileId, this.key, this.signature)) ? { ok: true } : bad;
+      return safeVerify(() => oneShotVerify(this.algo.nodeName!, fileId, this.key, this.signature))
+        ? { ok: true }
+        : bad;
     }
-    if (this.ecdsa) return safeVerify(() => this.ecdsa!.verify(this.key, this.signature)) ? { ok: true } : { ...bad, detail: 'signature does not verify with this key (or the file changed since signing)' };
+    if (this.ecdsa)
+      return safeVerify(() => this.ecdsa!.verify(this.key, this.signature))
+        ? { ok: true }
+        : { ...bad, detail: 'signature does not verify with this key (or the file changed since signing)' };
     return rsaVerifyDigest(this.key, this.algo, digest, this.signature);
   }
 }

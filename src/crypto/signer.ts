@@ -47,7 +47,11 @@ export async function resolveSigner(opts: SignerOptions, warn: (m: string) => vo
     }
     const certs = await parseCertificates(bytes, opts.certPath);
     cert = certs.find((c) => c.x509.checkPrivateKey(key.key));
-    if (!cert) throw new ConfigError(`${opts.certPath}: the certificate does not match the private key ${key.path}`, opts.certPath);
+    if (!cert)
+      throw new ConfigError(
+        `${opts.certPath}: the certificate does not match the private key ${key.path}`,
+        opts.certPath,
+      );
   }
   if (opts.keyid !== undefined) return { key, keyid: parseKeyidHex(opts.keyid), keyidSource: 'given', cert };
   if (cert) {
@@ -55,6 +59,8 @@ export async function resolveSigner(opts: SignerOptions, warn: (m: string) => vo
     return { key, keyid: cert.keyid, keyidSource: cert.keyidSource, cert };
   }
   const keyid = await keyidOfPublicKey(key.key);
-  warn(`${key.path}: no --cert given: keyid ${keyid} computed from the public key, which matches the certificate only if its subjectKeyIdentifier was made the same way`);
+  warn(
+    `${key.path}: no --cert given: keyid ${keyid} computed from the public key, which matches the certificate only if its subjectKeyIdentifier was made the same way`,
+  );
   return { key, keyid, keyidSource: 'computed' };
 }

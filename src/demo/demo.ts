@@ -39,7 +39,9 @@ function builtInFile(size: number, seed: number): Buffer {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ima-sidecar-demo-'));
   try {
-    process.stdout.write(`ima-sidecar demo in ${dir} (${isRoot ? 'root: using security.ima' : 'not root: using user.ima'})\n`);
+    process.stdout.write(
+      `ima-sidecar demo in ${dir} (${isRoot ? 'root: using security.ima' : 'not root: using user.ima'})\n`,
+    );
     say('A throwaway signing key and certificate (RSA-2048, subjectKeyIdentifier by hash)');
     const id = await makeThrowawayIdentity();
     writeFileSync(join(dir, 'signing-key.pem'), id.keyPem, { mode: 0o600 });

@@ -28,8 +28,13 @@ export async function makeThrowawayIdentity(commonName = 'ima-sidecar demo'): Pr
   )) as CryptoKeyPair;
   const cert = new pkijs.Certificate();
   cert.version = 2;
-  cert.serialNumber = new asn1js.Integer({ valueHex: new Uint8Array(webcrypto.getRandomValues(new Uint8Array(8))).map((b, i) => (i === 0 ? b & 0x7f : b)).buffer });
-  const name = [new pkijs.AttributeTypeAndValue({ type: '2.5.4.3', value: new asn1js.Utf8String({ value: commonName }) })];
+  cert.serialNumber = new asn1js.Integer({
+    valueHex: new Uint8Array(webcrypto.getRandomValues(new Uint8Array(8))).map((b, i) => (i === 0 ? b & 0x7f : b))
+      .buffer,
+  });
+  const name = [
+    new pkijs.AttributeTypeAndValue({ type: '2.5.4.3', value: new asn1js.Utf8String({ value: commonName }) }),
+  ];
   cert.subject.typesAndValues = name;
   cert.issuer.typesAndValues = name;
   cert.notBefore.value = new Date(Date.now() - 60_000);
@@ -38,13 +43,23 @@ export async function makeThrowawayIdentity(commonName = 'ima-sidecar demo'): Pr
   const spk = cert.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView;
   const skid = createHash('sha1').update(spk).digest();
   cert.extensions = [
-    new pkijs.Extension({ extnID: '2.5.29.19', critical: true, extnValue: new pkijs.BasicConstraints({ cA: false }).toSchema().toBER(false) }),
-    new pkijs.Extension({ extnID: '2.5.29.15', critical: true, extnValue: new asn1js.BitString({ valueHex: new Uint8Array([0x80]).buffer, unusedBits: 7 }).toBER(false) }),
-    new pkijs.Extension({ extnID: '2.5.29.14', extnValue: new asn1js.OctetString({ valueHex: new Uint8Array(skid).buffer }).toBER(false) }),
+    new pkijs.Extension({
+      extnID: '2.5.29.19',
+      critical: true,
+      extnValue: new pkijs.BasicConstraints({ cA: false }).toSchema().toBER(false),
+    }),
+    new pkijs.Extension({
+      extnID: '2.5.29.15',
+      critical: true,
+      extnValue: new asn1js.BitString({ valueHex: new Uint8Array([0x80]).buffer, unusedBits: 7 }).toBER(false),
+    }),
+    new pkijs.Extension({
+      extnID: '2.5.29.14',
+      extnValue: new asn1js.OctetString({ valueHex: new Uint8Array(skid).buffer }).toBER(false),
+    }),
   ];
   await cert.sign(keys.privateKey, 'SHA-256', engine);
   const certDer = Buffer.from(cert.toSchema(true).toBER(false));
   const pkcs8 = await crypto.subtle.exportKey('pkcs8', keys.privateKey);
   return { keyPem: pem('PRIVATE KEY', pkcs8), certPem: pem('CERTIFICATE', certDer), certDer };
 }
-

@@ -77,7 +77,8 @@ export function planChecks(values: readonly CarrierValue[], certs: readonly Cert
     plans.push(plan);
   }
   const sinks: ContentSink[] = [...digests.values()];
-  for (const p of plans) for (const v of p.verifiers) if (v.verifier.needsContent && !sinks.includes(v.verifier)) sinks.push(v.verifier);
+  for (const p of plans)
+    for (const v of p.verifiers) if (v.verifier.needsContent && !sinks.includes(v.verifier)) sinks.push(v.verifier);
   const finish = (): CarrierCheck[] => {
     const computed = new Map<string, Buffer>();
     for (const [name, sink] of digests) computed.set(name, sink.digest());
@@ -90,7 +91,11 @@ export function planChecks(values: readonly CarrierValue[], certs: readonly Cert
       if (value.kind === 'digest') {
         return value.digest.equals(digest)
           ? { ...base, status: 'ok' as const }
-          : { ...base, status: 'failed' as const, reason: `digest mismatch: ${value.algo.name} of the file is ${digest.toString('hex')}, the value holds ${value.digest.toString('hex')}` };
+          : {
+              ...base,
+              status: 'failed' as const,
+              reason: `digest mismatch: ${value.algo.name} of the file is ${digest.toString('hex')}, the value holds ${value.digest.toString('hex')}`,
+            };
       }
       let last: SignatureCheck | undefined;
       for (const { cert, verifier } of p.verifiers) {
@@ -100,7 +105,10 @@ export function planChecks(values: readonly CarrierValue[], certs: readonly Cert
         if (!last || check.reason === 'digest-mismatch') last = check;
       }
       const detail = last && !last.ok ? last.detail : 'signature does not verify';
-      const reason = last && !last.ok && last.reason === 'digest-mismatch' ? `digest mismatch: ${detail}` : `bad signature: ${detail} (keyid ${value.keyid})`;
+      const reason =
+        last && !last.ok && last.reason === 'digest-mismatch'
+          ? `digest mismatch: ${detail}`
+          : `bad signature: ${detail} (keyid ${value.keyid})`;
       return { ...base, status: 'failed' as const, reason };
     });
   };
@@ -112,9 +120,14 @@ export function planChecks(values: readonly CarrierValue[], certs: readonly Cert
  * not at all when nothing needs it). Synchronous, a plain array, when nothing
  * needs the content or the file is smaller than one read (streamSmallSync).
  */
-export function checkValues(t: Target, values: readonly CarrierValue[], certs: readonly Certificate[]): CarrierCheck[] | Promise<CarrierCheck[]> {
+export function checkValues(
+  t: Target,
+  values: readonly CarrierValue[],
+  certs: readonly Certificate[],
+): CarrierCheck[] | Promise<CarrierCheck[]> {
   const plan = planChecks(values, certs);
-  if (plan.sinks.length === 0 || (t.stat.size < ONE_READ && streamSmallSync(t.handle.fd, plan.sinks) !== undefined)) return plan.finish();
+  if (plan.sinks.length === 0 || (t.stat.size < ONE_READ && streamSmallSync(t.handle.fd, plan.sinks) !== undefined))
+    return plan.finish();
   return streamHandle(t.handle, plan.sinks).then(() => plan.finish());
 }
 
@@ -124,30 +137,63 @@ function planOne(cv: CarrierValue, certs: readonly Certificate[], needDigest: (a
   const value = d.value;
   const base = { cv, decoded: value, warnings: d.warnings };
   if (!canCompute(value.algo)) {
-    return { ...base, early: { status: 'failed', reason: `hash algorithm ${value.algo.name} cannot be computed here` }, verifiers: [] };
+    return {
+      ...base,
+      early: { status: 'failed', reason: `hash algorithm ${value.algo.name} cannot be computed here` },
+      verifiers: [],
+    };
   }
   if (value.kind === 'digest') {
     needDigest(value.algo);
     return { ...base, verifiers: [] };
   }
   if (value.type === 0x06) {
-    return { ...base, early: { status: 'failed', reason: 'fs-verity signatures (0x06) are checked by the kernel against the fs-verity digest; not checkable here' }, verifiers: [] };
+    return {
+      ...base,
+      early: {
+        status: 'failed',
+        reason:
+          'fs-verity signatures (0x06) are checked by the kernel against the fs-verity digest; not checkable here',
+      },
+      verifiers: [],
+    };
   }
   const named = certificatesFor(value.keyid, certs);
   const matching = named.filter((c) => c.algorithm !== undefined);
   if (named.length > 0 && matching.length === 0) {
     const types = [...new Set(named.map((c) => c.publicKey.asymmetricKeyType ?? 'unknown'))].join(', ');
-    return { ...base, early: { status: 'failed', reason: `keyid ${value.keyid} belongs to ${named[0]!.source}, whose ${types} key cannot make IMA signatures (RSA or ECDSA only)` }, verifiers: [] };
+    return {
+      ...base,
+      early: {
+        status: 'failed',
+        reason: `keyid ${value.keyid} belongs to ${named[0]!.source}, whose ${types} key cannot make IMA signatures (RSA or ECDSA only)`,
+      },
+      verifiers: [],
+    };
   }
   if (certs.length === 0) {
-    return { ...base, early: { status: 'failed', reason: `signed with keyid ${value.keyid}, but there is no certificate to check it with (give --cert)` }, verifiers: [] };
+    return {
+      ...base,
+      early: {
+        status: 'failed',
+        reason: `signed with keyid ${value.keyid}, but there is no certificate to check it with (give --cert)`,
+      },
+      verifiers: [],
+    };
   }
   if (matching.length === 0) {
-    return { ...base, early: { status: 'failed', reason: `unknown keyid ${value.keyid}: no certificate given has it` }, verifiers: [] };
+    return {
+      ...base,
+      early: { status: 'failed', reason: `unknown keyid ${value.keyid}: no certificate given has it` },
+      verifiers: [],
+    };
   }
   needDigest(value.algo);
   return {
     ...base,
-    verifiers: matching.map((cert) => ({ cert, verifier: new ContentVerifier(cert.publicKey, value.algo, value.version, value.signature, value.type) })),
+    verifiers: matching.map((cert) => ({
+      cert,
+      verifier: new ContentVerifier(cert.publicKey, value.algo, value.version, value.signature, value.type),
+    })),
   };
 }

@@ -21,7 +21,12 @@ export async function clearFile(path: string, opts: ClearOptions): Promise<FileR
     if (!current) return { path, status: 'none', failed: false, details: { filesystem: target.fs.name } };
     const d = tryDecode(current);
     const decoded = 'error' in d ? undefined : d.value;
-    const base = { path, value: current, decoded, details: { filesystem: target.fs.name, removed: current.toString('hex') } };
+    const base = {
+      path,
+      value: current,
+      decoded,
+      details: { filesystem: target.fs.name, removed: current.toString('hex') },
+    };
     if (decoded?.kind === 'signature' && !opts.force) {
       let backup: Buffer | undefined;
       try {
@@ -30,7 +35,12 @@ export async function clearFile(path: string, opts: ClearOptions): Promise<FileR
         backup = undefined;
       }
       if (!backup?.equals(current)) {
-        return { ...base, status: 'refused', failed: true, reason: `the signature in ${opts.xattrName} has no identical sidecar to back it up; export it first, or use --force` };
+        return {
+          ...base,
+          status: 'refused',
+          failed: true,
+          reason: `the signature in ${opts.xattrName} has no identical sidecar to back it up; export it first, or use --force`,
+        };
       }
     }
     if (opts.dryRun) return { ...base, status: 'would-clear', failed: false };

@@ -22,7 +22,10 @@ export interface ExportOptions {
 }
 
 /** Where the sidecar of a selected file goes. */
-export function exportPath(sel: Pick<TargetSelection, 'path' | 'rel'>, opts: Pick<ExportOptions, 'dest' | 'suffix'>): string {
+export function exportPath(
+  sel: Pick<TargetSelection, 'path' | 'rel'>,
+  opts: Pick<ExportOptions, 'dest' | 'suffix'>,
+): string {
   if (!opts.dest) return sidecarPathFor(sel.path, opts.suffix);
   return sidecarPathFor(join(opts.dest, sel.rel || basename(sel.path)), opts.suffix);
 }
@@ -40,23 +43,42 @@ export async function exportFile(sel: Pick<TargetSelection, 'path' | 'rel'>, opt
   try {
     const bytes = readTargetXattr(target, opts.xattrName);
     if (!bytes) {
-      const why = targetTakesXattrs(target, opts.xattrName) === false ? `filesystem ${target.fs.name} does not support extended attributes` : `no ${opts.xattrName}`;
+      const why =
+        targetTakesXattrs(target, opts.xattrName) === false
+          ? `filesystem ${target.fs.name} does not support extended attributes`
+          : `no ${opts.xattrName}`;
       return { path, status: 'none', failed: false, reason: why, details };
     }
     const d = tryDecode(bytes);
-    if ('error' in d) return { path, status: 'invalid', failed: true, reason: `malformed ${opts.xattrName}: ${d.error}; not exported`, value: bytes, details };
+    if ('error' in d)
+      return {
+        path,
+        status: 'invalid',
+        failed: true,
+        reason: `malformed ${opts.xattrName}: ${d.error}; not exported`,
+        value: bytes,
+        details,
+      };
     const base = { path, value: bytes, decoded: d.value, warnings: d.warnings };
     let existing: Buffer | undefined;
     try {
       existing = readSidecar(sidecarPath);
     } catch (e) {
       // An unreadable or odd file where the sidecar goes is never replaced silently.
-      if (!opts.force || (e instanceof FileError && e.code === 'ELOOP')) return failure(path, 'conflict', e, { ...base, details });
+      if (!opts.force || (e instanceof FileError && e.code === 'ELOOP'))
+        return failure(path, 'conflict', e, { ...base, details });
     }
     if (existing?.equals(bytes)) return { ...base, status: 'unchanged', failed: false, details };
     if (existing) {
       details.replaced = existing.toString('hex');
-      if (!opts.force) return { ...base, status: 'conflict', failed: true, reason: `${sidecarPath} holds a different value; use --force to replace it`, details };
+      if (!opts.force)
+        return {
+          ...base,
+          status: 'conflict',
+          failed: true,
+          reason: `${sidecarPath} holds a different value; use --force to replace it`,
+          details,
+        };
     }
     if (opts.dryRun) return { ...base, status: 'would-export', failed: false, details };
     if (opts.dest) {
@@ -75,7 +97,13 @@ export async function exportFile(sel: Pick<TargetSelection, 'path' | 'rel'>, opt
   }
 }
 
-export function exportTree(paths: readonly string[], tree: TreeOptions, opts: ExportOptions): AsyncGenerator<FileResult> {
+export function exportTree(
+  paths: readonly string[],
+  tree: TreeOptions,
+  opts: ExportOptions,
+): AsyncGenerator<FileResult> {
   // Sidecars whose names differ only in case are one file on FAT: never written at the same time (carriers/name-lock.ts).
-  return processTree(paths, { ...tree, cleanStaleTemporaries: !opts.dryRun }, (sel) => oneAtATimePerName(exportPath(sel, opts), () => exportFile(sel, opts)));
+  return processTree(paths, { ...tree, cleanStaleTemporaries: !opts.dryRun }, (sel) =>
+    oneAtATimePerName(exportPath(sel, opts), () => exportFile(sel, opts)),
+  );
 }

@@ -24,7 +24,12 @@ export interface HashOptions {
 /** What the destination holds now, when it is a signature that a digest must not silently replace. */
 async function signatureInTheWay(t: Target, to: HashDestination, opts: HashOptions): Promise<string | undefined> {
   // An unreadable sidecar (a symlink, a FIFO) is not a signature; the write reports it in its own words.
-  const current = to === 'sidecar' ? readSidecarOrNothing(sidecarPathFor(t.path, opts.suffix)) : to === 'xattr' ? readTargetXattr(t, opts.xattrName) : undefined;
+  const current =
+    to === 'sidecar'
+      ? readSidecarOrNothing(sidecarPathFor(t.path, opts.suffix))
+      : to === 'xattr'
+        ? readTargetXattr(t, opts.xattrName)
+        : undefined;
   if (!current) return undefined;
   const d = tryDecode(current);
   return !('error' in d) && d.value.kind === 'signature' ? current.toString('hex') : undefined;
@@ -42,15 +47,32 @@ export async function hashFile(path: string, opts: HashOptions): Promise<FileRes
     const signature = await signatureInTheWay(target, to, opts);
     if (signature && !opts.force) {
       const where = to === 'sidecar' ? sidecarPathFor(path, opts.suffix) : opts.xattrName;
-      return { path, status: 'conflict', failed: true, reason: `${where} holds a signature; a digest would replace it (use --force)`, value, decoded, details: { to, current: signature } };
+      return {
+        path,
+        status: 'conflict',
+        failed: true,
+        reason: `${where} holds a signature; a digest would replace it (use --force)`,
+        value,
+        decoded,
+        details: { to, current: signature },
+      };
     }
     if (to === 'sidecar') assertUnchanged(target, before);
     if (to === 'sidecar') replaced = (await writeSidecar(sidecarPathFor(path, opts.suffix), value)).replaced;
     if (to === 'xattr') writeTargetXattr(target, opts.xattrName, value, before);
-    return { path, status: to === 'stdout' ? 'hashed' : replaced || signature ? 'replaced' : 'written', failed: false, value, decoded, details: { to, ...(signature ? { replaced: signature } : {}) } };
+    return {
+      path,
+      status: to === 'stdout' ? 'hashed' : replaced || signature ? 'replaced' : 'written',
+      failed: false,
+      value,
+      decoded,
+      details: { to, ...(signature ? { replaced: signature } : {}) },
+    };
   });
 }
 
 export function hashTree(paths: readonly string[], tree: TreeOptions, opts: HashOptions): AsyncGenerator<FileResult> {
-  return processTree(paths, { ...tree, cleanStaleTemporaries: opts.to === 'sidecar' }, (sel) => hashFile(sel.path, opts));
+  return processTree(paths, { ...tree, cleanStaleTemporaries: opts.to === 'sidecar' }, (sel) =>
+    hashFile(sel.path, opts),
+  );
 }

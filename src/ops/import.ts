@@ -7,7 +7,15 @@ import { unlinkSync } from 'node:fs';
 import { ImaValue } from '../codec/ima-value.js';
 import { canCompute } from '../codec/hash-algo.js';
 import { readSidecar, sidecarPathFor } from '../carriers/sidecar.js';
-import { closeTarget, openTarget, readTargetXattr, Target, targetTakesXattrs, WriteGuard, writeTargetXattr } from '../carriers/target.js';
+import {
+  closeTarget,
+  openTarget,
+  readTargetXattr,
+  Target,
+  targetTakesXattrs,
+  WriteGuard,
+  writeTargetXattr,
+} from '../carriers/target.js';
 import { isUnsupported, XattrError } from '../carriers/xattr.js';
 import { fsPath } from '../carriers/fs-path.js';
 import type { Certificate } from '../crypto/certificate.js';
@@ -36,8 +44,13 @@ function readsContent(value: ImaValue, verify: boolean): boolean {
 }
 
 /** Checks a value that readsContent against the file (a digest; a signature under `verify`). Returns a reason when it must not be written. */
-async function validateForWrite(t: Target, bytes: Buffer, certs: readonly Certificate[] | undefined, verify: boolean): Promise<string | undefined> {
-  const [check] = await checkValues(t, [{ carrier: 'sidecar', bytes }], verify ? certs ?? [] : []);
+async function validateForWrite(
+  t: Target,
+  bytes: Buffer,
+  certs: readonly Certificate[] | undefined,
+  verify: boolean,
+): Promise<string | undefined> {
+  const [check] = await checkValues(t, [{ carrier: 'sidecar', bytes }], verify ? (certs ?? []) : []);
   return check && check.status !== 'ok' ? check.reason : undefined;
 }
 
@@ -55,8 +68,22 @@ function fsDetails(t: Target, sidecarPath: string): Record<string, unknown> {
   return { filesystem: t.fs.name, sidecar: sidecarPath };
 }
 
-function record(c: Candidate, status: string, failed: boolean, details: Record<string, unknown>, reason?: string): FileResult {
-  const r: FileResult = { path: c.path, status, failed, value: c.bytes, decoded: c.decoded, warnings: c.warnings, details };
+function record(
+  c: Candidate,
+  status: string,
+  failed: boolean,
+  details: Record<string, unknown>,
+  reason?: string,
+): FileResult {
+  const r: FileResult = {
+    path: c.path,
+    status,
+    failed,
+    value: c.bytes,
+    decoded: c.decoded,
+    warnings: c.warnings,
+    details,
+  };
   return reason === undefined ? r : { ...r, reason };
 }
 
@@ -87,13 +114,34 @@ export function importOne(path: string, opts: ImportOptions, explicit = true): F
       return failure(path, 'invalid', e, { details: fsDetails(target, sidecarPath) });
     }
     if (!bytes) {
-      return { path, status: 'no-sidecar', failed: explicit, reason: explicit ? `no sidecar ${sidecarPath}` : undefined, details: fsDetails(target, sidecarPath) };
+      return {
+        path,
+        status: 'no-sidecar',
+        failed: explicit,
+        reason: explicit ? `no sidecar ${sidecarPath}` : undefined,
+        details: fsDetails(target, sidecarPath),
+      };
     }
     const d = tryDecode(bytes);
-    if ('error' in d) return { path, status: 'invalid', failed: true, reason: `malformed sidecar ${sidecarPath}: ${d.error}; nothing written`, value: bytes, details: fsDetails(target, sidecarPath) };
+    if ('error' in d)
+      return {
+        path,
+        status: 'invalid',
+        failed: true,
+        reason: `malformed sidecar ${sidecarPath}: ${d.error}; nothing written`,
+        value: bytes,
+        details: fsDetails(target, sidecarPath),
+      };
     const c: Candidate = { path, sidecarPath, bytes, decoded: d.value, warnings: d.warnings };
     // A value this tool cannot check (streebog, wp512...) is not written unseen, signature or digest.
-    if (!canCompute(d.value.algo)) return record(c, 'failed', true, fsDetails(target, sidecarPath), `hash algorithm ${d.value.algo.name} cannot be computed here; nothing written`);
+    if (!canCompute(d.value.algo))
+      return record(
+        c,
+        'failed',
+        true,
+        fsDetails(target, sidecarPath),
+        `hash algorithm ${d.value.algo.name} cannot be computed here; nothing written`,
+      );
     if (!readsContent(d.value, !!opts.verify)) return store(target, c, opts, 'name');
     // The content decides: read it (asynchronously, it may be a kernel image), then store.
     closeHere = false;
@@ -126,7 +174,8 @@ function store(target: Target, c: Candidate, opts: ImportOptions, guard: WriteGu
   // there (or one that appears meanwhile) is then read and compared: never replaced unseen.
   if (!opts.dryRun) {
     try {
-      if (writeTargetXattr(target, opts.xattrName, c.bytes, guard, { mode: 'create', confirm: removesSidecar(opts) })) return imported(c, target, opts);
+      if (writeTargetXattr(target, opts.xattrName, c.bytes, guard, { mode: 'create', confirm: removesSidecar(opts) }))
+        return imported(c, target, opts);
     } catch (e) {
       if (e instanceof XattrError && isUnsupported(e.code)) return unsupported(c, target, opts);
       throw e;
@@ -146,10 +195,22 @@ function store(target: Target, c: Candidate, opts: ImportOptions, guard: WriteGu
     replaced = current.toString('hex');
     if (('error' in cur || cur.value.kind !== 'digest') && !opts.force) {
       const what = 'error' in cur ? `a malformed value (${cur.error})` : 'a different signature';
-      return record(c, 'conflict', true, { ...fsDetails(target, c.sidecarPath), replaced, current: replaced }, `${opts.xattrName} holds ${what}; use --force to replace it`);
+      return record(
+        c,
+        'conflict',
+        true,
+        { ...fsDetails(target, c.sidecarPath), replaced, current: replaced },
+        `${opts.xattrName} holds ${what}; use --force to replace it`,
+      );
     }
   }
-  if (opts.dryRun) return record(c, 'would-import', false, replaced === undefined ? fsDetails(target, c.sidecarPath) : { ...fsDetails(target, c.sidecarPath), replaced });
+  if (opts.dryRun)
+    return record(
+      c,
+      'would-import',
+      false,
+      replaced === undefined ? fsDetails(target, c.sidecarPath) : { ...fsDetails(target, c.sidecarPath), replaced },
+    );
   try {
     writeTargetXattr(target, opts.xattrName, c.bytes, guard, { confirm: removesSidecar(opts) });
   } catch (e) {
@@ -167,7 +228,13 @@ function imported(c: Candidate, target: Target, opts: ImportOptions, replaced?: 
 }
 
 function unsupported(c: Candidate, t: Target, opts: ImportOptions): FileResult {
-  return record(c, 'unsupported', !!opts.requireXattr, fsDetails(t, c.sidecarPath), `filesystem ${t.fs.name} does not support extended attributes; sidecar kept`);
+  return record(
+    c,
+    'unsupported',
+    !!opts.requireXattr,
+    fsDetails(t, c.sidecarPath),
+    `filesystem ${t.fs.name} does not support extended attributes; sidecar kept`,
+  );
 }
 
 /** Whether the sidecar goes once its value is in the xattr: then the write is always read back first. */
@@ -179,7 +246,8 @@ function removesSidecar(opts: ImportOptions): boolean {
 function maybeRemoveSidecar(opts: ImportOptions, sidecarPath: string, imported: Buffer): boolean {
   if (!removesSidecar(opts)) return false;
   const again = readSidecar(sidecarPath);
-  if (!again || !again.equals(imported)) throw new FileError(sidecarPath, 'sidecar changed during the import; not removed', 'ECHANGED');
+  if (!again || !again.equals(imported))
+    throw new FileError(sidecarPath, 'sidecar changed during the import; not removed', 'ECHANGED');
   try {
     unlinkSync(fsPath(sidecarPath));
   } catch (e) {
@@ -188,6 +256,15 @@ function maybeRemoveSidecar(opts: ImportOptions, sidecarPath: string, imported: 
   return true;
 }
 
-export function importTree(paths: readonly string[], tree: TreeOptions, opts: ImportOptions): AsyncGenerator<FileResult> {
-  return processTree(paths, { ...tree, orphanFails: true }, (sel: TargetSelection) => importOne(sel.path, opts, sel.rel === ''), { op: 'import', options: optionsToWire(opts) });
+export function importTree(
+  paths: readonly string[],
+  tree: TreeOptions,
+  opts: ImportOptions,
+): AsyncGenerator<FileResult> {
+  return processTree(
+    paths,
+    { ...tree, orphanFails: true },
+    (sel: TargetSelection) => importOne(sel.path, opts, sel.rel === ''),
+    { op: 'import', options: optionsToWire(opts) },
+  );
 }

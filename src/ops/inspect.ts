@@ -6,19 +6,39 @@ import { readSidecar } from '../carriers/sidecar.js';
 import { closeTarget, openTarget, readTargetXattr } from '../carriers/target.js';
 import { failure, FileResult, tryDecode } from './result.js';
 
-export type InspectSource = { readonly kind: 'sidecar'; readonly path: string } | { readonly kind: 'xattr'; readonly path: string; readonly xattrName: string } | { readonly kind: 'hex'; readonly hex: string };
+export type InspectSource =
+  | { readonly kind: 'sidecar'; readonly path: string }
+  | { readonly kind: 'xattr'; readonly path: string; readonly xattrName: string }
+  | { readonly kind: 'hex'; readonly hex: string };
 
 /** Decodes bytes into a result: `valid` or `invalid` with the reason. */
 export function inspectBytes(label: string, bytes: Buffer): FileResult {
   const d = tryDecode(bytes);
-  if ('error' in d) return { path: label, status: 'invalid', failed: true, reason: d.error, value: bytes, details: { size: bytes.length } };
-  return { path: label, status: 'valid', failed: false, value: bytes, decoded: d.value, warnings: d.warnings, details: { size: bytes.length } };
+  if ('error' in d)
+    return {
+      path: label,
+      status: 'invalid',
+      failed: true,
+      reason: d.error,
+      value: bytes,
+      details: { size: bytes.length },
+    };
+  return {
+    path: label,
+    status: 'valid',
+    failed: false,
+    value: bytes,
+    decoded: d.value,
+    warnings: d.warnings,
+    details: { size: bytes.length },
+  };
 }
 
 export async function inspect(src: InspectSource): Promise<FileResult> {
   if (src.kind === 'hex') {
     const clean = src.hex.replace(/^0x/i, '').replace(/[\s:]/g, '');
-    if (!/^([0-9a-fA-F]{2})*$/.test(clean)) return { path: src.hex, status: 'invalid', failed: true, reason: 'not an even number of hex digits' };
+    if (!/^([0-9a-fA-F]{2})*$/.test(clean))
+      return { path: src.hex, status: 'invalid', failed: true, reason: 'not an even number of hex digits' };
     return inspectBytes('(hex)', Buffer.from(clean, 'hex'));
   }
   if (src.kind === 'sidecar') {

@@ -15,11 +15,22 @@ export async function keyidsOf(paths: readonly string[], warn: (m: string) => vo
           path: c.source,
           status: 'ok',
           failed: false,
-          details: { keyid: c.keyid, keyidSource: c.keyidSource === 'skid' ? 'subjectKeyIdentifier' : 'computed (sha1 of the public key)', skid: c.skid?.toString('hex'), subject: c.subject, keyType: c.algorithm ?? 'unsupported' },
+          details: {
+            keyid: c.keyid,
+            keyidSource: c.keyidSource === 'skid' ? 'subjectKeyIdentifier' : 'computed (sha1 of the public key)',
+            skid: c.skid?.toString('hex'),
+            subject: c.subject,
+            keyType: c.algorithm ?? 'unsupported',
+          },
         });
       }
     } catch (e) {
-      results.push({ path: p, status: 'failed', failed: true, reason: e instanceof ConfigError ? e.message.replace(`${p}: `, '') : String(e) });
+      results.push({
+        path: p,
+        status: 'failed',
+        failed: true,
+        reason: e instanceof ConfigError ? e.message.replace(`${p}: `, '') : String(e),
+      });
     }
   }
   return results;

@@ -11,7 +11,14 @@ import type { PositionalReader } from '../crypto/digest.js';
 import { FileHandle, lstat, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ImaValue } from '../codec/ima-value.js';
-import { processAlive, registerTemporary, syncDirectoryOf, temporaryOwner, temporaryPathFor, unregisterTemporary } from '../carriers/atomic-write.js';
+import {
+  processAlive,
+  registerTemporary,
+  syncDirectoryOf,
+  temporaryOwner,
+  temporaryPathFor,
+  unregisterTemporary,
+} from '../carriers/atomic-write.js';
 import { knownXattrSupport, learnXattrSupport, filesystemOf } from '../carriers/filesystem.js';
 import { readSidecar, readSidecarOrNothing, sidecarPathFor, writeSidecar } from '../carriers/sidecar.js';
 import { closeTarget, openTarget, readTargetXattr, Target } from '../carriers/target.js';
@@ -42,7 +49,11 @@ export type MigrateCarrier = 'xattr' | 'sidecar' | 'none';
 const CHUNK = 1 << 20;
 
 /** Where SRC's files go: a directory's contents into DEST; a file into DEST/ when DEST is a directory, else onto DEST. */
-export async function planMigration(src: string, dest: string, recursive: boolean): Promise<{ srcIsDir: boolean; destFor: (sel: Pick<TargetSelection, 'path' | 'rel'>) => string }> {
+export async function planMigration(
+  src: string,
+  dest: string,
+  recursive: boolean,
+): Promise<{ srcIsDir: boolean; destFor: (sel: Pick<TargetSelection, 'path' | 'rel'>) => string }> {
   let st: Stats;
   try {
     st = await lstat(fsPath(src));
@@ -80,7 +91,12 @@ async function sourceSignature(t: Target, opts: MigrateOptions): Promise<SourceS
   const chosen = pick ?? (sidecar ? { carrier: 'sidecar' as const, bytes: sidecar } : undefined);
   if (!chosen) return undefined;
   const d = tryDecode(chosen.bytes);
-  if ('error' in d) throw new FileError(t.path, `malformed ${chosen.carrier === 'xattr' ? opts.xattrName : 'sidecar'}: ${d.error}; not copied`, 'EINVAL');
+  if ('error' in d)
+    throw new FileError(
+      t.path,
+      `malformed ${chosen.carrier === 'xattr' ? opts.xattrName : 'sidecar'}: ${d.error}; not copied`,
+      'EINVAL',
+    );
   return { ...chosen, value: d.value };
 }
 
@@ -88,7 +104,7 @@ async function sourceSignature(t: Target, opts: MigrateOptions): Promise<SourceS
 async function sameContent(a: PositionalReader, b: PositionalReader, size: number): Promise<boolean> {
   const ba = Buffer.allocUnsafe(CHUNK);
   const bb = Buffer.allocUnsafe(CHUNK);
-  for (let pos = 0; pos < size; ) {
+  for (let pos = 0; pos < size;) {
     const [ra, rb] = await Promise.all([a.read(ba, 0, CHUNK, pos), b.read(bb, 0, CHUNK, pos)]);
     if (ra.bytesRead !== rb.bytesRead || ra.bytesRead === 0) return false;
     if (!ba.subarray(0, ra.bytesRead).equals(bb.subarray(0, rb.bytesRead))) return false;
@@ -120,13 +136,21 @@ function benign(code: string | undefined): boolean {
 }
 
 /** Writes the destination's signature carrier; returns which one was used. */
-async function placeSignature(tmpHandle: FileHandle, destPath: string, destDev: number, fsName: string, sig: SourceSignature, opts: MigrateOptions): Promise<'xattr' | 'sidecar-pending'> {
+async function placeSignature(
+  tmpHandle: FileHandle,
+  destPath: string,
+  destDev: number,
+  fsName: string,
+  sig: SourceSignature,
+  opts: MigrateOptions,
+): Promise<'xattr' | 'sidecar-pending'> {
   if (knownXattrSupport(destDev, opts.xattrName, fsName) !== false) {
     try {
       setXattrFd(tmpHandle.fd, destPath, opts.xattrName, sig.bytes, fsName);
       learnXattrSupport(destDev, opts.xattrName, true);
       const back = getXattrFd(tmpHandle.fd, destPath, opts.xattrName, fsName);
-      if (!back?.equals(sig.bytes)) throw new FileError(destPath, `${opts.xattrName} read back differs from what was written`, 'EIO');
+      if (!back?.equals(sig.bytes))
+        throw new FileError(destPath, `${opts.xattrName} read back differs from what was written`, 'EIO');
       return 'xattr';
     } catch (e) {
       if (!(e instanceof XattrError && isUnsupported(e.code))) throw e;
@@ -136,7 +160,11 @@ async function placeSignature(tmpHandle: FileHandle, destPath: string, destDev: 
   return 'sidecar-pending';
 }
 
-export async function migrateFile(sel: Pick<TargetSelection, 'path' | 'rel'>, destPath: string, opts: MigrateOptions): Promise<FileResult> {
+export async function migrateFile(
+  sel: Pick<TargetSelection, 'path' | 'rel'>,
+  destPath: string,
+  opts: MigrateOptions,
+): Promise<FileResult> {
   const path = sel.path;
   let src: Target;
   try {
@@ -156,7 +184,10 @@ export async function migrateFile(sel: Pick<TargetSelection, 'path' | 'rel'>, de
     if (sig) details.from = sig.carrier;
     const destDir = dirname(destPath);
     if (!opts.dryRun) await prepareDestDir(destDir);
-    const destFs = filesystemOf(opts.dryRun ? await existingAncestor(destDir) : destDir, opts.dryRun ? undefined : (await stat(fsPath(destDir))).dev);
+    const destFs = filesystemOf(
+      opts.dryRun ? await existingAncestor(destDir) : destDir,
+      opts.dryRun ? undefined : (await stat(fsPath(destDir))).dev,
+    );
     details.filesystem = destFs.name;
 
     // An existing destination: complete and identical means only the carrier may need finishing.
@@ -164,16 +195,31 @@ export async function migrateFile(sel: Pick<TargetSelection, 'path' | 'rel'>, de
     try {
       existing = await lstat(fsPath(destPath));
     } catch (e) {
-      if (errnoOf(e) !== 'ENOENT') throw new FileError(destPath, `cannot stat destination: ${describeSystemError(e)}`, errnoOf(e));
+      if (errnoOf(e) !== 'ENOENT')
+        throw new FileError(destPath, `cannot stat destination: ${describeSystemError(e)}`, errnoOf(e));
     }
     if (existing) {
-      if (!existing.isFile()) return { ...base, status: 'conflict', failed: true, reason: `destination ${destPath} exists and is not a regular file`, details };
+      if (!existing.isFile())
+        return {
+          ...base,
+          status: 'conflict',
+          failed: true,
+          reason: `destination ${destPath} exists and is not a regular file`,
+          details,
+        };
       destHandle = await open(fsPath(destPath), constants.O_RDONLY | constants.O_NOFOLLOW);
       const same = existing.size === src.stat.size && (await sameContent(src.handle, destHandle, src.stat.size));
       if (same) return await finishExisting(src, destHandle, destPath, destFs.name, sig, base, details, opts);
       await destHandle.close();
       destHandle = undefined;
-      if (!opts.force) return { ...base, status: 'conflict', failed: true, reason: `destination ${destPath} exists with different content; use --force to replace it`, details };
+      if (!opts.force)
+        return {
+          ...base,
+          status: 'conflict',
+          failed: true,
+          reason: `destination ${destPath} exists with different content; use --force to replace it`,
+          details,
+        };
       details.replacedFile = true;
     }
     // A sidecar already at the destination that is not this signature is someone's data: never replaced silently.
@@ -189,19 +235,35 @@ export async function migrateFile(sel: Pick<TargetSelection, 'path' | 'rel'>, de
       if (unusable !== undefined || (stray && !stray.equals(sig.bytes) && !tryDecodeIsDigest(stray))) {
         if (!opts.force || unusable !== undefined) {
           const why = unusable !== undefined ? `is unusable (${unusable})` : 'holds a different value';
-          return { ...base, status: 'conflict', failed: true, reason: `destination sidecar ${strayPath} ${why}${unusable === undefined ? '; use --force to replace it' : ''}`, details };
+          return {
+            ...base,
+            status: 'conflict',
+            failed: true,
+            reason: `destination sidecar ${strayPath} ${why}${unusable === undefined ? '; use --force to replace it' : ''}`,
+            details,
+          };
         }
         details.replacedSidecar = stray!.toString('hex');
       }
     }
-    if (opts.dryRun) return { ...base, status: 'would-copy', failed: false, details: { ...details, carrier: sig ? 'unknown' : 'none' } };
+    if (opts.dryRun)
+      return {
+        ...base,
+        status: 'would-copy',
+        failed: false,
+        details: { ...details, carrier: sig ? 'unknown' : 'none' },
+      };
 
     // Copy to a temporary name, hashing (and verifying) the very bytes written.
     tmp = temporaryPathFor(destPath);
     registerTemporary(tmp);
-    tmpHandle = await open(fsPath(tmp), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    tmpHandle = await open(
+      fsPath(tmp),
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      0o600,
+    );
     const values: CarrierValue[] = sig ? [{ carrier: sig.carrier, bytes: sig.bytes }] : [];
-    const plan = planChecks(values, opts.verify ? opts.certs ?? [] : []);
+    const plan = planChecks(values, opts.verify ? (opts.certs ?? []) : []);
     await copyThrough(src.handle, tmpHandle, plan.sinks);
     const check = plan.finish()[0];
     if (check && check.status !== 'ok' && (opts.verify || sig?.value.kind === 'digest')) {
@@ -258,12 +320,22 @@ async function existingAncestor(dir: string): Promise<string> {
 }
 
 /** A destination whose content is already complete: finish its carrier, or report it unchanged. */
-async function finishExisting(src: Target, destHandle: FileHandle, destPath: string, fsName: string, sig: SourceSignature | undefined, base: Partial<FileResult>, details: Record<string, unknown>, opts: MigrateOptions): Promise<FileResult> {
+async function finishExisting(
+  src: Target,
+  destHandle: FileHandle,
+  destPath: string,
+  fsName: string,
+  sig: SourceSignature | undefined,
+  base: Partial<FileResult>,
+  details: Record<string, unknown>,
+  opts: MigrateOptions,
+): Promise<FileResult> {
   const path = src.path;
   if (!sig) return { ...base, path, status: 'unchanged', failed: false, details: { ...details, carrier: 'none' } };
   if (opts.verify) {
     const [check] = await checkValues(src, [{ carrier: sig.carrier, bytes: sig.bytes }], opts.certs ?? []);
-    if (check && check.status !== 'ok') return { ...base, path, status: 'failed', failed: true, reason: `${check.reason}; not copied`, details };
+    if (check && check.status !== 'ok')
+      return { ...base, path, status: 'failed', failed: true, reason: `${check.reason}; not copied`, details };
   }
   const dev = (await destHandle.stat()).dev;
   let current: Buffer | undefined;
@@ -282,19 +354,35 @@ async function finishExisting(src: Target, destHandle: FileHandle, destPath: str
   const xattrDone = !takes || current?.equals(sig.bytes);
   const sidecarDone = (takes && !opts.keepSidecars) || sidecar?.equals(sig.bytes);
   const carrier: MigrateCarrier = takes ? 'xattr' : 'sidecar';
-  if (xattrDone && sidecarDone) return { ...base, path, status: 'unchanged', failed: false, details: { ...details, carrier } };
+  if (xattrDone && sidecarDone)
+    return { ...base, path, status: 'unchanged', failed: false, details: { ...details, carrier } };
   if (takes && current && !current.equals(sig.bytes) && !tryDecodeIsDigest(current) && !opts.force) {
-    return { ...base, path, status: 'conflict', failed: true, reason: `destination ${opts.xattrName} holds a different signature; use --force to replace it`, details: { ...details, current: current.toString('hex') } };
+    return {
+      ...base,
+      path,
+      status: 'conflict',
+      failed: true,
+      reason: `destination ${opts.xattrName} holds a different signature; use --force to replace it`,
+      details: { ...details, current: current.toString('hex') },
+    };
   }
   // The same rule for a sidecar already at the destination: a digest may be upgraded, a different signature is not replaced silently.
   if (!sidecarDone && sidecar && !tryDecodeIsDigest(sidecar) && !opts.force) {
-    return { ...base, path, status: 'conflict', failed: true, reason: `destination sidecar ${sidecarPath} holds a different signature; use --force to replace it`, details: { ...details, current: sidecar.toString('hex') } };
+    return {
+      ...base,
+      path,
+      status: 'conflict',
+      failed: true,
+      reason: `destination sidecar ${sidecarPath} holds a different signature; use --force to replace it`,
+      details: { ...details, current: sidecar.toString('hex') },
+    };
   }
   if (opts.dryRun) return { ...base, path, status: 'would-sign', failed: false, details: { ...details, carrier } };
   if (!xattrDone) {
     setXattrFd(destHandle.fd, destPath, opts.xattrName, sig.bytes, fsName);
     const back = getXattrFd(destHandle.fd, destPath, opts.xattrName, fsName);
-    if (!back?.equals(sig.bytes)) throw new FileError(destPath, `${opts.xattrName} read back differs from what was written`, 'EIO');
+    if (!back?.equals(sig.bytes))
+      throw new FileError(destPath, `${opts.xattrName} read back differs from what was written`, 'EIO');
   }
   if (!sidecarDone) await writeSidecar(sidecarPath, sig.bytes);
   return { ...base, path, status: 'signed', failed: false, details: { ...details, carrier } };
@@ -308,7 +396,7 @@ function tryDecodeIsDigest(bytes: Buffer): boolean {
 /** Copies every byte, feeding the same buffers that are written to the sinks. */
 async function copyThrough(from: PositionalReader, to: FileHandle, sinks: readonly ContentSink[]): Promise<void> {
   const buf = Buffer.allocUnsafe(CHUNK);
-  for (let pos = 0; ; ) {
+  for (let pos = 0; ;) {
     const { bytesRead } = await from.read(buf, 0, CHUNK, pos);
     if (bytesRead === 0) break;
     const chunk = buf.subarray(0, bytesRead);
@@ -319,17 +407,26 @@ async function copyThrough(from: PositionalReader, to: FileHandle, sinks: readon
 }
 
 async function writeFully(h: FileHandle, chunk: Buffer): Promise<void> {
-  for (let off = 0; off < chunk.length; ) {
+  for (let off = 0; off < chunk.length;) {
     const { bytesWritten } = await h.write(chunk, off, chunk.length - off);
     off += bytesWritten;
   }
 }
 
-export async function* migrate(src: string, dest: string, tree: TreeOptions, opts: MigrateOptions & { recursive?: boolean }): AsyncGenerator<FileResult> {
+export async function* migrate(
+  src: string,
+  dest: string,
+  tree: TreeOptions,
+  opts: MigrateOptions & { recursive?: boolean },
+): AsyncGenerator<FileResult> {
   const plan = await planMigration(src, dest, !!opts.recursive);
   // Destinations whose names differ only in case are one file on FAT: never written at the same time (carriers/name-lock.ts).
-  yield* processTree([src], { ...tree, defaultJobs: tree.defaultJobs ?? copyJobs(), select: { ...tree.select, recursive: plan.srcIsDir } }, (sel) => {
-    const destPath = plan.destFor(sel);
-    return oneAtATimePerName(destPath, () => migrateFile(sel, destPath, opts));
-  });
+  yield* processTree(
+    [src],
+    { ...tree, defaultJobs: tree.defaultJobs ?? copyJobs(), select: { ...tree.select, recursive: plan.srcIsDir } },
+    (sel) => {
+      const destPath = plan.destFor(sel);
+      return oneAtATimePerName(destPath, () => migrateFile(sel, destPath, opts));
+    },
+  );
 }

@@ -19,7 +19,20 @@ import { AppendedInfo, keepModeOf, readAppendedSignature, writePartsAtomic } fro
 import { readSidecar, sidecarPathFor, writeSidecar } from '../carriers/sidecar.js';
 import { assertUnchanged, Target } from '../carriers/target.js';
 import { Certificate, keyidFromSkid } from '../crypto/certificate.js';
-import { buildModuleCms, buildRefusal, certificatesForSid, certKeyType, CmsSigner, describeCms, describeSid, KernelCheck, kernelRules, ParsedCms, parseCms, SignerIdForm } from '../crypto/cms.js';
+import {
+  buildModuleCms,
+  buildRefusal,
+  certificatesForSid,
+  certKeyType,
+  CmsSigner,
+  describeCms,
+  describeSid,
+  KernelCheck,
+  kernelRules,
+  ParsedCms,
+  parseCms,
+  SignerIdForm,
+} from '../crypto/cms.js';
 import { DigestSink, streamHandle } from '../crypto/digest.js';
 import type { SigningKey } from '../crypto/keys.js';
 import { ContentSigner, ContentSink, ContentVerifier, SignatureCheck } from '../crypto/signature.js';
@@ -40,12 +53,28 @@ export { readAppendedSignature } from '../carriers/appended.js';
 export type LoadedAppended =
   | { readonly kind: 'none' }
   /** Malformed, or well formed but refused by the kernel's rules; layout/cms are there when they could be read. */
-  | { readonly kind: 'invalid'; readonly reason: string; readonly layout?: AppendedLayout; readonly cms?: ParsedCms; readonly rules?: KernelCheck }
-  | { readonly kind: 'found'; readonly layout: AppendedLayout; readonly cms: ParsedCms; readonly rules: KernelCheck; readonly signer: CmsSigner };
+  | {
+      readonly kind: 'invalid';
+      readonly reason: string;
+      readonly layout?: AppendedLayout;
+      readonly cms?: ParsedCms;
+      readonly rules?: KernelCheck;
+    }
+  | {
+      readonly kind: 'found';
+      readonly layout: AppendedLayout;
+      readonly cms: ParsedCms;
+      readonly rules: KernelCheck;
+      readonly signer: CmsSigner;
+    };
 
 /** Reads and parses the appended signature of an open file and applies the kernel's rules; never throws FormatError. */
 /** `known`: the trailer and CMS bytes when the caller has read them already (they are not read again). */
-export async function loadAppended(handle: PositionalReader, size: number, known?: AppendedInfo): Promise<LoadedAppended> {
+export async function loadAppended(
+  handle: PositionalReader,
+  size: number,
+  known?: AppendedInfo,
+): Promise<LoadedAppended> {
   let info: AppendedInfo | undefined = known;
   try {
     info ??= await readAppendedSignature(handle, size);
@@ -62,32 +91,52 @@ export async function loadAppended(handle: PositionalReader, size: number, known
     throw e;
   }
   const rules = kernelRules(cms);
-  if (rules.problems.length) return { kind: 'invalid', reason: `the kernel would reject it: ${rules.problems.join('; ')}`, layout: info.layout, cms, rules };
+  if (rules.problems.length)
+    return {
+      kind: 'invalid',
+      reason: `the kernel would reject it: ${rules.problems.join('; ')}`,
+      layout: info.layout,
+      cms,
+      rules,
+    };
   return { kind: 'found', layout: info.layout, cms, rules, signer: cms.signers[0]! };
 }
 
-export type AppendedVerdict = { readonly ok: true; readonly cert: Certificate } | { readonly ok: false; readonly reason: string };
+export type AppendedVerdict =
+  { readonly ok: true; readonly cert: Certificate } | { readonly ok: false; readonly reason: string };
 
 /**
  * Checks the CMS signature over the payload (the first payloadLength bytes)
  * with the certificates its signer identifier names. Reads the payload once.
  */
-export async function verifyAppended(handle: PositionalReader, found: Extract<LoadedAppended, { kind: 'found' }>, certs: readonly Certificate[]): Promise<AppendedVerdict> {
+export async function verifyAppended(
+  handle: PositionalReader,
+  found: Extract<LoadedAppended, { kind: 'found' }>,
+  certs: readonly Certificate[],
+): Promise<AppendedVerdict> {
   const { signer, layout } = found;
   const algo = signer.digestAlgo;
   if (!algo) return { ok: false, reason: `unknown digest algorithm ${signer.digestAlgorithmOid}` };
   if (!canCompute(algo)) return { ok: false, reason: `hash algorithm ${algo.name} cannot be computed here` };
   const named = await certificatesForSid(signer.sid, certs);
-  if (named.length === 0) return { ok: false, reason: `unknown signer: no certificate given has ${describeSid(signer.sid)}` };
+  if (named.length === 0)
+    return { ok: false, reason: `unknown signer: no certificate given has ${describeSid(signer.sid)}` };
   const usable = named.filter((c) => certKeyType(c) !== undefined && certKeyType(c) === signer.keyType);
   if (usable.length === 0) {
-    return { ok: false, reason: `bad signature: ${signer.signatureAlgorithmName} does not fit the key of ${named.map((c) => c.source).join(', ')}` };
+    return {
+      ok: false,
+      reason: `bad signature: ${signer.signatureAlgorithmName} does not fit the key of ${named.map((c) => c.source).join(', ')}`,
+    };
   }
   const digestSink = new DigestSink(algo);
-  const verifiers = usable.map((cert) => ({ cert, verifier: new ContentVerifier(cert.publicKey, algo, 2, signer.signature) }));
+  const verifiers = usable.map((cert) => ({
+    cert,
+    verifier: new ContentVerifier(cert.publicKey, algo, 2, signer.signature),
+  }));
   const sinks: ContentSink[] = [digestSink, ...verifiers.filter((v) => v.verifier.needsContent).map((v) => v.verifier)];
   const read = await streamHandle(handle, sinks, layout.payloadLength);
-  if (read !== layout.payloadLength) return { ok: false, reason: `the file shrank while being read (${read} of ${layout.payloadLength} payload bytes)` };
+  if (read !== layout.payloadLength)
+    return { ok: false, reason: `the file shrank while being read (${read} of ${layout.payloadLength} payload bytes)` };
   const digest = digestSink.digest();
   let mismatch: SignatureCheck | undefined;
   for (const { cert, verifier } of verifiers) {
@@ -96,10 +145,16 @@ export async function verifyAppended(handle: PositionalReader, found: Extract<Lo
     if (check.reason === 'digest-mismatch') mismatch = check;
   }
   if (mismatch) {
-    return { ok: false, reason: `bad signature: the payload differs from what was signed (${algo.name} of the first ${layout.payloadLength} bytes does not match the signed digest)` };
+    return {
+      ok: false,
+      reason: `bad signature: the payload differs from what was signed (${algo.name} of the first ${layout.payloadLength} bytes does not match the signed digest)`,
+    };
   }
   const who = usable.map((c) => c.source).join(', ');
-  return { ok: false, reason: `bad signature: does not verify with ${who}${signer.keyType === 'ecdsa' ? ' (or the payload changed since signing)' : ''}` };
+  return {
+    ok: false,
+    reason: `bad signature: does not verify with ${who}${signer.keyType === 'ecdsa' ? ' (or the payload changed since signing)' : ''}`,
+  };
 }
 
 function coverageNote(layout: AppendedLayout): string {
@@ -111,15 +166,26 @@ function coverageNote(layout: AppendedLayout): string {
  * sidecar and xattr. Undefined when the file has none. Reads the last 40
  * bytes, the CMS, and (to verify) the payload.
  */
-export async function checkAppended(handle: PositionalReader, size: number, certs: readonly Certificate[], known?: AppendedInfo): Promise<CarrierCheck | undefined> {
+export async function checkAppended(
+  handle: PositionalReader,
+  size: number,
+  certs: readonly Certificate[],
+  known?: AppendedInfo,
+): Promise<CarrierCheck | undefined> {
   const loaded = await loadAppended(handle, size, known);
   if (loaded.kind === 'none') return undefined;
   if (loaded.kind === 'invalid') {
-    return { carrier: 'appended', status: 'invalid', reason: `malformed appended signature: ${loaded.reason}`, value: loaded.cms?.der ?? Buffer.alloc(0) };
+    return {
+      carrier: 'appended',
+      status: 'invalid',
+      reason: `malformed appended signature: ${loaded.reason}`,
+      value: loaded.cms?.der ?? Buffer.alloc(0),
+    };
   }
   const warnings = [coverageNote(loaded.layout), ...loaded.rules.warnings];
   const verdict = await verifyAppended(handle, loaded, certs);
-  if (verdict.ok) return { carrier: 'appended', status: 'ok', value: loaded.cms.der, warnings, signer: verdict.cert.source };
+  if (verdict.ok)
+    return { carrier: 'appended', status: 'ok', value: loaded.cms.der, warnings, signer: verdict.cert.source };
   return { carrier: 'appended', status: 'failed', reason: verdict.reason, value: loaded.cms.der, warnings };
 }
 
@@ -151,7 +217,15 @@ export async function inspectModsig(path: string): Promise<FileResult> {
     const loaded = await loadAppended(t.handle, t.stat.size);
     if (loaded.kind === 'none') return { path, status: 'unsigned', failed: true, reason: NO_SIGNATURE };
     const details = describeLoaded(loaded);
-    if (loaded.kind === 'invalid') return { path, status: 'invalid', failed: true, reason: loaded.reason, warnings: loaded.rules?.warnings, details };
+    if (loaded.kind === 'invalid')
+      return {
+        path,
+        status: 'invalid',
+        failed: true,
+        reason: loaded.reason,
+        warnings: loaded.rules?.warnings,
+        details,
+      };
     return { path, status: 'valid', failed: false, warnings: loaded.rules.warnings, details };
   });
 }
@@ -166,12 +240,26 @@ export async function verifyModsig(path: string, opts: ModsigVerifyOptions): Pro
     const loaded = await loadAppended(t.handle, t.stat.size);
     if (loaded.kind === 'none') return { path, status: 'unsigned', failed: true, reason: NO_SIGNATURE };
     const details = describeLoaded(loaded);
-    if (loaded.kind === 'invalid') return { path, status: 'invalid', failed: true, reason: loaded.reason, warnings: loaded.rules?.warnings, details };
+    if (loaded.kind === 'invalid')
+      return {
+        path,
+        status: 'invalid',
+        failed: true,
+        reason: loaded.reason,
+        warnings: loaded.rules?.warnings,
+        details,
+      };
     const warnings = [...loaded.rules.warnings];
     const verdict = await verifyAppended(t.handle, loaded, opts.certs);
     if (!verdict.ok) return { path, status: 'failed', failed: true, reason: verdict.reason, warnings, details };
     const keyid = keyidOf(loaded.signer, verdict.cert);
-    return { path, status: 'ok', failed: false, warnings, details: { ...details, ...(keyid ? { keyid } : {}), signer: verdict.cert.source } };
+    return {
+      path,
+      status: 'ok',
+      failed: false,
+      warnings,
+      details: { ...details, ...(keyid ? { keyid } : {}), signer: verdict.cert.source },
+    };
   });
 }
 
@@ -187,7 +275,12 @@ function destinationOf(path: string, output: string | undefined): { dest: string
   return { dest: output, inPlace: false };
 }
 
-async function writeFileFrom(t: Target, dest: string, inPlace: boolean, parts: Parameters<typeof writePartsAtomic>[1]): Promise<void> {
+async function writeFileFrom(
+  t: Target,
+  dest: string,
+  inPlace: boolean,
+  parts: Parameters<typeof writePartsAtomic>[1],
+): Promise<void> {
   const before = t.stat;
   const keep = keepModeOf(fstatSync(t.handle.fd)); // mode and owner: more than the open's facts carry
   await writePartsAtomic(dest, parts, {
@@ -203,17 +296,31 @@ export async function stripModsig(path: string, opts: OutputOption = {}): Promis
     const { dest, inPlace } = destinationOf(path, opts.output);
     const loaded = await loadAppended(t.handle, t.stat.size);
     if (loaded.kind === 'invalid' && !loaded.layout) {
-      return { path, status: 'invalid', failed: true, reason: `${loaded.reason}; not stripped (where the payload ends is unknown)` };
+      return {
+        path,
+        status: 'invalid',
+        failed: true,
+        reason: `${loaded.reason}; not stripped (where the payload ends is unknown)`,
+      };
     }
     if (loaded.kind === 'none') {
       if (inPlace) return { path, status: 'unsigned', failed: false, reason: 'no appended signature; left as it is' };
       await writeFileFrom(t, dest, false, [{ handle: t.handle, start: 0, length: t.stat.size }]);
-      return { path, status: 'unsigned', failed: false, reason: `no appended signature; copied unchanged to ${dest}`, details: { output: dest } };
+      return {
+        path,
+        status: 'unsigned',
+        failed: false,
+        reason: `no appended signature; copied unchanged to ${dest}`,
+        details: { output: dest },
+      };
     }
     // A well-formed trailer is enough to know where the payload ends, even when the CMS inside is bad.
     const layout = loaded.layout!;
     await writeFileFrom(t, dest, inPlace, [{ handle: t.handle, start: 0, length: layout.payloadLength }]);
-    const details: Record<string, unknown> = { payloadLength: layout.payloadLength, removed: layout.sigLen + MODSIG_TRAILER_SIZE };
+    const details: Record<string, unknown> = {
+      payloadLength: layout.payloadLength,
+      removed: layout.sigLen + MODSIG_TRAILER_SIZE,
+    };
     if (!inPlace) details.output = dest;
     const warnings = loaded.kind === 'invalid' ? [`the removed signature was malformed: ${loaded.reason}`] : undefined;
     return { path, status: 'stripped', failed: false, warnings, details };
@@ -241,22 +348,50 @@ export async function signModsig(path: string, opts: ModsigSignOptions): Promise
     let replaced = false;
     if (loaded.kind !== 'none') {
       if (loaded.kind === 'invalid' && !loaded.layout) {
-        return { path, status: 'invalid', failed: true, reason: `${loaded.reason}; not signed (where its payload ends is unknown)` };
+        return {
+          path,
+          status: 'invalid',
+          failed: true,
+          reason: `${loaded.reason}; not signed (where its payload ends is unknown)`,
+        };
       }
       if (!opts.force) {
-        return { path, status: 'failed', failed: true, reason: `already carries an appended signature (${loaded.layout!.sigLen}-byte PKCS#7); --force replaces it`, details: describeLoaded(loaded) };
+        return {
+          path,
+          status: 'failed',
+          failed: true,
+          reason: `already carries an appended signature (${loaded.layout!.sigLen}-byte PKCS#7); --force replaces it`,
+          details: describeLoaded(loaded),
+        };
       }
       payloadLength = loaded.layout!.payloadLength;
       replaced = true;
     }
-    if (payloadLength === 0) return { path, status: 'failed', failed: true, reason: 'empty file: the kernel rejects an appended signature with no payload before it' };
+    if (payloadLength === 0)
+      return {
+        path,
+        status: 'failed',
+        failed: true,
+        reason: 'empty file: the kernel rejects an appended signature with no payload before it',
+      };
     const signer = new ContentSigner(opts.key.key, opts.hashAlgo, 2);
     const read = await streamHandle(t.handle, [signer], payloadLength);
-    if (read !== payloadLength) return { path, status: 'failed', failed: true, reason: 'the file shrank while being read; not signed' };
+    if (read !== payloadLength)
+      return { path, status: 'failed', failed: true, reason: 'the file shrank while being read; not signed' };
     const { signature } = signer.finish();
     const cms = await buildModuleCms({ cert: opts.cert, hashAlgo: opts.hashAlgo, signature, signerId: opts.signerId });
-    await writeFileFrom(t, dest, inPlace, [{ handle: t.handle, start: 0, length: payloadLength }, cms, buildTrailer(cms.length)]);
-    const details: Record<string, unknown> = { payloadLength, sigLen: cms.length, hashAlgo: opts.hashAlgo.name, signerId: opts.signerId, signer: opts.cert.source };
+    await writeFileFrom(t, dest, inPlace, [
+      { handle: t.handle, start: 0, length: payloadLength },
+      cms,
+      buildTrailer(cms.length),
+    ]);
+    const details: Record<string, unknown> = {
+      payloadLength,
+      sigLen: cms.length,
+      hashAlgo: opts.hashAlgo.name,
+      signerId: opts.signerId,
+      signer: opts.cert.source,
+    };
     if (!inPlace) details.output = dest;
     return { path, status: replaced ? 'replaced' : 'signed', failed: false, details };
   });
@@ -278,20 +413,48 @@ export async function detachModsig(path: string, opts: ModsigDetachOptions): Pro
     const { dest, inPlace } = destinationOf(path, opts.output);
     const loaded = await loadAppended(t.handle, t.stat.size);
     if (loaded.kind === 'none') return { path, status: 'unsigned', failed: true, reason: NO_SIGNATURE };
-    if (loaded.kind === 'invalid') return { path, status: 'invalid', failed: true, reason: `${loaded.reason}; not detached`, details: describeLoaded(loaded) };
+    if (loaded.kind === 'invalid')
+      return {
+        path,
+        status: 'invalid',
+        failed: true,
+        reason: `${loaded.reason}; not detached`,
+        details: describeLoaded(loaded),
+      };
     const verdict = await verifyAppended(t.handle, loaded, opts.certs);
-    if (!verdict.ok) return { path, status: 'failed', failed: true, reason: `${verdict.reason}; not detached`, details: describeLoaded(loaded) };
+    if (!verdict.ok)
+      return {
+        path,
+        status: 'failed',
+        failed: true,
+        reason: `${verdict.reason}; not detached`,
+        details: describeLoaded(loaded),
+      };
     const warnings = [...loaded.rules.warnings];
     const keyid = keyidOf(loaded.signer, verdict.cert)!;
     if (loaded.signer.sid.kind === 'issuer-serial' && verdict.cert.keyidSource === 'computed') {
-      warnings.push(`${verdict.cert.source} has no subjectKeyIdentifier: keyid ${keyid} is computed from its key, and the kernel cannot match it`);
+      warnings.push(
+        `${verdict.cert.source} has no subjectKeyIdentifier: keyid ${keyid} is computed from its key, and the kernel cannot match it`,
+      );
     }
-    const value: SignatureValue = { kind: 'signature', type: 0x03, version: 2, algo: loaded.signer.digestAlgo!, keyid, signature: loaded.signer.signature };
+    const value: SignatureValue = {
+      kind: 'signature',
+      type: 0x03,
+      version: 2,
+      algo: loaded.signer.digestAlgo!,
+      keyid,
+      signature: loaded.signer.signature,
+    };
     const bytes = encodeImaValue(value);
     const sidecar = sidecarPathFor(dest, opts.suffix);
     const { replaced } = await writeSidecar(sidecar, bytes);
     await writeFileFrom(t, dest, inPlace, [{ handle: t.handle, start: 0, length: loaded.layout.payloadLength }]);
-    const details: Record<string, unknown> = { sidecar, sidecarReplaced: replaced, payloadLength: loaded.layout.payloadLength, signer: verdict.cert.source };
+    const details: Record<string, unknown> = {
+      sidecar,
+      sidecarReplaced: replaced,
+      payloadLength: loaded.layout.payloadLength,
+      signer: verdict.cert.source,
+    };
     if (!inPlace) details.output = dest;
     return { path, status: 'detached', failed: false, value: bytes, decoded: value, warnings, details };
   });
@@ -316,21 +479,56 @@ export async function attachModsig(path: string, opts: ModsigAttachOptions): Pro
     const sidecar = sidecarPathFor(path, opts.suffix);
     const loaded = await loadAppended(t.handle, t.stat.size);
     if (loaded.kind !== 'none') {
-      return { path, status: 'failed', failed: true, reason: 'the file already ends with an appended signature; strip it first (a sidecar made for this file would cover that signature too)' };
+      return {
+        path,
+        status: 'failed',
+        failed: true,
+        reason:
+          'the file already ends with an appended signature; strip it first (a sidecar made for this file would cover that signature too)',
+      };
     }
-    if (t.stat.size === 0) return { path, status: 'failed', failed: true, reason: 'empty file: the kernel rejects an appended signature with no payload before it' };
+    if (t.stat.size === 0)
+      return {
+        path,
+        status: 'failed',
+        failed: true,
+        reason: 'empty file: the kernel rejects an appended signature with no payload before it',
+      };
     const bytes = readSidecar(sidecar);
     if (!bytes) return { path, status: 'failed', failed: true, reason: `no sidecar ${sidecar}` };
     const d = tryDecode(bytes);
-    if ('error' in d) return { path, status: 'invalid', failed: true, reason: `malformed sidecar ${sidecar}: ${d.error}`, value: bytes };
+    if ('error' in d)
+      return {
+        path,
+        status: 'invalid',
+        failed: true,
+        reason: `malformed sidecar ${sidecar}: ${d.error}`,
+        value: bytes,
+      };
     const value = d.value;
     if (value.kind !== 'signature' || value.type !== 0x03 || value.version !== 2) {
-      const what = value.kind === 'digest' ? 'a digest, not a signature' : `a type 0x0${value.type} version ${value.version} signature`;
-      return { path, status: 'failed', failed: true, reason: `sidecar ${sidecar} holds ${what}; only a v2 file signature (0x03) converts to an appended signature`, value: bytes, decoded: value };
+      const what =
+        value.kind === 'digest'
+          ? 'a digest, not a signature'
+          : `a type 0x0${value.type} version ${value.version} signature`;
+      return {
+        path,
+        status: 'failed',
+        failed: true,
+        reason: `sidecar ${sidecar} holds ${what}; only a v2 file signature (0x03) converts to an appended signature`,
+        value: bytes,
+        decoded: value,
+      };
     }
     const base = { path, value: bytes, decoded: value };
     const named = certificatesFor(value.keyid, opts.certs).filter((c) => c.algorithm !== undefined);
-    if (named.length === 0) return { ...base, status: 'failed', failed: true, reason: `unknown keyid ${value.keyid}: no certificate given has it` };
+    if (named.length === 0)
+      return {
+        ...base,
+        status: 'failed',
+        failed: true,
+        reason: `unknown keyid ${value.keyid}: no certificate given has it`,
+      };
     const refusals: string[] = [];
     const usable = named.filter((c) => {
       const r = buildRefusal(c, value.algo, opts.signerId);
@@ -341,11 +539,32 @@ export async function attachModsig(path: string, opts: ModsigAttachOptions): Pro
     const plan = planChecks([{ carrier: 'sidecar', bytes }], usable);
     if (plan.sinks.length) await streamHandle(t.handle, plan.sinks);
     const [check] = plan.finish();
-    if (!check || check.status !== 'ok') return { ...base, status: 'failed', failed: true, reason: `sidecar does not verify: ${check?.reason ?? 'not checked'}; not attached` };
+    if (!check || check.status !== 'ok')
+      return {
+        ...base,
+        status: 'failed',
+        failed: true,
+        reason: `sidecar does not verify: ${check?.reason ?? 'not checked'}; not attached`,
+      };
     const cert = usable.find((c) => c.source === check.signer) ?? usable[0]!;
-    const cms = await buildModuleCms({ cert, hashAlgo: value.algo, signature: value.signature, signerId: opts.signerId });
-    await writeFileFrom(t, dest, inPlace, [{ handle: t.handle, start: 0, length: t.stat.size }, cms, buildTrailer(cms.length)]);
-    const details: Record<string, unknown> = { payloadLength: t.stat.size, sigLen: cms.length, signerId: opts.signerId, signer: cert.source, sidecar };
+    const cms = await buildModuleCms({
+      cert,
+      hashAlgo: value.algo,
+      signature: value.signature,
+      signerId: opts.signerId,
+    });
+    await writeFileFrom(t, dest, inPlace, [
+      { handle: t.handle, start: 0, length: t.stat.size },
+      cms,
+      buildTrailer(cms.length),
+    ]);
+    const details: Record<string, unknown> = {
+      payloadLength: t.stat.size,
+      sigLen: cms.length,
+      signerId: opts.signerId,
+      signer: cert.source,
+      sidecar,
+    };
     if (!inPlace) details.output = dest;
     const warnings: string[] = [];
     if (inPlace && !opts.keepSidecar) {
@@ -366,22 +585,50 @@ export function inspectModsigTree(paths: readonly string[], tree: TreeOptions): 
   return processTree(paths, { ...tree, orphanFails: false }, (sel) => inspectModsig(sel.path));
 }
 
-export function verifyModsigTree(paths: readonly string[], tree: TreeOptions, opts: ModsigVerifyOptions): AsyncGenerator<FileResult> {
+export function verifyModsigTree(
+  paths: readonly string[],
+  tree: TreeOptions,
+  opts: ModsigVerifyOptions,
+): AsyncGenerator<FileResult> {
   return processTree(paths, { ...tree, orphanFails: false }, (sel) => verifyModsig(sel.path, opts));
 }
 
-export function stripModsigTree(paths: readonly string[], tree: TreeOptions, opts: OutputOption = {}): AsyncGenerator<FileResult> {
-  return processTree(paths, { ...tree, orphanFails: false, cleanStaleTemporaries: true }, (sel) => stripModsig(sel.path, opts));
+export function stripModsigTree(
+  paths: readonly string[],
+  tree: TreeOptions,
+  opts: OutputOption = {},
+): AsyncGenerator<FileResult> {
+  return processTree(paths, { ...tree, orphanFails: false, cleanStaleTemporaries: true }, (sel) =>
+    stripModsig(sel.path, opts),
+  );
 }
 
-export function signModsigTree(paths: readonly string[], tree: TreeOptions, opts: ModsigSignOptions): AsyncGenerator<FileResult> {
-  return processTree(paths, { ...tree, orphanFails: false, cleanStaleTemporaries: true }, (sel) => signModsig(sel.path, opts));
+export function signModsigTree(
+  paths: readonly string[],
+  tree: TreeOptions,
+  opts: ModsigSignOptions,
+): AsyncGenerator<FileResult> {
+  return processTree(paths, { ...tree, orphanFails: false, cleanStaleTemporaries: true }, (sel) =>
+    signModsig(sel.path, opts),
+  );
 }
 
-export function detachModsigTree(paths: readonly string[], tree: TreeOptions, opts: ModsigDetachOptions): AsyncGenerator<FileResult> {
-  return processTree(paths, { ...tree, orphanFails: false, cleanStaleTemporaries: true }, (sel) => detachModsig(sel.path, opts));
+export function detachModsigTree(
+  paths: readonly string[],
+  tree: TreeOptions,
+  opts: ModsigDetachOptions,
+): AsyncGenerator<FileResult> {
+  return processTree(paths, { ...tree, orphanFails: false, cleanStaleTemporaries: true }, (sel) =>
+    detachModsig(sel.path, opts),
+  );
 }
 
-export function attachModsigTree(paths: readonly string[], tree: TreeOptions, opts: ModsigAttachOptions): AsyncGenerator<FileResult> {
-  return processTree(paths, { ...tree, orphanFails: false, cleanStaleTemporaries: true }, (sel) => attachModsig(sel.path, opts));
+export function attachModsigTree(
+  paths: readonly string[],
+  tree: TreeOptions,
+  opts: ModsigAttachOptions,
+): AsyncGenerator<FileResult> {
+  return processTree(paths, { ...tree, orphanFails: false, cleanStaleTemporaries: true }, (sel) =>
+    attachModsig(sel.path, opts),
+  );
 }

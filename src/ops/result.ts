@@ -22,14 +22,21 @@ export interface FileResult {
 }
 
 export function failure(path: string, status: string, err: unknown, extra: Partial<FileResult> = {}): FileResult {
-  const reason = err instanceof FileError ? err.reason : err instanceof FormatError ? err.reason : describeSystemError(err);
+  const reason =
+    err instanceof FileError ? err.reason : err instanceof FormatError ? err.reason : describeSystemError(err);
   return { path, status, failed: true, reason, ...extra };
 }
 
 /** What to say about entries of the selection that are not targets. */
 export function resultForNonTarget(sel: Exclude<Selected, { kind: 'target' }>, orphanFails: boolean): FileResult {
   if (sel.kind === 'orphan') {
-    return { path: sel.path, status: 'orphan', failed: orphanFails, reason: `sidecar ${sel.sidecar} has no file beside it`, details: { sidecar: sel.sidecar } };
+    return {
+      path: sel.path,
+      status: 'orphan',
+      failed: orphanFails,
+      reason: `sidecar ${sel.sidecar} has no file beside it`,
+      details: { sidecar: sel.sidecar },
+    };
   }
   return { path: sel.path, status: 'skipped', failed: sel.explicit, reason: sel.reason };
 }

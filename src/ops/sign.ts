@@ -27,12 +27,22 @@ export interface SignOptions {
 }
 
 /** Computes the security.ima value of a signature over the open target. */
-export async function signatureValueFor(handle: PositionalReader, opts: Pick<SignOptions, 'key' | 'keyid' | 'hashAlgo' | 'version'>): Promise<{ value: SignatureValue; bytes: Buffer }> {
+export async function signatureValueFor(
+  handle: PositionalReader,
+  opts: Pick<SignOptions, 'key' | 'keyid' | 'hashAlgo' | 'version'>,
+): Promise<{ value: SignatureValue; bytes: Buffer }> {
   const version = opts.version ?? 2;
   const signer = new ContentSigner(opts.key.key, opts.hashAlgo, version);
   await streamHandle(handle, [signer]);
   const { signature } = await signer.finishAsync();
-  const value: SignatureValue = { kind: 'signature', type: 0x03, version, algo: opts.hashAlgo, keyid: opts.keyid, signature };
+  const value: SignatureValue = {
+    kind: 'signature',
+    type: 0x03,
+    version,
+    algo: opts.hashAlgo,
+    keyid: opts.keyid,
+    signature,
+  };
   return { value, bytes: encodeImaValue(value) };
 }
 
@@ -56,7 +66,12 @@ export async function signFile(path: string, opts: SignOptions): Promise<FileRes
       writeTargetXattr(target, opts.xattrName, bytes, before);
       wrote.push('xattr');
     }
-    return { ...base, status: replaced ? 'replaced' : 'signed', failed: false, details: { carriers: wrote, filesystem: target.fs.name } };
+    return {
+      ...base,
+      status: replaced ? 'replaced' : 'signed',
+      failed: false,
+      details: { carriers: wrote, filesystem: target.fs.name },
+    };
   });
 }
 

@@ -15,7 +15,8 @@ import { FileResult, tryDecode } from './result.js';
 import { processTree, TreeOptions } from './tree.js';
 import { optionsToWire } from './wire.js';
 
-export type SyncState = 'in-sync' | 'sidecar-only' | 'xattr-only' | 'appended-only' | 'mismatch' | 'unsigned' | 'orphan' | 'invalid';
+export type SyncState =
+  'in-sync' | 'sidecar-only' | 'xattr-only' | 'appended-only' | 'mismatch' | 'unsigned' | 'orphan' | 'invalid';
 
 export interface StatusOptions {
   readonly xattrName: string;
@@ -52,7 +53,8 @@ async function findAppended(target: Target): Promise<AppendedFound> {
 export function statusOne(path: string, opts: StatusOptions): FileResult | Promise<FileResult> {
   return withTarget(path, 'invalid', (target) => {
     // The third carrier: a signature appended to the file (it covers the payload only).
-    if (endsWithAppendedMarker(target.handle.fd, target.stat.size)) return findAppended(target).then((found) => statusWith(target, opts, found));
+    if (endsWithAppendedMarker(target.handle.fd, target.stat.size))
+      return findAppended(target).then((found) => statusWith(target, opts, found));
     return statusWith(target, opts, {});
   });
 }
@@ -83,7 +85,13 @@ function statusWith(target: Target, opts: StatusOptions, found: AppendedFound): 
     reason = `sidecar: ${sidecarProblem}`;
   } else if ((sd && 'error' in sd) || (xd && 'error' in xd) || appendedProblem) {
     state = 'invalid';
-    reason = [sd && 'error' in sd ? `sidecar: ${sd.error}` : '', xd && 'error' in xd ? `${opts.xattrName}: ${xd.error}` : '', appendedProblem ? `appended signature: ${appendedProblem}` : ''].filter(Boolean).join('; ');
+    reason = [
+      sd && 'error' in sd ? `sidecar: ${sd.error}` : '',
+      xd && 'error' in xd ? `${opts.xattrName}: ${xd.error}` : '',
+      appendedProblem ? `appended signature: ${appendedProblem}` : '',
+    ]
+      .filter(Boolean)
+      .join('; ');
   } else if (sidecar && xattr) state = sidecar.equals(xattr) ? 'in-sync' : 'mismatch';
   else if (sidecar) state = 'sidecar-only';
   else if (xattr) state = 'xattr-only';
@@ -93,7 +101,15 @@ function statusWith(target: Target, opts: StatusOptions, found: AppendedFound): 
   if (sidecar) details.sidecar = sidecar.toString('hex');
   if (xattr) details.xattr = xattr.toString('hex');
   const shown = sd && !('error' in sd) ? sd : xd && !('error' in xd) ? xd : undefined;
-  const result = (failed: boolean, why: string | undefined): FileResult => ({ path, status: state, failed, reason: why, value: sidecar ?? xattr, decoded: shown && !('error' in shown) ? shown.value : undefined, details });
+  const result = (failed: boolean, why: string | undefined): FileResult => ({
+    path,
+    status: state,
+    failed,
+    reason: why,
+    value: sidecar ?? xattr,
+    decoded: shown && !('error' in shown) ? shown.value : undefined,
+    details,
+  });
   if (!opts.certs || !(sidecar || xattr || appended)) return result(state === 'invalid', reason);
 
   const certs = opts.certs;
@@ -103,18 +119,30 @@ function statusWith(target: Target, opts: StatusOptions, found: AppendedFound): 
   const verdict = (checks: CarrierCheck[]): FileResult => {
     details.verified = Object.fromEntries(checks.map((c) => [c.carrier, c.status === 'ok' ? 'ok' : c.reason]));
     const bad = checks.filter((c) => c.status !== 'ok');
-    return result(state === 'invalid' || bad.length > 0, reason ?? (bad.length ? bad.map((c) => `${c.carrier}: ${c.reason}`).join('; ') : undefined));
+    return result(
+      state === 'invalid' || bad.length > 0,
+      reason ?? (bad.length ? bad.map((c) => `${c.carrier}: ${c.reason}`).join('; ') : undefined),
+    );
   };
   const checked = checkValues(target, values, certs);
   if (!isPromise(checked) && !appended) return verdict(checked);
   return (async () => {
     const checks = await checked;
-    const appendedCheck = appended ? await checkAppended(target.handle, target.stat.size, certs, found.info) : undefined;
+    const appendedCheck = appended
+      ? await checkAppended(target.handle, target.stat.size, certs, found.info)
+      : undefined;
     if (appendedCheck) checks.push(appendedCheck);
     return verdict(checks);
   })();
 }
 
-export function statusTree(paths: readonly string[], tree: TreeOptions, opts: StatusOptions): AsyncGenerator<FileResult> {
-  return processTree(paths, { ...tree, orphanFails: false }, (sel) => statusOne(sel.path, opts), { op: 'status', options: optionsToWire(opts) });
+export function statusTree(
+  paths: readonly string[],
+  tree: TreeOptions,
+  opts: StatusOptions,
+): AsyncGenerator<FileResult> {
+  return processTree(paths, { ...tree, orphanFails: false }, (sel) => statusOne(sel.path, opts), {
+    op: 'status',
+    options: optionsToWire(opts),
+  });
 }

@@ -87,14 +87,28 @@ export function resultBatches(results: AsyncIterable<FileResult>): AsyncIterable
  * TreeResults). `perTarget` may answer synchronously: the common case of an
  * import or a status is all synchronous calls, and a plain value costs no promise.
  */
-export function processTree(paths: readonly string[], opts: TreeOptions, perTarget: (sel: TargetSelection) => FileResult | Promise<FileResult>, parallel?: ParallelTask): TreeResults {
+export function processTree(
+  paths: readonly string[],
+  opts: TreeOptions,
+  perTarget: (sel: TargetSelection) => FileResult | Promise<FileResult>,
+  parallel?: ParallelTask,
+): TreeResults {
   const source = processTreeBatches(paths, opts, perTarget, parallel);
   return Object.assign(oneByOne(source), { batches: () => source });
 }
 
-async function* processTreeBatches(paths: readonly string[], opts: TreeOptions, perTarget: (sel: TargetSelection) => FileResult | Promise<FileResult>, parallel?: ParallelTask): AsyncGenerator<FileResult[]> {
+async function* processTreeBatches(
+  paths: readonly string[],
+  opts: TreeOptions,
+  perTarget: (sel: TargetSelection) => FileResult | Promise<FileResult>,
+  parallel?: ParallelTask,
+): AsyncGenerator<FileResult[]> {
   // Each file's operation reaches its directory through the descriptor the walk holds (carriers/fs-path.ts) until released.
-  const select: SelectOptions = { ...opts.select, pinDirectories: true, ...(opts.cleanStaleTemporaries ? { onStaleTemporary: removeQuietly } : {}) };
+  const select: SelectOptions = {
+    ...opts.select,
+    pinDirectories: true,
+    ...(opts.cleanStaleTemporaries ? { onStaleTemporary: removeQuietly } : {}),
+  };
   const threads = parallel ? (opts.threads ?? defaultThreads()) : 0;
   let pool: WorkerPool<WireTarget, FileResult> | undefined;
   const work = (sel: Selected): FileResult | Promise<FileResult> => {
@@ -113,7 +127,9 @@ async function* processTreeBatches(paths: readonly string[], opts: TreeOptions, 
     return result;
   };
   // Workers need a few batches each in flight to stay busy (unless --jobs says otherwise).
-  const jobs = opts.jobs ?? withinOpenFileLimit(Math.max(opts.defaultJobs ?? defaultJobs(), threads > 1 ? threads * BATCH * 2 : 0));
+  const jobs =
+    opts.jobs ??
+    withinOpenFileLimit(Math.max(opts.defaultJobs ?? defaultJobs(), threads > 1 ? threads * BATCH * 2 : 0));
   try {
     yield* runOrderedBatches(selectFiles(paths, select), jobs, work, opts.shouldStop);
   } finally {

@@ -23,7 +23,11 @@ export interface VerifyOptions {
 }
 
 /** Reads the carriers the source names; a broken sidecar becomes a failed carrier, not a thrown error. */
-export function collectCarriers(t: Target, from: VerifySource, opts: Pick<VerifyOptions, 'xattrName' | 'suffix'>): { values: CarrierValue[]; problems: CarrierCheck[] } {
+export function collectCarriers(
+  t: Target,
+  from: VerifySource,
+  opts: Pick<VerifyOptions, 'xattrName' | 'suffix'>,
+): { values: CarrierValue[]; problems: CarrierCheck[] } {
   const values: CarrierValue[] = [];
   const problems: CarrierCheck[] = [];
   if (from === 'auto' || from === 'sidecar') {
@@ -31,7 +35,12 @@ export function collectCarriers(t: Target, from: VerifySource, opts: Pick<Verify
       const bytes = readSidecar(sidecarPathFor(t.path, opts.suffix));
       if (bytes) values.push({ carrier: 'sidecar', bytes });
     } catch (e) {
-      problems.push({ carrier: 'sidecar', status: 'invalid', value: Buffer.alloc(0), reason: (e as { reason?: string }).reason ?? String(e) });
+      problems.push({
+        carrier: 'sidecar',
+        status: 'invalid',
+        value: Buffer.alloc(0),
+        reason: (e as { reason?: string }).reason ?? String(e),
+      });
     }
   }
   if (from === 'auto' || from === 'xattr') {
@@ -64,7 +73,8 @@ export function verifyOne(path: string, opts: VerifyOptions): FileResult | Promi
     const { values, problems } = collectCarriers(target, from, opts);
     const checked = checkValues(target, values, opts.certs);
     // An appended signature covers the payload only; sidecar and xattr signatures cover the whole file.
-    const appendedToo = (from === 'auto' || from === 'appended') && endsWithAppendedMarker(target.handle.fd, target.stat.size);
+    const appendedToo =
+      (from === 'auto' || from === 'appended') && endsWithAppendedMarker(target.handle.fd, target.stat.size);
     if (!isPromise(checked) && !appendedToo) return verdict(target, [...problems, ...checked], from, opts);
     return (async () => {
       const checks = [...problems, ...(await checked)];
@@ -78,7 +88,14 @@ export function verifyOne(path: string, opts: VerifyOptions): FileResult | Promi
 function verdict(target: Target, checks: CarrierCheck[], from: VerifySource, opts: VerifyOptions): FileResult {
   const path = target.path;
   if (checks.length === 0) {
-    const where = from === 'sidecar' ? `no sidecar ${sidecarPathFor(path, opts.suffix)}` : from === 'xattr' ? `no ${opts.xattrName}` : from === 'appended' ? 'no appended signature' : `no sidecar, no ${opts.xattrName} and no appended signature`;
+    const where =
+      from === 'sidecar'
+        ? `no sidecar ${sidecarPathFor(path, opts.suffix)}`
+        : from === 'xattr'
+          ? `no ${opts.xattrName}`
+          : from === 'appended'
+            ? 'no appended signature'
+            : `no sidecar, no ${opts.xattrName} and no appended signature`;
     return { path, status: 'failed', failed: true, reason: `no signature (${where})` };
   }
   const bad = checks.filter((c) => c.status !== 'ok');
@@ -89,9 +106,25 @@ function verdict(target: Target, checks: CarrierCheck[], from: VerifySource, opt
     return { path, status: 'ok', failed: false, value: first.value, decoded: first.decoded, warnings, details };
   }
   const reason = bad.map((c) => (checks.length > 1 ? `${c.carrier}: ${c.reason}` : c.reason)).join('; ');
-  return { path, status: 'failed', failed: true, reason, value: bad[0]!.value.length ? bad[0]!.value : undefined, decoded: bad[0]!.decoded, warnings, details };
+  return {
+    path,
+    status: 'failed',
+    failed: true,
+    reason,
+    value: bad[0]!.value.length ? bad[0]!.value : undefined,
+    decoded: bad[0]!.decoded,
+    warnings,
+    details,
+  };
 }
 
-export function verifyTree(paths: readonly string[], tree: TreeOptions, opts: VerifyOptions): AsyncGenerator<FileResult> {
-  return processTree(paths, { ...tree, orphanFails: true }, (sel) => verifyOne(sel.path, opts), { op: 'verify', options: optionsToWire(opts) });
+export function verifyTree(
+  paths: readonly string[],
+  tree: TreeOptions,
+  opts: VerifyOptions,
+): AsyncGenerator<FileResult> {
+  return processTree(paths, { ...tree, orphanFails: true }, (sel) => verifyOne(sel.path, opts), {
+    op: 'verify',
+    options: optionsToWire(opts),
+  });
 }

@@ -26,7 +26,9 @@ export interface WireCertificate {
 }
 
 /** An operation's options as sent to a worker: the same, with certificates as DER. */
-export type WireOptions<T extends { readonly certs?: readonly Certificate[] }> = Omit<T, 'certs'> & { readonly certs?: WireCertificate[] };
+export type WireOptions<T extends { readonly certs?: readonly Certificate[] }> = Omit<T, 'certs'> & {
+  readonly certs?: WireCertificate[];
+};
 
 export function optionsToWire<T extends { readonly certs?: readonly Certificate[] }>(opts: T): WireOptions<T> {
   const { certs, ...rest } = opts;
@@ -34,8 +36,16 @@ export function optionsToWire<T extends { readonly certs?: readonly Certificate[
 }
 
 /** The options back, certificates parsed again (a KeyObject does not cross threads as part of plain data). */
-export async function optionsFromWire<T extends { readonly certs?: readonly Certificate[] }>(wire: WireOptions<T>): Promise<T> {
-  const certs = wire.certs && (await Promise.all(wire.certs.map((c) => parseCertificateDer(Buffer.from(c.der.buffer, c.der.byteOffset, c.der.byteLength), c.source))));
+export async function optionsFromWire<T extends { readonly certs?: readonly Certificate[] }>(
+  wire: WireOptions<T>,
+): Promise<T> {
+  const certs =
+    wire.certs &&
+    (await Promise.all(
+      wire.certs.map((c) =>
+        parseCertificateDer(Buffer.from(c.der.buffer, c.der.byteOffset, c.der.byteLength), c.source),
+      ),
+    ));
   return { ...wire, certs } as unknown as T;
 }
 

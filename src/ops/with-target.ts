@@ -12,7 +12,11 @@ import { failure, FileResult } from './result.js';
  * of verify and status is all synchronous calls); else the work's promise,
  * the target closed once it settles.
  */
-export function withTarget(path: string, failStatus: string, work: (t: Target) => FileResult | Promise<FileResult>): FileResult | Promise<FileResult> {
+export function withTarget(
+  path: string,
+  failStatus: string,
+  work: (t: Target) => FileResult | Promise<FileResult>,
+): FileResult | Promise<FileResult> {
   let target: Target;
   try {
     target = openTarget(path);

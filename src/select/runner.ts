@@ -25,7 +25,12 @@ export function isPromise<R>(r: R | Promise<R>): r is Promise<R> {
  * be a plain iterable: neither then costs a promise per item, and the event
  * loop still gets a turn at least every EVENT_LOOP_TURN_MS.
  */
-export function runOrdered<T, R>(items: AsyncIterable<T> | Iterable<T>, jobs: number, work: (item: T) => R | Promise<R>, shouldStop: () => boolean = () => false): AsyncGenerator<R> {
+export function runOrdered<T, R>(
+  items: AsyncIterable<T> | Iterable<T>,
+  jobs: number,
+  work: (item: T) => R | Promise<R>,
+  shouldStop: () => boolean = () => false,
+): AsyncGenerator<R> {
   return oneByOne(runOrderedBatches(items, jobs, work, shouldStop));
 }
 
@@ -40,11 +45,18 @@ export async function* oneByOne<R>(batches: AsyncIterable<R[]>): AsyncGenerator<
  * generator's round trip per result was a tenth of `import -r` once the
  * per-file work was all synchronous calls; a batch costs one.
  */
-export async function* runOrderedBatches<T, R>(items: AsyncIterable<T> | Iterable<T>, jobs: number, work: (item: T) => R | Promise<R>, shouldStop: () => boolean = () => false): AsyncGenerator<R[]> {
+export async function* runOrderedBatches<T, R>(
+  items: AsyncIterable<T> | Iterable<T>,
+  jobs: number,
+  work: (item: T) => R | Promise<R>,
+  shouldStop: () => boolean = () => false,
+): AsyncGenerator<R[]> {
   const limit = Math.max(1, Math.floor(jobs));
   const window: (R | Promise<R>)[] = [];
   const sync = !(Symbol.asyncIterator in items);
-  const iterator = (sync ? (items as Iterable<T>)[Symbol.iterator]() : (items as AsyncIterable<T>)[Symbol.asyncIterator]()) as AsyncIterator<T> | Iterator<T>;
+  const iterator = (
+    sync ? (items as Iterable<T>)[Symbol.iterator]() : (items as AsyncIterable<T>)[Symbol.asyncIterator]()
+  ) as AsyncIterator<T> | Iterator<T>;
   let done = false;
   let turnAt = performance.now() + EVENT_LOOP_TURN_MS;
   const start = (item: T): void => {
@@ -140,7 +152,9 @@ let openFileLimit: number | undefined | null = null;
 function softOpenFileLimit(): number | undefined {
   if (openFileLimit === null) {
     try {
-      const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+      const line = readFileSync('/proc/self/limits', 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('Max open files'));
       const soft = Number(line?.split(/\s{2,}/)[1]);
       openFileLimit = Number.isFinite(soft) && soft > 0 ? soft : undefined;
     } catch {

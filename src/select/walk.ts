@@ -13,7 +13,14 @@ import { describeSystemError, errnoOf } from '../errors.js';
 import { temporaryOwner, processAlive } from '../carriers/atomic-write.js';
 import { fileKind } from '../carriers/regular-file.js';
 import { fsPath, PinnedDir } from '../carriers/fs-path.js';
-import { EntryType, FOLDER_FLAGS, FolderListing, listFolder, openSubfolder, pathThrough } from '../carriers/folder-listing.js';
+import {
+  EntryType,
+  FOLDER_FLAGS,
+  FolderListing,
+  listFolder,
+  openSubfolder,
+  pathThrough,
+} from '../carriers/folder-listing.js';
 
 export interface SelectOptions {
   readonly recursive?: boolean;
@@ -35,11 +42,24 @@ export interface SelectOptions {
 
 export type Selected =
   /** A regular file to work on. `root` is the argument it was found under. */
-  | { readonly kind: 'target'; readonly path: string; readonly root: string; readonly rel: string; readonly dev: number; readonly pinned?: PinnedDir }
+  | {
+      readonly kind: 'target';
+      readonly path: string;
+      readonly root: string;
+      readonly rel: string;
+      readonly dev: number;
+      readonly pinned?: PinnedDir;
+    }
   /** A sidecar whose file is missing. `path` is the missing target. */
   | { readonly kind: 'orphan'; readonly path: string; readonly sidecar: string }
   /** Something that cannot be a target, with the reason. */
-  | { readonly kind: 'skipped'; readonly path: string; readonly reason: string; readonly code?: string; readonly explicit: boolean };
+  | {
+      readonly kind: 'skipped';
+      readonly path: string;
+      readonly reason: string;
+      readonly code?: string;
+      readonly explicit: boolean;
+    };
 
 function matchers(patterns: readonly string[] | undefined): Minimatch[] {
   // A pattern without a slash matches a name at any depth, as in rsync and .gitignore.
@@ -81,14 +101,26 @@ export function* selectFiles(paths: readonly string[], opts: SelectOptions): Gen
     }
     if (st.isDirectory()) {
       if (!opts.recursive) {
-        yield { kind: 'skipped', path: arg, reason: 'is a directory (use -r to descend)', code: 'EISDIR', explicit: true };
+        yield {
+          kind: 'skipped',
+          path: arg,
+          reason: 'is a directory (use -r to descend)',
+          code: 'EISDIR',
+          explicit: true,
+        };
         continue;
       }
       let fd: number;
       try {
         fd = openSync(fsPath(arg), FOLDER_FLAGS);
       } catch (e) {
-        yield { kind: 'skipped', path: arg, reason: `cannot open directory: ${errnoOf(e) === 'ELOOP' ? 'is a symbolic link; not followed' : describeSystemError(e)}`, code: errnoOf(e), explicit: true };
+        yield {
+          kind: 'skipped',
+          path: arg,
+          reason: `cannot open directory: ${errnoOf(e) === 'ELOOP' ? 'is a symbolic link; not followed' : describeSystemError(e)}`,
+          code: errnoOf(e),
+          explicit: true,
+        };
         continue;
       }
       const dir = new PinnedDir(fd, joinAsGiven(arg, 'x'));
@@ -97,7 +129,13 @@ export function* selectFiles(paths: readonly string[], opts: SelectOptions): Gen
         dev = fstatSync(fd).dev;
       } catch (e) {
         dir.release();
-        yield { kind: 'skipped', path: arg, reason: `cannot read directory: ${describeSystemError(e)}`, code: errnoOf(e), explicit: true };
+        yield {
+          kind: 'skipped',
+          path: arg,
+          reason: `cannot read directory: ${describeSystemError(e)}`,
+          code: errnoOf(e),
+          explicit: true,
+        };
         continue;
       }
       yield* walkDirectory(arg, arg, dir, '', dev, { include, exclude, suffix, opts });
@@ -117,7 +155,15 @@ export function* selectFiles(paths: readonly string[], opts: SelectOptions): Gen
       if (seen.has(target)) continue;
       seen.add(target);
       if (!tst.isFile()) {
-        yield { kind: 'skipped', path: target, reason: tst.isSymbolicLink() ? 'is a symbolic link; not followed' : `is a ${fileKind(tst)}, not a regular file`, code: tst.isSymbolicLink() ? 'ELOOP' : 'EINVAL', explicit: true };
+        yield {
+          kind: 'skipped',
+          path: target,
+          reason: tst.isSymbolicLink()
+            ? 'is a symbolic link; not followed'
+            : `is a ${fileKind(tst)}, not a regular file`,
+          code: tst.isSymbolicLink() ? 'ELOOP' : 'EINVAL',
+          explicit: true,
+        };
         continue;
       }
       yield { kind: 'target', path: target, root: target, rel: '', dev: tst.dev };
@@ -130,7 +176,13 @@ export function* selectFiles(paths: readonly string[], opts: SelectOptions): Gen
       continue;
     }
     if (!st.isFile()) {
-      yield { kind: 'skipped', path: arg, reason: `is a ${fileKind(st)}, not a regular file`, code: 'EINVAL', explicit: true };
+      yield {
+        kind: 'skipped',
+        path: arg,
+        reason: `is a ${fileKind(st)}, not a regular file`,
+        code: 'EINVAL',
+        explicit: true,
+      };
       continue;
     }
     yield { kind: 'target', path: arg, root: arg, rel: '', dev: st.dev };
@@ -155,13 +207,27 @@ interface WalkContext {
  * tens of microseconds, while each thread-pool round trip left the runner
  * without new files at every folder boundary.
  */
-function* walkDirectory(root: string, dir: string, pinned: PinnedDir, relDir: string, dirDev: number, ctx: WalkContext, rootDev = dirDev): Generator<Selected> {
+function* walkDirectory(
+  root: string,
+  dir: string,
+  pinned: PinnedDir,
+  relDir: string,
+  dirDev: number,
+  ctx: WalkContext,
+  rootDev = dirDev,
+): Generator<Selected> {
   try {
     let listing: FolderListing;
     try {
       listing = listFolder(pinned.fd, pinned.fdPath);
     } catch (e) {
-      yield { kind: 'skipped', path: dir, reason: `cannot read directory: ${describeSystemError(e)}`, code: errnoOf(e), explicit: true };
+      yield {
+        kind: 'skipped',
+        path: dir,
+        reason: `cannot read directory: ${describeSystemError(e)}`,
+        code: errnoOf(e),
+        explicit: true,
+      };
       return;
     }
     const { names, raw, types } = listing;
@@ -186,8 +252,16 @@ function* walkDirectory(root: string, dir: string, pinned: PinnedDir, relDir: st
         try {
           sub = openSubfolder(pinned.fd, pinned.fdPath, raw[i]!);
         } catch (e) {
-          if (errnoOf(e) === 'ELOOP') yield { kind: 'skipped', path, reason: 'is a symbolic link; not followed', code: 'ELOOP', explicit: false };
-          else yield { kind: 'skipped', path, reason: `cannot open directory: ${describeSystemError(e)}`, code: errnoOf(e), explicit: true };
+          if (errnoOf(e) === 'ELOOP')
+            yield { kind: 'skipped', path, reason: 'is a symbolic link; not followed', code: 'ELOOP', explicit: false };
+          else
+            yield {
+              kind: 'skipped',
+              path,
+              reason: `cannot open directory: ${describeSystemError(e)}`,
+              code: errnoOf(e),
+              explicit: true,
+            };
           continue;
         }
         const subDir = new PinnedDir(sub.fd, joinAsGiven(path, 'x'));
@@ -206,7 +280,13 @@ function* walkDirectory(root: string, dir: string, pinned: PinnedDir, relDir: st
         if (include.length && !include.some((m) => m.match(targetRel))) continue;
         if (exclude.some((m) => m.match(targetRel))) continue;
         if (type === EntryType.SymbolicLink) {
-          yield { kind: 'skipped', path, reason: 'sidecar is a symbolic link; not followed', code: 'ELOOP', explicit: false };
+          yield {
+            kind: 'skipped',
+            path,
+            reason: 'sidecar is a symbolic link; not followed',
+            code: 'ELOOP',
+            explicit: false,
+          };
           continue;
         }
         yield { kind: 'orphan', path: joinAsGiven(dir, targetName), sidecar: path };
@@ -219,7 +299,9 @@ function* walkDirectory(root: string, dir: string, pinned: PinnedDir, relDir: st
       }
       // Sockets, FIFOs and devices are not signable; quietly passed over in a walk, as rsync does with -r.
       if (type !== EntryType.RegularFile) continue;
-      yield ctx.opts.pinDirectories ? { kind: 'target', path, root, rel, dev: dirDev, pinned: pinned.retain() } : { kind: 'target', path, root, rel, dev: dirDev };
+      yield ctx.opts.pinDirectories
+        ? { kind: 'target', path, root, rel, dev: dirDev, pinned: pinned.retain() }
+        : { kind: 'target', path, root, rel, dev: dirDev };
     }
   } finally {
     pinned.release();

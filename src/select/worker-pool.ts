@@ -34,7 +34,8 @@ interface BatchMessage {
   readonly batch: number;
   readonly items: readonly unknown[];
 }
-type ReplyMessage = { readonly batch: number; readonly results: readonly unknown[] } | { readonly batch: number; readonly error: string };
+type ReplyMessage =
+  { readonly batch: number; readonly results: readonly unknown[] } | { readonly batch: number; readonly error: string };
 
 interface Waiter<O> {
   resolve(value: O): void;
@@ -59,11 +60,19 @@ export class WorkerPool<I, O> {
   private nextBatch = 0;
   private closed = false;
 
-  constructor(script: WorkerScript, size: number, task: unknown, private readonly revive: (raw: unknown) => O) {
+  constructor(
+    script: WorkerScript,
+    size: number,
+    task: unknown,
+    private readonly revive: (raw: unknown) => O,
+  ) {
     for (let i = 0; i < size; i++) {
       // A small young generation: each worker's default one (16 MiB and more) took `status -r` over
       // 100,000 files from 117 to 207 MiB peak RSS; 4 MiB gives 159 MiB at the same speed (bench/bench.js).
-      const worker = new (workerThreads().Worker)(script.filename, { workerData: { script: script.data, task } satisfies WorkerStart, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+      const worker = new (workerThreads().Worker)(script.filename, {
+        workerData: { script: script.data, task } satisfies WorkerStart,
+        resourceLimits: { maxYoungGenerationSizeMb: 4 },
+      });
       const member: Member<O> = { worker, load: 0, batches: new Map() };
       worker.on('message', (m: ReplyMessage) => this.answer(member, m));
       worker.on('error', (e) => this.fail(member, e instanceof Error ? e : new Error(String(e))));
@@ -159,7 +168,10 @@ export function serveWorker(build: (task: unknown) => Promise<(item: unknown) =>
         for (const item of m.items) results.push(await perItem(item));
         port.postMessage({ batch: m.batch, results } satisfies ReplyMessage);
       } catch (e) {
-        port.postMessage({ batch: m.batch, error: e instanceof Error ? (e.stack ?? e.message) : String(e) } satisfies ReplyMessage);
+        port.postMessage({
+          batch: m.batch,
+          error: e instanceof Error ? (e.stack ?? e.message) : String(e),
+        } satisfies ReplyMessage);
       }
     })();
   });

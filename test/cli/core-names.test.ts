@@ -34,22 +34,34 @@ test('sign -r, verify -r and hash -r handle names that are not valid UTF-8; side
   const content = Buffer.from('latin-1 named file\n');
   const name = rawFile(dir, 'caf', 0xe9, '.bin', content); // "café.bin" in Latin-1
   writeFileSync(join(dir, 'plain.bin'), 'plain');
-  const s = await runCli(['sign', '--json', '--key', KEY('rsa2048.key.pem'), '--cert', KEY('rsa2048.crt.pem'), '-r', '.'], { cwd: dir });
+  const s = await runCli(
+    ['sign', '--json', '--key', KEY('rsa2048.key.pem'), '--cert', KEY('rsa2048.crt.pem'), '-r', '.'],
+    { cwd: dir },
+  );
   assert.equal(s.status, 0, show(s));
   const signed = jsonOutput(s.stdout).records;
-  assert.deepEqual(signed.map((r) => [r.path, r.status]), [
-    ['./caf\udce9.bin', 'signed'],
-    ['./plain.bin', 'signed'],
-  ]);
+  assert.deepEqual(
+    signed.map((r) => [r.path, r.status]),
+    [
+      ['./caf\udce9.bin', 'signed'],
+      ['./plain.bin', 'signed'],
+    ],
+  );
   // The sidecar sits beside the file under the same raw bytes plus ".sig".
   const listing = readdirSync(dir, { encoding: 'buffer' });
-  assert.ok(listing.some((n) => n.equals(Buffer.concat([name, Buffer.from('.sig')]))), `no raw-named sidecar in ${listing.map((n) => n.toString('hex')).join(' ')}`);
+  assert.ok(
+    listing.some((n) => n.equals(Buffer.concat([name, Buffer.from('.sig')]))),
+    `no raw-named sidecar in ${listing.map((n) => n.toString('hex')).join(' ')}`,
+  );
   const v = await runCli(['verify', '--cert', KEY('rsa2048.crt.pem'), '-r', '.'], { cwd: dir });
   assert.equal(v.status, 0, show(v));
   assert.match(v.stdout, /^\.\/caf\\xe9\.bin: ok /m);
   const h = await runCli(['hash', '-r', '.'], { cwd: dir });
   assert.equal(h.status, 0, show(h));
-  assert.match(h.stdout, new RegExp(`^0404${createHash('sha256').update(content).digest('hex')}  \\./caf\\\\xe9\\.bin$`, 'm'));
+  assert.match(
+    h.stdout,
+    new RegExp(`^0404${createHash('sha256').update(content).digest('hex')}  \\./caf\\\\xe9\\.bin$`, 'm'),
+  );
 });
 
 test('a non-UTF-8 name given as an argument (and as its sidecar) reaches the right file', async (t) => {
@@ -59,7 +71,9 @@ test('a non-UTF-8 name given as an argument (and as its sidecar) reaches the rig
   rawFile(dir, 'bad-', 0xff, '-name', 'x');
   // Arguments with raw bytes cannot be passed through spawn (it encodes strings as UTF-8): let the shell make them.
   const sh = (args: string) => run('sh', ['-c', `exec "${process.execPath}" "${BIN}" ${args}`], { cwd: dir });
-  const s = await sh(`sign --json --key '${KEY('rsa2048.key.pem')}' --cert '${KEY('rsa2048.crt.pem')}' "$(printf 'bad-\\377-name')"`);
+  const s = await sh(
+    `sign --json --key '${KEY('rsa2048.key.pem')}' --cert '${KEY('rsa2048.crt.pem')}' "$(printf 'bad-\\377-name')"`,
+  );
   assert.equal(s.status, 0, show(s));
   assert.equal(jsonOutput(s.stdout).records[0]!.path, 'bad-\udcff-name');
   const v = await sh(`verify --json --cert '${KEY('rsa2048.crt.pem')}' "$(printf 'bad-\\377-name.sig')"`);

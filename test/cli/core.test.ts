@@ -8,7 +8,18 @@ import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fixture, jsonOutput, loadManifest, type Manifest, ROOT, run, runCli, type RunResult, show, tempDir } from '../helpers/cli.js';
+import {
+  fixture,
+  jsonOutput,
+  loadManifest,
+  type Manifest,
+  ROOT,
+  run,
+  runCli,
+  type RunResult,
+  show,
+  tempDir,
+} from '../helpers/cli.js';
 import { haveCommand, skipOrFail } from '../helpers/skip.js';
 
 let manifest: Manifest | undefined;
@@ -17,7 +28,8 @@ const KEY = (name: string) => fixture(`keys/${name}`);
 
 before(() => {
   manifest = loadManifest();
-  for (const f of manifest?.files ?? []) if (f.kind === 'cert' && f.keyid) keyid[f.file.replace(/^keys\//, '')] = f.keyid;
+  for (const f of manifest?.files ?? [])
+    if (f.kind === 'cert' && f.keyid) keyid[f.file.replace(/^keys\//, '')] = f.keyid;
 });
 
 function needFixtures(t: TestContext): boolean {
@@ -54,14 +66,28 @@ describe('help, version, completion', () => {
   test('--help lists every core command and the exit codes; exit 0', async () => {
     const r = await runCli(['--help']);
     assert.equal(r.status, 0, show(r));
-    for (const c of ['sign', 'verify', 'hash', 'inspect', 'keyid', 'completion']) assert.match(r.stdout, new RegExp(`ima-sidecar ${c}\\b`), c);
+    for (const c of ['sign', 'verify', 'hash', 'inspect', 'keyid', 'completion'])
+      assert.match(r.stdout, new RegExp(`ima-sidecar ${c}\\b`), c);
     assert.match(r.stdout, /Exit status: 0 all good, 1 some file failed, 2 usage or configuration error/);
     assert.equal(r.stderr, '');
   });
 
   test('each command has --help naming its own options', async () => {
     const expect: Record<string, string[]> = {
-      sign: ['--key', '--cert', '--keyid', '--hash-algo', '--sigv3', '--to', '--pass-file', '--dry-run', '--recursive', '--include', '--exclude', '--json'],
+      sign: [
+        '--key',
+        '--cert',
+        '--keyid',
+        '--hash-algo',
+        '--sigv3',
+        '--to',
+        '--pass-file',
+        '--dry-run',
+        '--recursive',
+        '--include',
+        '--exclude',
+        '--json',
+      ],
       verify: ['--cert', '--from', '--recursive', '--json'],
       hash: ['--hash-algo', '--to', '--recursive', '--json'],
       inspect: ['--xattr-of', '--hex', '--json'],
@@ -121,7 +147,9 @@ describe('happy paths', () => {
 
     const h = await runCli(['hash', 'file.bin'], { cwd: dir });
     assert.equal(h.status, 0, show(h));
-    const digest = createHash('sha256').update(await readFile(join(dir, 'file.bin'))).digest('hex');
+    const digest = createHash('sha256')
+      .update(await readFile(join(dir, 'file.bin')))
+      .digest('hex');
     assert.equal(h.stdout, `0404${digest}  file.bin\n`);
 
     const i = await runCli(['inspect', 'file.bin.sig'], { cwd: dir });
@@ -132,25 +160,40 @@ describe('happy paths', () => {
 
     const k = await runCli(['keyid', KEY('rsa2048.crt.pem')]);
     assert.equal(k.status, 0, show(k));
-    assert.ok(k.stdout.startsWith(`${KEY('rsa2048.crt.pem')}: ${keyid['rsa2048.crt.pem']} (subjectKeyIdentifier)`), show(k));
+    assert.ok(
+      k.stdout.startsWith(`${KEY('rsa2048.crt.pem')}: ${keyid['rsa2048.crt.pem']} (subjectKeyIdentifier)`),
+      show(k),
+    );
   });
 
   test('ECDSA P-384 with sha384, and a v3 signature, sign and verify', async (t) => {
     if (!needFixtures(t)) return;
     const dir = await workdir(t);
     await copyFile(join(dir, 'file.bin'), join(dir, 'v3.bin'));
-    const s = await runCli(['sign', '--key', KEY('p384.key.pem'), '--cert', KEY('p384.crt.pem'), '-a', 'sha384', 'file.bin'], { cwd: dir });
+    const s = await runCli(
+      ['sign', '--key', KEY('p384.key.pem'), '--cert', KEY('p384.crt.pem'), '-a', 'sha384', 'file.bin'],
+      { cwd: dir },
+    );
     assert.equal(s.status, 0, show(s));
-    const s3 = await runCli(['sign', '--key', KEY('rsa2048.key.pem'), '--cert', KEY('rsa2048.crt.pem'), '--sigv3', 'v3.bin'], { cwd: dir });
+    const s3 = await runCli(
+      ['sign', '--key', KEY('rsa2048.key.pem'), '--cert', KEY('rsa2048.crt.pem'), '--sigv3', 'v3.bin'],
+      { cwd: dir },
+    );
     assert.equal(s3.status, 0, show(s3));
     assert.deepEqual([...(await readFile(join(dir, 'v3.bin.sig'))).subarray(0, 3)], [3, 3, 4]);
-    const v = await runCli(['verify', '--json', '--cert', KEY('p384.crt.pem'), '--cert', KEY('rsa2048.crt.pem'), 'file.bin', 'v3.bin'], { cwd: dir });
+    const v = await runCli(
+      ['verify', '--json', '--cert', KEY('p384.crt.pem'), '--cert', KEY('rsa2048.crt.pem'), 'file.bin', 'v3.bin'],
+      { cwd: dir },
+    );
     assert.equal(v.status, 0, show(v));
     const { records } = jsonOutput(v.stdout);
-    assert.deepEqual(records.map((r) => [r.path, r.status, r.hashAlgo, r.version]), [
-      ['file.bin', 'ok', 'sha384', 2],
-      ['v3.bin', 'ok', 'sha256', 3],
-    ]);
+    assert.deepEqual(
+      records.map((r) => [r.path, r.status, r.hashAlgo, r.version]),
+      [
+        ['file.bin', 'ok', 'sha384', 2],
+        ['v3.bin', 'ok', 'sha256', 3],
+      ],
+    );
   });
 
   test('keys in every supported form sign the same RSA bytes; passwords from IMA_SIDECAR_KEY_PASSWORD, EVMCTL_KEY_PASSWORD and --pass-file', async (t) => {
@@ -168,7 +211,10 @@ describe('happy paths', () => {
     ];
     const values = new Set<string>();
     for (const [name, args, env] of variants) {
-      const r = await runCli(['sign', ...args, '--cert', KEY('rsa2048.crt.pem'), '--suffix', `.${name}`, 'file.bin'], { cwd: dir, env });
+      const r = await runCli(['sign', ...args, '--cert', KEY('rsa2048.crt.pem'), '--suffix', `.${name}`, 'file.bin'], {
+        cwd: dir,
+        env,
+      });
       assert.equal(r.status, 0, `${name}: ${show(r)}`);
       values.add((await readFile(join(dir, `file.bin.${name}`))).toString('hex'));
     }
@@ -184,7 +230,10 @@ describe('happy paths', () => {
     const w = await runCli(['sign', '--key', KEY('rsa2048.key.pem'), 'file.bin'], { cwd: dir });
     assert.equal(w.status, 0, show(w));
     assert.match(w.stderr, /^warning: .*no --cert given: keyid [0-9a-f]{8} computed from the public key/);
-    const noskid = await runCli(['sign', '--key', KEY('rsa2048.key.pem'), '--cert', KEY('rsa2048-noskid.crt.pem'), '--suffix', '.n', 'file.bin'], { cwd: dir });
+    const noskid = await runCli(
+      ['sign', '--key', KEY('rsa2048.key.pem'), '--cert', KEY('rsa2048-noskid.crt.pem'), '--suffix', '.n', 'file.bin'],
+      { cwd: dir },
+    );
     assert.equal(noskid.status, 0, show(noskid));
     assert.match(noskid.stderr, /warning: .*rsa2048-noskid\.crt\.pem: certificate has no subjectKeyIdentifier/);
   });
@@ -212,7 +261,10 @@ describe('happy paths', () => {
     const s = await runCli([...signRsa, '-r', '--json', 'tree/'], { cwd: dir });
     assert.equal(s.status, 0, show(s));
     const { records, summary } = jsonOutput(s.stdout);
-    assert.deepEqual(records.map((r) => r.path), ['tree/Z', 'tree/a b', 'tree/b', 'tree/new\nline', 'tree/sub/A', 'tree/sub/z']);
+    assert.deepEqual(
+      records.map((r) => r.path),
+      ['tree/Z', 'tree/a b', 'tree/b', 'tree/new\nline', 'tree/sub/A', 'tree/sub/z'],
+    );
     assert.ok(records.every((r) => r.status === 'signed'));
     assert.equal(summary.total, 6);
     assert.equal(summary.signed, 6);
@@ -223,7 +275,10 @@ describe('happy paths', () => {
     assert.equal(v.status, 0, show(v));
     const lines = v.stdout.split('\n').filter(Boolean);
     assert.equal(lines.length, 6, show(v));
-    assert.ok(lines.some((l) => l.startsWith('tree/new\\x0aline: ok')), show(v));
+    assert.ok(
+      lines.some((l) => l.startsWith('tree/new\\x0aline: ok')),
+      show(v),
+    );
     // X.sig given by name means X.
     const one = await runCli(['verify', '--json', '--cert', KEY('rsa2048.crt.pem'), 'tree/a b.sig'], { cwd: dir });
     assert.equal(one.status, 0, show(one));
@@ -236,12 +291,23 @@ describe('--json', () => {
     if (!needFixtures(t)) return;
     const dir = await workdir(t);
     const kid = keyid['p256.crt.pem']!;
-    const s = await runCli(['sign', '--json', '--key', KEY('p256.key.pem'), '--cert', KEY('p256.crt.pem'), 'file.bin'], { cwd: dir });
+    const s = await runCli(
+      ['sign', '--json', '--key', KEY('p256.key.pem'), '--cert', KEY('p256.crt.pem'), 'file.bin'],
+      { cwd: dir },
+    );
     assert.equal(s.status, 0, show(s));
     const sign = jsonOutput(s.stdout);
     const sidecar = (await readFile(join(dir, 'file.bin.sig'))).toString('hex');
     assert.deepEqual(
-      { path: sign.records[0]!.path, status: sign.records[0]!.status, value: sign.records[0]!.value, type: sign.records[0]!.type, version: sign.records[0]!.version, hashAlgo: sign.records[0]!.hashAlgo, keyid: sign.records[0]!.keyid },
+      {
+        path: sign.records[0]!.path,
+        status: sign.records[0]!.status,
+        value: sign.records[0]!.value,
+        type: sign.records[0]!.type,
+        version: sign.records[0]!.version,
+        hashAlgo: sign.records[0]!.hashAlgo,
+        keyid: sign.records[0]!.keyid,
+      },
       { path: 'file.bin', status: 'signed', value: sidecar, type: '0x03', version: 2, hashAlgo: 'sha256', keyid: kid },
     );
     assert.equal(sign.records.length, 1);
@@ -250,39 +316,73 @@ describe('--json', () => {
     assert.equal(sign.summary.signed, 1);
     assert.equal(s.stderr, '');
 
-    const v = jsonOutput((await runCli(['verify', '--json', '--cert', KEY('p256.crt.pem'), 'file.bin'], { cwd: dir })).stdout);
-    assert.deepEqual([v.records[0]!.path, v.records[0]!.status, v.records[0]!.value, v.records[0]!.type, v.records[0]!.version, v.records[0]!.hashAlgo, v.records[0]!.keyid], ['file.bin', 'ok', sidecar, '0x03', 2, 'sha256', kid]);
+    const v = jsonOutput(
+      (await runCli(['verify', '--json', '--cert', KEY('p256.crt.pem'), 'file.bin'], { cwd: dir })).stdout,
+    );
+    assert.deepEqual(
+      [
+        v.records[0]!.path,
+        v.records[0]!.status,
+        v.records[0]!.value,
+        v.records[0]!.type,
+        v.records[0]!.version,
+        v.records[0]!.hashAlgo,
+        v.records[0]!.keyid,
+      ],
+      ['file.bin', 'ok', sidecar, '0x03', 2, 'sha256', kid],
+    );
     assert.equal(v.records[0]!.reason, undefined);
     assert.deepEqual([v.summary.ok, v.summary.total, v.summary.failed], [1, 1, 0]);
 
     const h = jsonOutput((await runCli(['hash', '--json', '-a', 'sha512', 'file.bin'], { cwd: dir })).stdout);
-    const digest = createHash('sha512').update(await readFile(join(dir, 'file.bin'))).digest('hex');
-    assert.deepEqual([h.records[0]!.path, h.records[0]!.value, h.records[0]!.type, h.records[0]!.hashAlgo], ['file.bin', `0406${digest}`, '0x04', 'sha512']);
+    const digest = createHash('sha512')
+      .update(await readFile(join(dir, 'file.bin')))
+      .digest('hex');
+    assert.deepEqual(
+      [h.records[0]!.path, h.records[0]!.value, h.records[0]!.type, h.records[0]!.hashAlgo],
+      ['file.bin', `0406${digest}`, '0x04', 'sha512'],
+    );
     assert.equal(h.summary.total, 1);
 
-    const i = jsonOutput((await runCli(['inspect', '--json', 'file.bin.sig', '--hex', '01' + '00'.repeat(19) + '01'], { cwd: dir })).stdout);
-    assert.deepEqual(i.records.map((r) => [r.path, r.status, r.type, r.hashAlgo]), [
-      ['file.bin.sig', 'valid', '0x03', 'sha256'],
-      ['(hex)', 'valid', '0x01', 'sha1'],
-    ]);
+    const i = jsonOutput(
+      (await runCli(['inspect', '--json', 'file.bin.sig', '--hex', '01' + '00'.repeat(19) + '01'], { cwd: dir }))
+        .stdout,
+    );
+    assert.deepEqual(
+      i.records.map((r) => [r.path, r.status, r.type, r.hashAlgo]),
+      [
+        ['file.bin.sig', 'valid', '0x03', 'sha256'],
+        ['(hex)', 'valid', '0x01', 'sha1'],
+      ],
+    );
     assert.equal(i.records[0]!.keyid, kid);
     assert.equal(i.records[0]!.value, sidecar);
 
     const k = jsonOutput((await runCli(['keyid', '--json', KEY('bundle.pem')])).stdout);
     const bundle = manifest!.files.find((f) => f.kind === 'bundle')!;
-    assert.deepEqual(k.records.map((r) => r.keyid), bundle.keyids);
-    assert.deepEqual(k.records.map((r) => r.path), bundle.keyids!.map((_, n) => `${KEY('bundle.pem')}#${n + 1}`));
+    assert.deepEqual(
+      k.records.map((r) => r.keyid),
+      bundle.keyids,
+    );
+    assert.deepEqual(
+      k.records.map((r) => r.path),
+      bundle.keyids!.map((_, n) => `${KEY('bundle.pem')}#${n + 1}`),
+    );
     assert.equal(k.summary.total, bundle.keyids!.length);
   });
 
   test('failures: status and reason per file, counts in the summary, exit 1', async (t) => {
     if (!needFixtures(t)) return;
     const dir = await workdir(t);
-    for (const n of ['changed.bin', 'wrongkey.bin', 'malformed.bin', 'good.bin', 'unsigned.bin']) await copyFile(join(dir, 'file.bin'), join(dir, n));
+    for (const n of ['changed.bin', 'wrongkey.bin', 'malformed.bin', 'good.bin', 'unsigned.bin'])
+      await copyFile(join(dir, 'file.bin'), join(dir, n));
     const s = await runCli([...signRsa, 'changed.bin', 'wrongkey.bin', 'good.bin'], { cwd: dir });
     assert.equal(s.status, 0, show(s));
     await writeFile(join(dir, 'changed.bin'), 'changed after signing');
-    const other = await runCli(['sign', '--key', KEY('other-rsa2048.key.pem'), '--cert', KEY('other-rsa2048.crt.pem'), 'wrongkey.bin'], { cwd: dir });
+    const other = await runCli(
+      ['sign', '--key', KEY('other-rsa2048.key.pem'), '--cert', KEY('other-rsa2048.crt.pem'), 'wrongkey.bin'],
+      { cwd: dir },
+    );
     assert.equal(other.status, 0, show(other));
     const good = await readFile(join(dir, 'good.bin.sig'));
     await writeFile(join(dir, 'malformed.bin.sig'), good.subarray(0, 100));
@@ -291,7 +391,15 @@ describe('--json', () => {
     assert.equal(v.status, 1, show(v));
     const { records, summary } = jsonOutput(v.stdout);
     const by = Object.fromEntries(records.map((r) => [r.path, r]));
-    assert.deepEqual(Object.keys(by), ['./changed.bin', './file.bin', './good.bin', './malformed.bin', './orphan.bin', './unsigned.bin', './wrongkey.bin']);
+    assert.deepEqual(Object.keys(by), [
+      './changed.bin',
+      './file.bin',
+      './good.bin',
+      './malformed.bin',
+      './orphan.bin',
+      './unsigned.bin',
+      './wrongkey.bin',
+    ]);
     assert.equal(by['./good.bin']!.status, 'ok');
     assert.equal(by['./changed.bin']!.status, 'failed');
     assert.match(String(by['./changed.bin']!.reason), /digest mismatch/);
@@ -327,12 +435,15 @@ describe('--json', () => {
     const r = await runCli([...signRsa, '--json', 'file.bin', 'missing.bin', 'd', 'link'], { cwd: dir });
     assert.equal(r.status, 1, show(r));
     const { records, summary } = jsonOutput(r.stdout);
-    assert.deepEqual(records.map((x) => [x.path, x.status]), [
-      ['file.bin', 'signed'],
-      ['missing.bin', 'skipped'],
-      ['d', 'skipped'],
-      ['link', 'skipped'],
-    ]);
+    assert.deepEqual(
+      records.map((x) => [x.path, x.status]),
+      [
+        ['file.bin', 'signed'],
+        ['missing.bin', 'skipped'],
+        ['d', 'skipped'],
+        ['link', 'skipped'],
+      ],
+    );
     assert.match(String(records[1]!.reason), /no such file or directory/);
     assert.match(String(records[2]!.reason), /is a directory/);
     assert.match(String(records[3]!.reason), /symbolic link/);
@@ -360,7 +471,19 @@ describe('certificates without SKID', () => {
     const cn = /CN=([^,]+)/.exec(cert.subject)![1]!;
     const issuerKeyid = Buffer.from(cn.slice(-4)).toString('hex');
     const dir = await workdir(t);
-    const s = await runCli(['sign', '--key', KEY('rsa2048.key.pem'), '--cert', KEY('rsa2048-noskid.crt.pem'), '--keyid', issuerKeyid, 'file.bin'], { cwd: dir });
+    const s = await runCli(
+      [
+        'sign',
+        '--key',
+        KEY('rsa2048.key.pem'),
+        '--cert',
+        KEY('rsa2048-noskid.crt.pem'),
+        '--keyid',
+        issuerKeyid,
+        'file.bin',
+      ],
+      { cwd: dir },
+    );
     assert.equal(s.status, 0, show(s));
     const v = await runCli(['verify', '--cert', KEY('rsa2048-noskid.crt.pem'), 'file.bin'], { cwd: dir });
     assert.equal(v.status, 0, show(v));
@@ -375,7 +498,9 @@ describe('hash over trees with things that are not targets', () => {
     const r = await runCli(['hash', '-r', '.'], { cwd: dir });
     assert.doesNotMatch(r.stderr, /internal error/, show(r));
     assert.equal(r.status, 0, show(r));
-    const digest = createHash('sha256').update(await readFile(join(dir, 'file.bin'))).digest('hex');
+    const digest = createHash('sha256')
+      .update(await readFile(join(dir, 'file.bin')))
+      .digest('hex');
     assert.match(r.stdout, new RegExp(`^0404${digest}  \\./file\\.bin$`, 'm'));
     assert.match(r.stdout + r.stderr, /link\.bin.*symbolic link/);
     assert.match(r.stdout + r.stderr, /gone\.bin.*orphan|orphan.*gone\.bin/);
@@ -391,16 +516,62 @@ describe('exit codes and one-line errors', () => {
     const dir = await workdir(t);
     await writeFile(join(dir, 'garbage.pem'), 'this is not a key\n');
     const cases: [string, string[], string, RegExp, Record<string, string>?][] = [
-      ['missing key', ['sign', '--key', 'nokey.pem', 'file.bin'], 'nokey.pem', /cannot read private key: no such file or directory/],
+      [
+        'missing key',
+        ['sign', '--key', 'nokey.pem', 'file.bin'],
+        'nokey.pem',
+        /cannot read private key: no such file or directory/,
+      ],
       ['garbage key', ['sign', '--key', 'garbage.pem', 'file.bin'], 'garbage.pem', /not a private key/],
-      ['encrypted key, no password', ['sign', '--key', KEY('rsa2048.enc.pem'), 'file.bin'], 'rsa2048.enc.pem', /encrypted; set IMA_SIDECAR_KEY_PASSWORD or use --pass-file/],
-      ['wrong password', ['sign', '--key', KEY('rsa2048.enc.pem'), 'file.bin'], 'rsa2048.enc.pem', /wrong password/, { IMA_SIDECAR_KEY_PASSWORD: 'nope' }],
-      ['missing --pass-file', ['sign', '--key', KEY('rsa2048.enc.pem'), '--pass-file', 'nopass', 'file.bin'], 'nopass', /cannot read password file/],
-      ['missing cert (sign)', ['sign', '--key', KEY('rsa2048.key.pem'), '--cert', 'nocert.pem', 'file.bin'], 'nocert.pem', /cannot read certificate: no such file or directory/],
-      ['missing cert (verify)', ['verify', '--cert', 'nocert.der', 'file.bin'], 'nocert.der', /cannot read certificate: no such file or directory/],
-      ['garbage cert', ['verify', '--cert', 'garbage.pem', 'file.bin'], 'garbage.pem', /no PEM certificate|not an X\.509 certificate/],
-      ['cert/key mismatch', ['sign', '--key', KEY('rsa2048.key.pem'), '--cert', KEY('p256.crt.pem'), 'file.bin'], 'p256.crt.pem', /does not match the private key/],
-      ['Ed25519 key', ['sign', '--key', KEY('ed25519.key.pem'), 'file.bin'], 'ed25519.key.pem', /ed25519 keys are not supported/],
+      [
+        'encrypted key, no password',
+        ['sign', '--key', KEY('rsa2048.enc.pem'), 'file.bin'],
+        'rsa2048.enc.pem',
+        /encrypted; set IMA_SIDECAR_KEY_PASSWORD or use --pass-file/,
+      ],
+      [
+        'wrong password',
+        ['sign', '--key', KEY('rsa2048.enc.pem'), 'file.bin'],
+        'rsa2048.enc.pem',
+        /wrong password/,
+        { IMA_SIDECAR_KEY_PASSWORD: 'nope' },
+      ],
+      [
+        'missing --pass-file',
+        ['sign', '--key', KEY('rsa2048.enc.pem'), '--pass-file', 'nopass', 'file.bin'],
+        'nopass',
+        /cannot read password file/,
+      ],
+      [
+        'missing cert (sign)',
+        ['sign', '--key', KEY('rsa2048.key.pem'), '--cert', 'nocert.pem', 'file.bin'],
+        'nocert.pem',
+        /cannot read certificate: no such file or directory/,
+      ],
+      [
+        'missing cert (verify)',
+        ['verify', '--cert', 'nocert.der', 'file.bin'],
+        'nocert.der',
+        /cannot read certificate: no such file or directory/,
+      ],
+      [
+        'garbage cert',
+        ['verify', '--cert', 'garbage.pem', 'file.bin'],
+        'garbage.pem',
+        /no PEM certificate|not an X\.509 certificate/,
+      ],
+      [
+        'cert/key mismatch',
+        ['sign', '--key', KEY('rsa2048.key.pem'), '--cert', KEY('p256.crt.pem'), 'file.bin'],
+        'p256.crt.pem',
+        /does not match the private key/,
+      ],
+      [
+        'Ed25519 key',
+        ['sign', '--key', KEY('ed25519.key.pem'), 'file.bin'],
+        'ed25519.key.pem',
+        /ed25519 keys are not supported/,
+      ],
     ];
     const results = await Promise.all(cases.map(([, args, , , env]) => runCli(args, { cwd: dir, env })));
     for (const [n, [name, , file, reason]] of cases.entries()) {
@@ -444,7 +615,10 @@ describe('exit codes and one-line errors', () => {
       ['dangling.bin', /symbolic link; not followed/],
     ];
     const paths = bad.map(([p]) => p);
-    const [sign, hash] = await Promise.all([runCli([...signRsa, 'ok.bin', ...paths], { cwd: dir }), runCli(['hash', 'ok.bin', ...paths], { cwd: dir })]);
+    const [sign, hash] = await Promise.all([
+      runCli([...signRsa, 'ok.bin', ...paths], { cwd: dir }),
+      runCli(['hash', 'ok.bin', ...paths], { cwd: dir }),
+    ]);
     const [verify, inspect, keyid] = await Promise.all([
       runCli(['verify', '--cert', KEY('rsa2048.crt.pem'), 'ok.bin', ...paths, 'file.bin'], { cwd: dir }),
       runCli(['inspect', 'missing.sig'], { cwd: dir }),
@@ -493,15 +667,29 @@ describe('xattr (user.ima)', () => {
     const value = await getXattr(join(dir, 'file.bin'), 'user.ima');
     assert.deepEqual(value, await readFile(join(dir, 'file.bin.sig')));
     assert.equal(jsonOutput(s.stdout).records[0]!.value, value.toString('hex'));
-    const v = await runCli(['verify', '--xattr', 'user.ima', '--from', 'xattr', '--json', '--cert', KEY('rsa2048.crt.pem'), 'file.bin'], { cwd: dir });
+    const v = await runCli(
+      ['verify', '--xattr', 'user.ima', '--from', 'xattr', '--json', '--cert', KEY('rsa2048.crt.pem'), 'file.bin'],
+      { cwd: dir },
+    );
     assert.equal(v.status, 0, show(v));
     const rec = jsonOutput(v.stdout).records[0]!;
-    assert.deepEqual((rec.carriers as { carrier: string }[]).map((c) => c.carrier), ['xattr']);
+    assert.deepEqual(
+      (rec.carriers as { carrier: string }[]).map((c) => c.carrier),
+      ['xattr'],
+    );
     // --force: a digest replaces the signature only when asked (hash-guard.test.ts).
-    const h = await runCli(['hash', '--xattr', 'user.ima', '--to', 'xattr', '--force', '-a', 'sha1', 'file.bin'], { cwd: dir });
+    const h = await runCli(['hash', '--xattr', 'user.ima', '--to', 'xattr', '--force', '-a', 'sha1', 'file.bin'], {
+      cwd: dir,
+    });
     assert.equal(h.status, 0, show(h));
     const hv = await getXattr(join(dir, 'file.bin'), 'user.ima');
-    assert.equal(hv.toString('hex'), '01' + createHash('sha1').update(await readFile(join(dir, 'file.bin'))).digest('hex'));
+    assert.equal(
+      hv.toString('hex'),
+      '01' +
+        createHash('sha1')
+          .update(await readFile(join(dir, 'file.bin')))
+          .digest('hex'),
+    );
   });
 });
 

@@ -16,6 +16,7 @@ test('npm start: the demo signs, migrates, imports, verifies, catches tampering,
     /boot\/vmlinuz: exported/,
     /appended-only .* ok .* vmlinuz\.modsig/,
     /vmlinuz\.modsig: ok \(v2 sha256 keyid [0-9a-f]{8}, from sidecar\)/,
-  ]) assert.match(r.stdout, expected);
+  ])
+    assert.match(r.stdout, expected);
   assert.doesNotMatch(r.stdout + r.stderr, /internal error|^\s+at /m);
 });

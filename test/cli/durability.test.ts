@@ -28,17 +28,23 @@ test('sign -r: every sidecar is flushed, renamed into place, then its directory 
   const files = ['a/1', 'a/2', 'a/b/3', 'c/4', 'c/5', 'c/6', ...Array.from({ length: 54 }, (_, k) => `c/more${k}`)];
   for (const f of files) await writeFile(join(tree, f), `content of ${f}`);
   const cs = await traced(dir, ['sign', '-r', '-q', ...SIGN, tree]);
-  assert.equal(assertDurable(cs, (to) => to.endsWith('.sig')), files.length);
+  assert.equal(
+    assertDurable(cs, (to) => to.endsWith('.sig')),
+    files.length,
+  );
   assertFlushKinds(cs, filesystemOf(dir).name, files.length);
 });
 
-test('sign of one file: its own flush and its folder\'s, no shared flush', async (t) => {
+test("sign of one file: its own flush and its folder's, no shared flush", async (t) => {
   if (!ready(t)) return;
   const dir = await tempDir(t);
   const file = join(dir, 'vmlinuz');
   await writeFile(file, 'a kernel');
   const cs = await traced(dir, ['sign', '-q', ...SIGN, file]);
-  assert.equal(assertDurable(cs, (to) => to.endsWith('.sig')), 1);
+  assert.equal(
+    assertDurable(cs, (to) => to.endsWith('.sig')),
+    1,
+  );
   assertFlushKinds(cs, filesystemOf(dir).name, 1);
 });
 
@@ -52,5 +58,8 @@ test('migrate to a filesystem with xattrs (no sidecar written): the copy is flus
   const signed = await run(BIN, ['sign', '-r', '-q', ...SIGN, src]);
   assert.equal(signed.status, 0, show(signed));
   const cs = await traced(dir, ['migrate', '-r', '-q', '--xattr', 'user.ima', src, dest]);
-  assert.equal(assertDurable(cs, (to) => to.startsWith(dest) && !to.endsWith('.sig')), 3);
+  assert.equal(
+    assertDurable(cs, (to) => to.startsWith(dest) && !to.endsWith('.sig')),
+    3,
+  );
 });

@@ -11,7 +11,10 @@ test('hash --to sidecar|xattr refuses to replace a signature with a digest unles
   const dir = await tempDir(t);
   const file = join(dir, 'vmlinuz');
   await writeFile(file, 'kernel image bytes');
-  assert.equal((await runCli(['sign', '-q', '--key', KEY, '--cert', CERT, '--to', 'both', '--xattr', 'user.ima', file])).status, 0);
+  assert.equal(
+    (await runCli(['sign', '-q', '--key', KEY, '--cert', CERT, '--to', 'both', '--xattr', 'user.ima', file])).status,
+    0,
+  );
   const signature = await readFile(`${file}.sig`);
 
   for (const to of ['sidecar', 'xattr']) {

@@ -13,7 +13,19 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { fixture, jsonOutput, loadManifest, type Manifest, type ManifestEntry, privateKeyEntry, run, runCli, type RunResult, show, tempDir } from '../helpers/cli.js';
+import {
+  fixture,
+  jsonOutput,
+  loadManifest,
+  type Manifest,
+  type ManifestEntry,
+  privateKeyEntry,
+  run,
+  runCli,
+  type RunResult,
+  show,
+  tempDir,
+} from '../helpers/cli.js';
 import { haveCommand, skipOrFail } from '../helpers/skip.js';
 
 let manifest: Manifest | undefined;
@@ -64,18 +76,26 @@ describe('golden values made by evmctl 1.4', () => {
   test('the manifest covers what issue 2 asks for', (t) => {
     const m = needManifest(t);
     if (!m) return;
-    const have = new Set(sidecars(m).filter((f) => f.valid).map((f) => `${f.key}/${f.algo}`));
-    for (const want of ['rsa2048/sha256', 'rsa4096/sha512', 'p256/sha256', 'p384/sha384', 'rsa2048/sha1']) assert.ok(have.has(want), `no golden sidecar for ${want}`);
+    const have = new Set(
+      sidecars(m)
+        .filter((f) => f.valid)
+        .map((f) => `${f.key}/${f.algo}`),
+    );
+    for (const want of ['rsa2048/sha256', 'rsa4096/sha512', 'p256/sha256', 'p384/sha384', 'rsa2048/sha1'])
+      assert.ok(have.has(want), `no golden sidecar for ${want}`);
     const hashes = new Set(m.files.filter((f) => f.kind === 'hash').map((f) => f.algo));
     for (const want of ['sha1', 'sha256', 'sha512']) assert.ok(hashes.has(want), `no golden hash for ${want}`);
-    for (const f of m.files) if (f.kind !== 'bundle') assert.ok(existsSync(fixture(f.file)), `${f.file} is in the manifest but not on disk`);
+    for (const f of m.files)
+      if (f.kind !== 'bundle') assert.ok(existsSync(fixture(f.file)), `${f.file} is in the manifest but not on disk`);
   });
 
-  test('for every RSA sidecar, our `sign` output equals evmctl\'s byte for byte', async (t) => {
+  test("for every RSA sidecar, our `sign` output equals evmctl's byte for byte", async (t) => {
     const m = needManifest(t);
     if (!m) return;
     const dir = await tempDir(t);
-    const rsa = sidecars(m).filter((f) => f.valid && m.files.some((k) => k.kind === 'key' && k.key === f.key && k.key_type === 'rsa'));
+    const rsa = sidecars(m).filter(
+      (f) => f.valid && m.files.some((k) => k.kind === 'key' && k.key === f.key && k.key_type === 'rsa'),
+    );
     assert.ok(rsa.length >= 5, `only ${rsa.length} RSA sidecars in the manifest`);
     // One run per (key, algo, keyid source), signing all its payloads at once.
     const groups = new Map<string, { args: string[]; entries: { e: ManifestEntry; copy: string }[] }>();
@@ -170,7 +190,7 @@ describe('golden values made by evmctl 1.4', () => {
     }
   });
 
-  test('evmctl\'s --keyid deadbeef sidecar: no certificate has that keyid, so it fails as an unknown keyid', async (t) => {
+  test("evmctl's --keyid deadbeef sidecar: no certificate has that keyid, so it fails as an unknown keyid", async (t) => {
     const m = needManifest(t);
     if (!m) return;
     const e = sidecars(m).find((f) => f.keyid === 'deadbeef');
@@ -226,7 +246,15 @@ const COMBOS: Combo[] = [
 ];
 
 function certOf(m: Manifest, key: string, format: 'pem' | 'der'): string {
-  const e = m.files.find((f) => f.kind === 'cert' && f.key === key && f.format === format && f.keyid && f.keyid === f.key_hash_keyid && basename(f.file).startsWith(`${key}.`));
+  const e = m.files.find(
+    (f) =>
+      f.kind === 'cert' &&
+      f.key === key &&
+      f.format === format &&
+      f.keyid &&
+      f.keyid === f.key_hash_keyid &&
+      basename(f.file).startsWith(`${key}.`),
+  );
   assert.ok(e, `no ${format} certificate for ${key} in the manifest`);
   return fixture(e.file);
 }
@@ -260,9 +288,20 @@ describe('live evmctl 1.4, both directions', () => {
       const sub = join(dir, `${c.key}-${c.algo}`);
       await mkdir(sub);
       const files = await freshPayloads(sub);
-      const s = await runCli(['sign', '--key', keyPath(m, c.key), '--cert', certOf(m, c.key, 'pem'), '-a', c.algo, ...files]);
+      const s = await runCli([
+        'sign',
+        '--key',
+        keyPath(m, c.key),
+        '--cert',
+        certOf(m, c.key, 'pem'),
+        '-a',
+        c.algo,
+        ...files,
+      ]);
       assert.equal(s.status, 0, show(s));
-      const checks: RunResult[] = await Promise.all(files.map((f): Promise<RunResult> => evmctl(['ima_verify', '--sigfile', '--key', certOf(m, c.key, 'der'), f])));
+      const checks: RunResult[] = await Promise.all(
+        files.map((f): Promise<RunResult> => evmctl(['ima_verify', '--sigfile', '--key', certOf(m, c.key, 'der'), f])),
+      );
       for (const [i, r] of checks.entries()) {
         assert.equal(r.status, 0, `${c.key}/${c.algo} ${basename(files[i]!)}: evmctl refused our sidecar\n${show(r)}`);
         assert.match(r.stderr, /verification is OK/);
@@ -274,7 +313,7 @@ describe('live evmctl 1.4, both directions', () => {
     }
   });
 
-  test('evmctl\'s sidecars pass our verify with PEM and DER certificates; for RSA they equal ours byte for byte', async (t) => {
+  test("evmctl's sidecars pass our verify with PEM and DER certificates; for RSA they equal ours byte for byte", async (t) => {
     const m = needManifest(t);
     if (!m || !needEvmctl(t)) return;
     const dir = await tempDir(t);
@@ -289,7 +328,11 @@ describe('live evmctl 1.4, both directions', () => {
       const sub = join(dir, 'files', `${c.key}-${c.algo}`);
       await mkdir(sub, { recursive: true });
       const files = await freshPayloads(sub);
-      const signs: RunResult[] = await Promise.all(files.map((f): Promise<RunResult> => evmctl(['ima_sign', '-n', '--sigfile', '--key', keyPath(m, c.key), '-a', c.algo, f])));
+      const signs: RunResult[] = await Promise.all(
+        files.map((f): Promise<RunResult> =>
+          evmctl(['ima_sign', '-n', '--sigfile', '--key', keyPath(m, c.key), '-a', c.algo, f]),
+        ),
+      );
       for (const [i, r] of signs.entries()) {
         assert.equal(r.status, 0, show(r));
         assert.ok(existsSync(`${files[i]}.sig`), `evmctl wrote no ${files[i]}.sig`);
@@ -301,16 +344,36 @@ describe('live evmctl 1.4, both directions', () => {
       assert.equal(r.status, 0, `with ${basename(certs)} certificates: ${show(r)}`);
       const got = byPath(r.stdout);
       assert.equal(got.size, all.length);
-      for (const { combo, file } of all) assert.equal(got.get(file)?.status, 'ok', `${combo.key}/${combo.algo} ${basename(file)} with ${basename(certs)}: ${JSON.stringify(got.get(file))}`);
+      for (const { combo, file } of all)
+        assert.equal(
+          got.get(file)?.status,
+          'ok',
+          `${combo.key}/${combo.algo} ${basename(file)} with ${basename(certs)}: ${JSON.stringify(got.get(file))}`,
+        );
     }
     // RSA: our own signature of the same file with the same key is the same bytes. evmctl 1.4 takes the
     // keyid from the key hash, which for these certificates (hash SKID) equals the SKID we use.
     for (const c of COMBOS.filter((x) => isRsa(m, x.key))) {
       const files = all.filter((x) => x.combo === c).map((x) => x.file);
-      const s = await runCli(['sign', '--suffix', '.ours', '--key', keyPath(m, c.key), '--cert', certOf(m, c.key, 'pem'), '-a', c.algo, ...files]);
+      const s = await runCli([
+        'sign',
+        '--suffix',
+        '.ours',
+        '--key',
+        keyPath(m, c.key),
+        '--cert',
+        certOf(m, c.key, 'pem'),
+        '-a',
+        c.algo,
+        ...files,
+      ]);
       assert.equal(s.status, 0, show(s));
       for (const f of files) {
-        assert.equal((await readFile(`${f}.ours`)).toString('hex'), (await readFile(`${f}.sig`)).toString('hex'), `${c.key}/${c.algo} ${basename(f)}`);
+        assert.equal(
+          (await readFile(`${f}.ours`)).toString('hex'),
+          (await readFile(`${f}.sig`)).toString('hex'),
+          `${c.key}/${c.algo} ${basename(f)}`,
+        );
       }
     }
   });
@@ -331,7 +394,8 @@ describe('live evmctl 1.4, both directions', () => {
         assert.equal(got.get(f)?.value, e.stdout.trim(), `${algo} ${basename(f)}`);
         if (xattrs) {
           const x = await run('getfattr', ['--absolute-names', '--only-values', '-n', 'user.ima', f]);
-          if (x.status === 0) assert.equal(x.stdoutBytes.toString('hex'), got.get(f)?.value, `${algo} ${basename(f)} (user.ima)`);
+          if (x.status === 0)
+            assert.equal(x.stdoutBytes.toString('hex'), got.get(f)?.value, `${algo} ${basename(f)} (user.ima)`);
         }
       }
     }
@@ -348,22 +412,44 @@ describe('live evmctl 1.4, both directions', () => {
     }
     // evmctl 1.4's ima_verify checks signatures only ("xattr ima has no signature" for a digest), so the
     // digest direction is checked by us alone. A certificate is given only because verify insists on one.
-    const r = await runCli(['verify', '--json', '--from', 'xattr', '--xattr', 'user.ima', '--cert', certOf(m, 'rsa2048', 'pem'), ...files]);
-    if (r.status !== 0 && /does not support extended attributes|EOPNOTSUPP|ENOTSUP/.test(r.stdout + r.stderr)) return skipOrFail(t, 'no user xattrs here');
+    const r = await runCli([
+      'verify',
+      '--json',
+      '--from',
+      'xattr',
+      '--xattr',
+      'user.ima',
+      '--cert',
+      certOf(m, 'rsa2048', 'pem'),
+      ...files,
+    ]);
+    if (r.status !== 0 && /does not support extended attributes|EOPNOTSUPP|ENOTSUP/.test(r.stdout + r.stderr))
+      return skipOrFail(t, 'no user xattrs here');
     assert.equal(r.status, 0, show(r));
     const got = byPath(r.stdout);
-    assert.deepEqual(files.map((f) => got.get(f)?.hashAlgo), ['sha1', 'sha256', 'sha512', 'sha256']);
-    assert.deepEqual(files.map((f) => got.get(f)?.type), ['0x01', '0x04', '0x04', '0x04']);
+    assert.deepEqual(
+      files.map((f) => got.get(f)?.hashAlgo),
+      ['sha1', 'sha256', 'sha512', 'sha256'],
+    );
+    assert.deepEqual(
+      files.map((f) => got.get(f)?.type),
+      ['0x01', '0x04', '0x04', '0x04'],
+    );
   });
 
   test('a certificate whose SKID is not the key hash: we sign with the SKID keyid (what the kernel looks up); evmctl 1.4 cannot match it', async (t) => {
     const m = needManifest(t);
     if (!m || !needEvmctl(t)) return;
     const v = await evmctl(['--version']);
-    if (!/evmctl 1\.4\b/.test(v.stdout + v.stderr)) return t.skip(`this documents evmctl 1.4; found ${(v.stdout + v.stderr).trim()}`);
-    const cert = m.files.find((f) => f.kind === 'cert' && f.format === 'pem' && f.keyid && f.key_hash_keyid && f.keyid !== f.key_hash_keyid);
+    if (!/evmctl 1\.4\b/.test(v.stdout + v.stderr))
+      return t.skip(`this documents evmctl 1.4; found ${(v.stdout + v.stderr).trim()}`);
+    const cert = m.files.find(
+      (f) => f.kind === 'cert' && f.format === 'pem' && f.keyid && f.key_hash_keyid && f.keyid !== f.key_hash_keyid,
+    );
     if (!cert) return t.skip('no certificate with a non-hash SKID in the manifest');
-    const der = m.files.find((f) => f.kind === 'cert' && f.format === 'der' && f.key === cert.key && f.skid === cert.skid)!;
+    const der = m.files.find(
+      (f) => f.kind === 'cert' && f.format === 'der' && f.key === cert.key && f.skid === cert.skid,
+    )!;
     const dir = await tempDir(t);
     const [, file] = await freshPayloads(dir);
     const s = await runCli(['sign', '--json', '--key', keyPath(m, cert.key!), '--cert', fixture(cert.file), file!]);

@@ -49,7 +49,9 @@ async function must(cmd: string, args: string[], cwd?: string): Promise<RunResul
 }
 
 before(async () => {
-  why = missing({ commands: ['openssl', 'evmctl'] }) ?? (existsSync(SIGN_FILE) ? undefined : `needs ${SIGN_FILE} (Debian package linux-kbuild-6.1)`);
+  why =
+    missing({ commands: ['openssl', 'evmctl'] }) ??
+    (existsSync(SIGN_FILE) ? undefined : `needs ${SIGN_FILE} (Debian package linux-kbuild-6.1)`);
   if (why) return;
   const dir = await tempDir(undefined, 'ima-sidecar-modsig-');
   const cnf = join(dir, 'openssl.cnf');
@@ -76,13 +78,72 @@ before(async () => {
   );
   const p = (n: string) => join(dir, n);
   // A serial with its top bit set, so its DER INTEGER has a leading zero byte that must be kept.
-  await must('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('rsa.key'), '-out', p('rsa.crt'), '-days', '3650', '-config', cnf, '-extensions', 'v3', '-set_serial', '0x00f1e2d3c4b5a69788']);
-  await must('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-384', '-nodes', '-keyout', p('ec.key'), '-out', p('ec.crt'), '-days', '3650', '-config', cnf, '-extensions', 'v3']);
-  await must('openssl', ['req', '-x509', '-new', '-key', p('rsa.key'), '-out', p('noskid.crt'), '-days', '3650', '-config', cnf, '-extensions', 'noskid', '-set_serial', '7']);
+  await must('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    p('rsa.key'),
+    '-out',
+    p('rsa.crt'),
+    '-days',
+    '3650',
+    '-config',
+    cnf,
+    '-extensions',
+    'v3',
+    '-set_serial',
+    '0x00f1e2d3c4b5a69788',
+  ]);
+  await must('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-384',
+    '-nodes',
+    '-keyout',
+    p('ec.key'),
+    '-out',
+    p('ec.crt'),
+    '-days',
+    '3650',
+    '-config',
+    cnf,
+    '-extensions',
+    'v3',
+  ]);
+  await must('openssl', [
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    p('rsa.key'),
+    '-out',
+    p('noskid.crt'),
+    '-days',
+    '3650',
+    '-config',
+    cnf,
+    '-extensions',
+    'noskid',
+    '-set_serial',
+    '7',
+  ]);
   await must('openssl', ['x509', '-in', p('rsa.crt'), '-outform', 'DER', '-out', p('rsa.der')]);
   await must('openssl', ['x509', '-in', p('ec.crt'), '-outform', 'DER', '-out', p('ec.der')]);
-  const skid = async (crt: string) => (await must('openssl', ['x509', '-in', crt, '-noout', '-ext', 'subjectKeyIdentifier'])).stdout.split('\n')[1]!.trim().replace(/:/g, '').toLowerCase();
-  const serial = (await must('openssl', ['x509', '-in', p('rsa.crt'), '-noout', '-serial'])).stdout.trim().replace(/^serial=/, '');
+  const skid = async (crt: string) =>
+    (await must('openssl', ['x509', '-in', crt, '-noout', '-ext', 'subjectKeyIdentifier'])).stdout
+      .split('\n')[1]!
+      .trim()
+      .replace(/:/g, '')
+      .toLowerCase();
+  const serial = (await must('openssl', ['x509', '-in', p('rsa.crt'), '-noout', '-serial'])).stdout
+    .trim()
+    .replace(/^serial=/, '');
   writeFileSync(p('payload'), Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7 + 3) % 256)));
   const big = Buffer.alloc(2.5 * 1024 * 1024);
   for (let i = 0; i < big.length; i++) big[i] = (i * 31 + (i >> 12)) & 0xff;
@@ -113,7 +174,14 @@ function need(t: TestContext): Pki | undefined {
 }
 
 /** Runs sign-file [-k] ALGO KEY CERT IN OUT. */
-async function signFile(opts: { skid?: boolean; algo: string; key: string; crt: string; input: string; out: string }): Promise<Buffer> {
+async function signFile(opts: {
+  skid?: boolean;
+  algo: string;
+  key: string;
+  crt: string;
+  input: string;
+  out: string;
+}): Promise<Buffer> {
   await must(SIGN_FILE, [...(opts.skid ? ['-k'] : []), opts.algo, opts.key, opts.crt, opts.input, opts.out]);
   return readFileSync(opts.out);
 }
@@ -131,7 +199,23 @@ async function opensslVerify(t: TestContext, file: Buffer, payload: string, cert
   const dir = await tempDir(t);
   const cmsPath = join(dir, 'cms.der');
   writeFileSync(cmsPath, cutCms(file).cms);
-  return run('openssl', ['cms', '-verify', '-binary', '-inform', 'DER', '-in', cmsPath, '-content', payload, '-certfile', cert, '-nointern', '-noverify', '-out', '/dev/null']);
+  return run('openssl', [
+    'cms',
+    '-verify',
+    '-binary',
+    '-inform',
+    'DER',
+    '-in',
+    cmsPath,
+    '-content',
+    payload,
+    '-certfile',
+    cert,
+    '-nointern',
+    '-noverify',
+    '-out',
+    '/dev/null',
+  ]);
 }
 
 function copy(t: TestContext, dir: string, from: string, name: string): string {
@@ -171,7 +255,14 @@ describe('sign-file output, read and verified by us', { concurrency: 4 }, () => 
       if (!k) return;
       const dir = await tempDir(t);
       const out = join(dir, 'signed.ko');
-      await signFile({ skid: c.skid, algo: c.algo, key: c.rsa ? k.rsaKey : k.ecKey, crt: c.rsa ? k.rsaCrt : k.ecCrt, input: k.payload, out });
+      await signFile({
+        skid: c.skid,
+        algo: c.algo,
+        key: c.rsa ? k.rsaKey : k.ecKey,
+        crt: c.rsa ? k.rsaCrt : k.ecCrt,
+        input: k.payload,
+        out,
+      });
       const crt = c.rsa ? k.rsaCrt : k.ecCrt;
 
       const ins = await runCli(['modsig', 'inspect', '--json', out]);
@@ -216,7 +307,10 @@ describe('sign-file output, read and verified by us', { concurrency: 4 }, () => 
         assert.equal(g.status, 0, show(g));
         const gr = one(g);
         assert.equal(gr.status, 'ok');
-        assert.deepEqual((gr.carriers as { carrier: string; status: string }[]).map((x) => [x.carrier, x.status]), [['appended', 'ok']]);
+        assert.deepEqual(
+          (gr.carriers as { carrier: string; status: string }[]).map((x) => [x.carrier, x.status]),
+          [['appended', 'ok']],
+        );
       }
       const people = await runCli(['verify', '--cert', crt, out]);
       assert.match(people.stdout, /signed\.ko: ok \(from appended\)/, show(people));
@@ -231,7 +325,10 @@ describe('sign-file output, read and verified by us', { concurrency: 4 }, () => 
     await signFile({ algo: 'sha512', key: k.rsaKey, crt: k.rsaCrt, input: k.big, out });
     const v = await runCli(['modsig', 'verify', '--cert', k.rsaCrt, out]);
     assert.equal(v.status, 0, show(v));
-    assert.match(v.stdout, /ok \(sha512, rsaEncryption, keyid [0-9a-f]{8}, signer .*; covers the first 2621440 bytes\)/);
+    assert.match(
+      v.stdout,
+      /ok \(sha512, rsaEncryption, keyid [0-9a-f]{8}, signer .*; covers the first 2621440 bytes\)/,
+    );
   });
 
   test('the golden fixtures (sign-file 6.1) verify with their certificates', async (t) => {
@@ -259,16 +356,46 @@ describe('modsig sign', { concurrency: 4 }, () => {
       const k = need(t);
       if (!k) return;
       const dir = await tempDir(t);
-      const theirs = await signFile({ skid, algo: 'sha256', key: k.rsaKey, crt: k.rsaCrt, input: k.payload, out: join(dir, 'theirs') });
+      const theirs = await signFile({
+        skid,
+        algo: 'sha256',
+        key: k.rsaKey,
+        crt: k.rsaCrt,
+        input: k.payload,
+        out: join(dir, 'theirs'),
+      });
       // In place.
       const mine = copy(t, dir, k.payload, 'mine');
-      const r = await runCli(['modsig', 'sign', '--key', k.rsaKey, '--cert', k.rsaCrt, ...(skid ? ['--signer-id', 'skid'] : []), mine]);
+      const r = await runCli([
+        'modsig',
+        'sign',
+        '--key',
+        k.rsaKey,
+        '--cert',
+        k.rsaCrt,
+        ...(skid ? ['--signer-id', 'skid'] : []),
+        mine,
+      ]);
       assert.equal(r.status, 0, show(r));
-      assert.match(r.stdout, new RegExp(`mine: signed \\(sha256, ${skid ? 'skid' : 'issuer-serial'}, \\d+-byte PKCS#7\\)`));
+      assert.match(
+        r.stdout,
+        new RegExp(`mine: signed \\(sha256, ${skid ? 'skid' : 'issuer-serial'}, \\d+-byte PKCS#7\\)`),
+      );
       assert.ok(readFileSync(mine).equals(theirs), 'in place: differs from sign-file');
       // To --output, the input untouched.
       const input = copy(t, dir, k.payload, 'input');
-      const r2 = await runCli(['modsig', 'sign', '-k', k.rsaKey, '-c', k.rsaCrt, ...(skid ? ['--signer-id', 'skid'] : []), '-o', join(dir, 'out'), input]);
+      const r2 = await runCli([
+        'modsig',
+        'sign',
+        '-k',
+        k.rsaKey,
+        '-c',
+        k.rsaCrt,
+        ...(skid ? ['--signer-id', 'skid'] : []),
+        '-o',
+        join(dir, 'out'),
+        input,
+      ]);
       assert.equal(r2.status, 0, show(r2));
       assert.ok(readFileSync(join(dir, 'out')).equals(theirs), '--output: differs from sign-file');
       assert.ok(readFileSync(input).equals(readFileSync(k.payload)), 'the input changed');
@@ -282,14 +409,33 @@ describe('modsig sign', { concurrency: 4 }, () => {
     const k = need(t);
     if (!k) return;
     const dir = await tempDir(t);
-    const theirs = await signFile({ algo: 'sha512', key: k.rsaKey, crt: k.rsaCrt, input: k.big, out: join(dir, 'theirs') });
-    const r = await runCli(['modsig', 'sign', '-k', k.rsaKey, '-c', k.rsaCrt, '-a', 'sha512', '-o', join(dir, 'mine'), k.big]);
+    const theirs = await signFile({
+      algo: 'sha512',
+      key: k.rsaKey,
+      crt: k.rsaCrt,
+      input: k.big,
+      out: join(dir, 'theirs'),
+    });
+    const r = await runCli([
+      'modsig',
+      'sign',
+      '-k',
+      k.rsaKey,
+      '-c',
+      k.rsaCrt,
+      '-a',
+      'sha512',
+      '-o',
+      join(dir, 'mine'),
+      k.big,
+    ]);
     assert.equal(r.status, 0, show(r));
     assert.ok(readFileSync(join(dir, 'mine')).equals(theirs));
   });
 
   test('the golden RSA fixtures are reproduced byte for byte', async (t) => {
-    const entries = (loadManifest()?.files.filter((f) => f.kind === 'modsig' && f.key?.startsWith('rsa')) ?? []) as (ReturnType<typeof loadManifest> & object)['files'];
+    const entries = (loadManifest()?.files.filter((f) => f.kind === 'modsig' && f.key?.startsWith('rsa')) ??
+      []) as (ReturnType<typeof loadManifest> & object)['files'];
     if (entries.length === 0) {
       skipOrFail(t, 'no RSA modsig fixtures');
       return;
@@ -298,7 +444,21 @@ describe('modsig sign', { concurrency: 4 }, () => {
     for (const e of entries) {
       const rec = e as unknown as { payload: string; signer_id: string };
       const out = join(dir, 'out');
-      const r = await runCli(['modsig', 'sign', '-k', fixture(`keys/${e.key}.key.pem`), '-c', fixture(e.cert!), '-a', e.algo!, '--signer-id', rec.signer_id === 'subjectKeyIdentifier' ? 'skid' : 'issuer-serial', '-o', out, fixture(rec.payload)]);
+      const r = await runCli([
+        'modsig',
+        'sign',
+        '-k',
+        fixture(`keys/${e.key}.key.pem`),
+        '-c',
+        fixture(e.cert!),
+        '-a',
+        e.algo!,
+        '--signer-id',
+        rec.signer_id === 'subjectKeyIdentifier' ? 'skid' : 'issuer-serial',
+        '-o',
+        out,
+        fixture(rec.payload),
+      ]);
       assert.equal(r.status, 0, show(r));
       assert.ok(readFileSync(out).equals(readFileSync(fixture(e.file))), `${e.file}: our output differs`);
     }
@@ -310,7 +470,20 @@ describe('modsig sign', { concurrency: 4 }, () => {
       if (!k) return;
       const dir = await tempDir(t);
       const out = join(dir, 'mine');
-      const r = await runCli(['modsig', 'sign', '-k', k.ecKey, '-c', k.ecCrt, '-a', 'sha384', ...(skid ? ['--signer-id', 'skid'] : []), '-o', out, k.payload]);
+      const r = await runCli([
+        'modsig',
+        'sign',
+        '-k',
+        k.ecKey,
+        '-c',
+        k.ecCrt,
+        '-a',
+        'sha384',
+        ...(skid ? ['--signer-id', 'skid'] : []),
+        '-o',
+        out,
+        k.payload,
+      ]);
       assert.equal(r.status, 0, show(r));
       const mine = readFileSync(out);
       assert.ok(cutCms(mine).payload.equals(readFileSync(k.payload)));
@@ -336,17 +509,46 @@ describe('modsig sign', { concurrency: 4 }, () => {
     const k = need(t);
     if (!k) return;
     const dir = await tempDir(t);
-    const theirs = await signFile({ algo: 'sha256', key: k.rsaKey, crt: k.rsaCrt, input: k.payload, out: join(dir, 'theirs') });
+    const theirs = await signFile({
+      algo: 'sha256',
+      key: k.rsaKey,
+      crt: k.rsaCrt,
+      input: k.payload,
+      out: join(dir, 'theirs'),
+    });
     const f = join(dir, 'module.ko');
     writeFileSync(f, theirs);
     const r = await runCli(['modsig', 'sign', '-k', k.rsaKey, '-c', k.rsaCrt, '--signer-id', 'skid', f]);
-    oneLineFailure(r, 1, f, /: failed: already carries an appended signature \(\d+-byte PKCS#7\); --force replaces it$/);
+    oneLineFailure(
+      r,
+      1,
+      f,
+      /: failed: already carries an appended signature \(\d+-byte PKCS#7\); --force replaces it$/,
+    );
     assert.ok(readFileSync(f).equals(theirs), 'the file changed');
-    const forced = await runCli(['modsig', 'sign', '-k', k.rsaKey, '-c', k.rsaCrt, '--signer-id', 'skid', '--force', f]);
+    const forced = await runCli([
+      'modsig',
+      'sign',
+      '-k',
+      k.rsaKey,
+      '-c',
+      k.rsaCrt,
+      '--signer-id',
+      'skid',
+      '--force',
+      f,
+    ]);
     assert.equal(forced.status, 0, show(forced));
     assert.match(forced.stdout, /module\.ko: replaced \(sha256, skid/);
-    const skidRef = await signFile({ skid: true, algo: 'sha256', key: k.rsaKey, crt: k.rsaCrt, input: k.payload, out: join(dir, 'skidref') });
-    assert.ok(readFileSync(f).equals(skidRef), 'the replaced signature is not sign-file -k\'s');
+    const skidRef = await signFile({
+      skid: true,
+      algo: 'sha256',
+      key: k.rsaKey,
+      crt: k.rsaCrt,
+      input: k.payload,
+      out: join(dir, 'skidref'),
+    });
+    assert.ok(readFileSync(f).equals(skidRef), "the replaced signature is not sign-file -k's");
   });
 
   test('usage and configuration errors exit 2 before touching any file', async (t) => {
@@ -357,8 +559,14 @@ describe('modsig sign', { concurrency: 4 }, () => {
     const rows: [string[], RegExp][] = [
       [['modsig', 'sign', '-k', k.rsaKey, f], /needs --cert/],
       [['modsig', 'sign', '-k', k.rsaKey, '-c', k.ecCrt, f], /does not match the private key/],
-      [['modsig', 'sign', '-k', k.rsaKey, '-c', k.noskidCrt, '--signer-id', 'skid', f], /no subjectKeyIdentifier.*sign-file -k/],
-      [['modsig', 'sign', '-k', k.rsaKey, '-c', k.rsaCrt, '-a', 'rmd160', f], /cannot be used in an appended signature/],
+      [
+        ['modsig', 'sign', '-k', k.rsaKey, '-c', k.noskidCrt, '--signer-id', 'skid', f],
+        /no subjectKeyIdentifier.*sign-file -k/,
+      ],
+      [
+        ['modsig', 'sign', '-k', k.rsaKey, '-c', k.rsaCrt, '-a', 'rmd160', f],
+        /cannot be used in an appended signature/,
+      ],
       [['modsig', 'sign', '-k', k.rsaKey, '-c', k.rsaCrt, '-o', join(dir, 'o'), f, f], /--output takes a single FILE/],
       [['modsig', 'strip', '-o', join(dir, 'o'), '-r', dir], /--output takes a single FILE/],
       [['modsig', 'frobnicate', f], /Unknown argument|unknown|Did you mean/i],
@@ -384,12 +592,23 @@ describe('detach and attach', { concurrency: 4 }, () => {
       if (!k) return;
       const dir = await tempDir(t);
       const f = join(dir, 'module.ko');
-      await signFile({ algo: ec ? 'sha384' : 'sha256', key: ec ? k.ecKey : k.rsaKey, crt: ec ? k.ecCrt : k.rsaCrt, input: k.payload, out: f });
+      await signFile({
+        algo: ec ? 'sha384' : 'sha256',
+        key: ec ? k.ecKey : k.rsaKey,
+        crt: ec ? k.ecCrt : k.rsaCrt,
+        input: k.payload,
+        out: f,
+      });
       const signedBytes = readFileSync(f);
       const r = await runCli(['modsig', 'detach', '--cert', ec ? k.ecCrt : k.rsaCrt, f]);
       assert.equal(r.status, 0, show(r));
       const keyid = (ec ? k.ecSkid : k.rsaSkid).slice(-8);
-      assert.match(r.stdout, new RegExp(`module\\.ko: detached \\(v2 ${ec ? 'sha384' : 'sha256'} keyid ${keyid} into .*module\\.ko\\.sig\\)`));
+      assert.match(
+        r.stdout,
+        new RegExp(
+          `module\\.ko: detached \\(v2 ${ec ? 'sha384' : 'sha256'} keyid ${keyid} into .*module\\.ko\\.sig\\)`,
+        ),
+      );
       assert.ok(readFileSync(f).equals(readFileSync(k.payload)), 'the file is not the payload');
       const sidecar = readFileSync(`${f}.sig`);
       assert.equal(sidecar[0], 0x03);
@@ -411,7 +630,14 @@ describe('detach and attach', { concurrency: 4 }, () => {
     if (!k) return;
     const dir = await tempDir(t);
     const f = join(dir, 'in.ko');
-    const signed = await signFile({ skid: true, algo: 'sha256', key: k.rsaKey, crt: k.rsaCrt, input: k.payload, out: f });
+    const signed = await signFile({
+      skid: true,
+      algo: 'sha256',
+      key: k.rsaKey,
+      crt: k.rsaCrt,
+      input: k.payload,
+      out: f,
+    });
     const out = join(dir, 'payload.bin');
     const r = await runCli(['modsig', 'detach', '-c', k.rsaCrt, '-o', out, f]);
     assert.equal(r.status, 0, show(r));
@@ -430,7 +656,14 @@ describe('detach and attach', { concurrency: 4 }, () => {
       const ev = await run('evmctl', ['ima_sign', '-n', '--sigfile', '--key', k.rsaKey, '-a', 'sha256', f]);
       assert.equal(ev.status, 0, show(ev));
       assert.ok(existsSync(`${f}.sig`));
-      const theirs = await signFile({ skid, algo: 'sha256', key: k.rsaKey, crt: k.rsaCrt, input: k.payload, out: join(dir, 'theirs') });
+      const theirs = await signFile({
+        skid,
+        algo: 'sha256',
+        key: k.rsaKey,
+        crt: k.rsaCrt,
+        input: k.payload,
+        out: join(dir, 'theirs'),
+      });
       const r = await runCli(['modsig', 'attach', '--cert', k.rsaCrt, ...(skid ? ['--signer-id', 'skid'] : []), f]);
       assert.equal(r.status, 0, show(r));
       assert.match(r.stdout, /module\.ko: attached \(.*sidecar removed\)/);
@@ -459,7 +692,7 @@ describe('detach and attach', { concurrency: 4 }, () => {
     assert.equal(v.status, 0, show(v));
   });
 
-  test('detach then attach gives back sign-file\'s file (RSA)', async (t) => {
+  test("detach then attach gives back sign-file's file (RSA)", async (t) => {
     const k = need(t);
     if (!k) return;
     const dir = await tempDir(t);
@@ -475,17 +708,33 @@ describe('detach and attach', { concurrency: 4 }, () => {
 
 describe('clear failures, never a crash', { concurrency: 4 }, () => {
   /** A sign-file RSA file, altered by `mutate`, in a fresh directory. */
-  async function broken(t: TestContext, name: string, mutate: (b: Buffer) => Buffer): Promise<{ k: Pki; f: string } | undefined> {
+  async function broken(
+    t: TestContext,
+    name: string,
+    mutate: (b: Buffer) => Buffer,
+  ): Promise<{ k: Pki; f: string } | undefined> {
     const k = need(t);
     if (!k) return undefined;
     const dir = await tempDir(t);
-    const good = await signFile({ algo: 'sha256', key: k.rsaKey, crt: k.rsaCrt, input: k.payload, out: join(dir, 'good') });
+    const good = await signFile({
+      algo: 'sha256',
+      key: k.rsaKey,
+      crt: k.rsaCrt,
+      input: k.payload,
+      out: join(dir, 'good'),
+    });
     const f = join(dir, name);
     writeFileSync(f, mutate(Buffer.from(good)));
     return { k, f };
   }
 
-  const rows: { name: string; mutate: (b: Buffer) => Buffer; inspect?: RegExp; verify: RegExp; verifyStatus: string }[] = [
+  const rows: {
+    name: string;
+    mutate: (b: Buffer) => Buffer;
+    inspect?: RegExp;
+    verify: RegExp;
+    verifyStatus: string;
+  }[] = [
     {
       name: 'tampered payload',
       mutate: (b) => {
@@ -590,22 +839,74 @@ describe('clear failures, never a crash', { concurrency: 4 }, () => {
     if (!k) return;
     const dir = await tempDir(t);
     const cms = join(dir, 'attrs.cms');
-    const o = await run('openssl', ['cms', '-sign', '-binary', '-outform', 'DER', '-in', k.payload, '-signer', k.rsaCrt, '-inkey', k.rsaKey, '-md', 'sha256', '-nocerts', '-out', cms]);
+    const o = await run('openssl', [
+      'cms',
+      '-sign',
+      '-binary',
+      '-outform',
+      'DER',
+      '-in',
+      k.payload,
+      '-signer',
+      k.rsaCrt,
+      '-inkey',
+      k.rsaKey,
+      '-md',
+      'sha256',
+      '-nocerts',
+      '-out',
+      cms,
+    ]);
     assert.equal(o.status, 0, show(o));
     const der = readFileSync(cms);
     const trailer = Buffer.concat([Buffer.from('0000020000000000', 'hex'), Buffer.alloc(4), MAGIC]);
     trailer.writeUInt32BE(der.length, 8);
     const f = join(dir, 'attrs.ko');
     writeFileSync(f, Buffer.concat([readFileSync(k.payload), der, trailer]));
-    oneLineFailure(await runCli(['modsig', 'inspect', f]), 1, f, /: invalid: the kernel would reject it: signed attributes are present/);
-    oneLineFailure(await runCli(['modsig', 'verify', '-c', k.rsaCrt, f]), 1, f, /: invalid: the kernel would reject it: signed attributes are present/);
+    oneLineFailure(
+      await runCli(['modsig', 'inspect', f]),
+      1,
+      f,
+      /: invalid: the kernel would reject it: signed attributes are present/,
+    );
+    oneLineFailure(
+      await runCli(['modsig', 'verify', '-c', k.rsaCrt, f]),
+      1,
+      f,
+      /: invalid: the kernel would reject it: signed attributes are present/,
+    );
     const j = one(await runCli(['modsig', 'inspect', '--json', f]));
     assert.equal(j.status, 'invalid');
     assert.equal(j.signedAttributes, true);
-    assert.deepEqual(j.problems, ['signed attributes are present (the kernel refuses them in module and appended signatures)']);
+    assert.deepEqual(j.problems, [
+      'signed attributes are present (the kernel refuses them in module and appended signatures)',
+    ]);
     // The same CMS made with -noattr is accepted: the attributes are the only problem.
     const ok = join(dir, 'noattr.cms');
-    assert.equal((await run('openssl', ['cms', '-sign', '-binary', '-outform', 'DER', '-noattr', '-in', k.payload, '-signer', k.rsaCrt, '-inkey', k.rsaKey, '-md', 'sha256', '-nocerts', '-out', ok])).status, 0);
+    assert.equal(
+      (
+        await run('openssl', [
+          'cms',
+          '-sign',
+          '-binary',
+          '-outform',
+          'DER',
+          '-noattr',
+          '-in',
+          k.payload,
+          '-signer',
+          k.rsaCrt,
+          '-inkey',
+          k.rsaKey,
+          '-md',
+          'sha256',
+          '-nocerts',
+          '-out',
+          ok,
+        ])
+      ).status,
+      0,
+    );
     const der2 = readFileSync(ok);
     trailer.writeUInt32BE(der2.length, 8);
     writeFileSync(f, Buffer.concat([readFileSync(k.payload), der2, trailer]));
@@ -619,13 +920,38 @@ describe('clear failures, never a crash', { concurrency: 4 }, () => {
     const dir = await tempDir(t);
     const f = join(dir, 'm.ko');
     await signFile({ algo: 'sha256', key: k.rsaKey, crt: k.rsaCrt, input: k.payload, out: f });
-    oneLineFailure(await runCli(['modsig', 'verify', '-c', k.ecCrt, f]), 1, f, /: failed: unknown signer: no certificate given has issuer "CN=modsig test signer, O=ima-sidecar" serial 00F1E2D3C4B5A69788/);
+    oneLineFailure(
+      await runCli(['modsig', 'verify', '-c', k.ecCrt, f]),
+      1,
+      f,
+      /: failed: unknown signer: no certificate given has issuer "CN=modsig test signer, O=ima-sidecar" serial 00F1E2D3C4B5A69788/,
+    );
     const plain = copy(t, dir, k.payload, 'plain');
-    oneLineFailure(await runCli(['modsig', 'verify', '-c', k.rsaCrt, plain]), 1, plain, /: unsigned: no appended signature/);
+    oneLineFailure(
+      await runCli(['modsig', 'verify', '-c', k.rsaCrt, plain]),
+      1,
+      plain,
+      /: unsigned: no appended signature/,
+    );
     oneLineFailure(await runCli(['modsig', 'inspect', plain]), 1, plain, /: unsigned: no appended signature/);
-    oneLineFailure(await runCli(['modsig', 'detach', '-c', k.rsaCrt, plain]), 1, plain, /: unsigned: no appended signature/);
-    oneLineFailure(await runCli(['modsig', 'attach', '-c', k.rsaCrt, plain]), 1, plain, /: failed: no sidecar .*plain\.sig/);
-    oneLineFailure(await runCli(['modsig', 'attach', '-c', k.rsaCrt, f]), 1, f, /: failed: the file already ends with an appended signature/);
+    oneLineFailure(
+      await runCli(['modsig', 'detach', '-c', k.rsaCrt, plain]),
+      1,
+      plain,
+      /: unsigned: no appended signature/,
+    );
+    oneLineFailure(
+      await runCli(['modsig', 'attach', '-c', k.rsaCrt, plain]),
+      1,
+      plain,
+      /: failed: no sidecar .*plain\.sig/,
+    );
+    oneLineFailure(
+      await runCli(['modsig', 'attach', '-c', k.rsaCrt, f]),
+      1,
+      f,
+      /: failed: the file already ends with an appended signature/,
+    );
     const gone = join(dir, 'gone.ko');
     oneLineFailure(await runCli(['modsig', 'verify', '-c', k.rsaCrt, gone]), 1, gone, /no such file or directory/);
     const g = await runCli(['verify', '-c', k.rsaCrt, plain]);
@@ -638,7 +964,12 @@ describe('clear failures, never a crash', { concurrency: 4 }, () => {
     const dir = await tempDir(t);
     const f = join(dir, 'empty');
     writeFileSync(f, '');
-    oneLineFailure(await runCli(['modsig', 'sign', '-k', k.rsaKey, '-c', k.rsaCrt, f]), 1, f, /: failed: empty file: the kernel rejects an appended signature with no payload/);
+    oneLineFailure(
+      await runCli(['modsig', 'sign', '-k', k.rsaKey, '-c', k.rsaCrt, f]),
+      1,
+      f,
+      /: failed: empty file: the kernel rejects an appended signature with no payload/,
+    );
     assert.equal(readFileSync(f).length, 0);
   });
 
@@ -647,11 +978,19 @@ describe('clear failures, never a crash', { concurrency: 4 }, () => {
     if (!k) return;
     const dir = await tempDir(t);
     const f = copy(t, dir, k.payload, 'x.ko');
-    assert.equal((await run('evmctl', ['ima_sign', '-n', '--sigfile', '--key', k.rsaKey, '-a', 'sha256', f])).status, 0);
+    assert.equal(
+      (await run('evmctl', ['ima_sign', '-n', '--sigfile', '--key', k.rsaKey, '-a', 'sha256', f])).status,
+      0,
+    );
     const b = readFileSync(f);
     b[0] ^= 1;
     writeFileSync(f, b);
-    oneLineFailure(await runCli(['modsig', 'attach', '-c', k.rsaCrt, f]), 1, f, /: failed: sidecar does not verify: digest mismatch/);
+    oneLineFailure(
+      await runCli(['modsig', 'attach', '-c', k.rsaCrt, f]),
+      1,
+      f,
+      /: failed: sidecar does not verify: digest mismatch/,
+    );
     assert.ok(readFileSync(f).equals(b));
     assert.ok(existsSync(`${f}.sig`));
   });
@@ -705,7 +1044,13 @@ describe('modsig strip', { concurrency: 4 }, () => {
     const r = await runCli(['modsig', 'strip', '--json', '-r', dir]);
     assert.equal(r.status, 0, show(r));
     const { records, summary } = jsonOutput(r.stdout);
-    assert.deepEqual(records.map((x) => [x.path, x.status]), [[a, 'stripped'], [b, 'stripped']]);
+    assert.deepEqual(
+      records.map((x) => [x.path, x.status]),
+      [
+        [a, 'stripped'],
+        [b, 'stripped'],
+      ],
+    );
     assert.equal(summary.stripped, 2);
     const mode = (await run('stat', ['-c', '%a', a])).stdout.trim();
     assert.equal(mode, '750');

@@ -31,7 +31,11 @@ async function makeTree(t: TestContext): Promise<string> {
 
 /** The output with the run's duration taken out. */
 function comparable(r: RunResult): { status: number | null; stdout: string; stderr: string } {
-  return { status: r.status, stdout: r.stdout.replace(/"seconds":[0-9.]+/g, '"seconds":0'), stderr: r.stderr.replace(/\(\d+\.\d+ s\)/g, '(T)') };
+  return {
+    status: r.status,
+    stdout: r.stdout.replace(/"seconds":[0-9.]+/g, '"seconds":0'),
+    stderr: r.stderr.replace(/\(\d+\.\d+ s\)/g, '(T)'),
+  };
 }
 
 async function sameEitherWay(args: string[], cwd: string): Promise<RunResult> {
@@ -39,7 +43,11 @@ async function sameEitherWay(args: string[], cwd: string): Promise<RunResult> {
   const three = await runCli([...args, '--threads', '3'], { cwd });
   assert.deepEqual(comparable(three), comparable(one), `--threads 3:\n${show(three)}\n--threads 1:\n${show(one)}`);
   const plain = await runCli([...args, '--threads', '1'], { cwd, env: { IMA_SIDECAR_NATIVE: '0' } });
-  assert.deepEqual(comparable(plain), comparable(one), `without the native calls:\n${show(plain)}\n--threads 1:\n${show(one)}`);
+  assert.deepEqual(
+    comparable(plain),
+    comparable(one),
+    `without the native calls:\n${show(plain)}\n--threads 1:\n${show(one)}`,
+  );
   return one;
 }
 
@@ -67,18 +75,28 @@ describe('--threads', () => {
     const results: RunResult[] = [];
     const dumps: string[] = [];
     // Worker threads, one thread, and one thread without the native descriptor calls (fs-xattr and /proc paths).
-    for (const [threads, env] of [['1', {}], ['3', {}], ['1', { IMA_SIDECAR_NATIVE: '0' }]] as const) {
+    for (const [threads, env] of [
+      ['1', {}],
+      ['3', {}],
+      ['1', { IMA_SIDECAR_NATIVE: '0' }],
+    ] as const) {
       const dir = `${base}-${threads}${env.IMA_SIDECAR_NATIVE ? '-no-native' : ''}`;
       // cp -a: fs.cp cannot copy a name that is not UTF-8.
       const c = await run('cp', ['-a', base, dir]);
       assert.equal(c.status, 0, show(c));
       t.after(() => run('rm', ['-rf', dir]));
-      results.push(await runCli(['import', '-r', '--verify', '-c', CERT, ...ATTR, '--threads', threads, '.'], { cwd: dir, env }));
+      results.push(
+        await runCli(['import', '-r', '--verify', '-c', CERT, ...ATTR, '--threads', threads, '.'], { cwd: dir, env }),
+      );
       const d = await run('getfattr', ['-R', '-P', '-n', 'user.ima', '-e', 'hex', '.'], { cwd: dir });
       dumps.push(d.stdout);
     }
     assert.deepEqual(comparable(results[1]!), comparable(results[0]!), `${show(results[1]!)}\n${show(results[0]!)}`);
-    assert.deepEqual(comparable(results[2]!), comparable(results[0]!), `without the native calls:\n${show(results[2]!)}\n${show(results[0]!)}`);
+    assert.deepEqual(
+      comparable(results[2]!),
+      comparable(results[0]!),
+      `without the native calls:\n${show(results[2]!)}\n${show(results[0]!)}`,
+    );
     assert.equal(results[0]!.status, 1, show(results[0]!));
     assert.match(results[0]!.stderr, /d1\/e1\/f01: .*digest mismatch/);
     assert.ok(dumps[0]!.length > 0 && dumps[0] === dumps[1] && dumps[0] === dumps[2], 'the same xattrs every way');
@@ -91,7 +109,11 @@ describe('--threads', () => {
     const lines = r.stdout.split('\n').filter((l) => l.startsWith('./'));
     const paths = lines.map((l) => l.slice(0, l.indexOf(': ')));
     assert.ok(lines.some((l) => / failed: /.test(l)) && lines.some((l) => /: ok /.test(l)), r.stdout);
-    assert.deepEqual(paths, [...paths].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))), 'failures (stderr) in path order among the ok lines (stdout)');
+    assert.deepEqual(
+      paths,
+      [...paths].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
+      'failures (stderr) in path order among the ok lines (stdout)',
+    );
   });
 
   test('--threads must be a whole number from 1', async () => {
@@ -108,7 +130,11 @@ test('under a low open-file limit (ulimit -n 64) the default files in flight shr
     for (let i = 0; i < 100; i++) await writeFile(join(dir, `d${d}`, `f${i}`), `file ${d}/${i}\n`.repeat(50));
   }
   const limited = (args: string[]) => run('sh', ['-c', 'ulimit -n 64 && exec "$@"', 'sh', BIN, ...args], { cwd: dir });
-  for (const args of [['sign', '-r', '-q', '-k', KEY, '-c', CERT, '.'], ['verify', '-r', '-q', '-c', CERT, '.'], ['import', '-r', '-q', ...ATTR, '.']]) {
+  for (const args of [
+    ['sign', '-r', '-q', '-k', KEY, '-c', CERT, '.'],
+    ['verify', '-r', '-q', '-c', CERT, '.'],
+    ['import', '-r', '-q', ...ATTR, '.'],
+  ]) {
     const r = await limited(args);
     assert.equal(r.status, 0, `${args[0]}: ${show(r)}`);
     assert.doesNotMatch(r.stderr, /EMFILE|too many open files/i, show(r));

@@ -21,7 +21,9 @@ function snapshot(dir: string): string {
     const st = lstatSync(p);
     const kind = st.isDirectory() ? 'd' : st.isFile() ? 'f' : 'o';
     const hash = st.isFile() ? createHash('sha256').update(readFileSync(p)).digest('hex') : '';
-    const attrs = spawnSync('getfattr', ['--absolute-names', '-h', '-d', '-m', '-', '-e', 'hex', p], { encoding: 'utf8' });
+    const attrs = spawnSync('getfattr', ['--absolute-names', '-h', '-d', '-m', '-', '-e', 'hex', p], {
+      encoding: 'utf8',
+    });
     lines.push(`${p} ${kind} ${st.mode.toString(8)} ${st.size} ${st.mtimeMs} ${hash} ${attrs.stdout.trim()}`);
     if (st.isDirectory()) for (const name of readdirSync(p).sort()) visit(join(p, name));
   };
@@ -36,9 +38,30 @@ async function tree(t: TestContext): Promise<string> {
   await mkdir(join(dir, 'dest'));
   await writeFile(join(dir, 'boot', 'vmlinuz'), Buffer.alloc(4096, 7));
   await writeFile(join(dir, 'boot', 'initrd.img'), Buffer.alloc(2048, 9));
-  const signed = await runCli(['sign', '--key', KEY, '--cert', CERT, '--to', 'both', '--xattr', 'user.ima', join(dir, 'boot', 'vmlinuz')]);
+  const signed = await runCli([
+    'sign',
+    '--key',
+    KEY,
+    '--cert',
+    CERT,
+    '--to',
+    'both',
+    '--xattr',
+    'user.ima',
+    join(dir, 'boot', 'vmlinuz'),
+  ]);
   assert.equal(signed.status, 0, show(signed));
-  const modsig = await runCli(['modsig', 'sign', '--key', KEY, '--cert', CERT, '--output', join(dir, 'boot', 'module.ko'), join(dir, 'boot', 'initrd.img')]);
+  const modsig = await runCli([
+    'modsig',
+    'sign',
+    '--key',
+    KEY,
+    '--cert',
+    CERT,
+    '--output',
+    join(dir, 'boot', 'module.ko'),
+    join(dir, 'boot', 'initrd.img'),
+  ]);
   assert.equal(modsig.status, 0, show(modsig));
   return dir;
 }

@@ -71,7 +71,13 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
     child.on('close', (status, signal) => {
       clearTimeout(timer);
       const stdoutBytes = Buffer.concat(out);
-      resolve({ status, signal, stdout: stdoutBytes.toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), stdoutBytes });
+      resolve({
+        status,
+        signal,
+        stdout: stdoutBytes.toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+        stdoutBytes,
+      });
     });
     child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
@@ -95,7 +101,8 @@ export function jsonLines(stdout: string): Record<string, unknown>[] {
 export function jsonOutput(stdout: string): { records: Record<string, unknown>[]; summary: Record<string, unknown> } {
   const lines = jsonLines(stdout);
   const last = lines.at(-1);
-  if (!last || typeof last.summary !== 'object' || last.summary === null) throw new Error(`no final {"summary":...} line in:\n${stdout}`);
+  if (!last || typeof last.summary !== 'object' || last.summary === null)
+    throw new Error(`no final {"summary":...} line in:\n${stdout}`);
   return { records: lines.slice(0, -1), summary: last.summary as Record<string, unknown> };
 }
 

@@ -59,7 +59,10 @@ export function assertDurable(cs: readonly Call[], isTarget: (to: string) => boo
     if (!isTarget(to)) return;
     checked++;
     // The descriptor the temporary was created as, its last write, and a flush after that write and before the rename.
-    const created = cs.slice(0, i).reverse().find((o) => o.name === 'openat' && firstString(o.args) === from && /O_CREAT/.test(o.args));
+    const created = cs
+      .slice(0, i)
+      .reverse()
+      .find((o) => o.name === 'openat' && firstString(o.args) === from && /O_CREAT/.test(o.args));
     assert.ok(created, `${to}: the temporary ${from} was not created by this process`);
     const fd = created.result.split(' ')[0]!;
     const sameFd = (o: Call): boolean => o.args.split(',')[0]!.trim() === fd;
@@ -67,14 +70,24 @@ export function assertDurable(cs: readonly Call[], isTarget: (to: string) => boo
     const lastWrite = between.filter((o) => /^p?write(64)?$/.test(o.name) && sameFd(o)).at(-1);
     assert.ok(lastWrite, `${to}: nothing was written to ${from}`);
     const flushed = between.some(
-      (o) => o.result.startsWith('0') && o.began > lastWrite.ended && o.ended < c.began && ((/^f(data)?sync$/.test(o.name) && sameFd(o)) || o.name === 'syncfs'),
+      (o) =>
+        o.result.startsWith('0') &&
+        o.began > lastWrite.ended &&
+        o.ended < c.began &&
+        ((/^f(data)?sync$/.test(o.name) && sameFd(o)) || o.name === 'syncfs'),
     );
     assert.ok(flushed, `${to}: the content was not flushed after it was written and before the rename`);
     // A flush of the directory, opened after the rename.
     const dir = dirname(to);
     const later = cs.slice(i + 1);
-    const dirFds = later.filter((o) => o.name === 'openat' && firstString(o.args) === dir && /O_DIRECTORY/.test(o.args)).map((o) => o.result.split(' ')[0]);
-    const dirFlushed = later.some((o) => (o.name === 'fsync' && dirFds.includes(o.args.trim())) || (o.name === 'syncfs' && o.began > c.ended && o.result.startsWith('0')));
+    const dirFds = later
+      .filter((o) => o.name === 'openat' && firstString(o.args) === dir && /O_DIRECTORY/.test(o.args))
+      .map((o) => o.result.split(' ')[0]);
+    const dirFlushed = later.some(
+      (o) =>
+        (o.name === 'fsync' && dirFds.includes(o.args.trim())) ||
+        (o.name === 'syncfs' && o.began > c.ended && o.result.startsWith('0')),
+    );
     assert.ok(dirFlushed, `${to}: its directory ${dir} was not flushed after the rename`);
   });
   return checked;
@@ -82,11 +95,21 @@ export function assertDurable(cs: readonly Call[], isTarget: (to: string) => boo
 
 export async function traced(dir: string, args: string[]): Promise<Call[]> {
   const log = join(dir, 'strace.log');
-  const r = await run('strace', ['-f', '-qq', '-s', '4096', '-e', 'trace=openat,write,pwrite64,rename,renameat,renameat2,fsync,fdatasync,syncfs', '-o', log, BIN, ...args]);
+  const r = await run('strace', [
+    '-f',
+    '-qq',
+    '-s',
+    '4096',
+    '-e',
+    'trace=openat,write,pwrite64,rename,renameat,renameat2,fsync,fdatasync,syncfs',
+    '-o',
+    log,
+    BIN,
+    ...args,
+  ]);
   assert.equal(r.status, 0, show(r));
   return calls(readFileSync(log, 'utf8'));
 }
-
 
 /**
  * The flushes of a run that wrote `files` new files on filesystem `fsName`
@@ -99,7 +122,10 @@ export function assertFlushKinds(cs: readonly Call[], fsName: string, files: num
   const count = (name: string) => cs.filter((c) => c.name === name).length;
   const where = `${fsName}, ${files} files`;
   if (files > 1 && descriptorCallsBackend().name === 'native' && SHARED_FLUSH_FILESYSTEMS.has(fsName)) {
-    assert.ok(count('fdatasync') >= 1 && count('fdatasync') < files, `${where}: the first file's own flush, not one each (${count('fdatasync')} fdatasync)`);
+    assert.ok(
+      count('fdatasync') >= 1 && count('fdatasync') < files,
+      `${where}: the first file's own flush, not one each (${count('fdatasync')} fdatasync)`,
+    );
     assert.ok(count('syncfs') >= 1, `${where}: shared flushes`);
   } else {
     assert.equal(count('syncfs'), 0, `${where}: no shared flush`);

@@ -73,12 +73,18 @@ describe('kernel acceptance (Debian kernel under qemu, IMA appraisal enforcing)'
       const probe = join(work, 'xattr-probe');
       writeFileSync(probe, '');
       if (run('setfattr', ['-n', 'security.ima', '-v', '0x0404', probe]).status !== 0) {
-        throw new Error(`${work} cannot hold security.ima; set IMA_SIDECAR_KERNEL_WORKDIR to a folder on ext4 or tmpfs`);
+        throw new Error(
+          `${work} cannot hold security.ima; set IMA_SIDECAR_KERNEL_WORKDIR to a folder on ext4 or tmpfs`,
+        );
       }
       rmSync(probe);
       const tool = chooseSigningTool();
       const keyDir = join(work, 'keys');
-      const keys: Keys = { a: makeKey(keyDir, 'a', 2048), b: makeKey(keyDir, 'b', 4096), stranger: makeKey(keyDir, 'stranger', 2048) };
+      const keys: Keys = {
+        a: makeKey(keyDir, 'a', 2048),
+        b: makeKey(keyDir, 'b', 4096),
+        stranger: makeKey(keyDir, 'stranger', 2048),
+      };
 
       const appraiseRoot = join(work, 'appraise-root');
       const appraiseCases = prepareAppraiseTree(tool, appraiseRoot, keys);
@@ -89,7 +95,8 @@ describe('kernel acceptance (Debian kernel under qemu, IMA appraisal enforcing)'
 
       const kexec = prepareKexecDisks(tool, work, setup.tools.kernel.vmlinuz, keys);
       problems.push(...kexec.problems);
-      if (problems.length) throw new Error(`the preparation with ${tool.label} went wrong:\n  ${problems.join('\n  ')}`);
+      if (problems.length)
+        throw new Error(`the preparation with ${tool.label} went wrong:\n  ${problems.join('\n  ')}`);
       prepared = { tool, keys, appraiseImage, appraiseUuid, appraiseCases, kexec };
     } catch (e) {
       prepError = e;
@@ -113,17 +120,28 @@ describe('kernel acceptance (Debian kernel under qemu, IMA appraisal enforcing)'
     return { tools: setup.tools, p: prepared };
   }
 
-  async function bootScenario(t: TestContext, tools: Toolchain, name: string, plan: GuestPlan, drives: Drive[]): Promise<GuestReport> {
+  async function bootScenario(
+    t: TestContext,
+    tools: Toolchain,
+    name: string,
+    plan: GuestPlan,
+    drives: Drive[],
+  ): Promise<GuestReport> {
     const initramfs = join(work!, `${name}.cpio`);
     buildInitramfs(tools, plan, initramfs);
     const r = await boot(tools, initramfs, drives);
     rmSync(initramfs, { force: true });
     if (LOG_DIR) writeFileSync(join(LOG_DIR, `${name}.log`), r.output);
-    t.diagnostic(`boot "${name}": ${(r.durationMs / 1000).toFixed(1)} s under qemu (tcg), kernel ${tools.kernel.package}`);
-    if (r.timedOut) assert.fail(`the guest did not power off in time (boot "${name}"); serial log tail:\n${tail(r.output)}`);
+    t.diagnostic(
+      `boot "${name}": ${(r.durationMs / 1000).toFixed(1)} s under qemu (tcg), kernel ${tools.kernel.package}`,
+    );
+    if (r.timedOut)
+      assert.fail(`the guest did not power off in time (boot "${name}"); serial log tail:\n${tail(r.output)}`);
     const rep = parseReport(r.output);
     if (!rep.began || !rep.ended) {
-      assert.fail(`the guest did not run to its end (boot "${name}", qemu exit ${r.exitCode}); serial log tail:\n${tail(r.output)}`);
+      assert.fail(
+        `the guest did not run to its end (boot "${name}", qemu exit ${r.exitCode}); serial log tail:\n${tail(r.output)}`,
+      );
     }
     return rep;
   }
@@ -133,8 +151,10 @@ describe('kernel acceptance (Debian kernel under qemu, IMA appraisal enforcing)'
     const problems = rep.results
       .filter((r) => r.phase === 'setup' && r.verdict !== 'allowed')
       .map((r) => `setup step ${r.name} failed: ${r.msg}`);
-    if (rep.info.get('kernel') !== tools.kernel.version) problems.push(`the guest runs kernel ${rep.info.get('kernel')}, not ${tools.kernel.version}`);
-    if (!rep.results.some((r) => r.phase === 'setup' && r.name === 'policy')) problems.push('the guest wrote no IMA policy');
+    if (rep.info.get('kernel') !== tools.kernel.version)
+      problems.push(`the guest runs kernel ${rep.info.get('kernel')}, not ${tools.kernel.version}`);
+    if (!rep.results.some((r) => r.phase === 'setup' && r.name === 'policy'))
+      problems.push('the guest wrote no IMA policy');
     return problems;
   }
 
@@ -153,13 +173,18 @@ describe('kernel acceptance (Debian kernel under qemu, IMA appraisal enforcing)'
       }
       const records = rep.audits.filter((a) => a.name === e.path);
       if (got.verdict !== e.expect) {
-        problems.push(`${e.name} (${e.op} ${e.path}): ${got.verdict}, expected ${e.expect} [${got.errno} ${got.msg}] audit: ${records.map((a) => a.cause).join(',') || 'none'}`);
+        problems.push(
+          `${e.name} (${e.op} ${e.path}): ${got.verdict}, expected ${e.expect} [${got.errno} ${got.msg}] audit: ${records.map((a) => a.cause).join(',') || 'none'}`,
+        );
         continue;
       }
       if (e.expect === 'denied') {
-        if (got.errno !== 'EACCES') problems.push(`${e.name}: denied with ${got.errno} (${got.msg}), expected EACCES from IMA`);
+        if (got.errno !== 'EACCES')
+          problems.push(`${e.name}: denied with ${got.errno} (${got.msg}), expected EACCES from IMA`);
         if (e.cause && !records.some((a) => a.cause === e.cause)) {
-          problems.push(`${e.name}: no IMA audit record with cause=${e.cause} for ${e.path} (records: ${records.map((a) => a.line).join(' | ') || 'none'})`);
+          problems.push(
+            `${e.name}: no IMA audit record with cause=${e.cause} for ${e.path} (records: ${records.map((a) => a.line).join(' | ') || 'none'})`,
+          );
         }
       } else if (records.length) {
         problems.push(`${e.name}: allowed, yet IMA logged ${records.map((a) => a.line).join(' | ')}`);
@@ -167,7 +192,9 @@ describe('kernel acceptance (Debian kernel under qemu, IMA appraisal enforcing)'
       if (e.expect === 'denied') {
         const before = rep.results.find((r) => r.phase === 'nopolicy' && r.name === e.name);
         if (before?.verdict !== 'allowed') {
-          problems.push(`${e.name}: before any policy was written it was ${before ? `${before.verdict} (${before.msg})` : 'not checked'}; the control needs it allowed`);
+          problems.push(
+            `${e.name}: before any policy was written it was ${before ? `${before.verdict} (${before.msg})` : 'not checked'}; the control needs it allowed`,
+          );
         }
       }
     }
@@ -188,7 +215,9 @@ describe('kernel acceptance (Debian kernel under qemu, IMA appraisal enforcing)'
     for (const e of expectations) {
       const r = rep.results.find((x) => x.phase === 'enforce' && x.name === e.name);
       const causes = rep.audits.filter((a) => a.name === e.path).map((a) => a.cause);
-      t.diagnostic(`${e.op} ${e.path}: ${r?.verdict ?? 'missing'}${r && r.errno !== 'none' ? ` (${r.errno})` : ''}${causes.length ? ` cause=${causes.join(',')}` : ''}`);
+      t.diagnostic(
+        `${e.op} ${e.path}: ${r?.verdict ?? 'missing'}${r && r.errno !== 'none' ? ` (${r.errno})` : ''}${causes.length ? ` cause=${causes.join(',')}` : ''}`,
+      );
     }
   }
 
@@ -198,7 +227,10 @@ describe('kernel acceptance (Debian kernel under qemu, IMA appraisal enforcing)'
     const { tools, p } = r;
     const expectations = appraiseExpectations(p);
     const plan: GuestPlan = {
-      keys: [{ name: 'a', der: p.keys.a.certDer }, { name: 'b', der: p.keys.b.certDer }],
+      keys: [
+        { name: 'a', der: p.keys.a.certDer },
+        { name: 'b', der: p.keys.b.certDer },
+      ],
       policy: [fileCheckRule(p.appraiseUuid)],
       mounts: [{ device: '/dev/vda', fstype: 'ext4', dir: APPRAISE_MNT, options: 'ro' }],
       checks: expectations,
@@ -220,14 +252,23 @@ describe('kernel acceptance (Debian kernel under qemu, IMA appraisal enforcing)'
       { op: 'kexec', name: 'fat:vmlinuz', path: `${FAT_MNT}/vmlinuz`, expect: 'denied' },
       { op: 'kexec', name: 'ext4:migrated', path: `${KEXEC_MNT}/${p.kexec.migrated}`, expect: 'allowed' },
       { op: 'kexec', name: 'ext4:inplace', path: `${KEXEC_MNT}/${p.kexec.inPlace}`, expect: 'allowed' },
-      { op: 'kexec', name: 'ext4:unsigned', path: `${KEXEC_MNT}/${p.kexec.unsigned}`, expect: 'denied', cause: 'IMA-signature-required' },
+      {
+        op: 'kexec',
+        name: 'ext4:unsigned',
+        path: `${KEXEC_MNT}/${p.kexec.unsigned}`,
+        expect: 'denied',
+        cause: 'IMA-signature-required',
+      },
     ];
     const mounts: Mount[] = [
       { device: '/dev/vda', fstype: 'ext4', dir: KEXEC_MNT, options: 'ro' },
       { device: '/dev/vdb', fstype: 'vfat', dir: FAT_MNT, options: 'ro' },
     ];
     const plan: GuestPlan = {
-      keys: [{ name: 'a', der: p.keys.a.certDer }, { name: 'b', der: p.keys.b.certDer }],
+      keys: [
+        { name: 'a', der: p.keys.a.certDer },
+        { name: 'b', der: p.keys.b.certDer },
+      ],
       policy: [kexecRule],
       mounts,
       checks: expectations,
@@ -257,8 +298,20 @@ describe('kernel acceptance (Debian kernel under qemu, IMA appraisal enforcing)'
         expect: 'denied' as const,
         cause: e.expect === 'allowed' ? 'invalid-signature' : e.cause,
       })),
-      { op: 'kexec', name: 'ext4:migrated', path: `${KEXEC_MNT}/${p.kexec.migrated}`, expect: 'denied', cause: 'invalid-signature' },
-      { op: 'kexec', name: 'ext4:inplace', path: `${KEXEC_MNT}/${p.kexec.inPlace}`, expect: 'denied', cause: 'invalid-signature' },
+      {
+        op: 'kexec',
+        name: 'ext4:migrated',
+        path: `${KEXEC_MNT}/${p.kexec.migrated}`,
+        expect: 'denied',
+        cause: 'invalid-signature',
+      },
+      {
+        op: 'kexec',
+        name: 'ext4:inplace',
+        path: `${KEXEC_MNT}/${p.kexec.inPlace}`,
+        expect: 'denied',
+        cause: 'invalid-signature',
+      },
     ];
     const plan: GuestPlan = {
       keys: [],

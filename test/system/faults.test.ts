@@ -9,9 +9,36 @@ import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, chmodSync, closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, truncateSync, unlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  closeSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  truncateSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import { BIN, fixture, getfattrHex, jsonOutput, loadManifest, runCli, show, tempDir, type RunResult } from '../helpers/cli.js';
+import {
+  BIN,
+  fixture,
+  getfattrHex,
+  jsonOutput,
+  loadManifest,
+  runCli,
+  show,
+  tempDir,
+  type RunResult,
+} from '../helpers/cli.js';
 import { useMount } from '../helpers/mounts.js';
 import { haveCommand, isRoot, skipOrFail } from '../helpers/skip.js';
 import { closeTarget, openTarget, writeTargetXattr } from '../../src/carriers/target.js';
@@ -79,11 +106,27 @@ function makeTree(root: string, dirs: number, per: number): string[] {
 }
 
 /** verify --json over the given files (from their sidecars, or every carrier): the records not "ok". */
-async function notVerified(paths: string[], certs: string[], from: 'sidecar' | 'auto' = 'sidecar'): Promise<{ bad: Record<string, unknown>[]; r: RunResult }> {
+async function notVerified(
+  paths: string[],
+  certs: string[],
+  from: 'sidecar' | 'auto' = 'sidecar',
+): Promise<{ bad: Record<string, unknown>[]; r: RunResult }> {
   const bad: Record<string, unknown>[] = [];
   let last: RunResult | undefined;
   for (let i = 0; i < paths.length; i += 500) {
-    const r = await runCli(['verify', '--json', '--from', from, '--xattr', XATTR, ...certs.flatMap((c) => ['--cert', c]), ...paths.slice(i, i + 500)], { timeoutMs: 120_000 });
+    const r = await runCli(
+      [
+        'verify',
+        '--json',
+        '--from',
+        from,
+        '--xattr',
+        XATTR,
+        ...certs.flatMap((c) => ['--cert', c]),
+        ...paths.slice(i, i + 500),
+      ],
+      { timeoutMs: 120_000 },
+    );
     last = r;
     let records: Record<string, unknown>[];
     try {
@@ -149,7 +192,8 @@ describe('a full filesystem (ENOSPC, 8 MiB ext4)', () => {
       assert.equal(r.status, 1, `${what}: ${show(r)}`);
       const failures = r.stderr.split('\n').filter((l) => l.startsWith(tree));
       assert.equal(failures.length, files.length, `${what}: every file fails\n${show(r)}`);
-      for (const l of failures) assert.match(l, /: failed: cannot write sidecar: no space left on device \(ENOSPC\)$/, `${what}: ${show(r)}`);
+      for (const l of failures)
+        assert.match(l, /: failed: cannot write sidecar: no space left on device \(ENOSPC\)$/, `${what}: ${show(r)}`);
       assert.doesNotMatch(r.stderr, /internal error|^\s+at /m);
       assert.deepEqual(temporaries(m.dir), [], `${what}: temporaries left`);
       assert.deepEqual(snapshot(tree), before, `${what}: something changed`);
@@ -187,11 +231,27 @@ describe('a read-only mount (EROFS, ext4 remounted ro)', () => {
     const before = snapshot(tree);
     const runs: [string, string[], RegExp][] = [
       ['sign', ['sign', '-r', ...P256, tree], /: failed: cannot write sidecar: read-only filesystem \(EROFS\)$/],
-      ['sign --to xattr', ['sign', '-r', ...P256, '--to', 'xattr', '--xattr', XATTR, tree], /: failed: read-only filesystem \(EROFS\)$/],
+      [
+        'sign --to xattr',
+        ['sign', '-r', ...P256, '--to', 'xattr', '--xattr', XATTR, tree],
+        /: failed: read-only filesystem \(EROFS\)$/,
+      ],
       ['import', ['import', '-r', '--xattr', XATTR, tree], /: failed: read-only filesystem \(EROFS\)$/],
-      ['export --force', ['export', '-r', '--force', '--xattr', XATTR, tree], /: failed: cannot write sidecar: read-only filesystem \(EROFS\)$/],
-      ['clear --force', ['clear', '-r', '--force', '--xattr', XATTR, tree], /: failed: read-only filesystem \(EROFS\)$/],
-      ['hash --to sidecar', ['hash', '-r', '--to', 'sidecar', '--force', tree], /: failed: cannot write sidecar: read-only filesystem \(EROFS\)$/],
+      [
+        'export --force',
+        ['export', '-r', '--force', '--xattr', XATTR, tree],
+        /: failed: cannot write sidecar: read-only filesystem \(EROFS\)$/,
+      ],
+      [
+        'clear --force',
+        ['clear', '-r', '--force', '--xattr', XATTR, tree],
+        /: failed: read-only filesystem \(EROFS\)$/,
+      ],
+      [
+        'hash --to sidecar',
+        ['hash', '-r', '--to', 'sidecar', '--force', tree],
+        /: failed: cannot write sidecar: read-only filesystem \(EROFS\)$/,
+      ],
     ];
     for (const [what, args, pattern] of runs) {
       const r = await runCli(args, { timeoutMs: 60_000 });
@@ -217,9 +277,17 @@ interface Interrupted {
 }
 
 /** Starts the CLI, sends `signals` once `afterLines` lines have appeared on stdout, and waits for it. */
-function runAndInterrupt(args: string[], afterLines: number, signals: NodeJS.Signals[], gapMs = 0): Promise<Interrupted> {
+function runAndInterrupt(
+  args: string[],
+  afterLines: number,
+  signals: NodeJS.Signals[],
+  gapMs = 0,
+): Promise<Interrupted> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LC_ALL: 'C' },
+    });
     let out = '';
     let err = '';
     let sent = false;
@@ -244,7 +312,10 @@ function runAndInterrupt(args: string[], afterLines: number, signals: NodeJS.Sig
 }
 
 describe('signals in the middle of a tree (ext4)', () => {
-  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [sig, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
     test(`${sig}: files in flight finish, the summary so far is printed, exit ${code}, every sidecar on disk is complete and valid, no temporary remains`, async (t) => {
       if (!ready(t)) return;
       const m = await useMount(t, 'ext4', { sizeMiB: 64 });
@@ -255,12 +326,23 @@ describe('signals in the middle of a tree (ext4)', () => {
       assert.equal(r.signal, null, `killed by ${r.signal}:\n${r.stderr}`);
       assert.equal(r.status, code, r.stderr);
       assert.match(r.stderr, new RegExp(`ima-sidecar: ${sig} received: finishing the files in flight, then stopping`));
-      const signed = r.stdout.split('\n').filter(Boolean).map((l) => l.replace(/: signed \(.*\)$/, ''));
-      assert.ok(signed.length >= 40 && signed.length < files.length, `${signed.length} of ${files.length} signed: not interrupted part way`);
-      const summary = new RegExp(`^${signed.length} files: ${signed.length} signed \\([0-9.]+ s\\); stopped by ${sig}$`, 'm');
+      const signed = r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.replace(/: signed \(.*\)$/, ''));
+      assert.ok(
+        signed.length >= 40 && signed.length < files.length,
+        `${signed.length} of ${files.length} signed: not interrupted part way`,
+      );
+      const summary = new RegExp(
+        `^${signed.length} files: ${signed.length} signed \\([0-9.]+ s\\); stopped by ${sig}$`,
+        'm',
+      );
       assert.match(r.stderr, summary, r.stderr);
       // Exactly the reported files have sidecars: nothing in flight was abandoned half-done or left unreported.
-      const onDisk = filesUnder(tree).filter((p) => p.endsWith('.sig')).map((p) => join(tree, p.slice(0, -4)));
+      const onDisk = filesUnder(tree)
+        .filter((p) => p.endsWith('.sig'))
+        .map((p) => join(tree, p.slice(0, -4)));
       assert.deepEqual(onDisk.sort(), signed.slice().sort());
       assert.deepEqual(temporaries(tree), []);
       const { bad } = await notVerified(signed, [KEY('p256.crt.pem')]);
@@ -280,10 +362,21 @@ describe('signals in the middle of a tree (ext4)', () => {
     assert.equal(r.signal, null, `killed by ${r.signal}:\n${r.stderr}`);
     assert.equal(r.status, 130, r.stderr);
     assert.match(r.stderr, /ima-sidecar: SIGINT received: finishing the files in flight, then stopping/);
-    const imported = new Set(r.stdout.split('\n').filter(Boolean).map((l) => l.replace(/: imported \(.*\)$/, '')));
-    assert.ok(imported.size >= 40 && imported.size < files.length, `${imported.size} of ${files.length} imported: not interrupted part way`);
+    const imported = new Set(
+      r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.replace(/: imported \(.*\)$/, '')),
+    );
+    assert.ok(
+      imported.size >= 40 && imported.size < files.length,
+      `${imported.size} of ${files.length} imported: not interrupted part way`,
+    );
     // One getfattr over the tree (a process per file would take seconds): path -> hex value.
-    const dump = spawnSync('getfattr', ['--absolute-names', '-R', '-e', 'hex', '-n', XATTR, tree], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout;
+    const dump = spawnSync('getfattr', ['--absolute-names', '-R', '-e', 'hex', '-n', XATTR, tree], {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    }).stdout;
     const values = new Map([...dump.matchAll(/^# file: (.*)\n[^=\n]+=0x([0-9a-f]*)$/gm)].map((x) => [x[1]!, x[2]!]));
     for (const rel of files) {
       const f = join(tree, rel);
@@ -302,12 +395,14 @@ describe('signals in the middle of a tree (ext4)', () => {
     const r = await runAndInterrupt(['sign', '-r', '-j', '16', ...P256, tree], 40, ['SIGINT', 'SIGINT'], 5);
     assert.equal(r.status, 130, r.stderr);
     assert.deepEqual(temporaries(tree), []);
-    const onDisk = filesUnder(tree).filter((p) => p.endsWith('.sig')).map((p) => join(tree, p.slice(0, -4)));
+    const onDisk = filesUnder(tree)
+      .filter((p) => p.endsWith('.sig'))
+      .map((p) => join(tree, p.slice(0, -4)));
     assert.ok(onDisk.length >= 40);
     assert.deepEqual((await notVerified(onDisk, [KEY('p256.crt.pem')])).bad, []);
   });
 
-  test('SIGKILL: the next run removes what the killed one left, leaves a live writer\'s temporaries alone, and finishes', async (t) => {
+  test("SIGKILL: the next run removes what the killed one left, leaves a live writer's temporaries alone, and finishes", async (t) => {
     if (!ready(t)) return;
     const m = await useMount(t, 'ext4', { sizeMiB: 32 });
     if (!m) return;
@@ -323,8 +418,8 @@ describe('signals in the middle of a tree (ext4)', () => {
     writeFileSync(live, 'a live writer is still writing this');
     const again = await runCli(['sign', '-q', '-r', ...P256, tree], { timeoutMs: 180_000 });
     assert.equal(again.status, 0, show(again));
-    assert.equal(existsSync(stale), false, 'the dead writer\'s temporary is still there');
-    assert.equal(existsSync(live), true, 'a live writer\'s temporary was removed');
+    assert.equal(existsSync(stale), false, "the dead writer's temporary is still there");
+    assert.equal(existsSync(live), true, "a live writer's temporary was removed");
     unlinkSync(live);
     assert.deepEqual(temporaries(tree), []);
     const paths = files.map((f) => join(tree, f));
@@ -344,12 +439,18 @@ describe('two runs at once on the same tree', () => {
     const paths = files.map((f) => join(tree, f));
     const both = [KEY('rsa2048.crt.pem'), KEY('p256.crt.pem')];
     // A first signature everywhere, so that the concurrent verifier always finds something to check.
-    assert.equal((await runCli(['sign', '-q', '-r', ...RSA, '--to', 'both', '--xattr', XATTR, tree], { timeoutMs: 120_000 })).status, 0);
+    assert.equal(
+      (await runCli(['sign', '-q', '-r', ...RSA, '--to', 'both', '--xattr', XATTR, tree], { timeoutMs: 120_000 }))
+        .status,
+      0,
+    );
     const [a, b, v] = await Promise.all([
       runCli(['sign', '-q', '-r', ...RSA, '--to', 'both', '--xattr', XATTR, tree], { timeoutMs: 120_000 }),
       runCli(['sign', '-q', '-r', ...P256, '--to', 'both', '--xattr', XATTR, tree], { timeoutMs: 120_000 }),
       // Readers see the old sidecar or the new one, never a torn one.
-      runCli(['verify', '-q', '-r', '--xattr', XATTR, ...both.flatMap((c) => ['--cert', c]), tree], { timeoutMs: 120_000 }),
+      runCli(['verify', '-q', '-r', '--xattr', XATTR, ...both.flatMap((c) => ['--cert', c]), tree], {
+        timeoutMs: 120_000,
+      }),
     ]);
     for (const r of [a, b, v]) assert.equal(r.status, 0, show(r));
     assert.deepEqual(temporaries(tree), []);
@@ -363,7 +464,11 @@ describe('two runs at once on the same tree', () => {
     assert.equal(i1.status, 0, show(i1));
     assert.equal(i2.status, 0, show(i2));
     for (const p of paths) assert.equal(getfattr(p), readFileSync(`${p}.sig`).toString('hex'), p);
-    assert.equal((await runCli(['sign', '-q', '-r', ...RSA, '--to', 'xattr', '--xattr', XATTR, tree], { timeoutMs: 120_000 })).status, 0);
+    assert.equal(
+      (await runCli(['sign', '-q', '-r', ...RSA, '--to', 'xattr', '--xattr', XATTR, tree], { timeoutMs: 120_000 }))
+        .status,
+      0,
+    );
     const [e1, e2] = await Promise.all([
       runCli(['export', '-q', '-r', '--force', '--xattr', XATTR, tree], { timeoutMs: 120_000 }),
       runCli(['export', '-q', '-r', '--force', '--xattr', XATTR, tree], { timeoutMs: 120_000 }),
@@ -397,7 +502,11 @@ describe('the file changes between hashing and writing', () => {
     try {
       const sign = await runCli(['sign', ...RSA, '--to', 'both', '--xattr', XATTR, big], { timeoutMs: 120_000 });
       assert.equal(sign.status, 1, show(sign));
-      assert.match(sign.stderr, /^.*big: failed: file changed while it was being processed; nothing written\n$/, show(sign));
+      assert.match(
+        sign.stderr,
+        /^.*big: failed: file changed while it was being processed; nothing written\n$/,
+        show(sign),
+      );
       const hash = await runCli(['hash', '--to', 'sidecar', big], { timeoutMs: 120_000 });
       assert.equal(hash.status, 1, show(hash));
       assert.match(hash.stderr, /big: failed: file changed while it was being processed; nothing written/, show(hash));
@@ -419,10 +528,22 @@ describe('the file changes between hashing and writing', () => {
     const value = Buffer.from(`0404${createHash('sha256').update('content').digest('hex')}`, 'hex');
     const changes: [string, (f: string) => void, RegExp][] = [
       ['content appended', (f) => appendFileSync(f, '!'), /file changed while it was being processed; nothing written/],
-      ['content rewritten, same size', (f) => writeFileSync(f, 'CONTENT'), /file changed while it was being processed; nothing written/],
-      ['mtime only', (f) => utimesSync(f, new Date(0), new Date(86_400_000)), /file changed while it was being processed; nothing written/],
+      [
+        'content rewritten, same size',
+        (f) => writeFileSync(f, 'CONTENT'),
+        /file changed while it was being processed; nothing written/,
+      ],
+      [
+        'mtime only',
+        (f) => utimesSync(f, new Date(0), new Date(86_400_000)),
+        /file changed while it was being processed; nothing written/,
+      ],
       // Unlinking the opened inode's name changes its link count, hence its ctime: either check may fire first.
-      ['replaced by another file', (f) => (writeFileSync(`${f}.new`, 'content'), renameSync(`${f}.new`, f)), /file (changed|was replaced) while it was being processed; nothing written/],
+      [
+        'replaced by another file',
+        (f) => (writeFileSync(`${f}.new`, 'content'), renameSync(`${f}.new`, f)),
+        /file (changed|was replaced) while it was being processed; nothing written/,
+      ],
       ['removed', (f) => unlinkSync(f), /file (changed|was removed) while it was being processed; nothing written/],
     ];
     for (const [what, change, reason] of changes) {
@@ -434,14 +555,22 @@ describe('the file changes between hashing and writing', () => {
         const before = target.stat;
         await new Promise((r) => setTimeout(r, 15)); // so that a timestamp change is visible
         change(f);
-        assert.throws(() => writeTargetXattr(target, XATTR, value, before), (e: Error & { code?: string }) => e.code === 'ECHANGED' && reason.test(e.message), what);
+        assert.throws(
+          () => writeTargetXattr(target, XATTR, value, before),
+          (e: Error & { code?: string }) => e.code === 'ECHANGED' && reason.test(e.message),
+          what,
+        );
         assert.equal(getfattr(`${f}.keep`), undefined, `${what}: written anyway`);
       } finally {
         closeTarget(target);
       }
     }
     // The controls: unchanged, or changed only in metadata (ctime: a mode, another run's setxattr), it is written.
-    for (const [what, change] of [['unchanged', () => {}], ['chmod', (f: string) => chmodSync(f, 0o600)], ['another xattr', (f: string) => spawnSync('setfattr', ['-n', 'user.other', '-v', '1', f])]] as const) {
+    for (const [what, change] of [
+      ['unchanged', () => {}],
+      ['chmod', (f: string) => chmodSync(f, 0o600)],
+      ['another xattr', (f: string) => spawnSync('setfattr', ['-n', 'user.other', '-v', '1', f])],
+    ] as const) {
       const f = join(dir, what.replace(/\W+/g, '-'));
       writeFileSync(f, 'content');
       const target = openTarget(f);

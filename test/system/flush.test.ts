@@ -26,8 +26,12 @@ for (const kind of KINDS) {
     for (const d of ['d0', 'd1', 'd2']) await mkdir(join(tree, d), { recursive: true });
     for (const f of files) await writeFile(join(tree, f), `content of ${f} on ${kind}\n`);
     const cs = await traced(m.dir, ['sign', '-r', '-q', ...SIGN, tree]);
-    assert.equal(assertDurable(cs, (to) => to.endsWith('.sig')), files.length);
+    assert.equal(
+      assertDurable(cs, (to) => to.endsWith('.sig')),
+      files.length,
+    );
     assertFlushKinds(cs, filesystemOf(m.dir).name, files.length);
-    for (const f of files) assert.equal(decodeImaValue(await readFile(join(tree, `${f}.sig`))).value.kind, 'signature', f);
+    for (const f of files)
+      assert.equal(decodeImaValue(await readFile(join(tree, `${f}.sig`))).value.kind, 'signature', f);
   });
 }

@@ -54,7 +54,7 @@ test('FAT32 (fusefat) to ext4 with --verify, again, --dry-run and --keep-sidecar
   const spec: Record<string, Buffer | string> = {
     'a.txt': 'a file on FAT\n',
     'with space.txt': 'spaces in the name\n',
-    'empty': '',
+    empty: '',
     'big.bin': content(1, 2 << 20),
     'docs/readme.txt': 'docs\n',
     'docs/deep/c.bin': content(2, 200_000),
@@ -71,7 +71,10 @@ test('FAT32 (fusefat) to ext4 with --verify, again, --dry-run and --keep-sidecar
 
   await t.test('every file is copied byte for byte, its sidecar becomes the xattr, evmctl accepts it', async () => {
     const { list, summary } = records(await cli(['migrate', ...ONE_JOB, '-r', '--json', ...VERIFY, src, dst], 0));
-    assert.deepEqual(list.map((x) => relative(src, String(x.path))), rels);
+    assert.deepEqual(
+      list.map((x) => relative(src, String(x.path))),
+      rels,
+    );
     for (const x of list) {
       const rel = relative(src, String(x.path));
       const out = join(dst, rel);
@@ -99,7 +102,10 @@ test('FAT32 (fusefat) to ext4 with --verify, again, --dry-run and --keep-sidecar
     }
     const listing = await listAll(dst);
     const { list, summary } = records(await cli(['migrate', ...ONE_JOB, '-r', '--json', ...VERIFY, src, dst], 0));
-    assert.ok(list.every((x) => x.status === 'unchanged' && x.carrier === 'xattr'), JSON.stringify(list));
+    assert.ok(
+      list.every((x) => x.status === 'unchanged' && x.carrier === 'xattr'),
+      JSON.stringify(list),
+    );
     assert.equal(summary.unchanged, rels.length);
     for (const r of rels) {
       const s = await stat(join(dst, r));
@@ -113,7 +119,10 @@ test('FAT32 (fusefat) to ext4 with --verify, again, --dry-run and --keep-sidecar
     const rootBefore = await listAll(ext.dir);
     const fresh = join(ext.dir, 'dry');
     const { list } = records(await cli(['migrate', ...ONE_JOB, '-r', '--json', '--dry-run', ...VERIFY, src, fresh], 0));
-    assert.ok(list.every((x) => x.status === 'would-copy'), JSON.stringify(list));
+    assert.ok(
+      list.every((x) => x.status === 'would-copy'),
+      JSON.stringify(list),
+    );
     assert.equal(existsSync(fresh), false);
     // An existing copy whose xattr went missing: the dry run says it would sign it, and does not.
     const victim = join(dst, 'docs/readme.txt');
@@ -131,8 +140,13 @@ test('FAT32 (fusefat) to ext4 with --verify, again, --dry-run and --keep-sidecar
 
   await t.test('--keep-sidecars writes the xattr and a sidecar, both the source sidecar', async () => {
     const keep = join(ext.dir, 'keep');
-    const { list } = records(await cli(['migrate', ...ONE_JOB, '-r', '--json', '--keep-sidecars', ...VERIFY, src, keep], 0));
-    assert.ok(list.every((x) => x.status === 'copied' && x.carrier === 'xattr'), JSON.stringify(list));
+    const { list } = records(
+      await cli(['migrate', ...ONE_JOB, '-r', '--json', '--keep-sidecars', ...VERIFY, src, keep], 0),
+    );
+    assert.ok(
+      list.every((x) => x.status === 'copied' && x.carrier === 'xattr'),
+      JSON.stringify(list),
+    );
     for (const r of rels) {
       assert.deepEqual(await xattrOf(join(keep, r)), sidecar.get(r), r);
       assert.deepEqual(await readFile(join(keep, `${r}.sig`)), sidecar.get(r), r);
@@ -177,39 +191,61 @@ test('ext4 to FAT32 (fusefat): the xattrs become sidecars on FAT', FAT_TIMEOUT, 
     assert.equal(summary['signed-into-sidecar'], signed.length);
     assert.equal(summary.unsigned, 1);
     const names = await listAll(dst);
-    assert.deepEqual(names, ['one.txt', 'one.txt.sig', 'sub', 'sub/three.bin', 'sub/three.bin.sig', 'sub/two.bin', 'sub/two.bin.sig', 'unsigned.txt']);
+    assert.deepEqual(names, [
+      'one.txt',
+      'one.txt.sig',
+      'sub',
+      'sub/three.bin',
+      'sub/three.bin.sig',
+      'sub/two.bin',
+      'sub/two.bin.sig',
+      'unsigned.txt',
+    ]);
   });
 
   await t.test('the sidecars on FAT verify, and a second run is all unchanged', async () => {
-    const v = records(await cli(['verify', ...ONE_JOB, '--json', '--cert', CERT, ...signed.map((r) => join(dst, r))], 0));
+    const v = records(
+      await cli(['verify', ...ONE_JOB, '--json', '--cert', CERT, ...signed.map((r) => join(dst, r))], 0),
+    );
     assert.ok(v.list.every((x) => x.status === 'ok'));
     const { list } = records(await cli(['migrate', ...ONE_JOB, '-r', '--json', src, dst], 0));
-    assert.ok(list.every((x) => x.status === 'unchanged'), JSON.stringify(list));
+    assert.ok(
+      list.every((x) => x.status === 'unchanged'),
+      JSON.stringify(list),
+    );
   });
 
-  await t.test('a different signature in a sidecar on FAT is a conflict; a digest there is upgraded; --force replaces', async () => {
-    // Found by this test: the rerun replaced another signer's sidecar without --force (the xattr path refused).
-    const one = join(dst, 'one.txt');
-    const three = join(dst, 'sub/three.bin');
-    // fusefat ignores O_TRUNC (a shorter write leaves the old tail), so the old sidecars are removed first.
-    await rm(`${one}.sig`);
-    await rm(`${three}.sig`);
-    const other = await run('evmctl', ['ima_sign', '-n', '--sigfile', '--key', OTHER_KEY, '-a', 'sha256', one]);
-    assert.equal(other.status, 0, show(other));
-    const otherSig = await readFile(`${one}.sig`);
-    const digest = Buffer.concat([Buffer.from([0x04, 0x04]), createHash('sha256').update(await readFile(three)).digest()]);
-    await writeFile(`${three}.sig`, digest);
-    const { by } = records(await cli(['migrate', ...ONE_JOB, '-r', '--json', src, dst], 1));
-    const x = by.get(join(src, 'one.txt'))!;
-    assert.equal(x.status, 'conflict');
-    assert.match(String(x.reason), /destination sidecar .*one\.txt\.sig holds a different signature; use --force/);
-    assert.deepEqual(await readFile(`${one}.sig`), otherSig);
-    assert.equal(by.get(join(src, 'sub/three.bin'))!.status, 'signed');
-    assert.deepEqual(await readFile(`${three}.sig`), xattr.get('sub/three.bin'));
-    const forced = records(await cli(['migrate', ...ONE_JOB, '-r', '--json', '--force', src, dst], 0)).by;
-    assert.equal(forced.get(join(src, 'one.txt'))!.status, 'signed');
-    assert.deepEqual(await readFile(`${one}.sig`), xattr.get('one.txt'));
-  });
+  await t.test(
+    'a different signature in a sidecar on FAT is a conflict; a digest there is upgraded; --force replaces',
+    async () => {
+      // Found by this test: the rerun replaced another signer's sidecar without --force (the xattr path refused).
+      const one = join(dst, 'one.txt');
+      const three = join(dst, 'sub/three.bin');
+      // fusefat ignores O_TRUNC (a shorter write leaves the old tail), so the old sidecars are removed first.
+      await rm(`${one}.sig`);
+      await rm(`${three}.sig`);
+      const other = await run('evmctl', ['ima_sign', '-n', '--sigfile', '--key', OTHER_KEY, '-a', 'sha256', one]);
+      assert.equal(other.status, 0, show(other));
+      const otherSig = await readFile(`${one}.sig`);
+      const digest = Buffer.concat([
+        Buffer.from([0x04, 0x04]),
+        createHash('sha256')
+          .update(await readFile(three))
+          .digest(),
+      ]);
+      await writeFile(`${three}.sig`, digest);
+      const { by } = records(await cli(['migrate', ...ONE_JOB, '-r', '--json', src, dst], 1));
+      const x = by.get(join(src, 'one.txt'))!;
+      assert.equal(x.status, 'conflict');
+      assert.match(String(x.reason), /destination sidecar .*one\.txt\.sig holds a different signature; use --force/);
+      assert.deepEqual(await readFile(`${one}.sig`), otherSig);
+      assert.equal(by.get(join(src, 'sub/three.bin'))!.status, 'signed');
+      assert.deepEqual(await readFile(`${three}.sig`), xattr.get('sub/three.bin'));
+      const forced = records(await cli(['migrate', ...ONE_JOB, '-r', '--json', '--force', src, dst], 0)).by;
+      assert.equal(forced.get(join(src, 'one.txt'))!.status, 'signed');
+      assert.deepEqual(await readFile(`${one}.sig`), xattr.get('one.txt'));
+    },
+  );
 
   await t.test('names that differ only in case are a conflict on FAT, never a silent overwrite', async () => {
     // Found by this test: with several jobs both files were "copied" and the second replaced the first.
@@ -220,7 +256,13 @@ test('ext4 to FAT32 (fusefat): the xattrs become sidecars on FAT', FAT_TIMEOUT, 
     }
     const out = join(fat.dir, 'case');
     const { list } = records(await cli(['migrate', '-r', '--json', '-j', '8', join(ext.dir, 'case'), out], 1));
-    assert.deepEqual(list.map((x) => [x.path, x.status]), [[cased[0], 'copied'], [cased[1], 'conflict']]);
+    assert.deepEqual(
+      list.map((x) => [x.path, x.status]),
+      [
+        [cased[0], 'copied'],
+        [cased[1], 'conflict'],
+      ],
+    );
     assert.match(String(list[1]!.reason), /exists with different content/);
     assert.deepEqual((await readdir(out)).sort(), ['Name.txt', 'Name.txt.sig']);
     assert.deepEqual(await readFile(join(out, 'Name.txt')), await readFile(cased[0]!));
@@ -324,7 +366,9 @@ test('a migration of a few hundred files killed with SIGKILL part way, then run 
   const src = join(ext.dir, 'src');
   const dst = join(ext.dir, 'dst');
   const spec: Record<string, Buffer> = {};
-  for (let d = 0; d < 3; d++) for (let i = 0; i < 100; i++) spec[`d${d}/f${String(i).padStart(3, '0')}.bin`] = content(1000 + d * 100 + i, 8192 + ((i * 977) % 24576));
+  for (let d = 0; d < 3; d++)
+    for (let i = 0; i < 100; i++)
+      spec[`d${d}/f${String(i).padStart(3, '0')}.bin`] = content(1000 + d * 100 + i, 8192 + ((i * 977) % 24576));
   const rels = Object.keys(spec).sort();
   await writeFiles(src, spec);
   await cli(['sign', '-q', '-r', '-j', '4', '--to', 'xattr', ...SIGN, src], 0);
@@ -342,8 +386,12 @@ test('a migration of a few hundred files killed with SIGKILL part way, then run 
   };
 
   await t.test('the first run is killed with some files in place', async () => {
-    const child = spawn(process.execPath, [BIN, 'migrate', '-r', '-q', '-j', '4', '--keep-sidecars', src, dst], { stdio: 'ignore' });
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+    const child = spawn(process.execPath, [BIN, 'migrate', '-r', '-q', '-j', '4', '--keep-sidecars', src, dst], {
+      stdio: 'ignore',
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+      child.on('exit', (code, signal) => r({ code, signal })),
+    );
     let done: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     void exited.then((x) => (done = x));
     const deadline = Date.now() + 60_000;
@@ -354,25 +402,36 @@ test('a migration of a few hundred files killed with SIGKILL part way, then run 
     const names = await listAll(dst);
     const copied = names.filter((n) => n.endsWith('.bin')).length;
     const sidecars = names.filter((n) => n.endsWith('.sig')).length;
-    t.diagnostic(`killed with ${copied} files, ${sidecars} sidecars and ${temporaries(names).length} temporaries in place`);
+    t.diagnostic(
+      `killed with ${copied} files, ${sidecars} sidecars and ${temporaries(names).length} temporaries in place`,
+    );
     assert.ok(copied >= 30 && copied < rels.length, `${copied} files copied when killed`);
   });
 
-  await t.test('the second run finishes: every file complete and signed in both carriers, nothing temporary left', async () => {
-    const { list, summary } = records(await cli(['migrate', '-r', '--json', '-j', '4', '--keep-sidecars', src, dst], 0));
-    assert.equal(list.length, rels.length);
-    for (const x of list) assert.ok(['copied', 'unchanged', 'signed'].includes(String(x.status)), JSON.stringify(x));
-    t.diagnostic(`second run: ${JSON.stringify(summary)}`);
-    const names = await listAll(dst);
-    assert.deepEqual(temporaries(names), []);
-    assert.deepEqual(names, [...rels, ...rels.map((r) => `${r}.sig`), 'd0', 'd1', 'd2'].sort());
-    for (const r of rels) assert.deepEqual(await readFile(join(dst, r)), spec[r], r);
-    const v = records(await cli(['verify', '-r', '--json', '--cert', CERT, dst], 0));
-    assert.equal(v.list.length, rels.length);
-    for (const x of v.list) {
-      assert.equal(x.status, 'ok');
-      assert.deepEqual((x.carriers as { carrier: string; status: string }[]).map((c) => `${c.carrier}:${c.status}`), ['sidecar:ok', 'xattr:ok'], String(x.path));
-    }
-    for (const r of rels.filter((_, i) => i % 30 === 0)) assert.ok(await evmctlVerifies(join(dst, r)), r);
-  });
+  await t.test(
+    'the second run finishes: every file complete and signed in both carriers, nothing temporary left',
+    async () => {
+      const { list, summary } = records(
+        await cli(['migrate', '-r', '--json', '-j', '4', '--keep-sidecars', src, dst], 0),
+      );
+      assert.equal(list.length, rels.length);
+      for (const x of list) assert.ok(['copied', 'unchanged', 'signed'].includes(String(x.status)), JSON.stringify(x));
+      t.diagnostic(`second run: ${JSON.stringify(summary)}`);
+      const names = await listAll(dst);
+      assert.deepEqual(temporaries(names), []);
+      assert.deepEqual(names, [...rels, ...rels.map((r) => `${r}.sig`), 'd0', 'd1', 'd2'].sort());
+      for (const r of rels) assert.deepEqual(await readFile(join(dst, r)), spec[r], r);
+      const v = records(await cli(['verify', '-r', '--json', '--cert', CERT, dst], 0));
+      assert.equal(v.list.length, rels.length);
+      for (const x of v.list) {
+        assert.equal(x.status, 'ok');
+        assert.deepEqual(
+          (x.carriers as { carrier: string; status: string }[]).map((c) => `${c.carrier}:${c.status}`),
+          ['sidecar:ok', 'xattr:ok'],
+          String(x.path),
+        );
+      }
+      for (const r of rels.filter((_, i) => i % 30 === 0)) assert.ok(await evmctlVerifies(join(dst, r)), r);
+    },
+  );
 });

@@ -134,7 +134,11 @@ for (const kind of FS_KINDS) {
       await writeFile(join(m.dir, 'marker.txt'), marker);
 
       await m.remountReadOnly();
-      assert.ok(readMounts().find((e) => e.target === m.dir)?.options.includes('ro'));
+      assert.ok(
+        readMounts()
+          .find((e) => e.target === m.dir)
+          ?.options.includes('ro'),
+      );
       assert.equal(await readFile(file, 'utf8'), 'hello\n');
       assert.equal(await errnoOf(() => writeFile(join(m.dir, 'new.txt'), 'x')), 'EROFS');
       assert.equal(await errnoOf(() => writeFile(file, 'changed')), 'EROFS');
@@ -151,7 +155,11 @@ for (const kind of FS_KINDS) {
       }
 
       await m.remountReadWrite();
-      assert.ok(readMounts().find((e) => e.target === m.dir)?.options.includes('rw'));
+      assert.ok(
+        readMounts()
+          .find((e) => e.target === m.dir)
+          ?.options.includes('rw'),
+      );
       await writeFile(join(m.dir, 'new.txt'), 'x');
       assert.equal(await readFile(join(m.dir, 'marker.txt'), 'utf8'), marker);
 
@@ -178,7 +186,11 @@ test('mountOptions reach the mount', async (t) => {
   const ext = await useMount(t, 'ext4', { mountOptions: ['noatime'] });
   if (!ext) return;
   remember(ext);
-  assert.ok(readMounts().find((e) => e.target === ext.dir)?.options.includes('noatime'));
+  assert.ok(
+    readMounts()
+      .find((e) => e.target === ext.dir)
+      ?.options.includes('noatime'),
+  );
   const fat = await useMount(t, 'fat', { mountOptions: ['uid=65534', 'gid=65534'] });
   if (!fat) return;
   remember(fat);

@@ -14,7 +14,8 @@ const KEY = fixture('keys/rsa2048.key.pem');
 const CERT = fixture('keys/rsa2048.crt.pem');
 const CERT_DER = fixture('keys/rsa2048.crt.der');
 const SIGN = ['--key', KEY, '--cert', CERT];
-const CAP_MESSAGE = 'permission denied: writing security.ima needs CAP_SYS_ADMIN (run as root, or use --xattr user.ima)';
+const CAP_MESSAGE =
+  'permission denied: writing security.ima needs CAP_SYS_ADMIN (run as root, or use --xattr user.ima)';
 
 type Rec = Record<string, unknown>;
 
@@ -27,7 +28,11 @@ function toolsMissing(t: TestContext): boolean {
 /** bin/ima-sidecar as nobody, with the exit status checked. */
 async function asNobody(args: string[], status: number): Promise<RunResult> {
   const r = await runAsNobody(process.execPath, [BIN, ...args]);
-  assert.equal(r.status, status, `(as nobody) ima-sidecar ${args.join(' ')}\n${show({ ...r, stdoutBytes: Buffer.from(r.stdout) })}`);
+  assert.equal(
+    r.status,
+    status,
+    `(as nobody) ima-sidecar ${args.join(' ')}\n${show({ ...r, stdoutBytes: Buffer.from(r.stdout) })}`,
+  );
   return r;
 }
 
@@ -64,26 +69,40 @@ test('as nobody on ext4: security.ima needs CAP_SYS_ADMIN, user.ima works', asyn
   await asRoot(['sign', '-q', ...SIGN, ...files], 0);
   const sidecars = await Promise.all(files.map((f) => readFile(`${f}.sig`)));
 
-  await t.test('import into security.ima fails with the CAP_SYS_ADMIN message and exit 1, writing nothing', async () => {
-    const r = await asNobody(['import', '-r', dir], 1);
-    assert.deepEqual(r.stderr.trim().split('\n').slice(0, files.length), files.map((f) => `${f}: failed: ${CAP_MESSAGE}`));
-    assert.equal(r.stdout, '');
-    for (const f of files) assert.equal(await xattrOf(f, 'security.ima'), undefined);
-  });
+  await t.test(
+    'import into security.ima fails with the CAP_SYS_ADMIN message and exit 1, writing nothing',
+    async () => {
+      const r = await asNobody(['import', '-r', dir], 1);
+      assert.deepEqual(
+        r.stderr.trim().split('\n').slice(0, files.length),
+        files.map((f) => `${f}: failed: ${CAP_MESSAGE}`),
+      );
+      assert.equal(r.stdout, '');
+      for (const f of files) assert.equal(await xattrOf(f, 'security.ima'), undefined);
+    },
+  );
 
   await t.test('with --xattr user.ima it works, and a second run is unchanged', async () => {
     const recs = records((await asNobody(['import', '-r', '--json', '--xattr', 'user.ima', dir], 0)).stdout);
-    assert.deepEqual(recs.map((x) => x.status), ['imported', 'imported']);
+    assert.deepEqual(
+      recs.map((x) => x.status),
+      ['imported', 'imported'],
+    );
     for (const [i, f] of files.entries()) {
       assert.deepEqual(await xattrOf(f, 'user.ima'), sidecars[i], f);
       assert.equal(await xattrOf(f, 'security.ima'), undefined);
     }
     const again = records((await asNobody(['import', '-r', '--json', '--xattr', 'user.ima', dir], 0)).stdout);
-    assert.deepEqual(again.map((x) => x.status), ['unchanged', 'unchanged']);
+    assert.deepEqual(
+      again.map((x) => x.status),
+      ['unchanged', 'unchanged'],
+    );
   });
 
   await t.test('status, verify and evmctl --xattr-user agree, as nobody', async () => {
-    const st = records((await asNobody(['status', '-r', '--json', '--xattr', 'user.ima', '--cert', CERT, dir], 0)).stdout);
+    const st = records(
+      (await asNobody(['status', '-r', '--json', '--xattr', 'user.ima', '--cert', CERT, dir], 0)).stdout,
+    );
     for (const x of st) {
       assert.equal(x.status, 'in-sync');
       assert.deepEqual(x.verified, { sidecar: 'ok', xattr: 'ok' });
@@ -105,7 +124,8 @@ test('as nobody on ext4: security.ima needs CAP_SYS_ADMIN, user.ima works', asyn
     await mkdir(out);
     await chown(out, uid, gid);
     await asNobody(['export', '-r', '-q', '--xattr', 'user.ima', '--dest', out, dir], 0);
-    for (const [i, f] of files.entries()) assert.deepEqual(await readFile(join(out, `${f.slice(dir.length + 1)}.sig`)), sidecars[i]);
+    for (const [i, f] of files.entries())
+      assert.deepEqual(await readFile(join(out, `${f.slice(dir.length + 1)}.sig`)), sidecars[i]);
   });
 });
 

@@ -4,7 +4,13 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { HASH_ALGOS, hashAlgoByName } from '../../src/codec/hash-algo.js';
-import { decodeImaValue, encodeImaValue, ImaValue, MAX_VALUE_SIZE, SIGNATURE_HEADER_SIZE } from '../../src/codec/ima-value.js';
+import {
+  decodeImaValue,
+  encodeImaValue,
+  ImaValue,
+  MAX_VALUE_SIZE,
+  SIGNATURE_HEADER_SIZE,
+} from '../../src/codec/ima-value.js';
 import { FormatError } from '../../src/errors.js';
 
 const RUNS = 1000;
@@ -17,7 +23,9 @@ const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n }).map((
 const algoArb = fc.constantFrom(...HASH_ALGOS);
 
 /** Any value the kernel would take, as the codec models it. */
-const digestNg: fc.Arbitrary<ImaValue> = algoArb.chain((algo) => bytes(algo.digestSize).map((digest) => ({ kind: 'digest' as const, type: 0x04 as const, algo, digest })));
+const digestNg: fc.Arbitrary<ImaValue> = algoArb.chain((algo) =>
+  bytes(algo.digestSize).map((digest) => ({ kind: 'digest' as const, type: 0x04 as const, algo, digest })),
+);
 
 const legacySha1: fc.Arbitrary<ImaValue> = bytes(20)
   // A sha1 digest ending in four zero bytes cannot take the 0x01 form (the kernel reads md5 then).
@@ -26,7 +34,11 @@ const legacySha1: fc.Arbitrary<ImaValue> = bytes(20)
 
 const legacyMd5: fc.Arbitrary<ImaValue> = fc
   .tuple(bytes(16), fc.boolean())
-  .map(([digest, padded]) => (padded ? { kind: 'digest' as const, type: 0x01 as const, algo: md5, digest, md5Padded: true } : { kind: 'digest' as const, type: 0x01 as const, algo: md5, digest }));
+  .map(([digest, padded]) =>
+    padded
+      ? { kind: 'digest' as const, type: 0x01 as const, algo: md5, digest, md5Padded: true }
+      : { kind: 'digest' as const, type: 0x01 as const, algo: md5, digest },
+  );
 
 const keyidArb = bytes(4).map((b) => b.toString('hex'));
 
@@ -34,7 +46,10 @@ const keyidArb = bytes(4).map((b) => b.toString('hex'));
 // repeated random pattern (generating 64 KiB byte by byte would make the suite slow).
 const smallSig = fc.uint8Array({ minLength: 1, maxLength: 1100 }).map((u) => Buffer.from(u));
 const largeSig = fc
-  .tuple(fc.integer({ min: 1, max: MAX_VALUE_SIZE - SIGNATURE_HEADER_SIZE }), fc.uint8Array({ minLength: 1, maxLength: 16 }))
+  .tuple(
+    fc.integer({ min: 1, max: MAX_VALUE_SIZE - SIGNATURE_HEADER_SIZE }),
+    fc.uint8Array({ minLength: 1, maxLength: 16 }),
+  )
   .map(([n, pattern]) => Buffer.alloc(n, Buffer.from(pattern)));
 const signatureBytes = fc.oneof({ weight: 8, arbitrary: smallSig }, { weight: 1, arbitrary: largeSig });
 
@@ -45,7 +60,14 @@ const signature: fc.Arbitrary<ImaValue> = fc
     keyid: keyidArb,
     signature: signatureBytes,
   })
-  .map(({ tv, algo, keyid, signature }) => ({ kind: 'signature' as const, type: tv[0], version: tv[1], algo, keyid, signature }));
+  .map(({ tv, algo, keyid, signature }) => ({
+    kind: 'signature' as const,
+    type: tv[0],
+    version: tv[1],
+    algo,
+    keyid,
+    signature,
+  }));
 
 const validValue: fc.Arbitrary<ImaValue> = fc.oneof(digestNg, legacySha1, legacyMd5, signature, signature);
 
@@ -93,7 +115,9 @@ describe('codec properties', () => {
 
   test('random bytes behind each type byte only ever give a value or a FormatError', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 8 }), fc.uint8Array({ maxLength: 300 }), (type, rest) => decodeOnlyFormatErrors(Buffer.concat([Buffer.of(type), rest]))),
+      fc.property(fc.integer({ min: 0, max: 8 }), fc.uint8Array({ maxLength: 300 }), (type, rest) =>
+        decodeOnlyFormatErrors(Buffer.concat([Buffer.of(type), rest])),
+      ),
       { numRuns: RUNS * 2 },
     );
   });
@@ -114,16 +138,21 @@ describe('codec properties', () => {
 
   test('a flipped header byte of a signature is either refused or decodes to a different value', () => {
     fc.assert(
-      fc.property(signature, fc.integer({ min: 0, max: SIGNATURE_HEADER_SIZE - 1 }), fc.integer({ min: 1, max: 255 }), (v, at, x) => {
-        const enc = Buffer.from(encodeImaValue(v));
-        enc[at]! ^= x;
-        try {
-          const d = decodeImaValue(enc);
-          assert.notDeepEqual(d.value, v);
-        } catch (e) {
-          if (!(e instanceof FormatError)) throw e;
-        }
-      }),
+      fc.property(
+        signature,
+        fc.integer({ min: 0, max: SIGNATURE_HEADER_SIZE - 1 }),
+        fc.integer({ min: 1, max: 255 }),
+        (v, at, x) => {
+          const enc = Buffer.from(encodeImaValue(v));
+          enc[at]! ^= x;
+          try {
+            const d = decodeImaValue(enc);
+            assert.notDeepEqual(d.value, v);
+          } catch (e) {
+            if (!(e instanceof FormatError)) throw e;
+          }
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -149,7 +178,14 @@ describe('codec properties', () => {
       fc.property(validValue, fc.uint8Array({ minLength: 1, maxLength: 64 }), (v, extra) => {
         const enc = Buffer.concat([encodeImaValue(v), extra]);
         // 17-byte md5 plus four zero bytes is the padded md5 form: the one extension that is still valid.
-        if (v.kind === 'digest' && v.type === 0x01 && v.algo.name === 'md5' && !v.md5Padded && extra.length === 4 && Buffer.from(extra).readUInt32BE(0) === 0) {
+        if (
+          v.kind === 'digest' &&
+          v.type === 0x01 &&
+          v.algo.name === 'md5' &&
+          !v.md5Padded &&
+          extra.length === 4 &&
+          Buffer.from(extra).readUInt32BE(0) === 0
+        ) {
           assert.equal(decodeImaValue(enc).value.kind, 'digest');
           return;
         }

@@ -9,7 +9,13 @@ import { join } from 'node:path';
 import { hashAlgoByName } from '../../src/codec/hash-algo.js';
 import { imaFileId } from '../../src/codec/ima-value.js';
 import { DigestSink, digestBytes, ONE_READ, streamHandle, streamSmallSync } from '../../src/crypto/digest.js';
-import { ContentSigner, ContentVerifier, digestInfo, rsaSignDigest, rsaVerifyDigest } from '../../src/crypto/signature.js';
+import {
+  ContentSigner,
+  ContentVerifier,
+  digestInfo,
+  rsaSignDigest,
+  rsaVerifyDigest,
+} from '../../src/crypto/signature.js';
 import { FormatError } from '../../src/errors.js';
 import { removeTempDir, run, tempDir } from '../helpers/cli.js';
 import { haveCommand, skipOrFail } from '../helpers/skip.js';
@@ -35,14 +41,27 @@ after(async () => {
   if (dir) await removeTempDir(dir);
 });
 
-function signWhole(key: KeyObject, algoName: string, version: 2 | 3, data: Buffer = content, hashType: 0x03 | 0x06 = 0x03) {
+function signWhole(
+  key: KeyObject,
+  algoName: string,
+  version: 2 | 3,
+  data: Buffer = content,
+  hashType: 0x03 | 0x06 = 0x03,
+) {
   const s = new ContentSigner(key, algo(algoName), version, hashType);
   // Feed in uneven pieces, as the streaming reader would.
   for (let i = 0; i < data.length; i += 777) s.update(data.subarray(i, i + 777));
   return s.finish();
 }
 
-function verifyWhole(key: KeyObject, algoName: string, version: 2 | 3, signature: Buffer, data: Buffer = content, hashType: 0x03 | 0x06 = 0x03) {
+function verifyWhole(
+  key: KeyObject,
+  algoName: string,
+  version: 2 | 3,
+  signature: Buffer,
+  data: Buffer = content,
+  hashType: 0x03 | 0x06 = 0x03,
+) {
   const v = new ContentVerifier(key, algo(algoName), version, signature, hashType);
   if (v.needsContent) for (let i = 0; i < data.length; i += 1000) v.update(data.subarray(i, i + 1000));
   return v.finish(digestBytes(algo(algoName), data));
@@ -51,9 +70,18 @@ function verifyWhole(key: KeyObject, algoName: string, version: 2 | 3, signature
 describe('RSA', () => {
   test('DigestInfo for sha256 is the PKCS#1 prefix followed by the digest', () => {
     const d = Buffer.alloc(32, 0xab);
-    assert.equal(digestInfo(algo('sha256'), d).toString('hex'), '3031300d060960864801650304020105000420' + 'ab'.repeat(32));
-    assert.equal(digestInfo(algo('sha1'), Buffer.alloc(20)).toString('hex'), '3021300906052b0e03021a05000414' + '00'.repeat(20));
-    assert.equal(digestInfo(algo('sha512'), Buffer.alloc(64)).subarray(0, 19).toString('hex'), '3051300d060960864801650304020305000440');
+    assert.equal(
+      digestInfo(algo('sha256'), d).toString('hex'),
+      '3031300d060960864801650304020105000420' + 'ab'.repeat(32),
+    );
+    assert.equal(
+      digestInfo(algo('sha1'), Buffer.alloc(20)).toString('hex'),
+      '3021300906052b0e03021a05000414' + '00'.repeat(20),
+    );
+    assert.equal(
+      digestInfo(algo('sha512'), Buffer.alloc(64)).subarray(0, 19).toString('hex'),
+      '3051300d060960864801650304020305000440',
+    );
     assert.throws(() => digestInfo(algo('streebog256'), Buffer.alloc(32)), FormatError);
   });
 
@@ -66,7 +94,7 @@ describe('RSA', () => {
     });
   }
 
-  test('many signatures in flight at once: those over the thread pool\'s memory budget are made here, every one the same bytes', async () => {
+  test("many signatures in flight at once: those over the thread pool's memory budget are made here, every one the same bytes", async () => {
     // 40 contents of 900 KB: 36 MB, more than the 16 MiB the pool may hold at once.
     const contents = Array.from({ length: 40 }, (_, i) => Buffer.alloc(900_000, i));
     const signers = contents.map((c) => {
@@ -77,7 +105,11 @@ describe('RSA', () => {
     const got = await Promise.all(signers.map((s) => s.finishAsync()));
     got.forEach((g, i) => {
       assert.deepEqual(g.signature, nodeSign('sha256', contents[i]!, rsa.privateKey), `signature ${i}`);
-      assert.deepEqual(signers[i]!.digest(), digestBytes(algo('sha256'), contents[i]!), `digest ${i}, computed only when asked`);
+      assert.deepEqual(
+        signers[i]!.digest(),
+        digestBytes(algo('sha256'), contents[i]!),
+        `digest ${i}, computed only when asked`,
+      );
     });
   });
 
@@ -89,7 +121,11 @@ describe('RSA', () => {
         const s = new ContentSigner(rsa.privateKey, algo('sha256'), 2);
         for (let i = 0; i < size; i += piece) s.update(data.subarray(i, i + piece));
         const { signature } = await s.finishAsync();
-        assert.deepEqual(signature, nodeSign('sha256', data, rsa.privateKey), `signature, ${size} bytes in pieces of ${piece}`);
+        assert.deepEqual(
+          signature,
+          nodeSign('sha256', data, rsa.privateKey),
+          `signature, ${size} bytes in pieces of ${piece}`,
+        );
         assert.deepEqual(s.digest(), digestBytes(algo('sha256'), data), `digest, ${size} bytes in pieces of ${piece}`);
       }
     }
@@ -115,7 +151,10 @@ describe('RSA', () => {
   });
 
   test('RSA signatures are deterministic', () => {
-    assert.deepEqual(signWhole(rsa.privateKey, 'sha256', 2).signature, signWhole(rsa.privateKey, 'sha256', 2).signature);
+    assert.deepEqual(
+      signWhole(rsa.privateKey, 'sha256', 2).signature,
+      signWhole(rsa.privateKey, 'sha256', 2).signature,
+    );
   });
 
   test('verification: ok; a changed file is a digest mismatch; another key is a bad signature', () => {
@@ -145,7 +184,16 @@ describe('RSA', () => {
 
   test('malformed signatures are bad signatures, never exceptions', () => {
     const { signature } = signWhole(rsa.privateKey, 'sha256', 2);
-    const cases = [Buffer.alloc(0), Buffer.alloc(1), Buffer.alloc(256), Buffer.alloc(256, 0xff), Buffer.concat([signature, Buffer.of(0)]), Buffer.concat([Buffer.of(0), signature]), signature.subarray(0, 255), signature.subarray(1)];
+    const cases = [
+      Buffer.alloc(0),
+      Buffer.alloc(1),
+      Buffer.alloc(256),
+      Buffer.alloc(256, 0xff),
+      Buffer.concat([signature, Buffer.of(0)]),
+      Buffer.concat([Buffer.of(0), signature]),
+      signature.subarray(0, 255),
+      signature.subarray(1),
+    ];
     for (const sig of cases) {
       const r = verifyWhole(rsa.publicKey, 'sha256', 2, sig);
       assert.equal(r.ok, false, `length ${sig.length}`);
@@ -163,7 +211,11 @@ describe('RSA', () => {
     assert.ok(found, 'no signature with a leading zero byte in 5000 tries');
     const { data, sig } = found;
     assert.deepEqual(verifyWhole(rsa.publicKey, 'sha256', 2, sig, data), { ok: true });
-    assert.equal(nodeVerify('sha256', data, rsa.publicKey, sig.subarray(1)), false, 'OpenSSL refuses the short signature');
+    assert.equal(
+      nodeVerify('sha256', data, rsa.publicKey, sig.subarray(1)),
+      false,
+      'OpenSSL refuses the short signature',
+    );
     const short = verifyWhole(rsa.publicKey, 'sha256', 2, sig.subarray(1), data);
     assert.equal(short.ok, false);
     assert.match(!short.ok ? short.detail : '', /signature is 255 bytes, the 2048-bit key needs 256/);
@@ -215,7 +267,14 @@ describe('ECDSA', () => {
     assert.equal(verifyWhole(p256.publicKey, 'sha256', 2, signature, changed).ok, false);
     const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
     assert.equal(verifyWhole(other, 'sha256', 2, signature).ok, false);
-    for (const bad of [Buffer.alloc(0), Buffer.of(0x30), Buffer.of(0x30, 0x00), Buffer.alloc(71, 0xff), Buffer.concat([signature, Buffer.of(0)]), signature.subarray(0, signature.length - 1)]) {
+    for (const bad of [
+      Buffer.alloc(0),
+      Buffer.of(0x30),
+      Buffer.of(0x30, 0x00),
+      Buffer.alloc(71, 0xff),
+      Buffer.concat([signature, Buffer.of(0)]),
+      signature.subarray(0, signature.length - 1),
+    ]) {
       const r = verifyWhole(p256.publicKey, 'sha256', 2, bad);
       assert.equal(r.ok, false, bad.toString('hex'));
     }
@@ -298,7 +357,10 @@ describe('streaming digests', () => {
     try {
       const sinks = [new DigestSink(algo('sha256')), new DigestSink(algo('sha1')), new DigestSink(algo('sha512'))];
       assert.equal(await streamHandle(h, sinks), big.length);
-      assert.deepEqual(sinks.map((s) => s.digest()), ['sha256', 'sha1', 'sha512'].map((n) => createHash(n).update(big).digest()));
+      assert.deepEqual(
+        sinks.map((s) => s.digest()),
+        ['sha256', 'sha1', 'sha512'].map((n) => createHash(n).update(big).digest()),
+      );
       const limited = new DigestSink(algo('sha256'));
       assert.equal(await streamHandle(h, [limited], 1_500_000), 1_500_000);
       assert.deepEqual(limited.digest(), createHash('sha256').update(big.subarray(0, 1_500_000)).digest());
@@ -331,7 +393,10 @@ describe('streaming digests', () => {
     try {
       const sinks = Array.from({ length: 12 }, () => new DigestSink(algo('sha256')));
       const counts = await Promise.all(sinks.map((s) => streamHandle(reader, [s])));
-      assert.deepEqual(counts, sinks.map(() => big.length));
+      assert.deepEqual(
+        counts,
+        sinks.map(() => big.length),
+      );
       const want = createHash('sha256').update(big).digest();
       for (const s of sinks) assert.deepEqual(s.digest(), want);
       assert.ok(mostAtOnce >= 2, `files did overlap (${mostAtOnce})`);

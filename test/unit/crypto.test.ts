@@ -9,7 +9,13 @@ import { createHash, generateKeyPairSync, KeyObject } from 'node:crypto';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { classifyKey, keyPassword, loadPrivateKey, parsePrivateKey, readPassFile } from '../../src/crypto/keys.js';
-import { computedKeyid, DEFAULT_CERTIFICATES, keyidFromSkid, loadCertificates, parseCertificates } from '../../src/crypto/certificate.js';
+import {
+  computedKeyid,
+  DEFAULT_CERTIFICATES,
+  keyidFromSkid,
+  loadCertificates,
+  parseCertificates,
+} from '../../src/crypto/certificate.js';
 import { keyidOfPublicKey, parseKeyidHex, resolveSigner } from '../../src/crypto/signer.js';
 import { ConfigError } from '../../src/errors.js';
 import { removeTempDir, run, tempDir } from '../helpers/cli.js';
@@ -31,7 +37,8 @@ let m: Material;
 
 before(async () => {
   const dir = await tempDir();
-  const gen = (type: 'rsa' | 'ec', opt: object): KeyObject => (generateKeyPairSync as (t: string, o: object) => { privateKey: KeyObject })(type, opt).privateKey;
+  const gen = (type: 'rsa' | 'ec', opt: object): KeyObject =>
+    (generateKeyPairSync as (t: string, o: object) => { privateKey: KeyObject })(type, opt).privateKey;
   m = {
     dir,
     rsa: gen('rsa', { modulusLength: 2048 }),
@@ -61,7 +68,10 @@ async function configError(f: () => unknown, message: RegExp): Promise<ConfigErr
   } catch (e) {
     caught = e;
   }
-  assert.ok(caught instanceof ConfigError, `expected ConfigError, got ${caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught)}`);
+  assert.ok(
+    caught instanceof ConfigError,
+    `expected ConfigError, got ${caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught)}`,
+  );
   assert.match(caught.message, message);
   // One line, no stack trace in the message.
   assert.ok(!caught.message.includes('\n'), caught.message);
@@ -98,7 +108,10 @@ describe('private keys', () => {
     ] as const) {
       for (const type of ['pkcs8', 'sec1'] as const) {
         for (const format of ['pem', 'der'] as const) {
-          const p = await file(`${algorithm}.${type}.${format}`, format === 'pem' ? key.export({ type, format }) : key.export({ type, format }));
+          const p = await file(
+            `${algorithm}.${type}.${format}`,
+            format === 'pem' ? key.export({ type, format }) : key.export({ type, format }),
+          );
           const k = await loadPrivateKey(p);
           assert.equal(k.algorithm, algorithm, `${algorithm} ${type} ${format}`);
           assert.equal(k.bits, bits);
@@ -109,13 +122,19 @@ describe('private keys', () => {
   });
 
   test('encrypted PKCS#8 PEM with IMA_SIDECAR_KEY_PASSWORD', async () => {
-    const p = await file('enc.pem', m.rsa.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: PASSWORD }));
+    const p = await file(
+      'enc.pem',
+      m.rsa.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: PASSWORD }),
+    );
     const k = await loadPrivateKey(p, { env: { IMA_SIDECAR_KEY_PASSWORD: PASSWORD } });
     samePrivateKey(k.key, m.rsa);
   });
 
   test('encrypted PKCS#8 PEM with EVMCTL_KEY_PASSWORD as the fallback', async () => {
-    const p = await file('enc.pem', m.p256.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-128-cbc', passphrase: PASSWORD }));
+    const p = await file(
+      'enc.pem',
+      m.p256.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-128-cbc', passphrase: PASSWORD }),
+    );
     const k = await loadPrivateKey(p, { env: { EVMCTL_KEY_PASSWORD: PASSWORD } });
     samePrivateKey(k.key, m.p256);
   });
@@ -125,49 +144,97 @@ describe('private keys', () => {
     assert.equal(keyPassword({ env: { EVMCTL_KEY_PASSWORD: 'b' } }), 'b');
     assert.equal(keyPassword({ password: 'c', env: { IMA_SIDECAR_KEY_PASSWORD: 'a', EVMCTL_KEY_PASSWORD: 'b' } }), 'c');
     assert.equal(keyPassword({ env: {} }), undefined);
-    const p = await file('enc.pem', m.rsa.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: PASSWORD }));
-    samePrivateKey((await loadPrivateKey(p, { env: { IMA_SIDECAR_KEY_PASSWORD: PASSWORD, EVMCTL_KEY_PASSWORD: 'wrong' } })).key, m.rsa);
-    samePrivateKey((await loadPrivateKey(p, { password: PASSWORD, env: { IMA_SIDECAR_KEY_PASSWORD: 'wrong' } })).key, m.rsa);
+    const p = await file(
+      'enc.pem',
+      m.rsa.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: PASSWORD }),
+    );
+    samePrivateKey(
+      (await loadPrivateKey(p, { env: { IMA_SIDECAR_KEY_PASSWORD: PASSWORD, EVMCTL_KEY_PASSWORD: 'wrong' } })).key,
+      m.rsa,
+    );
+    samePrivateKey(
+      (await loadPrivateKey(p, { password: PASSWORD, env: { IMA_SIDECAR_KEY_PASSWORD: 'wrong' } })).key,
+      m.rsa,
+    );
   });
 
   test('--pass-file: only the first line is the password (LF or CRLF)', async () => {
     assert.equal(await readPassFile(await file('pass', `${PASSWORD}\n`)), PASSWORD);
     assert.equal(await readPassFile(await file('pass', `${PASSWORD}\r\nsecond line\n`)), PASSWORD);
     assert.equal(await readPassFile(await file('pass', PASSWORD)), PASSWORD);
-    const p = await file('enc.pem', m.rsa.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: PASSWORD }));
+    const p = await file(
+      'enc.pem',
+      m.rsa.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: PASSWORD }),
+    );
     const password = await readPassFile(await file('pass', `${PASSWORD}\n`));
     samePrivateKey((await loadPrivateKey(p, { password, env: {} })).key, m.rsa);
-    await configError(() => readPassFile(join(m.dir, 'no-such-pass-file')), /no-such-pass-file: cannot read password file: no such file or directory \(ENOENT\)/);
+    await configError(
+      () => readPassFile(join(m.dir, 'no-such-pass-file')),
+      /no-such-pass-file: cannot read password file: no such file or directory \(ENOENT\)/,
+    );
   });
 
   test('encrypted PKCS#8 DER and legacy encrypted PKCS#1 PEM', async () => {
-    const der = await file('enc.der', m.p384.export({ type: 'pkcs8', format: 'der', cipher: 'aes-256-cbc', passphrase: PASSWORD }));
+    const der = await file(
+      'enc.der',
+      m.p384.export({ type: 'pkcs8', format: 'der', cipher: 'aes-256-cbc', passphrase: PASSWORD }),
+    );
     samePrivateKey((await loadPrivateKey(der, { password: PASSWORD })).key, m.p384);
-    const legacy = await file('enc1.pem', m.rsa.export({ type: 'pkcs1', format: 'pem', cipher: 'aes-256-cbc', passphrase: PASSWORD }));
+    const legacy = await file(
+      'enc1.pem',
+      m.rsa.export({ type: 'pkcs1', format: 'pem', cipher: 'aes-256-cbc', passphrase: PASSWORD }),
+    );
     samePrivateKey((await loadPrivateKey(legacy, { password: PASSWORD })).key, m.rsa);
   });
 
   test('an encrypted key without a password names the variables and --pass-file', async () => {
-    const p = await file('enc.pem', m.rsa.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: PASSWORD }));
-    const e = await configError(() => loadPrivateKey(p, { env: {} }), /the key is encrypted; set IMA_SIDECAR_KEY_PASSWORD or use --pass-file/);
+    const p = await file(
+      'enc.pem',
+      m.rsa.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: PASSWORD }),
+    );
+    const e = await configError(
+      () => loadPrivateKey(p, { env: {} }),
+      /the key is encrypted; set IMA_SIDECAR_KEY_PASSWORD or use --pass-file/,
+    );
     assert.ok(e.message.startsWith(`${p}: `));
     assert.equal(e.path, p);
-    const legacy = await file('enc1.pem', m.rsa.export({ type: 'pkcs1', format: 'pem', cipher: 'aes-256-cbc', passphrase: PASSWORD }));
+    const legacy = await file(
+      'enc1.pem',
+      m.rsa.export({ type: 'pkcs1', format: 'pem', cipher: 'aes-256-cbc', passphrase: PASSWORD }),
+    );
     await configError(() => loadPrivateKey(legacy, { env: {} }), /the key is encrypted/);
   });
 
   test('an encrypted DER key without a password says it needs one', async () => {
-    const der = await file('enc.der', m.p256.export({ type: 'pkcs8', format: 'der', cipher: 'aes-256-cbc', passphrase: PASSWORD }));
-    await configError(() => loadPrivateKey(der, { env: {} }), /enc\.der: the key is encrypted; set IMA_SIDECAR_KEY_PASSWORD or use --pass-file$/);
+    const der = await file(
+      'enc.der',
+      m.p256.export({ type: 'pkcs8', format: 'der', cipher: 'aes-256-cbc', passphrase: PASSWORD }),
+    );
+    await configError(
+      () => loadPrivateKey(der, { env: {} }),
+      /enc\.der: the key is encrypted; set IMA_SIDECAR_KEY_PASSWORD or use --pass-file$/,
+    );
   });
 
   test('a wrong password is said to be wrong (PEM, DER, legacy PEM)', async () => {
-    const pem = await file('enc.pem', m.rsa.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: PASSWORD }));
-    await configError(() => loadPrivateKey(pem, { password: 'nope', env: {} }), /: wrong password for the encrypted key$/);
+    const pem = await file(
+      'enc.pem',
+      m.rsa.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: PASSWORD }),
+    );
+    await configError(
+      () => loadPrivateKey(pem, { password: 'nope', env: {} }),
+      /: wrong password for the encrypted key$/,
+    );
     await configError(() => loadPrivateKey(pem, { env: { IMA_SIDECAR_KEY_PASSWORD: 'nope' } }), /wrong password/);
-    const der = await file('enc.der', m.p256.export({ type: 'pkcs8', format: 'der', cipher: 'aes-256-cbc', passphrase: PASSWORD }));
+    const der = await file(
+      'enc.der',
+      m.p256.export({ type: 'pkcs8', format: 'der', cipher: 'aes-256-cbc', passphrase: PASSWORD }),
+    );
     await configError(() => loadPrivateKey(der, { password: 'nope' }), /wrong password/);
-    const legacy = await file('enc1.pem', m.rsa.export({ type: 'pkcs1', format: 'pem', cipher: 'aes-256-cbc', passphrase: PASSWORD }));
+    const legacy = await file(
+      'enc1.pem',
+      m.rsa.export({ type: 'pkcs1', format: 'pem', cipher: 'aes-256-cbc', passphrase: PASSWORD }),
+    );
     await configError(() => loadPrivateKey(legacy, { password: 'nope' }), /wrong password/);
   });
 
@@ -176,26 +243,44 @@ describe('private keys', () => {
     // ("DECODER routines::unsupported", "asn1 encoding routines::header too long") instead of "bad decrypt".
     const { createPrivateKey } = await import('node:crypto');
     for (const format of ['pem', 'der'] as const) {
-      const bytes = format === 'pem' ? Buffer.from(m.p256.export({ type: 'pkcs8', format, cipher: 'aes-256-cbc', passphrase: PASSWORD })) : m.p256.export({ type: 'pkcs8', format, cipher: 'aes-256-cbc', passphrase: PASSWORD });
+      const bytes =
+        format === 'pem'
+          ? Buffer.from(m.p256.export({ type: 'pkcs8', format, cipher: 'aes-256-cbc', passphrase: PASSWORD }))
+          : m.p256.export({ type: 'pkcs8', format, cipher: 'aes-256-cbc', passphrase: PASSWORD });
       let sneaky: string | undefined;
       for (let i = 0; i < 5000 && !sneaky; i++) {
         try {
-          createPrivateKey(format === 'pem' ? { key: bytes, format, passphrase: `wrong-${i}` } : { key: bytes, format, type: 'pkcs8', passphrase: `wrong-${i}` });
+          createPrivateKey(
+            format === 'pem'
+              ? { key: bytes, format, passphrase: `wrong-${i}` }
+              : { key: bytes, format, type: 'pkcs8', passphrase: `wrong-${i}` },
+          );
         } catch (e) {
           if (!/bad decrypt/.test((e as Error).message)) sneaky = `wrong-${i}`;
         }
       }
       assert.ok(sneaky, `${format}: no password in 5000 passed the padding check`);
-      await configError(async () => parsePrivateKey(bytes, `k.${format}`, { password: sneaky }), new RegExp(`^k\\.${format}: wrong password for the encrypted key$`));
+      await configError(
+        async () => parsePrivateKey(bytes, `k.${format}`, { password: sneaky }),
+        new RegExp(`^k\\.${format}: wrong password for the encrypted key$`),
+      );
     }
   });
 
   test('Ed25519, Ed448, X25519 and DSA keys are refused with a clear ConfigError', async () => {
     const cases: [string, KeyObject, RegExp][] = [
-      ['ed25519', generateKeyPairSync('ed25519').privateKey, /ed25519 keys are not supported for IMA signatures \(RSA or ECDSA P-256\/P-384\/P-521\)/],
+      [
+        'ed25519',
+        generateKeyPairSync('ed25519').privateKey,
+        /ed25519 keys are not supported for IMA signatures \(RSA or ECDSA P-256\/P-384\/P-521\)/,
+      ],
       ['ed448', generateKeyPairSync('ed448').privateKey, /ed448 keys are not supported/],
       ['x25519', generateKeyPairSync('x25519').privateKey, /x25519 keys are not supported/],
-      ['dsa', generateKeyPairSync('dsa', { modulusLength: 1024, divisorLength: 160 }).privateKey, /dsa keys are not supported/],
+      [
+        'dsa',
+        generateKeyPairSync('dsa', { modulusLength: 1024, divisorLength: 160 }).privateKey,
+        /dsa keys are not supported/,
+      ],
     ];
     for (const [name, key, message] of cases) {
       const pem = await file(`${name}.pem`, key.export({ type: 'pkcs8', format: 'pem' }));
@@ -208,7 +293,10 @@ describe('private keys', () => {
 
   test('an EC key on a curve the kernel does not verify (secp256k1) is refused', async () => {
     const k = generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey;
-    await configError(async () => parsePrivateKey(Buffer.from(k.export({ type: 'pkcs8', format: 'pem' })), 'k1.pem'), /^k1\.pem: EC curve secp256k1 is not supported \(P-256, P-384 or P-521\)$/);
+    await configError(
+      async () => parsePrivateKey(Buffer.from(k.export({ type: 'pkcs8', format: 'pem' })), 'k1.pem'),
+      /^k1\.pem: EC curve secp256k1 is not supported \(P-256, P-384 or P-521\)$/,
+    );
     assert.deepEqual(classifyKey(k), { refused: 'EC curve secp256k1 is not supported (P-256, P-384 or P-521)' });
   });
 
@@ -219,29 +307,63 @@ describe('private keys', () => {
       assert.equal(k.algorithm, 'rsa');
       assert.equal(k.bits, bits);
     }
-    await configError(async () => parsePrivateKey(Buffer.from(sized(2560).export({ type: 'pkcs8', format: 'pem' })), 'rsa2560.pem'), /^rsa2560\.pem: RSA-2560 keys cannot be used: the kernel's RSA verifier takes only 1024, 1536, 2048, 3072 or 4096-bit keys$/);
-    await configError(async () => parsePrivateKey(Buffer.from(sized(1100).export({ type: 'pkcs8', format: 'pem' })), 'rsa1100.pem'), /RSA-1100 keys cannot be used/);
-    await configError(async () => parsePrivateKey(Buffer.from(sized(512).export({ type: 'pkcs8', format: 'pem' })), 'rsa512.pem'), /RSA-512 keys are too weak/);
+    await configError(
+      async () => parsePrivateKey(Buffer.from(sized(2560).export({ type: 'pkcs8', format: 'pem' })), 'rsa2560.pem'),
+      /^rsa2560\.pem: RSA-2560 keys cannot be used: the kernel's RSA verifier takes only 1024, 1536, 2048, 3072 or 4096-bit keys$/,
+    );
+    await configError(
+      async () => parsePrivateKey(Buffer.from(sized(1100).export({ type: 'pkcs8', format: 'pem' })), 'rsa1100.pem'),
+      /RSA-1100 keys cannot be used/,
+    );
+    await configError(
+      async () => parsePrivateKey(Buffer.from(sized(512).export({ type: 'pkcs8', format: 'pem' })), 'rsa512.pem'),
+      /RSA-512 keys are too weak/,
+    );
   });
 
   test('garbage, empty files, public keys and certificates are not private keys', async () => {
-    await configError(async () => parsePrivateKey(Buffer.from('hello world\n'), 'g.pem'), /^g\.pem: not a private key in PEM or DER \(PKCS#8, PKCS#1 or SEC1\)$/);
+    await configError(
+      async () => parsePrivateKey(Buffer.from('hello world\n'), 'g.pem'),
+      /^g\.pem: not a private key in PEM or DER \(PKCS#8, PKCS#1 or SEC1\)$/,
+    );
     await configError(async () => parsePrivateKey(Buffer.alloc(0), 'empty'), /^empty: not a private key/);
-    await configError(async () => parsePrivateKey(Buffer.from([0x30, 0x82, 0x01, 0x00, 1, 2, 3]), 'bad.der'), /^bad\.der: not a private key/);
-    await configError(async () => parsePrivateKey(Buffer.from('-----BEGIN PRIVATE KEY-----\nnot base64 at all!\n-----END PRIVATE KEY-----\n'), 'broken.pem'), /^broken\.pem: not a private key/);
-    const pub = Buffer.from(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'pkcs1', format: 'pem' }));
+    await configError(
+      async () => parsePrivateKey(Buffer.from([0x30, 0x82, 0x01, 0x00, 1, 2, 3]), 'bad.der'),
+      /^bad\.der: not a private key/,
+    );
+    await configError(
+      async () =>
+        parsePrivateKey(
+          Buffer.from('-----BEGIN PRIVATE KEY-----\nnot base64 at all!\n-----END PRIVATE KEY-----\n'),
+          'broken.pem',
+        ),
+      /^broken\.pem: not a private key/,
+    );
+    const pub = Buffer.from(
+      generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'pkcs1', format: 'pem' }),
+    );
     await configError(async () => parsePrivateKey(pub, 'pub.pem'), /^pub\.pem: not a private key/);
     const spki = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' });
     await configError(async () => parsePrivateKey(Buffer.from(spki), 'spki.pem'), /^spki\.pem: not a private key/);
-    await configError(async () => parsePrivateKey(Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'), 'c.pem'), /^c\.pem: this is a certificate, not a private key$/);
+    await configError(
+      async () =>
+        parsePrivateKey(Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'), 'c.pem'),
+      /^c\.pem: this is a certificate, not a private key$/,
+    );
   });
 
   test('a missing key file, a directory, and the missing default key', async () => {
     const missingKey = join(m.dir, 'nope.pem');
-    await configError(() => loadPrivateKey(missingKey), new RegExp(`^${missingKey}: cannot read private key: no such file or directory \\(ENOENT\\)$`));
+    await configError(
+      () => loadPrivateKey(missingKey),
+      new RegExp(`^${missingKey}: cannot read private key: no such file or directory \\(ENOENT\\)$`),
+    );
     await configError(() => loadPrivateKey(m.dir), /cannot read private key: is a directory \(EISDIR\)/);
     if (!existsSync('/etc/keys/privkey_evm.pem')) {
-      await configError(() => loadPrivateKey(undefined), /^\/etc\/keys\/privkey_evm\.pem: cannot read private key: .*\(the default key; give --key\)$/);
+      await configError(
+        () => loadPrivateKey(undefined),
+        /^\/etc\/keys\/privkey_evm\.pem: cannot read private key: .*\(the default key; give --key\)$/,
+      );
     }
   });
 });
@@ -291,7 +413,23 @@ async function makeCert(dir: string, key: KeyObject, name: string, ext: string, 
   const cnf = join(dir, 'openssl.cnf');
   if (!existsSync(cnf)) await writeFile(cnf, OPENSSL_CNF);
   const out = join(dir, `${name}.crt.${der ? 'der' : 'pem'}`);
-  const r = await run('openssl', ['req', '-x509', '-new', '-key', keyPath, '-config', cnf, '-extensions', ext, '-days', '36500', '-outform', der ? 'DER' : 'PEM', '-out', out]);
+  const r = await run('openssl', [
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    keyPath,
+    '-config',
+    cnf,
+    '-extensions',
+    ext,
+    '-days',
+    '36500',
+    '-outform',
+    der ? 'DER' : 'PEM',
+    '-out',
+    out,
+  ]);
   assert.equal(r.status, 0, r.stderr);
   return out;
 }
@@ -352,7 +490,7 @@ describe('certificates and keyids', () => {
     assert.equal(der!.source, c.rsaDer);
   });
 
-  test('the hash SKID equals evmctl\'s computed keyid (SHA-1 of the subjectPublicKey bits), for RSA and EC', async (t) => {
+  test("the hash SKID equals evmctl's computed keyid (SHA-1 of the subjectPublicKey bits), for RSA and EC", async (t) => {
     const c = need(t);
     if (!c) return;
     assert.equal(await keyidOfPublicKey(m.rsa), c.rsaSkid.slice(-8));
@@ -377,7 +515,12 @@ describe('certificates and keyids', () => {
     // The kernel tail-matches the keyid against serial || issuer Name DER too (x509_cert_parser.c): without SKID that
     // is the only keyid it can find the certificate by. The issuer here ends with O=test, so its tail is "test".
     assert.equal(cert!.issuerKeyid, Buffer.from('test').toString('hex'));
-    assert.match(warnings[0]!, new RegExp(`^${c.noskidPem}: certificate has no subjectKeyIdentifier; using the keyid ${cert!.keyid} computed from its key \\(as evmctl does\\), which the kernel cannot match: it finds this certificate only by keyid 74657374 .*give --keyid 74657374`));
+    assert.match(
+      warnings[0]!,
+      new RegExp(
+        `^${c.noskidPem}: certificate has no subjectKeyIdentifier; using the keyid ${cert!.keyid} computed from its key \\(as evmctl does\\), which the kernel cannot match: it finds this certificate only by keyid 74657374 .*give --keyid 74657374`,
+      ),
+    );
   });
 
   test('a SKID that is not the key hash wins over the computed keyid', async (t) => {
@@ -405,10 +548,24 @@ describe('certificates and keyids', () => {
     if (!c) return;
     const { readFile } = await import('node:fs/promises');
     const bundle = join(c.dir, 'bundle.pem');
-    await writeFile(bundle, Buffer.concat([await readFile(c.rsaPem), Buffer.from('some text between\n'), await readFile(c.p256Pem), await readFile(c.ed25519Pem)]));
+    await writeFile(
+      bundle,
+      Buffer.concat([
+        await readFile(c.rsaPem),
+        Buffer.from('some text between\n'),
+        await readFile(c.p256Pem),
+        await readFile(c.ed25519Pem),
+      ]),
+    );
     const certs = await loadCertificates([bundle]);
-    assert.deepEqual(certs.map((x) => x.source), [`${bundle}#1`, `${bundle}#2`, `${bundle}#3`]);
-    assert.deepEqual(certs.map((x) => x.algorithm), ['rsa', 'ecdsa-p256', undefined]);
+    assert.deepEqual(
+      certs.map((x) => x.source),
+      [`${bundle}#1`, `${bundle}#2`, `${bundle}#3`],
+    );
+    assert.deepEqual(
+      certs.map((x) => x.algorithm),
+      ['rsa', 'ecdsa-p256', undefined],
+    );
     assert.equal(certs[0]!.keyid, c.rsaSkid.slice(-8));
     assert.equal(certs[1]!.keyid, c.p256Skid.slice(-8));
   });
@@ -425,7 +582,10 @@ describe('certificates and keyids', () => {
     await mkdir(join(dir, 'd-subdir'));
     const warnings: string[] = [];
     const certs = await loadCertificates([dir], (w) => warnings.push(w));
-    assert.deepEqual(certs.map((x) => x.source), [join(dir, 'a-rsa.der'), join(dir, 'b-p256.pem')]);
+    assert.deepEqual(
+      certs.map((x) => x.source),
+      [join(dir, 'a-rsa.der'), join(dir, 'b-p256.pem')],
+    );
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /c-readme\.txt: skipped: /);
     const empty = join(c.dir, 'empty-dir');
@@ -439,14 +599,20 @@ describe('certificates and keyids', () => {
     const link = join(c.dir, 'link.pem');
     await symlink(c.p256Pem, link);
     const certs = await loadCertificates([c.rsaPem, link]);
-    assert.deepEqual(certs.map((x) => x.algorithm), ['rsa', 'ecdsa-p256']);
+    assert.deepEqual(
+      certs.map((x) => x.algorithm),
+      ['rsa', 'ecdsa-p256'],
+    );
   });
 
   test('missing, garbage and private-key files given as certificates are ConfigErrors naming the file', async (t) => {
     const c = need(t);
     if (!c) return;
     const missing = join(c.dir, 'missing.der');
-    await configError(() => loadCertificates([missing]), new RegExp(`^${missing}: cannot read certificate: no such file or directory \\(ENOENT\\)$`));
+    await configError(
+      () => loadCertificates([missing]),
+      new RegExp(`^${missing}: cannot read certificate: no such file or directory \\(ENOENT\\)$`),
+    );
     const garbage = await file('garbage.der', Buffer.from('\x30\x03\x02\x01\x01junk'));
     await configError(() => loadCertificates([garbage]), new RegExp(`^${garbage}: not an X\\.509 certificate$`));
     const keyPem = await file('key.pem', m.rsa.export({ type: 'pkcs8', format: 'pem' }));
@@ -459,7 +625,10 @@ describe('certificates and keyids', () => {
 
   test('no certificate given and no default present: a ConfigError naming the defaults', async (t) => {
     if (DEFAULT_CERTIFICATES.some((p) => existsSync(p))) return t.skip('a default certificate exists on this machine');
-    await configError(() => loadCertificates(undefined), /no certificate given and none of the defaults exist \(\/etc\/keys\/x509_evm\.der, \/etc\/keys\/x509_ima\.der\); use --cert/);
+    await configError(
+      () => loadCertificates(undefined),
+      /no certificate given and none of the defaults exist \(\/etc\/keys\/x509_evm\.der, \/etc\/keys\/x509_ima\.der\); use --cert/,
+    );
     await configError(() => loadCertificates([]), /use --cert/);
   });
 
@@ -537,22 +706,37 @@ describe('certificates and keyids', () => {
       const c = need(t);
       if (!c) return;
       const keyPath = await file('other.pem', m.other.export({ type: 'pkcs8', format: 'pem' }));
-      await configError(() => resolveSigner({ keyPath, certPath: c.p256Pem }, quiet), new RegExp(`^${c.p256Pem}: the certificate does not match the private key ${keyPath}$`));
-      await configError(() => resolveSigner({ keyPath, certPath: c.rsaPem, keyid: '01020304' }, quiet), /does not match the private key/);
+      await configError(
+        () => resolveSigner({ keyPath, certPath: c.p256Pem }, quiet),
+        new RegExp(`^${c.p256Pem}: the certificate does not match the private key ${keyPath}$`),
+      );
+      await configError(
+        () => resolveSigner({ keyPath, certPath: c.rsaPem, keyid: '01020304' }, quiet),
+        /does not match the private key/,
+      );
     });
 
     test('a missing certificate, and a key that is not there, are ConfigErrors', async (t) => {
       const c = need(t);
       if (!c) return;
       const keyPath = await file('rsa.pem', m.rsa.export({ type: 'pkcs8', format: 'pem' }));
-      await configError(() => resolveSigner({ keyPath, certPath: join(c.dir, 'nope.pem') }, quiet), /nope\.pem: cannot read certificate: no such file or directory/);
-      await configError(() => resolveSigner({ keyPath: join(c.dir, 'nokey.pem'), certPath: c.rsaPem }, quiet), /nokey\.pem: cannot read private key/);
+      await configError(
+        () => resolveSigner({ keyPath, certPath: join(c.dir, 'nope.pem') }, quiet),
+        /nope\.pem: cannot read certificate: no such file or directory/,
+      );
+      await configError(
+        () => resolveSigner({ keyPath: join(c.dir, 'nokey.pem'), certPath: c.rsaPem }, quiet),
+        /nokey\.pem: cannot read private key/,
+      );
     });
 
     test('an encrypted key with its password through the signer', async (t) => {
       const c = need(t);
       if (!c) return;
-      const keyPath = await file('enc.pem', m.rsa.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: PASSWORD }));
+      const keyPath = await file(
+        'enc.pem',
+        m.rsa.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: PASSWORD }),
+      );
       const s = await resolveSigner({ keyPath, certPath: c.rsaPem, env: { EVMCTL_KEY_PASSWORD: PASSWORD } }, quiet);
       assert.equal(s.keyid, c.rsaSkid.slice(-8));
       await configError(() => resolveSigner({ keyPath, certPath: c.rsaPem, env: {} }, quiet), /encrypted/);

@@ -29,10 +29,12 @@ function harness() {
   /** Starts the write numbered `n` (1-based arrival order); what it ends with lands in done[n]. */
   const write = (fd: number) => {
     const n = ++arrived;
-    const p = flushes.flush(fd, () => own(fd)).then(
-      () => void (done[n] = n),
-      (e: Error) => void (done[n] = e),
-    );
+    const p = flushes
+      .flush(fd, () => own(fd))
+      .then(
+        () => void (done[n] = n),
+        (e: Error) => void (done[n] = e),
+      );
     return { n, p };
   };
   const tick = () => new Promise((r) => setImmediate(r));
@@ -43,10 +45,20 @@ test('the first write is flushed alone; writes arriving while a shared flush run
   const h = harness();
   const first = h.write(10);
   await h.tick();
-  assert.deepEqual(h.calls.map((c) => c.kind), ['file']);
+  assert.deepEqual(
+    h.calls.map((c) => c.kind),
+    ['file'],
+  );
   const second = h.write(11);
   await h.tick();
-  assert.deepEqual(h.calls.map((c) => [c.kind, c.fd]), [['file', 10], ['filesystem', 11]], 'the second write starts a shared flush at once');
+  assert.deepEqual(
+    h.calls.map((c) => [c.kind, c.fd]),
+    [
+      ['file', 10],
+      ['filesystem', 11],
+    ],
+    'the second write starts a shared flush at once',
+  );
   const waiting = [12, 13, 14].map((fd) => h.write(fd));
   await h.tick();
   assert.equal(h.calls.length, 2, 'writes arriving during a shared flush start nothing yet');
@@ -68,7 +80,7 @@ test('the first write is flushed alone; writes arriving while a shared flush run
 test('random arrivals and completions: each write resolves only after a flush that began after it arrived', async () => {
   for (let seed = 1; seed <= 40; seed++) {
     let s = seed;
-    const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const rnd = () => (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32;
     const h = harness();
     /** For each write: the flushes that had finished when it resolved. */
     const writes: { n: number; fd: number; p: Promise<void> }[] = [];
@@ -78,7 +90,12 @@ test('random arrivals and completions: each write resolves only after a flush th
       if (rnd() < 0.5) {
         const w = { ...h.write(100 + step), fd: 100 + step };
         writes.push(w);
-        void w.p.then(() => resolvedWith.set(w.n, h.calls.filter((c) => settled.has(c))));
+        void w.p.then(() =>
+          resolvedWith.set(
+            w.n,
+            h.calls.filter((c) => settled.has(c)),
+          ),
+        );
       } else {
         const open = h.calls.filter((c) => !settled.has(c));
         if (open.length) {
@@ -118,7 +135,13 @@ test('a failed shared flush: each of its writes is flushed alone, and fails only
   const b = h.write(3);
   await h.tick();
   // The shared flush started by fd 2 is running; fd 3 waits for the next one.
-  assert.deepEqual(h.calls.map((c) => [c.kind, c.fd]), [['file', 1], ['filesystem', 2]]);
+  assert.deepEqual(
+    h.calls.map((c) => [c.kind, c.fd]),
+    [
+      ['file', 1],
+      ['filesystem', 2],
+    ],
+  );
   h.calls[1]!.settle(new Error('EIO from someone else'));
   await h.tick();
   const sorted = (cs: Call[]) => cs.map((c) => `${c.kind} ${c.fd}`).sort();
@@ -142,7 +165,10 @@ test('a write alone gets its own flush, also after shared ones', async () => {
   await h.tick();
   h.write(3);
   await h.tick();
-  assert.deepEqual(h.calls.map((c) => c.kind), ['file', 'filesystem', 'file']);
+  assert.deepEqual(
+    h.calls.map((c) => c.kind),
+    ['file', 'filesystem', 'file'],
+  );
   h.calls[2]!.settle();
 });
 
@@ -192,6 +218,12 @@ test('a shared flush over a second that covered many writes is still cheaper tha
   h.write(300);
   h.calls[3]!.settle();
   await h.tick();
-  assert.deepEqual(h.calls.slice(3).map((c) => [c.kind, c.fd]), [['filesystem', 250], ['filesystem', 300]]);
+  assert.deepEqual(
+    h.calls.slice(3).map((c) => [c.kind, c.fd]),
+    [
+      ['filesystem', 250],
+      ['filesystem', 300],
+    ],
+  );
   h.calls[4]!.settle();
 });

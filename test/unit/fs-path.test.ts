@@ -7,7 +7,7 @@ import { descriptorPath, encodeFsName, isDescriptorPath } from '../../src/carrie
 import { temporaryOwner, temporaryPathFor } from '../../src/carriers/atomic-write.js';
 import { tempDir } from '../helpers/cli.js';
 
-test('descriptorPath names this process\'s descriptor by PID and still reaches the file after a rename', async (t) => {
+test("descriptorPath names this process's descriptor by PID and still reaches the file after a rename", async (t) => {
   const dir = await tempDir(t);
   const f = join(dir, 'f');
   writeFileSync(f, 'content');

@@ -10,7 +10,14 @@ import { hashAlgoByName } from '../../src/codec/hash-algo.js';
 import { splitAppended } from '../../src/codec/modsig.js';
 import { parseCertificates } from '../../src/crypto/certificate.js';
 import type { Certificate } from '../../src/crypto/certificate.js';
-import { buildModuleCms, buildRefusal, certMatchesSid, describeCms, kernelRules, parseCms } from '../../src/crypto/cms.js';
+import {
+  buildModuleCms,
+  buildRefusal,
+  certMatchesSid,
+  describeCms,
+  kernelRules,
+  parseCms,
+} from '../../src/crypto/cms.js';
 import { rsaSignDigest } from '../../src/crypto/signature.js';
 import { FormatError } from '../../src/errors.js';
 import { fixture, loadManifest, ManifestEntry, run, tempDir } from '../helpers/cli.js';
@@ -54,7 +61,11 @@ describe('parsing sign-file output', () => {
       assert.equal(signer.sid.kind, e.signer_id === 'subjectKeyIdentifier' ? 'skid' : 'issuer-serial', e.file);
       assert.equal(signer.digestAlgo?.name, e.algo, e.file);
       assert.equal(signer.keyType, e.key.startsWith('rsa') ? 'rsa' : 'ecdsa', e.file);
-      assert.equal(signer.signatureAlgorithmName, e.key.startsWith('rsa') ? 'rsaEncryption' : `ecdsa-with-${e.algo.toUpperCase()}`, e.file);
+      assert.equal(
+        signer.signatureAlgorithmName,
+        e.key.startsWith('rsa') ? 'rsaEncryption' : `ecdsa-with-${e.algo.toUpperCase()}`,
+        e.file,
+      );
       assert.equal(signer.signedAttributes, false, e.file);
       assert.equal(signer.unsignedAttributes, false, e.file);
       assert.equal(cms.certificates, 0, e.file);
@@ -63,8 +74,14 @@ describe('parsing sign-file output', () => {
       assert.equal(cms.trailingBytes, 0, e.file);
       assert.deepEqual(kernelRules(cms), { problems: [], warnings: [] }, e.file);
       const ce = certEntry(e.cert);
-      if (signer.sid.kind === 'skid') assert.equal(signer.sid.skid.toString('hex'), ce?.skid, `${e.file}: the SKID is the certificate's`);
-      else assert.equal(signer.sid.serial.toString('hex'), (ce as { serial?: string } | undefined)?.serial, `${e.file}: the serial is the certificate's`);
+      if (signer.sid.kind === 'skid')
+        assert.equal(signer.sid.skid.toString('hex'), ce?.skid, `${e.file}: the SKID is the certificate's`);
+      else
+        assert.equal(
+          signer.sid.serial.toString('hex'),
+          (ce as { serial?: string } | undefined)?.serial,
+          `${e.file}: the serial is the certificate's`,
+        );
       const d = describeCms(cms);
       assert.equal(d.signerId, signer.sid.kind);
       assert.equal(d.digestAlgorithm, e.algo);
@@ -86,7 +103,7 @@ describe('parsing sign-file output', () => {
 });
 
 describe('building the SignedData sign-file builds', () => {
-  test('with the signature taken from sign-file\'s output, the DER is byte-identical (RSA and ECDSA, both signer forms)', async (t) => {
+  test("with the signature taken from sign-file's output, the DER is byte-identical (RSA and ECDSA, both signer forms)", async (t) => {
     for (const e of modsigEntries(t)) {
       const s = splitAppended(readFileSync(fixture(e.file)))!;
       const theirs = await parseCms(s.cms);
@@ -100,13 +117,18 @@ describe('building the SignedData sign-file builds', () => {
     }
   });
 
-  test('RSA: our signature over the payload digest gives sign-file\'s whole CMS', async (t) => {
+  test("RSA: our signature over the payload digest gives sign-file's whole CMS", async (t) => {
     for (const e of modsigEntries(t).filter((x) => x.key.startsWith('rsa'))) {
       const s = splitAppended(readFileSync(fixture(e.file)))!;
       const algo = hashAlgoByName(e.algo)!;
       const key = createPrivateKey(readFileSync(fixture(`keys/${e.key}.key.pem`)));
       const signature = rsaSignDigest(key, algo, createHash(algo.nodeName!).update(s.payload).digest());
-      const ours = await buildModuleCms({ cert: await certOf(e.cert), hashAlgo: algo, signature, signerId: e.signer_id === 'subjectKeyIdentifier' ? 'skid' : 'issuer-serial' });
+      const ours = await buildModuleCms({
+        cert: await certOf(e.cert),
+        hashAlgo: algo,
+        signature,
+        signerId: e.signer_id === 'subjectKeyIdentifier' ? 'skid' : 'issuer-serial',
+      });
       assert.deepEqual(ours, s.cms, e.file);
     }
   });
@@ -120,11 +142,14 @@ describe('building the SignedData sign-file builds', () => {
     assert.equal(buildRefusal(noskid, sha256, 'issuer-serial'), undefined);
     assert.match(buildRefusal(ed, sha256, 'issuer-serial') ?? '', /cannot make a kernel-verifiable signature/);
     assert.match(buildRefusal(rsa, hashAlgoByName('rmd160')!, 'issuer-serial') ?? '', /cannot be used in a PKCS#7/);
-    await assert.rejects(buildModuleCms({ cert: noskid, hashAlgo: sha256, signature: Buffer.alloc(256), signerId: 'skid' }), FormatError);
+    await assert.rejects(
+      buildModuleCms({ cert: noskid, hashAlgo: sha256, signature: Buffer.alloc(256), signerId: 'skid' }),
+      FormatError,
+    );
   });
 });
 
-describe('the kernel\'s rules on CMS that sign-file would not make (openssl cms)', () => {
+describe("the kernel's rules on CMS that sign-file would not make (openssl cms)", () => {
   async function opensslCms(t: TestContext, extra: string[]): Promise<Buffer | undefined> {
     const why = missing({ commands: ['openssl'] });
     if (why) {
@@ -135,7 +160,24 @@ describe('the kernel\'s rules on CMS that sign-file would not make (openssl cms)
     const payload = join(dir, 'payload');
     writeFileSync(payload, 'payload bytes\n');
     const out = join(dir, 'cms.der');
-    const r = await run('openssl', ['cms', '-sign', '-binary', '-outform', 'DER', '-in', payload, '-signer', fixture('keys/rsa2048.crt.pem'), '-inkey', fixture('keys/rsa2048.key.pem'), '-md', 'sha256', '-out', out, ...extra]);
+    const r = await run('openssl', [
+      'cms',
+      '-sign',
+      '-binary',
+      '-outform',
+      'DER',
+      '-in',
+      payload,
+      '-signer',
+      fixture('keys/rsa2048.crt.pem'),
+      '-inkey',
+      fixture('keys/rsa2048.key.pem'),
+      '-md',
+      'sha256',
+      '-out',
+      out,
+      ...extra,
+    ]);
     assert.equal(r.status, 0, r.stderr);
     return readFileSync(out);
   }
@@ -152,7 +194,10 @@ describe('the kernel\'s rules on CMS that sign-file would not make (openssl cms)
     if (!der) return;
     const cms = await parseCms(der);
     assert.equal(cms.signers[0]!.signedAttributes, true);
-    assert.ok(kernelRules(cms).problems.some((p) => /signed attributes are present/.test(p)), kernelRules(cms).problems.join('; '));
+    assert.ok(
+      kernelRules(cms).problems.some((p) => /signed attributes are present/.test(p)),
+      kernelRules(cms).problems.join('; '),
+    );
   });
 
   test('embedded content (-nodetach): refused', async (t) => {
@@ -179,8 +224,16 @@ describe('parse errors are FormatErrors with a reason', () => {
     ['empty', Buffer.alloc(0), /empty PKCS#7/],
     ['not DER', Buffer.from('hello world'), /not a PKCS#7 message/],
     ['a bare INTEGER', Buffer.from('020101', 'hex'), /not a PKCS#7 message/],
-    ['ContentInfo of id-data', Buffer.from('300f06092a864886f70d010701a0020400', 'hex'), /content type is id-data, not signedData/],
-    ['signedData with an INTEGER inside', Buffer.from('301006092a864886f70d010702a003020101', 'hex'), /malformed PKCS#7 SignedData/],
+    [
+      'ContentInfo of id-data',
+      Buffer.from('300f06092a864886f70d010701a0020400', 'hex'),
+      /content type is id-data, not signedData/,
+    ],
+    [
+      'signedData with an INTEGER inside',
+      Buffer.from('301006092a864886f70d010702a003020101', 'hex'),
+      /malformed PKCS#7 SignedData/,
+    ],
   ];
   for (const [name, bytes, reason] of rows) {
     test(name, async () => {

@@ -35,7 +35,7 @@ function throwsFormat(f: () => unknown, pattern: RegExp): void {
 }
 
 describe('trailer golden bytes', () => {
-  test('the marker is the kernel\'s MODULE_SIG_STRING, 28 bytes', () => {
+  test("the marker is the kernel's MODULE_SIG_STRING, 28 bytes", () => {
     assert.equal(MODSIG_MAGIC.toString('hex'), MAGIC_HEX);
     assert.equal(MODSIG_MAGIC.length, 28);
     assert.equal(MODSIG_TRAILER_SIZE, 40);
@@ -71,20 +71,39 @@ describe('trailer golden bytes', () => {
 
   test('decodeModuleSignatureInfo reads the fields as stored, without judging', () => {
     const info = decodeModuleSignatureInfo(Buffer.from('0102030405060708deadbeef', 'hex'));
-    assert.deepEqual(info, { algo: 1, hash: 2, idType: 3, signerLen: 4, keyIdLen: 5, pad: [6, 7, 8], sigLen: 0xdeadbeef });
+    assert.deepEqual(info, {
+      algo: 1,
+      hash: 2,
+      idType: 3,
+      signerLen: 4,
+      keyIdLen: 5,
+      pad: [6, 7, 8],
+      sigLen: 0xdeadbeef,
+    });
     throwsFormat(() => decodeModuleSignatureInfo(Buffer.alloc(11)), /12 bytes/);
   });
 
   test('encodeModuleSignatureInfo refuses lengths the parser would refuse', () => {
-    for (const bad of [0, -1, 1.5, MAX_SIG_LEN + 1, 2 ** 32]) throwsFormat(() => encodeModuleSignatureInfo(bad), /sig_len must be/);
+    for (const bad of [0, -1, 1.5, MAX_SIG_LEN + 1, 2 ** 32])
+      throwsFormat(() => encodeModuleSignatureInfo(bad), /sig_len must be/);
   });
 });
 
-describe('the kernel\'s rules (mod_check_sig), one row each', () => {
+describe("the kernel's rules (mod_check_sig), one row each", () => {
   const rows: { name: string; struct: string; fileSize: number; reason: RegExp }[] = [
-    { name: 'id_type 0 (PGP)', struct: '000000000000000000000010', fileSize: 100, reason: /id_type is 0 \(PGP\).*only 2 \(PKCS#7\)/ },
+    {
+      name: 'id_type 0 (PGP)',
+      struct: '000000000000000000000010',
+      fileSize: 100,
+      reason: /id_type is 0 \(PGP\).*only 2 \(PKCS#7\)/,
+    },
     { name: 'id_type 1 (X.509)', struct: '000001000000000000000010', fileSize: 100, reason: /id_type is 1 \(X\.509\)/ },
-    { name: 'id_type 3 (unknown)', struct: '000003000000000000000010', fileSize: 100, reason: /id_type is 3 \(unknown \(3\)\)/ },
+    {
+      name: 'id_type 3 (unknown)',
+      struct: '000003000000000000000010',
+      fileSize: 100,
+      reason: /id_type is 3 \(unknown \(3\)\)/,
+    },
     { name: 'algo non-zero', struct: '010002000000000000000010', fileSize: 100, reason: /non-zero fields.*algo=1/ },
     { name: 'hash non-zero', struct: '000402000000000000000010', fileSize: 100, reason: /non-zero fields.*hash=4/ },
     { name: 'signer_len non-zero', struct: '000002050000000000000010', fileSize: 100, reason: /signer_len=5/ },
@@ -93,13 +112,38 @@ describe('the kernel\'s rules (mod_check_sig), one row each', () => {
     { name: 'pad[2] non-zero', struct: '000002000000000900000010', fileSize: 100, reason: /__pad=0,0,9/ },
     { name: 'several fields non-zero', struct: '010202000000000000000010', fileSize: 100, reason: /algo=1, hash=2/ },
     { name: 'sig_len 0', struct: '000002000000000000000000', fileSize: 100, reason: /bad sig_len 0/ },
-    { name: 'sig_len leaves an empty payload', struct: '00000200000000000000003c', fileSize: 100, reason: /bad sig_len 60: it leaves an empty payload/ },
-    { name: 'sig_len larger than the file', struct: '000002000000000000000100', fileSize: 100, reason: /bad sig_len 256: only 60 bytes precede/ },
+    {
+      name: 'sig_len leaves an empty payload',
+      struct: '00000200000000000000003c',
+      fileSize: 100,
+      reason: /bad sig_len 60: it leaves an empty payload/,
+    },
+    {
+      name: 'sig_len larger than the file',
+      struct: '000002000000000000000100',
+      fileSize: 100,
+      reason: /bad sig_len 256: only 60 bytes precede/,
+    },
     { name: 'sig_len 0xffffffff', struct: '0000020000000000ffffffff', fileSize: 100, reason: /bad sig_len 4294967295/ },
-    { name: 'sig_len over the ASN.1 decoder limit', struct: '000002000000000000010000', fileSize: 200000, reason: /bad sig_len 65536: the kernel's ASN\.1 decoder takes at most 65535/ },
-    { name: 'file of exactly 40 bytes', struct: '000002000000000000000001', fileSize: 40, reason: /truncated: the file is 40 bytes/ },
+    {
+      name: 'sig_len over the ASN.1 decoder limit',
+      struct: '000002000000000000010000',
+      fileSize: 200000,
+      reason: /bad sig_len 65536: the kernel's ASN\.1 decoder takes at most 65535/,
+    },
+    {
+      name: 'file of exactly 40 bytes',
+      struct: '000002000000000000000001',
+      fileSize: 40,
+      reason: /truncated: the file is 40 bytes/,
+    },
     // The kernel checks sig_len before id_type: a wrong length is reported even when id_type is wrong too.
-    { name: 'kernel order: sig_len before id_type', struct: '000001000000000000000100', fileSize: 100, reason: /bad sig_len 256/ },
+    {
+      name: 'kernel order: sig_len before id_type',
+      struct: '000001000000000000000100',
+      fileSize: 100,
+      reason: /bad sig_len 256/,
+    },
   ];
   for (const r of rows) {
     test(r.name, () => throwsFormat(() => parseTrailer(trailer(r.struct), r.fileSize), r.reason));
@@ -145,7 +189,10 @@ describe('splitting whole files', () => {
 
   test('the marker with too little before it: truncated', () => {
     throwsFormat(() => splitAppended(MODSIG_MAGIC), /truncated: the file is 28 bytes/);
-    throwsFormat(() => splitAppended(Buffer.concat([Buffer.alloc(5), MODSIG_MAGIC])), /truncated: the file is 33 bytes/);
+    throwsFormat(
+      () => splitAppended(Buffer.concat([Buffer.alloc(5), MODSIG_MAGIC])),
+      /truncated: the file is 33 bytes/,
+    );
   });
 
   test('appendSignature and splitAppended are inverse', () => {

@@ -67,15 +67,20 @@ before(async () => {
     goldens.push({ name: e.file, file, payloadLength: s.layout.payloadLength, cms: Buffer.from(s.cms), cert });
   }
   // Without the fixtures the file-level properties have nothing to start from; under CI that is a failure.
-  if (goldens.length === 0 && process.env.CI === 'true') throw new Error('no modsig fixtures in test/fixtures/manifest.json');
+  if (goldens.length === 0 && process.env.CI === 'true')
+    throw new Error('no modsig fixtures in test/fixtures/manifest.json');
   certs = goldens.map((g) => g.cert);
 });
 
 // 'large' lets fast-check reach the stated maximum now and then (its default size keeps arrays short).
-const anyBytes = (max: number, min = 0) => fc.uint8Array({ minLength: min, maxLength: max, size: 'large' }).map((u) => Buffer.from(u));
+const anyBytes = (max: number, min = 0) =>
+  fc.uint8Array({ minLength: min, maxLength: max, size: 'large' }).map((u) => Buffer.from(u));
 
 /** Applies byte edits: overwrite, delete a run, insert a run. */
-type Edit = { kind: 'set'; at: number; value: number } | { kind: 'delete'; at: number; n: number } | { kind: 'insert'; at: number; bytes: Buffer };
+type Edit =
+  | { kind: 'set'; at: number; value: number }
+  | { kind: 'delete'; at: number; n: number }
+  | { kind: 'insert'; at: number; bytes: Buffer };
 const editArb: fc.Arbitrary<Edit> = fc.oneof(
   fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
   fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), n: fc.integer({ min: 1, max: 16 }) }),
@@ -182,13 +187,17 @@ describe('CMS parser: only FormatError', () => {
   test('mutated sign-file CMS (garbage edits anywhere)', async () => {
     if (goldens.length === 0) return;
     await fc.assert(
-      fc.asyncProperty(fc.nat(goldens.length - 1), fc.array(editArb, { minLength: 1, maxLength: 8 }), async (i, edits) => {
-        const cms = await onlyFormatErrorsAsync(() => parseCms(applyEdits(goldens[i]!.cms, edits)));
-        if (cms) {
-          kernelRules(cms);
-          describeCms(cms);
-        }
-      }),
+      fc.asyncProperty(
+        fc.nat(goldens.length - 1),
+        fc.array(editArb, { minLength: 1, maxLength: 8 }),
+        async (i, edits) => {
+          const cms = await onlyFormatErrorsAsync(() => parseCms(applyEdits(goldens[i]!.cms, edits)));
+          if (cms) {
+            kernelRules(cms);
+            describeCms(cms);
+          }
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -208,7 +217,12 @@ function withSignedAttributes(der: Buffer): Buffer {
   const sd = new pkijs.SignedData({ schema: ci.content });
   sd.signerInfos[0]!.signedAttrs = new pkijs.SignedAndUnsignedAttributes({
     type: 0,
-    attributes: [new pkijs.Attribute({ type: '1.2.840.113549.1.9.3', values: [new asn1js.ObjectIdentifier({ value: '1.2.840.113549.1.7.1' })] })],
+    attributes: [
+      new pkijs.Attribute({
+        type: '1.2.840.113549.1.9.3',
+        values: [new asn1js.ObjectIdentifier({ value: '1.2.840.113549.1.7.1' })],
+      }),
+    ],
   });
   const out = new pkijs.ContentInfo({ contentType: ci.contentType, content: sd.toSchema() });
   return Buffer.from(out.toSchema().toBER(false));
@@ -225,7 +239,8 @@ describe('whole files: loadAppended and verifyAppended never throw', () => {
     const h = await open(scratch, 'r');
     try {
       const loaded = await loadAppended(h, file.length);
-      if (loaded.kind !== 'found') return { kind: loaded.kind, reason: loaded.kind === 'invalid' ? loaded.reason : undefined };
+      if (loaded.kind !== 'found')
+        return { kind: loaded.kind, reason: loaded.kind === 'invalid' ? loaded.reason : undefined };
       const v = await verifyAppended(h, loaded, certs);
       return { kind: 'found', ok: v.ok, reason: v.ok ? undefined : v.reason };
     } finally {
@@ -234,7 +249,8 @@ describe('whole files: loadAppended and verifyAppended never throw', () => {
   }
 
   test('the goldens verify (the properties below start from files that are good)', async () => {
-    for (const g of goldens) assert.deepEqual(await judge(g.file), { kind: 'found', ok: true, reason: undefined }, g.name);
+    for (const g of goldens)
+      assert.deepEqual(await judge(g.file), { kind: 'found', ok: true, reason: undefined }, g.name);
   });
 
   test('tampered payloads never verify', async () => {
@@ -291,19 +307,23 @@ describe('whole files: loadAppended and verifyAppended never throw', () => {
   test('garbage edits to the CMS: never a crash, and a changed signature or digest algorithm never verifies', async () => {
     if (goldens.length === 0) return;
     await fc.assert(
-      fc.asyncProperty(fc.nat(goldens.length - 1), fc.array(editArb, { minLength: 1, maxLength: 6 }), async (i, edits) => {
-        const g = goldens[i]!;
-        const cms = applyEdits(g.cms, edits);
-        const r = await judge(withCms(g, cms));
-        if (r.ok) {
-          // Some bytes are checked by nobody (SignedData.digestAlgorithms, the kernel ignores it too); the
-          // signer's signature, digest algorithm and identity are not among them.
-          const [was, now] = [(await parseCms(g.cms)).signers[0]!, (await parseCms(cms)).signers[0]!];
-          assert.deepEqual(now.signature, was.signature);
-          assert.equal(now.digestAlgorithmOid, was.digestAlgorithmOid);
-          assert.deepEqual(now.sid, was.sid);
-        }
-      }),
+      fc.asyncProperty(
+        fc.nat(goldens.length - 1),
+        fc.array(editArb, { minLength: 1, maxLength: 6 }),
+        async (i, edits) => {
+          const g = goldens[i]!;
+          const cms = applyEdits(g.cms, edits);
+          const r = await judge(withCms(g, cms));
+          if (r.ok) {
+            // Some bytes are checked by nobody (SignedData.digestAlgorithms, the kernel ignores it too); the
+            // signer's signature, digest algorithm and identity are not among them.
+            const [was, now] = [(await parseCms(g.cms)).signers[0]!, (await parseCms(cms)).signers[0]!];
+            assert.deepEqual(now.signature, was.signature);
+            assert.equal(now.digestAlgorithmOid, was.digestAlgorithmOid);
+            assert.deepEqual(now.sid, was.sid);
+          }
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -327,11 +347,15 @@ describe('whole files: loadAppended and verifyAppended never throw', () => {
       assert.match(r.reason!, /signed attributes are present/, g.name);
     }
     await fc.assert(
-      fc.asyncProperty(fc.nat(goldens.length - 1), fc.array(editArb, { minLength: 1, maxLength: 4 }), async (i, edits) => {
-        const g = goldens[i]!;
-        const r = await judge(withCms(g, applyEdits(withSignedAttributes(g.cms), edits)));
-        assert.notEqual(r.ok, true);
-      }),
+      fc.asyncProperty(
+        fc.nat(goldens.length - 1),
+        fc.array(editArb, { minLength: 1, maxLength: 4 }),
+        async (i, edits) => {
+          const g = goldens[i]!;
+          const r = await judge(withCms(g, applyEdits(withSignedAttributes(g.cms), edits)));
+          assert.notEqual(r.ok, true);
+        },
+      ),
       { numRuns: 200 },
     );
   });

@@ -14,8 +14,12 @@ test('results come out in input order whatever finishes first', async () => {
   for await (const r of runOrdered(items, 8, async (i) => {
     await sleep((i * 7) % 5);
     return i * 2;
-  })) out.push(r);
-  assert.deepEqual(out, items.map((i) => i * 2));
+  }))
+    out.push(r);
+  assert.deepEqual(
+    out,
+    items.map((i) => i * 2),
+  );
 });
 
 test('never more than `jobs` in flight', async () => {
@@ -27,7 +31,8 @@ test('never more than `jobs` in flight', async () => {
     peak = Math.max(peak, inFlight);
     await sleep(2);
     inFlight--;
-  })) void _;
+  }))
+    void _;
   assert.equal(peak, 3);
 });
 
@@ -35,16 +40,24 @@ test('shouldStop: no new work starts, work in flight finishes and is yielded', a
   let started = 0;
   let stop = false;
   const out: number[] = [];
-  for await (const r of runOrdered(Array.from({ length: 100 }, (_, i) => i), 4, async (i) => {
-    started++;
-    await sleep(1);
-    return i;
-  }, () => stop)) {
+  for await (const r of runOrdered(
+    Array.from({ length: 100 }, (_, i) => i),
+    4,
+    async (i) => {
+      started++;
+      await sleep(1);
+      return i;
+    },
+    () => stop,
+  )) {
     out.push(r);
     if (out.length === 5) stop = true;
   }
   assert.ok(started < 20, `started ${started}`);
-  assert.deepEqual(out, Array.from({ length: out.length }, (_, i) => i));
+  assert.deepEqual(
+    out,
+    Array.from({ length: out.length }, (_, i) => i),
+  );
   assert.equal(out.length, started, 'every started item was yielded');
 });
 
@@ -70,7 +83,8 @@ test('a rejected item rejects in its place, not earlier', async () => {
       if (i === 2) throw new Error('boom');
       await sleep(5);
       return i;
-    })) seen.push(r);
+    }))
+      seen.push(r);
   }, /boom/);
   assert.deepEqual(seen, [0, 1]);
 });
@@ -78,12 +92,20 @@ test('a rejected item rejects in its place, not earlier', async () => {
 test('plain values and a plain iterable: same order, no promise needed, and a thrown item fails in its place', async () => {
   const out: number[] = [];
   await assert.rejects(async () => {
-    for await (const r of runOrdered(Array.from({ length: 50 }, (_, i) => i), 8, (i) => {
-      if (i === 30) throw new Error('thrown at 30');
-      return i % 3 === 0 ? Promise.resolve(i) : i; // mixed, as an operation that is sometimes asynchronous
-    })) out.push(r);
+    for await (const r of runOrdered(
+      Array.from({ length: 50 }, (_, i) => i),
+      8,
+      (i) => {
+        if (i === 30) throw new Error('thrown at 30');
+        return i % 3 === 0 ? Promise.resolve(i) : i; // mixed, as an operation that is sometimes asynchronous
+      },
+    ))
+      out.push(r);
   }, /thrown at 30/);
-  assert.deepEqual(out, Array.from({ length: 30 }, (_, i) => i));
+  assert.deepEqual(
+    out,
+    Array.from({ length: 30 }, (_, i) => i),
+  );
 });
 
 test('all-synchronous work still gives the event loop its turns (a signal, a timer) during the run', async () => {
@@ -94,10 +116,15 @@ test('all-synchronous work still gives the event loop its turns (a signal, a tim
     const end = performance.now() + ms;
     while (performance.now() < end);
   };
-  for await (const r of runOrdered(Array.from({ length: 400 }, (_, i) => i), 16, (i) => {
-    spin(0.5); // 400 x 0.5 ms: ten times the longest stretch the runner keeps the loop waiting
-    return i;
-  })) index = r;
+  for await (const r of runOrdered(
+    Array.from({ length: 400 }, (_, i) => i),
+    16,
+    (i) => {
+      spin(0.5); // 400 x 0.5 ms: ten times the longest stretch the runner keeps the loop waiting
+      return i;
+    },
+  ))
+    index = r;
   assert.ok(timerFiredAt !== undefined && timerFiredAt < 300, `the timer ran after item ${timerFiredAt} of 400`);
 });
 
@@ -112,7 +139,10 @@ test('batches: the results ready at the head of the window, in order; a pending 
     // A result that had to be awaited only ever opens a batch: the batch ends before the next pending one.
     b.slice(1).forEach((i) => assert.notEqual(i % 5, 0, `pending item ${i} inside batch ${b}`));
   }
-  assert.ok(batches.some((b) => b.length > 1), 'plain results ready together come together');
+  assert.ok(
+    batches.some((b) => b.length > 1),
+    'plain results ready together come together',
+  );
 });
 
 test('batches: a thrown item rejects in its place, after the batches before it', async () => {
@@ -121,7 +151,8 @@ test('batches: a thrown item rejects in its place, after the batches before it',
     for await (const b of runOrderedBatches([0, 1, 2, 3, 4, 5], 2, (i) => {
       if (i === 3) throw new Error('three');
       return i;
-    })) seen.push(b);
+    }))
+      seen.push(b);
   }, /three/);
   assert.deepEqual(seen.flat(), [0, 1, 2]);
 });
@@ -129,7 +160,12 @@ test('batches: a thrown item rejects in its place, after the batches before it',
 test('a tree run read one by one (the library) and a batch at a time (the command line) gives the same results', async (t) => {
   const dir = await tempDir(t);
   for (let i = 0; i < 150; i++) writeFileSync(join(dir, `f${String(i).padStart(3, '0')}`), String(i));
-  const run = () => processTree([dir], { select: { recursive: true, suffix: '.sig' }, jobs: 8 }, (sel) => (sel.path.endsWith('7') ? sleep(1).then(() => ({ path: sel.path, status: 'later', failed: false })) : { path: sel.path, status: 'now', failed: false }));
+  const run = () =>
+    processTree([dir], { select: { recursive: true, suffix: '.sig' }, jobs: 8 }, (sel) =>
+      sel.path.endsWith('7')
+        ? sleep(1).then(() => ({ path: sel.path, status: 'later', failed: false }))
+        : { path: sel.path, status: 'now', failed: false },
+    );
   const oneByOne: string[] = [];
   for await (const r of run()) oneByOne.push(`${r.path} ${r.status}`);
   const batched: string[] = [];

@@ -11,7 +11,6 @@ import { Selected, SelectOptions, selectFiles } from '../../src/select/walk.js';
 import { runOrdered } from '../../src/select/runner.js';
 import { tempDir } from '../helpers/cli.js';
 
-
 async function collect(paths: string[], opts: Partial<SelectOptions> = {}): Promise<Selected[]> {
   const out: Selected[] = [];
   for await (const s of selectFiles(paths, { suffix: '.sig', ...opts })) out.push(s);
@@ -126,7 +125,11 @@ describe('arguments', () => {
     assert.deepEqual((await collect([`${f}.ima`], { suffix: '.ima' })).map(brief), [`target ${f}`]);
     assert.deepEqual((await collect([`${f}.sig`], { suffix: '.ima' })).map(brief), [`target ${f}.sig`]);
     assert.deepEqual((await collect([join(root, '.sig')])).map(brief), [`target ${join(root, '.sig')}`]);
-    assert.deepEqual((await collect([root], { recursive: true, suffix: '.ima' })).map(brief), [`target ${join(root, '.sig')}`, `target ${f}`, `target ${f}.sig`]);
+    assert.deepEqual((await collect([root], { recursive: true, suffix: '.ima' })).map(brief), [
+      `target ${join(root, '.sig')}`,
+      `target ${f}`,
+      `target ${f}.sig`,
+    ]);
   });
 
   test('a directory without -r is skipped with the reason', async (t) => {
@@ -214,37 +217,76 @@ describe('symlinks are reported and never followed', () => {
 });
 
 describe('include and exclude', () => {
-  const files = { 'a.bin': '', 'a.txt': '', 'sub/b.bin': '', 'sub/c.txt': '', 'sub/deep/d.bin': '', 'skip/e.bin': '', 'o.bin.sig': '', 'o.txt.sig': '', '.hidden.bin': '' };
+  const files = {
+    'a.bin': '',
+    'a.txt': '',
+    'sub/b.bin': '',
+    'sub/c.txt': '',
+    'sub/deep/d.bin': '',
+    'skip/e.bin': '',
+    'o.bin.sig': '',
+    'o.txt.sig': '',
+    '.hidden.bin': '',
+  };
 
   test('a pattern without a slash matches names at any depth (dotfiles included)', async (t) => {
     const root = await tempDir(t);
     await tree(root, files);
-    const got = (await collect([root], { recursive: true, include: ['*.bin'] })).map((s) => brief(s).replace(root + '/', ''));
-    assert.deepEqual(got, ['target .hidden.bin', 'target a.bin', 'orphan o.bin <- ' + join(root, 'o.bin.sig'), 'target skip/e.bin', 'target sub/b.bin', 'target sub/deep/d.bin']);
+    const got = (await collect([root], { recursive: true, include: ['*.bin'] })).map((s) =>
+      brief(s).replace(root + '/', ''),
+    );
+    assert.deepEqual(got, [
+      'target .hidden.bin',
+      'target a.bin',
+      'orphan o.bin <- ' + join(root, 'o.bin.sig'),
+      'target skip/e.bin',
+      'target sub/b.bin',
+      'target sub/deep/d.bin',
+    ]);
   });
 
   test('a pattern with a slash matches the path relative to the directory argument', async (t) => {
     const root = await tempDir(t);
     await tree(root, files);
-    const got = (await collect([root], { recursive: true, include: ['sub/*.bin'] })).map((s) => brief(s).replace(root + '/', ''));
+    const got = (await collect([root], { recursive: true, include: ['sub/*.bin'] })).map((s) =>
+      brief(s).replace(root + '/', ''),
+    );
     assert.deepEqual(got, ['target sub/b.bin']);
-    const deep = (await collect([root], { recursive: true, include: ['sub/**'] })).map((s) => brief(s).replace(root + '/', ''));
+    const deep = (await collect([root], { recursive: true, include: ['sub/**'] })).map((s) =>
+      brief(s).replace(root + '/', ''),
+    );
     assert.deepEqual(deep, ['target sub/b.bin', 'target sub/c.txt', 'target sub/deep/d.bin']);
   });
 
   test('exclude skips files and whole directories; exclude wins over include', async (t) => {
     const root = await tempDir(t);
     await tree(root, files);
-    const got = (await collect([root], { recursive: true, exclude: ['skip', '*.txt', 'deep'] })).map((s) => brief(s).replace(root + '/', ''));
-    assert.deepEqual(got, ['target .hidden.bin', 'target a.bin', 'orphan o.bin <- ' + join(root, 'o.bin.sig'), 'target sub/b.bin']);
-    const both = (await collect([root], { recursive: true, include: ['*.bin'], exclude: ['sub/*'] })).map((s) => brief(s).replace(root + '/', ''));
-    assert.deepEqual(both, ['target .hidden.bin', 'target a.bin', 'orphan o.bin <- ' + join(root, 'o.bin.sig'), 'target skip/e.bin']);
+    const got = (await collect([root], { recursive: true, exclude: ['skip', '*.txt', 'deep'] })).map((s) =>
+      brief(s).replace(root + '/', ''),
+    );
+    assert.deepEqual(got, [
+      'target .hidden.bin',
+      'target a.bin',
+      'orphan o.bin <- ' + join(root, 'o.bin.sig'),
+      'target sub/b.bin',
+    ]);
+    const both = (await collect([root], { recursive: true, include: ['*.bin'], exclude: ['sub/*'] })).map((s) =>
+      brief(s).replace(root + '/', ''),
+    );
+    assert.deepEqual(both, [
+      'target .hidden.bin',
+      'target a.bin',
+      'orphan o.bin <- ' + join(root, 'o.bin.sig'),
+      'target skip/e.bin',
+    ]);
   });
 
   test('several patterns of each kind add up', async (t) => {
     const root = await tempDir(t);
     await tree(root, files);
-    const got = (await collect([root], { recursive: true, include: ['a.*', 'c.txt'], exclude: ['*.bin'] })).map((s) => brief(s).replace(root + '/', ''));
+    const got = (await collect([root], { recursive: true, include: ['a.*', 'c.txt'], exclude: ['*.bin'] })).map((s) =>
+      brief(s).replace(root + '/', ''),
+    );
     assert.deepEqual(got, ['target a.txt', 'target sub/c.txt']);
   });
 });
@@ -252,7 +294,17 @@ describe('include and exclude', () => {
 describe('awkward names', () => {
   test('spaces, newlines, tabs, quotes, a leading dash and non-ASCII UTF-8 work', async (t) => {
     const root = await tempDir(t);
-    const names = ['with space', 'new\nline', 'tab\there', 'quote"\'', '-dash', 'ünïcödé', '日本', 'back\\slash', 'glob*?[x]'];
+    const names = [
+      'with space',
+      'new\nline',
+      'tab\there',
+      'quote"\'',
+      '-dash',
+      'ünïcödé',
+      '日本',
+      'back\\slash',
+      'glob*?[x]',
+    ];
     for (const n of names) {
       await writeFile(join(root, n), n);
       await writeFile(join(root, `${n}.sig`), 's');
@@ -261,7 +313,9 @@ describe('awkward names', () => {
     const got = await collect([root], { recursive: true });
     const targets = got.filter((s) => s.kind === 'target').map((s) => s.path.slice(root.length + 1));
     assert.deepEqual(new Set(targets), new Set(names));
-    assert.deepEqual(got.filter((s) => s.kind === 'orphan').map(brief), [`orphan ${join(root, 'orphan with\nnewline')} <- ${join(root, 'orphan with\nnewline.sig')}`]);
+    assert.deepEqual(got.filter((s) => s.kind === 'orphan').map(brief), [
+      `orphan ${join(root, 'orphan with\nnewline')} <- ${join(root, 'orphan with\nnewline.sig')}`,
+    ]);
     // Each also works given by name, and through its sidecar.
     for (const n of names) {
       assert.deepEqual((await collect([join(root, n)])).map(brief), [`target ${join(root, n)}`]);
@@ -288,14 +342,21 @@ describe('awkward names', () => {
 });
 
 describe('temporary files of our own writers', () => {
-  test('a temporary left by a dead process is reported for cleaning; a live writer\'s is left alone; neither is a target', async (t) => {
+  test("a temporary left by a dead process is reported for cleaning; a live writer's is left alone; neither is a target", async (t) => {
     const root = await tempDir(t);
     // The pattern of carriers/atomic-write.ts: .NAME.PID.8HEX.ima-sidecar-tmp
     const dead = `.f.sig.999999999.0123abcd.ima-sidecar-tmp`;
     const live = `.g.sig.${process.pid}.89abcdef.ima-sidecar-tmp`;
     await tree(root, { f: '', g: '', [dead]: '', [live]: '' });
     const stale: string[] = [];
-    const got = (await collect([root], { recursive: true, onStaleTemporary: (p) => { stale.push(p); } })).map(brief);
+    const got = (
+      await collect([root], {
+        recursive: true,
+        onStaleTemporary: (p) => {
+          stale.push(p);
+        },
+      })
+    ).map(brief);
     assert.deepEqual(got, [`target ${join(root, 'f')}`, `target ${join(root, 'g')}`]);
     assert.deepEqual(stale, [join(root, dead)]);
   });
@@ -308,7 +369,8 @@ describe('runOrdered (order, bound and stop: test/unit/runner.test.ts)', () => {
       for await (const r of runOrdered([0, 1, 2, 3], 2, async (i) => {
         if (i === 2) throw new Error('boom');
         return i;
-      })) out.push(r);
+      }))
+        out.push(r);
     }, /boom/);
     assert.deepEqual(out, [0, 1]);
   });

@@ -17,7 +17,11 @@ const FS_PATH_MODULE = fileURLToPath(new URL('../../src/carriers/fs-path.js', im
 const NATIVE_MODULE = fileURLToPath(new URL('../../src/carriers/descriptor-calls.js', import.meta.url));
 
 /** Reads each name as a sidecar in a fresh process (the backend is chosen once per process), with `dir` held and every name listed as a regular file. */
-function readAll(dir: string, names: string[], env: Record<string, string>): { backend: string; got: Record<string, unknown> } {
+function readAll(
+  dir: string,
+  names: string[],
+  env: Record<string, string>,
+): { backend: string; got: Record<string, unknown> } {
   const script = `
     import { openSync, constants } from 'node:fs';
     import { readSidecar } from ${JSON.stringify(SIDECAR_MODULE)};
@@ -39,14 +43,24 @@ function readAll(dir: string, names: string[], env: Record<string, string>): { b
     held.release();
     console.log(JSON.stringify({ backend: descriptorCallsBackend().name, got }));
   `;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...env } });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as { backend: string; got: Record<string, unknown> };
 }
 
-for (const [backend, env] of [['native', {}], ['fs-xattr', { IMA_SIDECAR_NATIVE: '0' }]] as const) {
+for (const [backend, env] of [
+  ['native', {}],
+  ['fs-xattr', { IMA_SIDECAR_NATIVE: '0' }],
+] as const) {
   test(`${backend}: a sidecar listed as a regular file is read whole; a FIFO, symlink, folder, oversized or missing one swapped in is refused or none`, async (t) => {
-    if (backend === 'native' && !descriptorCalls()) return skipOrFail(t, `native descriptor calls not built (npm install builds them): ${descriptorCallsBackend().why}`);
+    if (backend === 'native' && !descriptorCalls())
+      return skipOrFail(
+        t,
+        `native descriptor calls not built (npm install builds them): ${descriptorCallsBackend().why}`,
+      );
     const dir = await tempDir(t);
     writeFileSync(join(dir, 'ok.sig'), Buffer.from('030204aabbccdd0000', 'hex'));
     writeFileSync(join(dir, 'empty.sig'), '');
@@ -62,11 +76,27 @@ for (const [backend, env] of [['native', {}], ['fs-xattr', { IMA_SIDECAR_NATIVE:
     const p = (n: string): string => join(dir, n);
     assert.equal(got['ok.sig'], '030204aabbccdd0000');
     assert.equal(got['empty.sig'], '');
-    assert.equal((got['max.sig'] as string).length, 65536 * 2, 'a value of the largest size an xattr takes is read whole');
-    assert.deepEqual(got['big.sig'], { code: 'E2BIG', message: `${p('big.sig')}: sidecar is 65537 bytes, larger than the 65536-byte xattr limit` });
-    assert.deepEqual(got['fifo.sig'], { code: 'EINVAL', message: `${p('fifo.sig')}: sidecar is a FIFO, not a regular file` });
-    assert.deepEqual(got['link.sig'], { code: 'ELOOP', message: `${p('link.sig')}: sidecar is a symbolic link; not followed` });
-    assert.deepEqual(got['dir.sig'], { code: 'EINVAL', message: `${p('dir.sig')}: sidecar is a directory, not a regular file` });
+    assert.equal(
+      (got['max.sig'] as string).length,
+      65536 * 2,
+      'a value of the largest size an xattr takes is read whole',
+    );
+    assert.deepEqual(got['big.sig'], {
+      code: 'E2BIG',
+      message: `${p('big.sig')}: sidecar is 65537 bytes, larger than the 65536-byte xattr limit`,
+    });
+    assert.deepEqual(got['fifo.sig'], {
+      code: 'EINVAL',
+      message: `${p('fifo.sig')}: sidecar is a FIFO, not a regular file`,
+    });
+    assert.deepEqual(got['link.sig'], {
+      code: 'ELOOP',
+      message: `${p('link.sig')}: sidecar is a symbolic link; not followed`,
+    });
+    assert.deepEqual(got['dir.sig'], {
+      code: 'EINVAL',
+      message: `${p('dir.sig')}: sidecar is a directory, not a regular file`,
+    });
     assert.equal(got['gone.sig'], 'none');
   });
 }

@@ -20,7 +20,10 @@ test('every item comes back, revived, through the ordered runner, spread over th
     const items = Array.from({ length: 10 * BATCH + 3 }, (_, i) => i);
     const out: Out[] = [];
     for await (const r of runOrdered(items, 4 * BATCH, (i) => pool.run(i))) out.push(r);
-    assert.deepEqual(out.map((r) => r.n), items.map((i) => i * 2));
+    assert.deepEqual(
+      out.map((r) => r.n),
+      items.map((i) => i * 2),
+    );
     assert.ok(out.every((r, i) => Buffer.isBuffer(r.bytes) && r.bytes[0] === (i & 0xff)));
     assert.equal(new Set(out.map((r) => r.thread)).size, 2, 'both workers answered');
   } finally {
@@ -44,7 +47,10 @@ test('a throw in a worker rejects its batch with the message; other batches are 
     const second = Array.from({ length: BATCH }, (_, i) => pool.run(BATCH + i));
     const settled = await Promise.allSettled(first);
     assert.ok(settled.every((s) => s.status === 'rejected' && /failing on 3 as asked/.test(String(s.reason))));
-    assert.deepEqual((await Promise.all(second)).map((r) => r.n), Array.from({ length: BATCH }, (_, i) => (BATCH + i) * 2));
+    assert.deepEqual(
+      (await Promise.all(second)).map((r) => r.n),
+      Array.from({ length: BATCH }, (_, i) => (BATCH + i) * 2),
+    );
   } finally {
     await pool.close();
   }

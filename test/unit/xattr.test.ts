@@ -4,11 +4,25 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants as fsc,
+  fstatSync,
+  lstatSync,
+  openSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { descriptorCalls, descriptorCallsBackend, errnoName, type DescriptorCalls } from '../../src/carriers/descriptor-calls.js';
+import {
+  descriptorCalls,
+  descriptorCallsBackend,
+  errnoName,
+  type DescriptorCalls,
+} from '../../src/carriers/descriptor-calls.js';
 import { fileFacts } from '../../src/carriers/regular-file.js';
 import { setxattrStoresExactly } from '../../src/carriers/filesystem.js';
 import fc from 'fast-check';
@@ -40,14 +54,21 @@ function sequence(file: string, env: Record<string, string>): Record<string, unk
     out.unknownNamespace = caught(() => setXattrFd(fd, 'F', 'nonsense.ima', big, 'ext4'));
     console.log(JSON.stringify(out));
   `;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...env } });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as Record<string, unknown>;
 }
 
-for (const [backend, env] of [['native', {}], ['fs-xattr', { IMA_SIDECAR_NATIVE: '0' }]] as const) {
+for (const [backend, env] of [
+  ['native', {}],
+  ['fs-xattr', { IMA_SIDECAR_NATIVE: '0' }],
+] as const) {
   test(`${backend}: read, create-only, replace, a 3000-byte value, remove; errors carry the errno`, async (t) => {
-    if (backend === 'native' && !descriptorCalls()) return skipOrFail(t, `native xattr calls not built (npm install builds them): ${descriptorCallsBackend().why}`);
+    if (backend === 'native' && !descriptorCalls())
+      return skipOrFail(t, `native xattr calls not built (npm install builds them): ${descriptorCallsBackend().why}`);
     const dir = await tempDir(t);
     const file = join(dir, 'F');
     writeFileSync(file, 'content');
@@ -60,14 +81,21 @@ for (const [backend, env] of [['native', {}], ['fs-xattr', { IMA_SIDECAR_NATIVE:
     assert.equal(out.bigBack, true, 'a value larger than the native first buffer comes back whole');
     assert.equal(out.removed, true);
     assert.equal(out.removedAgain, false);
-    assert.deepEqual(out.unknownNamespace, { code: 'ENOTSUP', message: 'F: filesystem ext4 does not support extended attributes' });
+    assert.deepEqual(out.unknownNamespace, {
+      code: 'ENOTSUP',
+      message: 'F: filesystem ext4 does not support extended attributes',
+    });
   });
 }
 
 /** Runs `body` with the native calls and a descriptor of a fresh file in a temporary folder, closed afterwards; skips when they are not built. */
 async function withNativeOnFile(t: TestContext, body: (native: DescriptorCalls, fd: number) => void): Promise<void> {
   const native = descriptorCalls();
-  if (!native) return skipOrFail(t, `native descriptor calls not built (npm install builds them): ${descriptorCallsBackend().why}`);
+  if (!native)
+    return skipOrFail(
+      t,
+      `native descriptor calls not built (npm install builds them): ${descriptorCallsBackend().why}`,
+    );
   const dir = await tempDir(t);
   const file = join(dir, 'F');
   writeFileSync(file, 'x');
@@ -87,14 +115,23 @@ test('native calls: errno answers for a long name, an embedded NUL, a bad descri
       ['an embedded NUL', () => native.set(fd, 'user.i\0ma', Buffer.from('x'), 0), 'EINVAL'],
       ['a closed descriptor', () => native.get(987654, 'user.ima'), 'EBADF'],
       ['a value over 64 KiB', () => native.set(fd, 'user.ima', Buffer.alloc(65537), 0), 'E2BIG'],
-      ['replace-only without a value', () => native.set(fd, 'user.ima', Buffer.from('x'), native.XATTR_REPLACE), 'ENODATA'],
+      [
+        'replace-only without a value',
+        () => native.set(fd, 'user.ima', Buffer.from('x'), native.XATTR_REPLACE),
+        'ENODATA',
+      ],
     ];
     for (const [what, call, code] of table) {
       const r = call();
       assert.equal(typeof r, 'number', what);
       assert.equal(errnoName(r as number), code, what);
     }
-    for (const bad of [() => native.get(-1, 'user.ima'), () => (native.get as (...a: unknown[]) => unknown)('3', 'user.ima'), () => (native.set as (...a: unknown[]) => unknown)(fd, 'user.ima', 'not a buffer', 0), () => (native.remove as (...a: unknown[]) => unknown)(fd)]) {
+    for (const bad of [
+      () => native.get(-1, 'user.ima'),
+      () => (native.get as (...a: unknown[]) => unknown)('3', 'user.ima'),
+      () => (native.set as (...a: unknown[]) => unknown)(fd, 'user.ima', 'not a buffer', 0),
+      () => (native.remove as (...a: unknown[]) => unknown)(fd),
+    ]) {
       assert.throws(bad, TypeError);
     }
     assert.equal(native.XATTR_CREATE, 1);
@@ -115,7 +152,10 @@ test('native calls, any name and value: a value written reads back byte for byte
         assert.equal(typeof written, 'number');
         if (written !== 0) {
           // What the kernel or the checks refused, by name: never a value written, never a throw.
-          assert.ok(['EINVAL', 'ERANGE', 'ENOTSUP', 'EPERM', 'ENOSPC', 'E2BIG'].includes(errnoName(written)), `${JSON.stringify(n)}: ${errnoName(written)}`);
+          assert.ok(
+            ['EINVAL', 'ERANGE', 'ENOTSUP', 'EPERM', 'ENOSPC', 'E2BIG'].includes(errnoName(written)),
+            `${JSON.stringify(n)}: ${errnoName(written)}`,
+          );
           return;
         }
         const back = native.get(fd, n);
@@ -158,7 +198,11 @@ test('native openAt and lstatAt in a held folder: the file itself, symlinks not 
         ['an empty name', -native.openAt(dirfd, Buffer.alloc(0), fsc.O_RDONLY), 'EINVAL'],
         ['a missing name, lstatAt', native.lstatAt(dirfd, Buffer.from('nothing'), out), 'ENOENT'],
         ['not a folder', -native.openAt(fd, Buffer.from('F'), fsc.O_RDONLY), 'ENOTDIR'],
-        ['a symlink under O_NOFOLLOW, name as text', -native.openAt(dirfd, 'L', fsc.O_RDONLY | fsc.O_NOFOLLOW), 'ELOOP'],
+        [
+          'a symlink under O_NOFOLLOW, name as text',
+          -native.openAt(dirfd, 'L', fsc.O_RDONLY | fsc.O_NOFOLLOW),
+          'ELOOP',
+        ],
         ['a text name with a NUL', -native.openAt(dirfd, 'F\0x', fsc.O_RDONLY), 'EINVAL'],
         ['an empty text name', -native.openAt(dirfd, '', fsc.O_RDONLY), 'EINVAL'],
         ['a text name longer than any path', native.lstatAt(dirfd, 'é'.repeat(2048), out), 'EINVAL'],
@@ -168,7 +212,12 @@ test('native openAt and lstatAt in a held folder: the file itself, symlinks not 
     } finally {
       closeSync(fd);
     }
-    for (const bad of [() => (native.openAt as (...a: unknown[]) => unknown)(dirfd, 42, 0), () => native.openAt(-1, Buffer.from('F'), 0), () => (native.lstatAt as (...a: unknown[]) => unknown)(dirfd, Buffer.from('F'), [0, 0]), () => native.lstatAt(dirfd, Buffer.from('F'), new Float64Array(1))]) {
+    for (const bad of [
+      () => (native.openAt as (...a: unknown[]) => unknown)(dirfd, 42, 0),
+      () => native.openAt(-1, Buffer.from('F'), 0),
+      () => (native.lstatAt as (...a: unknown[]) => unknown)(dirfd, Buffer.from('F'), [0, 0]),
+      () => native.lstatAt(dirfd, Buffer.from('F'), new Float64Array(1)),
+    ]) {
       assert.throws(bad, TypeError);
     }
   } finally {
@@ -176,7 +225,7 @@ test('native openAt and lstatAt in a held folder: the file itself, symlinks not 
   }
 });
 
-test('native fstat: the facts Node\'s fstat gives (device, inode, mode, size, mtime in ms), EBADF for a closed descriptor, TypeError for bad arguments', async (t) => {
+test("native fstat: the facts Node's fstat gives (device, inode, mode, size, mtime in ms), EBADF for a closed descriptor, TypeError for bad arguments", async (t) => {
   const native = descriptorCalls();
   if (!native) return skipOrFail(t, `native descriptor calls not built: ${descriptorCallsBackend().why}`);
   const dir = await tempDir(t);
@@ -190,18 +239,42 @@ test('native fstat: the facts Node\'s fstat gives (device, inode, mode, size, mt
     const st = fstatSync(fd);
     assert.deepEqual([...out], [st.dev, st.ino, st.mode, st.size, st.mtimeMs]);
     assert.deepEqual(fileFacts(fd), { dev: st.dev, ino: st.ino, mode: st.mode, size: 1234, mtimeMs: st.mtimeMs });
-    for (const bad of [() => native.fstat(fd, new Float64Array(4)), () => (native.fstat as (...a: unknown[]) => unknown)(fd, [0, 0, 0, 0, 0]), () => native.fstat(-1, out)]) assert.throws(bad, TypeError);
+    for (const bad of [
+      () => native.fstat(fd, new Float64Array(4)),
+      () => (native.fstat as (...a: unknown[]) => unknown)(fd, [0, 0, 0, 0, 0]),
+      () => native.fstat(-1, out),
+    ])
+      assert.throws(bad, TypeError);
   } finally {
     closeSync(fd);
   }
   assert.equal(errnoName(native.fstat(fd, out)), 'EBADF');
-  assert.throws(() => fileFacts(fd), (e: NodeJS.ErrnoException) => e.code === 'EBADF' && e.syscall === 'fstat');
+  assert.throws(
+    () => fileFacts(fd),
+    (e: NodeJS.ErrnoException) => e.code === 'EBADF' && e.syscall === 'fstat',
+  );
 });
 
 test('read-back policy: trusted only where the kernel itself stores the value (ext4, xfs, btrfs, tmpfs...), never for FUSE, network, overlay or unknown filesystems', () => {
   const table: [string, boolean][] = [
-    ['ext4', true], ['ext3', true], ['ext2', true], ['xfs', true], ['btrfs', true], ['tmpfs', true], ['f2fs', true],
-    ['fuse', false], ['fuse.fusefat', false], ['fuseblk', false], ['nfs', false], ['cifs', false], ['smb2', false], ['v9fs', false], ['overlay', false], ['zfs', false], ['0x12345678', false], ['', false],
+    ['ext4', true],
+    ['ext3', true],
+    ['ext2', true],
+    ['xfs', true],
+    ['btrfs', true],
+    ['tmpfs', true],
+    ['f2fs', true],
+    ['fuse', false],
+    ['fuse.fusefat', false],
+    ['fuseblk', false],
+    ['nfs', false],
+    ['cifs', false],
+    ['smb2', false],
+    ['v9fs', false],
+    ['overlay', false],
+    ['zfs', false],
+    ['0x12345678', false],
+    ['', false],
   ];
   for (const [fs, exact] of table) assert.equal(setxattrStoresExactly(fs), exact, fs);
 });

@@ -1,6 +1,14 @@
 import type { Argv, CommandModule } from 'yargs';
 import { clearTree } from '../../ops/clear.js';
-import { checkXattrName, GlobalArgs, outputOptions, requirePaths, SelectionArgs, selectionOptions, treeOptions } from '../common.js';
+import {
+  checkXattrName,
+  GlobalArgs,
+  outputOptions,
+  requirePaths,
+  SelectionArgs,
+  selectionOptions,
+  treeOptions,
+} from '../common.js';
 import { Reporter, StopSignal } from '../output.js';
 
 interface Args extends GlobalArgs, SelectionArgs {
@@ -14,14 +22,20 @@ export const clearCommand: CommandModule<GlobalArgs, Args> = {
   builder: (y: Argv<GlobalArgs>) =>
     selectionOptions(y)
       .option('force', { alias: 'f', type: 'boolean', describe: 'Remove even a signature that has no sidecar copy' })
-      .option('dry-run', { alias: 'n', type: 'boolean', describe: 'Report what would be done, remove nothing' }) as unknown as Argv<Args>,
+      .option('dry-run', {
+        alias: 'n',
+        type: 'boolean',
+        describe: 'Report what would be done, remove nothing',
+      }) as unknown as Argv<Args>,
   handler: async (a) => {
     const paths = requirePaths(a.paths);
     const xattrName = checkXattrName(a.xattr);
     const stop = new StopSignal();
     stop.install();
     const reporter = new Reporter(outputOptions(a));
-    await reporter.consume(clearTree(paths, treeOptions(a, stop), { xattrName, suffix: a.suffix, force: a.force, dryRun: a['dry-run'] }));
+    await reporter.consume(
+      clearTree(paths, treeOptions(a, stop), { xattrName, suffix: a.suffix, force: a.force, dryRun: a['dry-run'] }),
+    );
     process.exitCode = reporter.finish(stop);
   },
 };

@@ -1,6 +1,14 @@
 import type { Argv, CommandModule } from 'yargs';
 import { exportTree } from '../../ops/export.js';
-import { checkXattrName, GlobalArgs, outputOptions, requirePaths, SelectionArgs, selectionOptions, treeOptions } from '../common.js';
+import {
+  checkXattrName,
+  GlobalArgs,
+  outputOptions,
+  requirePaths,
+  SelectionArgs,
+  selectionOptions,
+  treeOptions,
+} from '../common.js';
 import { Reporter, StopSignal } from '../output.js';
 
 interface Args extends GlobalArgs, SelectionArgs {
@@ -16,14 +24,25 @@ export const exportCommand: CommandModule<GlobalArgs, Args> = {
     selectionOptions(y)
       .option('force', { alias: 'f', type: 'boolean', describe: 'Replace a sidecar that holds a different value' })
       .option('dry-run', { alias: 'n', type: 'boolean', describe: 'Report what would be done, write nothing' })
-      .option('dest', { type: 'string', describe: 'Write the sidecars into a mirror tree under DIR (e.g. a FAT partition)' }) as unknown as Argv<Args>,
+      .option('dest', {
+        type: 'string',
+        describe: 'Write the sidecars into a mirror tree under DIR (e.g. a FAT partition)',
+      }) as unknown as Argv<Args>,
   handler: async (a) => {
     const paths = requirePaths(a.paths);
     const xattrName = checkXattrName(a.xattr);
     const stop = new StopSignal();
     stop.install();
     const reporter = new Reporter(outputOptions(a));
-    await reporter.consume(exportTree(paths, treeOptions(a, stop), { xattrName, suffix: a.suffix, force: a.force, dryRun: a['dry-run'], dest: a.dest }));
+    await reporter.consume(
+      exportTree(paths, treeOptions(a, stop), {
+        xattrName,
+        suffix: a.suffix,
+        force: a.force,
+        dryRun: a['dry-run'],
+        dest: a.dest,
+      }),
+    );
     process.exitCode = reporter.finish(stop);
   },
 };

@@ -13,4 +13,16 @@ import { verifyCommand } from './verify.js';
 
 /** Every command, in the order --help lists them. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [signCommand, verifyCommand, importCommand, exportCommand, statusCommand, clearCommand, migrateCommand, modsigCommand, hashCommand, inspectCommand, keyidCommand];
+export const commands: CommandModule<any, any>[] = [
+  signCommand,
+  verifyCommand,
+  importCommand,
+  exportCommand,
+  statusCommand,
+  clearCommand,
+  migrateCommand,
+  modsigCommand,
+  hashCommand,
+  inspectCommand,
+  keyidCommand,
+];

@@ -24,7 +24,7 @@ function peopleLines(r: FileResult): string {
 
 export const inspectCommand: CommandModule<GlobalArgs, Args> = {
   command: 'inspect [things..]',
-  describe: 'Decode a security.ima value from sidecar files, a file\'s xattr (--xattr-of) or hex (--hex)',
+  describe: "Decode a security.ima value from sidecar files, a file's xattr (--xattr-of) or hex (--hex)",
   builder: (y: Argv<GlobalArgs>) =>
     y
       .positional('things', { type: 'string', array: true, describe: 'Sidecar files' })
@@ -37,7 +37,8 @@ export const inspectCommand: CommandModule<GlobalArgs, Args> = {
       ...(a['xattr-of'] ?? []).map((p) => ({ kind: 'xattr' as const, path: String(p), xattrName })),
       ...(a.hex ?? []).map((h) => ({ kind: 'hex' as const, hex: String(h) })),
     ];
-    if (sources.length === 0) throw new ConfigError('nothing to inspect: give sidecar files, --xattr-of FILE or --hex VALUE');
+    if (sources.length === 0)
+      throw new ConfigError('nothing to inspect: give sidecar files, --xattr-of FILE or --hex VALUE');
     const reporter = new Reporter({ ...outputOptions(a), progress: false }, peopleLines);
     for (const s of sources) reporter.report(await inspect(s));
     process.exitCode = reporter.finish();

@@ -3,7 +3,16 @@ import { loadCertificates } from '../../crypto/certificate.js';
 import { ConfigError } from '../../errors.js';
 import { migrate } from '../../ops/migrate.js';
 import { FileResult } from '../../ops/result.js';
-import { checkXattrName, GlobalArgs, outputOptions, repeatable, SelectionArgs, selectionOptions, treeOptions, warner } from '../common.js';
+import {
+  checkXattrName,
+  GlobalArgs,
+  outputOptions,
+  repeatable,
+  SelectionArgs,
+  selectionOptions,
+  treeOptions,
+  warner,
+} from '../common.js';
 import { Reporter, StopSignal } from '../output.js';
 
 interface Args extends GlobalArgs, SelectionArgs {
@@ -17,7 +26,8 @@ interface Args extends GlobalArgs, SelectionArgs {
 function verb(r: FileResult): string {
   const carrier = r.details?.carrier;
   if (r.status === 'copied' || r.status === 'signed') {
-    const into = carrier === 'xattr' ? 'signature into xattr' : carrier === 'sidecar' ? 'signature into sidecar' : 'unsigned';
+    const into =
+      carrier === 'xattr' ? 'signature into xattr' : carrier === 'sidecar' ? 'signature into sidecar' : 'unsigned';
     return `${r.status} to ${r.details?.dest} (${into})`;
   }
   return r.status;
@@ -46,9 +56,16 @@ export const migrateCommand: CommandModule<GlobalArgs, Args> = {
       .usage('$0 migrate [options] SRC DEST')
       .option('verify', { type: 'boolean', describe: 'Copy only files whose signature verifies against --cert' })
       .option('cert', { alias: 'c', ...repeatable, describe: 'Certificates for --verify' })
-      .option('force', { alias: 'f', type: 'boolean', describe: 'Replace destination files (or signatures) that differ' })
+      .option('force', {
+        alias: 'f',
+        type: 'boolean',
+        describe: 'Replace destination files (or signatures) that differ',
+      })
       .option('dry-run', { alias: 'n', type: 'boolean', describe: 'Report what would be done, write nothing' })
-      .option('keep-sidecars', { type: 'boolean', describe: 'Also write sidecars onto a destination that takes xattrs' }) as unknown as Argv<Args>,
+      .option('keep-sidecars', {
+        type: 'boolean',
+        describe: 'Also write sidecars onto a destination that takes xattrs',
+      }) as unknown as Argv<Args>,
   handler: async (a) => {
     const paths = (a.paths ?? []).map(String);
     if (paths.length !== 2) throw new ConfigError('migrate takes exactly two paths: SRC DEST');
@@ -60,7 +77,16 @@ export const migrateCommand: CommandModule<GlobalArgs, Args> = {
     stop.install();
     const reporter = new Reporter(outputOptions(a), verb);
     const carriers = carrierCounts();
-    for await (const r of migrate(src, dest, treeOptions(a, stop), { xattrName, suffix: a.suffix, verify: a.verify, certs, force: a.force, dryRun: a['dry-run'], keepSidecars: a['keep-sidecars'], recursive: a.recursive })) {
+    for await (const r of migrate(src, dest, treeOptions(a, stop), {
+      xattrName,
+      suffix: a.suffix,
+      verify: a.verify,
+      certs,
+      force: a.force,
+      dryRun: a['dry-run'],
+      keepSidecars: a['keep-sidecars'],
+      recursive: a.recursive,
+    })) {
       carriers.add(r);
       reporter.report(r);
     }

@@ -4,9 +4,27 @@ import { buildRefusal, CMS_SIGNING_ALGOS, SignerIdForm } from '../../crypto/cms.
 import { readPassFile } from '../../crypto/keys.js';
 import { resolveSigner } from '../../crypto/signer.js';
 import { ConfigError } from '../../errors.js';
-import { attachModsigTree, detachModsigTree, inspectModsigTree, signModsigTree, stripModsigTree, verifyModsigTree } from '../../ops/modsig.js';
+import {
+  attachModsigTree,
+  detachModsigTree,
+  inspectModsigTree,
+  signModsigTree,
+  stripModsigTree,
+  verifyModsigTree,
+} from '../../ops/modsig.js';
 import { FileResult } from '../../ops/result.js';
-import { checkSuffix, GlobalArgs, outputOptions, repeatable, requirePaths, SelectionArgs, selectionOptions, signingAlgo, treeOptions, warner } from '../common.js';
+import {
+  checkSuffix,
+  GlobalArgs,
+  outputOptions,
+  repeatable,
+  requirePaths,
+  SelectionArgs,
+  selectionOptions,
+  signingAlgo,
+  treeOptions,
+  warner,
+} from '../common.js';
 import { Reporter, StopSignal } from '../output.js';
 
 interface OutputArgs {
@@ -18,7 +36,8 @@ const SIGNER_IDS = ['issuer-serial', 'skid'] as const;
 /** --output names one file: only with a single path and without -r. */
 function checkOutput(a: SelectionArgs & OutputArgs, paths: string[]): string | undefined {
   if (a.output === undefined) return undefined;
-  if (paths.length !== 1 || a.recursive) throw new ConfigError('--output takes a single FILE (no -r, no further paths)');
+  if (paths.length !== 1 || a.recursive)
+    throw new ConfigError('--output takes a single FILE (no -r, no further paths)');
   if (a.output === '') throw new ConfigError('--output needs a file name');
   return a.output;
 }
@@ -28,7 +47,11 @@ function outputOption<T>(y: Argv<T>, describe: string) {
 }
 
 /** Runs a tree operation with the usual reporting, signals and exit code. */
-async function report(a: GlobalArgs, results: (stop: StopSignal) => AsyncGenerator<FileResult>, verb?: (r: FileResult) => string): Promise<void> {
+async function report(
+  a: GlobalArgs,
+  results: (stop: StopSignal) => AsyncGenerator<FileResult>,
+  verb?: (r: FileResult) => string,
+): Promise<void> {
   const stop = new StopSignal();
   stop.install();
   const reporter = new Reporter(outputOptions(a), verb);
@@ -43,7 +66,24 @@ function d(r: FileResult, k: string): unknown {
 function inspectVerb(r: FileResult): string {
   if (r.failed || !r.details) return r.status;
   const lines = [`${r.status}: payload ${d(r, 'payloadLength')} bytes, sig_len ${d(r, 'sigLen')}`];
-  const keys = ['idTypeName', 'signedDataVersion', 'contentType', 'detached', 'signerInfoVersion', 'digestAlgorithm', 'signatureAlgorithm', 'signerId', 'issuer', 'serial', 'skid', 'keyid', 'signedAttributes', 'unsignedAttributes', 'certificates', 'signatureSize'];
+  const keys = [
+    'idTypeName',
+    'signedDataVersion',
+    'contentType',
+    'detached',
+    'signerInfoVersion',
+    'digestAlgorithm',
+    'signatureAlgorithm',
+    'signerId',
+    'issuer',
+    'serial',
+    'skid',
+    'keyid',
+    'signedAttributes',
+    'unsignedAttributes',
+    'certificates',
+    'signatureSize',
+  ];
   for (const k of keys) if (d(r, k) !== undefined) lines.push(`  ${k}: ${String(d(r, k))}`);
   for (const w of r.warnings ?? []) lines.push(`  warning: ${w}`);
   return lines.join('\n');
@@ -51,7 +91,12 @@ function inspectVerb(r: FileResult): string {
 
 function verifyVerb(r: FileResult): string {
   if (r.failed) return r.status;
-  const bits = [d(r, 'digestAlgorithm'), d(r, 'signatureAlgorithm'), d(r, 'keyid') ? `keyid ${d(r, 'keyid')}` : undefined, `signer ${d(r, 'signer')}`].filter(Boolean);
+  const bits = [
+    d(r, 'digestAlgorithm'),
+    d(r, 'signatureAlgorithm'),
+    d(r, 'keyid') ? `keyid ${d(r, 'keyid')}` : undefined,
+    `signer ${d(r, 'signer')}`,
+  ].filter(Boolean);
   return `${r.status} (${bits.join(', ')}; covers the first ${d(r, 'payloadLength')} bytes)`;
 }
 
@@ -93,7 +138,11 @@ const verifySub: CommandModule<GlobalArgs, VerifyArgs> = {
   command: 'verify [paths..]',
   describe: 'Verify appended signatures over their payloads with certificates',
   builder: (y: Argv<GlobalArgs>) =>
-    selectionOptions(y).option('cert', { alias: 'c', ...repeatable, describe: 'Certificates (PEM, DER, bundles, directories); default /etc/keys/x509_evm.der and x509_ima.der' }) as unknown as Argv<VerifyArgs>,
+    selectionOptions(y).option('cert', {
+      alias: 'c',
+      ...repeatable,
+      describe: 'Certificates (PEM, DER, bundles, directories); default /etc/keys/x509_evm.der and x509_ima.der',
+    }) as unknown as Argv<VerifyArgs>,
   handler: async (a) => {
     const paths = requirePaths(a.paths);
     const certs = await loadCertificates(a.cert, warner(a));
@@ -106,7 +155,11 @@ interface StripArgs extends GlobalArgs, SelectionArgs, OutputArgs {}
 const stripSub: CommandModule<GlobalArgs, StripArgs> = {
   command: 'strip [paths..]',
   describe: 'Remove appended signatures, leaving the payload (in place, atomically, unless --output)',
-  builder: (y: Argv<GlobalArgs>) => outputOption(selectionOptions(y), 'Write the payload to this file instead (one FILE only)') as unknown as Argv<StripArgs>,
+  builder: (y: Argv<GlobalArgs>) =>
+    outputOption(
+      selectionOptions(y),
+      'Write the payload to this file instead (one FILE only)',
+    ) as unknown as Argv<StripArgs>,
   handler: async (a) => {
     const paths = requirePaths(a.paths);
     const output = checkOutput(a, paths);
@@ -125,27 +178,66 @@ interface SignArgs extends GlobalArgs, SelectionArgs, OutputArgs {
 
 const signSub: CommandModule<GlobalArgs, SignArgs> = {
   command: 'sign [paths..]',
-  describe: 'Append a signature exactly as the kernel\'s scripts/sign-file does',
+  describe: "Append a signature exactly as the kernel's scripts/sign-file does",
   builder: (y: Argv<GlobalArgs>) =>
     outputOption(selectionOptions(y), 'Write the signed file here instead (one FILE only)')
-      .option('key', { alias: 'k', type: 'string', describe: 'Private key, PEM or DER (default /etc/keys/privkey_evm.pem)' })
-      .option('cert', { alias: 'c', type: 'string', describe: 'The signer\'s certificate (required): its issuer and serial or SKID go into the PKCS#7' })
-      .option('hash-algo', { alias: 'a', type: 'string', default: 'sha256', describe: `Hash algorithm (${CMS_SIGNING_ALGOS.join(', ')})` })
-      .option('signer-id', { type: 'string', choices: SIGNER_IDS, default: 'issuer-serial' as SignerIdForm, describe: 'How the PKCS#7 names the signer (skid is sign-file -k)' })
+      .option('key', {
+        alias: 'k',
+        type: 'string',
+        describe: 'Private key, PEM or DER (default /etc/keys/privkey_evm.pem)',
+      })
+      .option('cert', {
+        alias: 'c',
+        type: 'string',
+        describe: "The signer's certificate (required): its issuer and serial or SKID go into the PKCS#7",
+      })
+      .option('hash-algo', {
+        alias: 'a',
+        type: 'string',
+        default: 'sha256',
+        describe: `Hash algorithm (${CMS_SIGNING_ALGOS.join(', ')})`,
+      })
+      .option('signer-id', {
+        type: 'string',
+        choices: SIGNER_IDS,
+        default: 'issuer-serial' as SignerIdForm,
+        describe: 'How the PKCS#7 names the signer (skid is sign-file -k)',
+      })
       .option('force', { alias: 'f', type: 'boolean', describe: 'Replace an appended signature that is already there' })
-      .option('pass-file', { type: 'string', describe: 'File whose first line is the key password (else IMA_SIDECAR_KEY_PASSWORD or EVMCTL_KEY_PASSWORD)' }) as unknown as Argv<SignArgs>,
+      .option('pass-file', {
+        type: 'string',
+        describe: 'File whose first line is the key password (else IMA_SIDECAR_KEY_PASSWORD or EVMCTL_KEY_PASSWORD)',
+      }) as unknown as Argv<SignArgs>,
   handler: async (a) => {
     const paths = requirePaths(a.paths);
     const output = checkOutput(a, paths);
-    if (!a.cert) throw new ConfigError('modsig sign needs --cert: the PKCS#7 names its signer by the certificate\'s issuer and serial (or SKID)');
+    if (!a.cert)
+      throw new ConfigError(
+        "modsig sign needs --cert: the PKCS#7 names its signer by the certificate's issuer and serial (or SKID)",
+      );
     const hashAlgo = signingAlgo(a['hash-algo']);
-    if (!CMS_SIGNING_ALGOS.includes(hashAlgo.name)) throw new ConfigError(`hash algorithm ${hashAlgo.name} cannot be used in an appended signature (one of ${CMS_SIGNING_ALGOS.join(', ')})`);
+    if (!CMS_SIGNING_ALGOS.includes(hashAlgo.name))
+      throw new ConfigError(
+        `hash algorithm ${hashAlgo.name} cannot be used in an appended signature (one of ${CMS_SIGNING_ALGOS.join(', ')})`,
+      );
     const password = a['pass-file'] ? await readPassFile(a['pass-file']) : undefined;
     const signer = await resolveSigner({ keyPath: a.key, certPath: a.cert, password }, warner(a));
     const cert = signer.cert!;
     const refusal = buildRefusal(cert, hashAlgo, a['signer-id']);
     if (refusal) throw new ConfigError(refusal);
-    await report(a, (stop) => signModsigTree(paths, treeOptions(a, stop), { key: signer.key, cert, hashAlgo, signerId: a['signer-id'], output, force: a.force }), writeVerb);
+    await report(
+      a,
+      (stop) =>
+        signModsigTree(paths, treeOptions(a, stop), {
+          key: signer.key,
+          cert,
+          hashAlgo,
+          signerId: a['signer-id'],
+          output,
+          force: a.force,
+        }),
+      writeVerb,
+    );
   },
 };
 
@@ -157,16 +249,24 @@ const detachSub: CommandModule<GlobalArgs, DetachArgs> = {
   command: 'detach [paths..]',
   describe: 'Turn an appended signature into the payload plus an evmctl v2 sidecar (FILE.sig)',
   builder: (y: Argv<GlobalArgs>) =>
-    outputOption(selectionOptions(y), 'Write the payload here (and its sidecar beside it) instead of in place (one FILE only)').option('cert', {
+    outputOption(
+      selectionOptions(y),
+      'Write the payload here (and its sidecar beside it) instead of in place (one FILE only)',
+    ).option('cert', {
       alias: 'c',
       ...repeatable,
-      describe: 'The signer\'s certificate: verifies the signature and gives the keyid when the PKCS#7 names the signer by issuer and serial',
+      describe:
+        "The signer's certificate: verifies the signature and gives the keyid when the PKCS#7 names the signer by issuer and serial",
     }) as unknown as Argv<DetachArgs>,
   handler: async (a) => {
     const paths = requirePaths(a.paths);
     const output = checkOutput(a, paths);
     const certs = await loadCertificates(a.cert, warner(a));
-    await report(a, (stop) => detachModsigTree(paths, treeOptions(a, stop), { certs, output, suffix: checkSuffix(a.suffix) }), writeVerb);
+    await report(
+      a,
+      (stop) => detachModsigTree(paths, treeOptions(a, stop), { certs, output, suffix: checkSuffix(a.suffix) }),
+      writeVerb,
+    );
   },
 };
 
@@ -180,17 +280,40 @@ const attachSub: CommandModule<GlobalArgs, AttachArgs> = {
   command: 'attach [paths..]',
   describe: 'Turn FILE plus its v2 sidecar into FILE with an appended signature (as sign-file would make it)',
   builder: (y: Argv<GlobalArgs>) =>
-    outputOption(selectionOptions(y), 'Write the signed file here instead of in place (one FILE only; the sidecar is kept)')
-      .option('cert', { alias: 'c', ...repeatable, describe: 'The signer\'s certificate, found by the sidecar\'s keyid; its issuer and serial or SKID go into the PKCS#7' })
-      .option('signer-id', { type: 'string', choices: SIGNER_IDS, default: 'issuer-serial' as SignerIdForm, describe: 'How the PKCS#7 names the signer (skid is sign-file -k)' })
-      .option('keep-sidecar', { type: 'boolean', describe: 'Keep FILE.sig after attaching in place (it no longer matches the file)' }) as unknown as Argv<AttachArgs>,
+    outputOption(
+      selectionOptions(y),
+      'Write the signed file here instead of in place (one FILE only; the sidecar is kept)',
+    )
+      .option('cert', {
+        alias: 'c',
+        ...repeatable,
+        describe:
+          "The signer's certificate, found by the sidecar's keyid; its issuer and serial or SKID go into the PKCS#7",
+      })
+      .option('signer-id', {
+        type: 'string',
+        choices: SIGNER_IDS,
+        default: 'issuer-serial' as SignerIdForm,
+        describe: 'How the PKCS#7 names the signer (skid is sign-file -k)',
+      })
+      .option('keep-sidecar', {
+        type: 'boolean',
+        describe: 'Keep FILE.sig after attaching in place (it no longer matches the file)',
+      }) as unknown as Argv<AttachArgs>,
   handler: async (a) => {
     const paths = requirePaths(a.paths);
     const output = checkOutput(a, paths);
     const certs = await loadCertificates(a.cert, warner(a));
     await report(
       a,
-      (stop) => attachModsigTree(paths, treeOptions(a, stop), { certs, signerId: a['signer-id'], suffix: checkSuffix(a.suffix), output, keepSidecar: a['keep-sidecar'] }),
+      (stop) =>
+        attachModsigTree(paths, treeOptions(a, stop), {
+          certs,
+          signerId: a['signer-id'],
+          suffix: checkSuffix(a.suffix),
+          output,
+          keepSidecar: a['keep-sidecar'],
+        }),
       writeVerb,
     );
   },

@@ -2,7 +2,17 @@ import type { Argv, CommandModule } from 'yargs';
 import { resolveSigner } from '../../crypto/signer.js';
 import { readPassFile } from '../../crypto/keys.js';
 import { signTree, SignDestination } from '../../ops/sign.js';
-import { checkXattrName, GlobalArgs, outputOptions, requirePaths, SelectionArgs, selectionOptions, signingAlgo, treeOptions, warner } from '../common.js';
+import {
+  checkXattrName,
+  GlobalArgs,
+  outputOptions,
+  requirePaths,
+  SelectionArgs,
+  selectionOptions,
+  signingAlgo,
+  treeOptions,
+  warner,
+} from '../common.js';
 import { Reporter, StopSignal } from '../output.js';
 
 interface Args extends GlobalArgs, SelectionArgs {
@@ -21,14 +31,34 @@ export const signCommand: CommandModule<GlobalArgs, Args> = {
   describe: 'Sign files into sidecars (evmctl format) and/or security.ima',
   builder: (y: Argv<GlobalArgs>) =>
     selectionOptions(y)
-      .option('key', { alias: 'k', type: 'string', describe: 'Private key, PEM or DER (default /etc/keys/privkey_evm.pem)' })
-      .option('cert', { alias: 'c', type: 'string', describe: 'Signer certificate: gives the keyid (its subjectKeyIdentifier) and must match the key' })
+      .option('key', {
+        alias: 'k',
+        type: 'string',
+        describe: 'Private key, PEM or DER (default /etc/keys/privkey_evm.pem)',
+      })
+      .option('cert', {
+        alias: 'c',
+        type: 'string',
+        describe: 'Signer certificate: gives the keyid (its subjectKeyIdentifier) and must match the key',
+      })
       .option('keyid', { type: 'string', describe: 'Keyid to write, 8 hex digits (overrides the certificate)' })
       .option('hash-algo', { alias: 'a', type: 'string', default: 'sha256', describe: 'Hash algorithm' })
       .option('sigv3', { type: 'boolean', describe: 'Version 3 signature (over struct ima_file_id; kernel 7.1+)' })
-      .option('to', { type: 'string', choices: ['sidecar', 'xattr', 'both'] as const, default: 'sidecar' as SignDestination, describe: 'Where to put the signature' })
-      .option('pass-file', { type: 'string', describe: 'File whose first line is the key password (else IMA_SIDECAR_KEY_PASSWORD or EVMCTL_KEY_PASSWORD)' })
-      .option('dry-run', { alias: 'n', type: 'boolean', describe: 'Compute the signatures, write nothing' }) as unknown as Argv<Args>,
+      .option('to', {
+        type: 'string',
+        choices: ['sidecar', 'xattr', 'both'] as const,
+        default: 'sidecar' as SignDestination,
+        describe: 'Where to put the signature',
+      })
+      .option('pass-file', {
+        type: 'string',
+        describe: 'File whose first line is the key password (else IMA_SIDECAR_KEY_PASSWORD or EVMCTL_KEY_PASSWORD)',
+      })
+      .option('dry-run', {
+        alias: 'n',
+        type: 'boolean',
+        describe: 'Compute the signatures, write nothing',
+      }) as unknown as Argv<Args>,
   handler: async (a) => {
     const paths = requirePaths(a.paths);
     const hashAlgo = signingAlgo(a['hash-algo']);
@@ -38,7 +68,18 @@ export const signCommand: CommandModule<GlobalArgs, Args> = {
     const stop = new StopSignal();
     stop.install();
     const reporter = new Reporter(outputOptions(a));
-    await reporter.consume(signTree(paths, treeOptions(a, stop), { key: signer.key, keyid: signer.keyid, hashAlgo, version: a.sigv3 ? 3 : 2, to: a.to, xattrName, suffix: a.suffix, dryRun: a['dry-run'] }));
+    await reporter.consume(
+      signTree(paths, treeOptions(a, stop), {
+        key: signer.key,
+        keyid: signer.keyid,
+        hashAlgo,
+        version: a.sigv3 ? 3 : 2,
+        to: a.to,
+        xattrName,
+        suffix: a.suffix,
+        dryRun: a['dry-run'],
+      }),
+    );
     process.exitCode = reporter.finish(stop);
   },
 };

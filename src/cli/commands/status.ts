@@ -3,7 +3,17 @@ import { loadCertificates } from '../../crypto/certificate.js';
 import { FileResult } from '../../ops/result.js';
 import { statusTree } from '../../ops/status.js';
 import { forEachResult } from '../../ops/tree.js';
-import { checkXattrName, GlobalArgs, outputOptions, repeatable, requirePaths, SelectionArgs, selectionOptions, treeOptions, warner } from '../common.js';
+import {
+  checkXattrName,
+  GlobalArgs,
+  outputOptions,
+  repeatable,
+  requirePaths,
+  SelectionArgs,
+  selectionOptions,
+  treeOptions,
+  warner,
+} from '../common.js';
 import { printable, Reporter, StopSignal, writeOut } from '../output.js';
 
 interface Args extends GlobalArgs, SelectionArgs {
@@ -14,7 +24,10 @@ const COLUMNS = ['STATE', 'FS', 'XATTRS', 'APPENDED', 'TYPE', 'ALGO', 'KEYID', '
 const WIDTHS = [13, 12, 7, 8, 7, 9, 9, 9];
 
 function row(cells: string[]): string {
-  return cells.map((c, i) => (i < WIDTHS.length ? c.padEnd(WIDTHS[i]!) : c)).join(' ').trimEnd();
+  return cells
+    .map((c, i) => (i < WIDTHS.length ? c.padEnd(WIDTHS[i]!) : c))
+    .join(' ')
+    .trimEnd();
 }
 
 function tableRow(r: FileResult): string {
@@ -23,15 +36,29 @@ function tableRow(r: FileResult): string {
   const type = v ? (v.kind === 'signature' ? `sig-v${v.version}` : 'digest') : '-';
   const verified = d.verified as Record<string, string> | undefined;
   const ver = verified ? (Object.values(verified).every((x) => x === 'ok') ? 'ok' : 'FAILED') : '-';
-  const line = row([r.status, String(d.filesystem ?? '-'), String(d.xattrs ?? '-'), String(d.appended ?? '-'), type, v?.algo.name ?? '-', v?.kind === 'signature' ? v.keyid : '-', ver, printable(r.path)]);
+  const line = row([
+    r.status,
+    String(d.filesystem ?? '-'),
+    String(d.xattrs ?? '-'),
+    String(d.appended ?? '-'),
+    type,
+    v?.algo.name ?? '-',
+    v?.kind === 'signature' ? v.keyid : '-',
+    ver,
+    printable(r.path),
+  ]);
   return r.reason ? `${line}\n    ${r.reason}` : line;
 }
 
 export const statusCommand: CommandModule<GlobalArgs, Args> = {
   command: 'status [paths..]',
-  describe: 'Show where each file\'s signature lives and whether sidecar and xattr agree',
+  describe: "Show where each file's signature lives and whether sidecar and xattr agree",
   builder: (y: Argv<GlobalArgs>) =>
-    selectionOptions(y).option('cert', { alias: 'c', ...repeatable, describe: 'Also verify each carrier against these certificates' }) as unknown as Argv<Args>,
+    selectionOptions(y).option('cert', {
+      alias: 'c',
+      ...repeatable,
+      describe: 'Also verify each carrier against these certificates',
+    }) as unknown as Argv<Args>,
   handler: async (a) => {
     const paths = requirePaths(a.paths);
     const xattrName = checkXattrName(a.xattr);

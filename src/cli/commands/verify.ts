@@ -1,7 +1,16 @@
 import type { Argv, CommandModule } from 'yargs';
 import { loadCertificates } from '../../crypto/certificate.js';
 import { verifyTree, VerifySource } from '../../ops/verify.js';
-import { checkXattrName, GlobalArgs, outputOptions, requirePaths, SelectionArgs, selectionOptions, treeOptions, warner } from '../common.js';
+import {
+  checkXattrName,
+  GlobalArgs,
+  outputOptions,
+  requirePaths,
+  SelectionArgs,
+  selectionOptions,
+  treeOptions,
+  warner,
+} from '../common.js';
 import { repeatable } from '../common.js';
 import { Reporter, StopSignal } from '../output.js';
 
@@ -15,8 +24,18 @@ export const verifyCommand: CommandModule<GlobalArgs, Args> = {
   describe: 'Verify the signatures in sidecars and/or security.ima',
   builder: (y: Argv<GlobalArgs>) =>
     selectionOptions(y)
-      .option('cert', { alias: 'c', ...repeatable, describe: 'Certificates (PEM, DER, bundles, directories); default /etc/keys/x509_evm.der and x509_ima.der' })
-      .option('from', { type: 'string', choices: ['auto', 'sidecar', 'xattr', 'appended'] as const, default: 'auto' as VerifySource, describe: 'Which carrier to check (auto: every one present; appended: the signature appended to the file, over its payload)' }) as unknown as Argv<Args>,
+      .option('cert', {
+        alias: 'c',
+        ...repeatable,
+        describe: 'Certificates (PEM, DER, bundles, directories); default /etc/keys/x509_evm.der and x509_ima.der',
+      })
+      .option('from', {
+        type: 'string',
+        choices: ['auto', 'sidecar', 'xattr', 'appended'] as const,
+        default: 'auto' as VerifySource,
+        describe:
+          'Which carrier to check (auto: every one present; appended: the signature appended to the file, over its payload)',
+      }) as unknown as Argv<Args>,
   handler: async (a) => {
     const paths = requirePaths(a.paths);
     const xattrName = checkXattrName(a.xattr);
@@ -24,7 +43,9 @@ export const verifyCommand: CommandModule<GlobalArgs, Args> = {
     const stop = new StopSignal();
     stop.install();
     const reporter = new Reporter(outputOptions(a));
-    await reporter.consume(verifyTree(paths, treeOptions(a, stop), { certs, from: a.from, xattrName, suffix: a.suffix }));
+    await reporter.consume(
+      verifyTree(paths, treeOptions(a, stop), { certs, from: a.from, xattrName, suffix: a.suffix }),
+    );
     process.exitCode = reporter.finish(stop);
   },
 };

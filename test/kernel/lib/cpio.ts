@@ -43,8 +43,7 @@ export class Cpio {
     let ino = 1;
     // Parents were inserted before their children, and Map keeps insertion order.
     for (const e of this.entries.values()) {
-      const mode =
-        e.kind === 'dir' ? 0o040000 | e.mode : e.kind === 'file' ? 0o100000 | e.mode : 0o120777;
+      const mode = e.kind === 'dir' ? 0o040000 | e.mode : e.kind === 'file' ? 0o100000 | e.mode : 0o120777;
       const data = e.kind === 'file' ? e.data : e.kind === 'symlink' ? Buffer.from(e.target) : Buffer.alloc(0);
       parts.push(record(e.path, ino++, mode, e.kind === 'dir' ? 2 : 1, data));
     }

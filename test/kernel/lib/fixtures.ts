@@ -3,7 +3,16 @@
 // keys, mkfs.ext4 -d (which carries security.ima from a host folder into the image) and
 // mkfs.vfat + mtools for FAT. Nothing is mounted on the host.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { mustRun, run } from './exec.js';
 import type { HashAlgo, SigningTool } from './signer.js';
@@ -23,8 +32,20 @@ export function makeKey(dir: string, name: string, bits: number): Key {
   // OpenSSL's default extensions give the certificate a subjectKeyIdentifier (the SHA-1
   // of the key), whose last 4 bytes are the keyid the kernel looks the signer up by.
   mustRun('openssl', [
-    'req', '-x509', '-newkey', `rsa:${bits}`, '-nodes', '-sha256', '-days', '3650',
-    '-subj', `/CN=ima-sidecar kernel test ${name}`, '-keyout', keyPem, '-out', certPem,
+    'req',
+    '-x509',
+    '-newkey',
+    `rsa:${bits}`,
+    '-nodes',
+    '-sha256',
+    '-days',
+    '3650',
+    '-subj',
+    `/CN=ima-sidecar kernel test ${name}`,
+    '-keyout',
+    keyPem,
+    '-out',
+    certPem,
   ]);
   mustRun('openssl', ['x509', '-in', certPem, '-outform', 'DER', '-out', certDer]);
   return { name, keyPem, certPem, certDer: readFileSync(certDer) };
@@ -61,7 +82,10 @@ export interface Keys {
 }
 
 function payload(name: string): Buffer {
-  return Buffer.concat([Buffer.from(`ima-sidecar kernel acceptance: ${name}\n`), randomBytes(3000 + Math.floor(Math.random() * 5000))]);
+  return Buffer.concat([
+    Buffer.from(`ima-sidecar kernel acceptance: ${name}\n`),
+    randomBytes(3000 + Math.floor(Math.random() * 5000)),
+  ]);
 }
 
 function put(root: string, rel: string, data: Buffer): string {
@@ -100,22 +124,56 @@ export function prepareAppraiseTree(tool: SigningTool, root: string, keys: Keys)
   sign(keys.a, 'sha256', 'sidecar', [one]);
   sign(keys.b, 'sha512', 'sidecar', [two]);
   tool.importSidecars(true, [join(root, 'imported-tree')]);
-  cases.push({ path: 'imported-tree/one', how: 'sign --to sidecar (sha256), then import -r DIR', expect: 'allowed', hostType: 3 });
-  cases.push({ path: 'imported-tree/sub/two', how: 'sign --to sidecar (RSA-4096, sha512), then import -r DIR', expect: 'allowed', hostType: 3 });
+  cases.push({
+    path: 'imported-tree/one',
+    how: 'sign --to sidecar (sha256), then import -r DIR',
+    expect: 'allowed',
+    hostType: 3,
+  });
+  cases.push({
+    path: 'imported-tree/sub/two',
+    how: 'sign --to sidecar (RSA-4096, sha512), then import -r DIR',
+    expect: 'allowed',
+    hostType: 3,
+  });
 
   const tampered = f('tampered');
   sign(keys.a, 'sha256', 'xattr', [tampered]);
   appendFileSync(tampered, 'changed after signing\n');
-  cases.push({ path: 'tampered', how: 'sign --to xattr, then content appended', expect: 'denied', cause: 'invalid-signature', hostType: 3 });
+  cases.push({
+    path: 'tampered',
+    how: 'sign --to xattr, then content appended',
+    expect: 'denied',
+    cause: 'invalid-signature',
+    hostType: 3,
+  });
 
   sign(keys.stranger, 'sha256', 'xattr', [f('unknown-key')]);
-  cases.push({ path: 'unknown-key', how: 'sign --to xattr with a key not in _ima', expect: 'denied', cause: 'invalid-signature', hostType: 3 });
+  cases.push({
+    path: 'unknown-key',
+    how: 'sign --to xattr with a key not in _ima',
+    expect: 'denied',
+    cause: 'invalid-signature',
+    hostType: 3,
+  });
 
   tool.hashOnly('sha256', [f('hash-only')]);
-  cases.push({ path: 'hash-only', how: 'hash --to xattr (0x04 value)', expect: 'denied', cause: 'IMA-signature-required', hostType: 4 });
+  cases.push({
+    path: 'hash-only',
+    how: 'hash --to xattr (0x04 value)',
+    expect: 'denied',
+    cause: 'IMA-signature-required',
+    hostType: 4,
+  });
 
   f('no-value');
-  cases.push({ path: 'no-value', how: 'no security.ima', expect: 'denied', cause: 'IMA-signature-required', hostType: 0 });
+  cases.push({
+    path: 'no-value',
+    how: 'no security.ima',
+    expect: 'denied',
+    cause: 'IMA-signature-required',
+    hostType: 0,
+  });
 
   sign(keys.a, 'sha256', 'sidecar', [f('sidecar-not-imported')]);
   cases.push({
@@ -135,7 +193,9 @@ export function checkHostValues(root: string, cases: AppraiseCase[]): string[] {
     const v = readIma(join(root, c.path));
     const got = v ? v[0] : 0;
     if (got !== c.hostType) {
-      problems.push(`${c.path} (${c.how}): security.ima type ${got ? `0x0${got}` : 'absent'}, expected ${c.hostType ? `0x0${c.hostType}` : 'absent'}`);
+      problems.push(
+        `${c.path} (${c.how}): security.ima type ${got ? `0x0${got}` : 'absent'}, expected ${c.hostType ? `0x0${c.hostType}` : 'absent'}`,
+      );
     }
   }
   return problems;
@@ -231,9 +291,11 @@ export function prepareKexecDisks(tool: SigningTool, work: string, vmlinuz: stri
   mkdirSync(root, { recursive: true });
   tool.migrate(fromFat, join(root, 'migrated'));
   const found = findFile(join(root, 'migrated'), 'vmlinuz');
-  if (found.length !== 1) problems.push(`migrate -r ${fromFat} ${join(root, 'migrated')} produced ${found.length} files named vmlinuz`);
+  if (found.length !== 1)
+    problems.push(`migrate -r ${fromFat} ${join(root, 'migrated')} produced ${found.length} files named vmlinuz`);
   const migrated = found.length ? relative(root, found[0]) : 'migrated/vmlinuz';
-  if (found.length && readIma(found[0])?.[0] !== 3) problems.push(`the migrated ${migrated} has no signature in security.ima`);
+  if (found.length && readIma(found[0])?.[0] !== 3)
+    problems.push(`the migrated ${migrated} has no signature in security.ima`);
 
   const inPlace = put(root, 'inplace/vmlinuz', readFileSync(vmlinuz));
   tool.sign({ keyPem: keys.b.keyPem, certPem: keys.b.certPem, hashAlgo: 'sha512', to: 'xattr' }, [inPlace]);
@@ -244,7 +306,16 @@ export function prepareKexecDisks(tool: SigningTool, work: string, vmlinuz: stri
   const ext4Image = join(work, 'kexec-ext4.img');
   makeExt4Image(root, ext4Image, ext4Uuid, 'imakexec');
   for (const p of [migrated, 'inplace/vmlinuz']) {
-    if (!/security\.ima/.test(ext4Xattrs(ext4Image, p))) problems.push(`mkfs.ext4 -d did not carry security.ima of ${p} into the image`);
+    if (!/security\.ima/.test(ext4Xattrs(ext4Image, p)))
+      problems.push(`mkfs.ext4 -d did not carry security.ima of ${p} into the image`);
   }
-  return { fatImage, ext4Image, ext4Uuid, migrated, inPlace: 'inplace/vmlinuz', unsigned: 'unsigned/vmlinuz', problems };
+  return {
+    fatImage,
+    ext4Image,
+    ext4Uuid,
+    migrated,
+    inPlace: 'inplace/vmlinuz',
+    unsigned: 'unsigned/vmlinuz',
+    problems,
+  };
 }

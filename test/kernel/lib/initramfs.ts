@@ -78,7 +78,8 @@ export function buildInitramfs(tools: Toolchain, plan: GuestPlan, outFile: strin
     }
   }
 
-  for (const m of tools.kernel.moduleOrder) c.file(`lib/modules/${m}.ko`, readFileSync(join(tools.kernel.modulesDir, `${m}.ko`)));
+  for (const m of tools.kernel.moduleOrder)
+    c.file(`lib/modules/${m}.ko`, readFileSync(join(tools.kernel.modulesDir, `${m}.ko`)));
   const t = 'etc/ima-test';
   c.file(`${t}/modules`, tools.kernel.moduleOrder.join('\n') + '\n');
   c.file(`${t}/mounts`, plan.mounts.map((m) => `${m.device} ${m.fstype} ${m.dir} ${m.options}`).join('\n') + '\n');
@@ -87,7 +88,8 @@ export function buildInitramfs(tools: Toolchain, plan: GuestPlan, outFile: strin
   c.file(`${t}/policy`, plan.policy.length ? plan.policy.join('\n') + '\n' : '');
   const list = (checks: Check[]): string => {
     for (const ch of checks) {
-      if (/\s/.test(ch.name) || /\s/.test(ch.path)) throw new Error(`check names and paths must not contain spaces: ${ch.name} ${ch.path}`);
+      if (/\s/.test(ch.name) || /\s/.test(ch.path))
+        throw new Error(`check names and paths must not contain spaces: ${ch.name} ${ch.path}`);
     }
     return checks.map((ch) => `${ch.op} ${ch.name} ${ch.path}\n`).join('');
   };

@@ -67,15 +67,14 @@ export function moduleDepends(koFile: string): string[] {
   const start = at + key.length;
   const end = buf.indexOf(0, start);
   const value = buf.subarray(start, end < 0 ? buf.length : end).toString('latin1');
-  return value.split(',').map((s) => normalizeModuleName(s.trim())).filter((s) => s.length > 0);
+  return value
+    .split(',')
+    .map((s) => normalizeModuleName(s.trim()))
+    .filter((s) => s.length > 0);
 }
 
 /** Dependencies first, each module once; built-in modules are left out. */
-export function moduleLoadOrder(
-  index: Map<string, string>,
-  builtin: Set<string>,
-  roots: readonly string[],
-): string[] {
+export function moduleLoadOrder(index: Map<string, string>, builtin: Set<string>, roots: readonly string[]): string[] {
   const order: string[] = [];
   const state = new Map<string, 'visiting' | 'done'>();
   const visit = (name: string, chain: string[]): void => {
@@ -88,7 +87,9 @@ export function moduleLoadOrder(
         state.set(n, 'done');
         return;
       }
-      throw new Error(`kernel module ${n} is neither a .ko file nor built in (needed by ${chain.join(' -> ') || 'the suite'})`);
+      throw new Error(
+        `kernel module ${n} is neither a .ko file nor built in (needed by ${chain.join(' -> ') || 'the suite'})`,
+      );
     }
     state.set(n, 'visiting');
     for (const d of moduleDepends(file)) visit(d, [...chain, n]);

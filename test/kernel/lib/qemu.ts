@@ -25,19 +25,31 @@ export const LOG_DIR = process.env.IMA_SIDECAR_KERNEL_LOG_DIR;
 
 export const BOOT_TIMEOUT_MS = Number(process.env.IMA_SIDECAR_KERNEL_BOOT_TIMEOUT_MS || 300_000);
 
-export function boot(tools: Toolchain, initramfs: string, drives: Drive[], timeoutMs = BOOT_TIMEOUT_MS): Promise<BootResult> {
+export function boot(
+  tools: Toolchain,
+  initramfs: string,
+  drives: Drive[],
+  timeoutMs = BOOT_TIMEOUT_MS,
+): Promise<BootResult> {
   const args = [
     // /dev/kvm here is a paravirtual KVM on which a stock kernel hangs in its
     // decompressor: always emulate.
-    '-accel', 'tcg',
-    '-cpu', 'max',
-    '-m', '512',
-    '-smp', '1',
+    '-accel',
+    'tcg',
+    '-cpu',
+    'max',
+    '-m',
+    '512',
+    '-smp',
+    '1',
     '-nographic',
     '-no-reboot',
-    '-kernel', tools.kernel.vmlinuz,
-    '-initrd', initramfs,
-    '-append', KERNEL_CMDLINE,
+    '-kernel',
+    tools.kernel.vmlinuz,
+    '-initrd',
+    initramfs,
+    '-append',
+    KERNEL_CMDLINE,
   ];
   for (const d of drives) {
     args.push('-drive', `file=${d.file},format=raw,if=virtio${d.readonly ? ',readonly=on' : ''}`);
@@ -105,7 +117,15 @@ function field(line: string, key: string): string {
 }
 
 export function parseReport(output: string): GuestReport {
-  const rep: GuestReport = { began: false, ended: false, results: [], info: new Map(), audits: [], dmesg: [], keys: [] };
+  const rep: GuestReport = {
+    began: false,
+    ended: false,
+    results: [],
+    info: new Map(),
+    audits: [],
+    dmesg: [],
+    keys: [],
+  };
   for (const line of output.split('\n')) {
     if (line === 'IMA-TEST BEGIN') rep.began = true;
     else if (line === 'IMA-TEST END') rep.ended = true;
@@ -121,7 +141,13 @@ export function parseReport(output: string): GuestReport {
       rep.dmesg.push(d);
       // e.g. audit: type=1800 audit(...): pid=61 uid=0 ... op=appraise_data cause=invalid-signature comm="cat" name="/mnt/a/x" dev="vda" ino=13 res=0 errno=0
       if (/type=18\d\d\b/.test(d) && / cause=/.test(d)) {
-        rep.audits.push({ op: field(d, 'op'), cause: field(d, 'cause'), name: field(d, 'name'), comm: field(d, 'comm'), line: d });
+        rep.audits.push({
+          op: field(d, 'op'),
+          cause: field(d, 'cause'),
+          name: field(d, 'name'),
+          comm: field(d, 'comm'),
+          line: d,
+        });
       }
     }
   }

@@ -54,7 +54,11 @@ export function imaSidecarTool(): SigningTool {
 /** evmctl doing the same steps; only with IMA_SIDECAR_KERNEL_PREP=evmctl, for debugging the harness. */
 export function evmctlReferenceTool(): SigningTool {
   const files = (p: string): string[] =>
-    statSync(p).isDirectory() ? readdirSync(p).sort().flatMap((n) => files(join(p, n))) : [p];
+    statSync(p).isDirectory()
+      ? readdirSync(p)
+          .sort()
+          .flatMap((n) => files(join(p, n)))
+      : [p];
   const setFromSidecar = (sig: string, file: string) => mustRun('evmctl', ['ima_setxattr', '--sigfile', sig, file]);
   return {
     label: 'evmctl (debugging stand-in)',
@@ -89,7 +93,8 @@ export function chooseSigningTool(): SigningTool {
   const want = process.env.IMA_SIDECAR_KERNEL_PREP;
   if (!want || want === 'ima-sidecar') return imaSidecarTool();
   if (want === 'evmctl') {
-    if (process.env.CI === 'true') throw new Error('IMA_SIDECAR_KERNEL_PREP=evmctl is a debugging aid and is refused under CI');
+    if (process.env.CI === 'true')
+      throw new Error('IMA_SIDECAR_KERNEL_PREP=evmctl is a debugging aid and is refused under CI');
     return evmctlReferenceTool();
   }
   throw new Error(`IMA_SIDECAR_KERNEL_PREP=${want}: expected ima-sidecar (the default) or evmctl`);

@@ -91,7 +91,9 @@ function aptRetry(notes: string[], args: string[], cwd?: string): void {
     r = run('apt-get', [...APT_OPTS, ...args], { env: aptEnv, cwd });
   }
   if (r.status !== 0) {
-    throw new SetupError(`apt-get ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().slice(-600)}`);
+    throw new SetupError(
+      `apt-get ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().slice(-600)}`,
+    );
   }
 }
 
@@ -99,7 +101,8 @@ function ensureHostCommands(notes: string[]): string | undefined {
   const missing = HOST_COMMANDS.filter(([cmd]) => !which(cmd));
   if (missing.length === 0) return undefined;
   const pkgs = [...new Set(missing.map(([, p]) => p))];
-  if (!which('apt-get')) return `missing ${missing.map(([c]) => c).join(', ')} and no apt-get to install ${pkgs.join(' ')}`;
+  if (!which('apt-get'))
+    return `missing ${missing.map(([c]) => c).join(', ')} and no apt-get to install ${pkgs.join(' ')}`;
   try {
     aptRetry(notes, ['install', '-y', '--no-install-recommends', ...pkgs]);
     notes.push(`installed ${pkgs.join(' ')}`);
@@ -111,7 +114,11 @@ function ensureHostCommands(notes: string[]): string | undefined {
 }
 
 function debsIn(dir: string): string[] {
-  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.deb')).map((f) => join(dir, f)) : [];
+  return existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.deb'))
+        .map((f) => join(dir, f))
+    : [];
 }
 
 function resolveKernelPackage(notes: string[]): string | undefined {
@@ -132,8 +139,11 @@ function ensureKernel(cache: string, notes: string[]): Kernel {
   const kernelRoot = join(cache, 'kernel');
   if (!pkg) {
     // Offline: fall back on a kernel unpacked by an earlier run.
-    const cached = existsSync(kernelRoot) ? readdirSync(kernelRoot).filter((d) => existsSync(join(kernelRoot, d, 'ready'))) : [];
-    if (cached.length === 0) throw new SetupError('cannot resolve the kernel package of linux-image-amd64 (apt-cache) and none is cached');
+    const cached = existsSync(kernelRoot)
+      ? readdirSync(kernelRoot).filter((d) => existsSync(join(kernelRoot, d, 'ready')))
+      : [];
+    if (cached.length === 0)
+      throw new SetupError('cannot resolve the kernel package of linux-image-amd64 (apt-cache) and none is cached');
     pkg = `linux-image-${cached.sort().at(-1)}`;
     notes.push(`apt-cache could not resolve linux-image-amd64; using the cached ${pkg}`);
   }
@@ -189,7 +199,8 @@ function ensureKernel(cache: string, notes: string[]): Kernel {
     rmSync(tmp, { recursive: true, force: true });
   }
   // Older kernels (the metapackage moved on) are of no further use.
-  for (const d of readdirSync(kernelRoot)) if (d !== version) rmSync(join(kernelRoot, d), { recursive: true, force: true });
+  for (const d of readdirSync(kernelRoot))
+    if (d !== version) rmSync(join(kernelRoot, d), { recursive: true, force: true });
   for (const f of debsIn(debDir)) if (f !== deb) rmSync(f, { force: true });
   return wanted();
 }
@@ -219,7 +230,15 @@ function ensureGuestUserland(cache: string, notes: string[]): { root: string; bu
   }
   // The libraries kexec links that the host does not have (apt fetches only what is
   // missing here; the rest comes from the host's own /lib at initramfs time).
-  aptRetry(notes, ['install', '-d', '-y', '--no-install-recommends', '-o', `Dir::Cache::archives=${debDir}`, 'kexec-tools']);
+  aptRetry(notes, [
+    'install',
+    '-d',
+    '-y',
+    '--no-install-recommends',
+    '-o',
+    `Dir::Cache::archives=${debDir}`,
+    'kexec-tools',
+  ]);
   rmSync(join(debDir, 'partial'), { recursive: true, force: true });
   rmSync(join(debDir, 'lock'), { force: true });
 
@@ -230,7 +249,12 @@ function ensureGuestUserland(cache: string, notes: string[]): { root: string; bu
       const r = run('dpkg', ['-x', deb, x]);
       if (r.status !== 0) throw new SetupError(`dpkg -x ${deb}: ${r.stderr.trim()}`);
     }
-    writeFileSync(join(x, 'ready'), debsIn(debDir).map((f) => f.split('/').pop()).join('\n') + '\n');
+    writeFileSync(
+      join(x, 'ready'),
+      debsIn(debDir)
+        .map((f) => f.split('/').pop())
+        .join('\n') + '\n',
+    );
     rmSync(root, { recursive: true, force: true });
     try {
       renameSync(x, root);
@@ -248,7 +272,8 @@ function ensureGuestUserland(cache: string, notes: string[]): { root: string; bu
 
 /** Prepares what the suite needs, or says why it cannot run here. */
 export function setupToolchain(): Setup {
-  if (process.platform !== 'linux' || process.arch !== 'x64') return { ok: false, reason: 'needs an x86-64 Linux host' };
+  if (process.platform !== 'linux' || process.arch !== 'x64')
+    return { ok: false, reason: 'needs an x86-64 Linux host' };
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
     return { ok: false, reason: 'needs root (apt-get, and security.ima on the files that go into the disk images)' };
   }
