@@ -4,9 +4,8 @@
  * made of a range of another plus some bytes, atomically and streaming, so
  * that a large kernel image never has to fit in memory.
  */
-import { constants, readSync } from 'node:fs';
+import { readSync } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { FileHandle, open, rename, unlink } from 'node:fs/promises';
 import type { PositionalReader } from '../crypto/digest.js';
 import {
   AppendedLayout,
@@ -15,15 +14,8 @@ import {
   MODSIG_TRAILER_SIZE,
   parseTrailer,
 } from '../codec/modsig.js';
-import { FileError, FormatError, describeSystemError, errnoOf } from '../errors.js';
-import { fsPath } from './fs-path.js';
-import {
-  existingRegularFile,
-  registerTemporary,
-  syncDirectoryOf,
-  temporaryPathFor,
-  unregisterTemporary,
-} from './atomic-write.js';
+import { FormatError } from '../errors.js';
+import { AtomicWriteOptions, NewFile, writeFileAtomic, WriteResult } from './atomic-write.js';
 
 export interface AppendedInfo {
   readonly layout: AppendedLayout;
@@ -92,7 +84,7 @@ async function copyRange(
   from: PositionalReader,
   start: number,
   length: number,
-  to: FileHandle,
+  to: NewFile,
   buffer: Buffer,
 ): Promise<void> {
   let done = 0;
@@ -100,68 +92,31 @@ async function copyRange(
     const want = Math.min(buffer.length, length - done);
     const { bytesRead } = await from.read(buffer, 0, want, start + done);
     if (bytesRead === 0) throw new Error(`source ended after ${start + done} bytes (it shrank while being copied)`);
-    await to.write(buffer, 0, bytesRead);
+    await to.write(buffer.subarray(0, bytesRead));
     done += bytesRead;
   }
 }
 
-export interface StreamWriteOptions {
-  /** Permission bits of the new file (not subject to the umask). */
-  readonly mode: number;
-  /** Try to give the new file this owner (only works for root; failures are ignored). */
-  readonly owner?: { uid: number; gid: number };
-  /** Runs after the data is on disk and before the rename; throwing aborts with nothing replaced. */
-  readonly beforeRename?: () => void | Promise<void>;
-  readonly what?: string;
-}
-
 /**
- * Writes the concatenation of `parts` to `path` atomically: a temporary file
- * beside it (named and registered as writeFileAtomic names them, so signal
- * handlers and later runs clean it up), fsync, rename, fsync of the
- * directory. Refuses to replace anything but a regular file.
+ * Writes the concatenation of `parts` to `path` with the one atomic writer
+ * (carriers/atomic-write.ts), streaming: a large kernel image never has to
+ * fit in memory.
  */
-export async function writePartsAtomic(
-  path: string,
-  parts: readonly Part[],
-  opts: StreamWriteOptions,
-): Promise<{ replaced: boolean }> {
-  const what = opts.what ?? 'file';
-  const replaced = await existingRegularFile(path, what);
-  const tmp = temporaryPathFor(path);
-  registerTemporary(tmp);
-  try {
-    const h = await open(
-      fsPath(tmp),
-      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-      0o600,
-    );
-    try {
+export function writePartsAtomic(path: string, parts: readonly Part[], opts: AtomicWriteOptions): Promise<WriteResult> {
+  return writeFileAtomic(
+    path,
+    async (file) => {
       const buffer = Buffer.allocUnsafe(CHUNK);
       for (const p of parts) {
-        if (Buffer.isBuffer(p)) await h.write(p, 0, p.length);
-        else await copyRange(p.handle, p.start, p.length, h, buffer);
+        if (Buffer.isBuffer(p)) await file.write(p);
+        else await copyRange(p.handle, p.start, p.length, file, buffer);
       }
-      if (opts.owner) await h.chown(opts.owner.uid, opts.owner.gid).catch(() => {});
-      await h.chmod(opts.mode & 0o7777);
-      await h.sync();
-    } finally {
-      await h.close();
-    }
-    if (opts.beforeRename) await opts.beforeRename();
-    await rename(fsPath(tmp), fsPath(path));
-    unregisterTemporary(tmp);
-  } catch (e) {
-    await unlink(fsPath(tmp)).catch(() => {});
-    unregisterTemporary(tmp);
-    if (e instanceof FileError && e.code === 'ECHANGED') throw e;
-    throw new FileError(path, `cannot write ${what}: ${describeSystemError(e)}`, errnoOf(e));
-  }
-  await syncDirectoryOf(path);
-  return { replaced };
+    },
+    opts,
+  );
 }
 
 /** Mode and owner to give a rewritten copy of a file: its own, without set-id bits. */
-export function keepModeOf(st: Stats): Pick<StreamWriteOptions, 'mode' | 'owner'> {
+export function keepModeOf(st: Stats): Pick<AtomicWriteOptions, 'mode' | 'owner'> {
   return { mode: st.mode & 0o777, owner: { uid: st.uid, gid: st.gid } };
 }

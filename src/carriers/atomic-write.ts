@@ -1,26 +1,37 @@
 /**
- * Writing a file so that readers see the old bytes or the new, never a mix:
- * a temporary name in the same directory, fdatasync, rename, fsync of the
- * directory. Temporary files in flight are registered, so that a signal
- * handler can remove them, and carry the writer's pid, so a later run can
- * remove those a killed run left behind.
+ * The one atomic writer, for sidecars, rewritten files with appended
+ * signatures and migrate's copies: readers see the old file or the new, never
+ * a mix. A temporary name in the same directory, the content, mode and times,
+ * then (beforeRename) whatever must be set on the finished file, such as its
+ * xattr; fsync, rename, fsync of the directory. Temporary files in flight are
+ * registered, so that a signal handler can remove them, and carry the
+ * writer's pid, so that a later run can remove those a killed run left behind.
  *
- * A tree run writes thousands of small sidecars, and the flushes were most of
- * `sign -r`'s time (two per file, each waiting for a journal commit): the
- * flushes run on the thread pool, shared by the files waiting at the same
- * time where the filesystem allows (data-flush.ts); elsewhere the directory
- * flush is shared by every file renamed into that directory while it was
- * pending. Each file's write
+ * The flushes run on the thread pool; a directory's flush is shared by every
+ * file renamed into it while one was pending (group-commit.ts). Each write
  * still returns only once its own bytes and its own name are on disk. The
  * small calls (create, write, rename) are synchronous: a thread-pool round
  * trip costs more than they do.
  */
-import { closeSync, constants, fsync, lstatSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  fsync,
+  futimesSync,
+  lstatSync,
+  openSync,
+  renameSync,
+  unlinkSync,
+  write,
+  writeSync,
+} from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { FileError, describeSystemError, errnoOf } from '../errors.js';
 import { encodeFsName, fsDirPath, fsPath } from './fs-path.js';
-import { flushNewFile, flushRename, GroupCommit } from './data-flush.js';
+import { GroupCommit } from './group-commit.js';
 
 export const TEMP_SUFFIX = '.ima-sidecar-tmp';
 const TEMP_PATTERN = /^\.(.+)\.(\d+)\.[0-9a-f]{8}\.ima-sidecar-tmp$/;
@@ -91,8 +102,8 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-function onPool(flush: (fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => void, fd: number): Promise<void> {
-  return new Promise((resolve, reject) => flush(fd, (e) => (e ? reject(e) : resolve())));
+function fsyncOnPool(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
 }
 
 async function fsyncDirectoryNow(dir: string | Buffer): Promise<void> {
@@ -103,7 +114,7 @@ async function fsyncDirectoryNow(dir: string | Buffer): Promise<void> {
     return; // the rename is done and atomic; a directory we cannot open cannot be flushed either
   }
   try {
-    await onPool(fsync, fd);
+    await fsyncOnPool(fd);
   } catch {
     // Some filesystems (FUSE among them) refuse fsync on a directory; the rename is still atomic.
   } finally {
@@ -114,7 +125,9 @@ async function fsyncDirectoryNow(dir: string | Buffer): Promise<void> {
 /** Directory flushes by directory, each shared by every rename made into it while one was pending. */
 const directoryFlushes = new Map<string, GroupCommit<string | Buffer>>();
 
-function fsyncDirectory(dir: string | Buffer): Promise<void> {
+/** Makes a rename into the directory of `path` durable (one flush shared by the renames made meanwhile). */
+export function syncDirectoryOf(path: string): Promise<void> {
+  const dir = fsDirPath(path);
   const key = typeof dir === 'string' ? dir : dir.toString('latin1');
   let flushes = directoryFlushes.get(key);
   if (!flushes) {
@@ -122,11 +135,6 @@ function fsyncDirectory(dir: string | Buffer): Promise<void> {
     directoryFlushes.set(key, flushes);
   }
   return flushes.join(dir);
-}
-
-/** Makes a rename into the directory of `path` durable (one flush shared by the renames made meanwhile). */
-export function syncDirectoryOf(path: string): Promise<void> {
-  return fsyncDirectory(fsDirPath(path));
 }
 
 export interface WriteResult {
@@ -138,9 +146,8 @@ export interface WriteResult {
  * Whether `path` holds a regular file that a write will replace; throws for
  * anything else there (a symlink is never written through).
  */
-export async function existingRegularFile(path: string, what: string): Promise<boolean> {
+export function existingRegularFile(path: string, what: string): boolean {
   try {
-    // No exception for the common case, a new file: throwing one costs five times the lstat.
     const st = lstatSync(fsPath(path), { throwIfNoEntry: false });
     if (!st) return false;
     if (st.isSymbolicLink()) throw new FileError(path, `${what} is a symbolic link; not written through`, 'ELOOP');
@@ -152,30 +159,108 @@ export async function existingRegularFile(path: string, what: string): Promise<b
   }
 }
 
+/** The temporary file being filled: its descriptor, and writes that go to its end. */
+export interface NewFile {
+  readonly fd: number;
+  write(bytes: Uint8Array): Promise<void>;
+}
+
+export interface AtomicWriteOptions {
+  /** What the file is, for messages ("sidecar", "destination"). */
+  readonly what?: string;
+  /** Permission bits (not subject to the umask); default 0644. */
+  readonly mode?: number;
+  /** An owner to give the file; only root can, and a failure is ignored. */
+  readonly owner?: { readonly uid: number; readonly gid: number };
+  /** Access and modification times to give the file. */
+  readonly times?: { readonly atime: Date; readonly mtime: Date };
+  /**
+   * Runs on the finished temporary file, after its content, mode and times,
+   * before the flush and rename: the xattr goes here, last, since with IMA
+   * active a later change of the file could rewrite security.ima. Throwing
+   * aborts the write with nothing replaced.
+   */
+  readonly beforeRename?: (fd: number) => void | Promise<void>;
+}
+
+/** FAT (vfat refuses some modes; FAT through FUSE answers chmod and chown with ENOSYS) has no permissions to set. */
+function noPermissionsHere(e: unknown): boolean {
+  const code = errnoOf(e);
+  return code === 'ENOSYS' || code === 'EPERM' || code === 'EOPNOTSUPP' || code === 'ENOTSUP';
+}
+
+/** Runs one step of a write; a failure names the step (a full FAT fails in `write` or `flush`, not vaguely). */
+async function step<T>(name: string, run: () => T | Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    if (e instanceof FileError) throw e;
+    const err = e as NodeJS.ErrnoException;
+    if (err && typeof err === 'object') err.syscall = name;
+    throw e;
+  }
+}
+
+function writeAll(fd: number, bytes: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const from = (done: number): void =>
+      write(fd, bytes, done, bytes.length - done, null, (e, n) => {
+        if (e) reject(e);
+        else if (done + n < bytes.length) from(done + n);
+        else resolve();
+      });
+    from(0);
+  });
+}
+
 /**
- * Writes `bytes` to `path` atomically. Refuses to replace anything but a
- * regular file (a symlink at `path` is reported, never written through).
+ * Writes `path` atomically, its content given as bytes or as a function that
+ * fills the new file. Refuses to replace anything but a regular file (a
+ * symlink at `path` is reported, never written through); `replaced` says
+ * whether a file was there.
  */
 export async function writeFileAtomic(
   path: string,
-  bytes: Uint8Array,
-  opts: { mode?: number; what?: string } = {},
+  content: Uint8Array | ((file: NewFile) => Promise<void>),
+  opts: AtomicWriteOptions = {},
 ): Promise<WriteResult> {
   const what = opts.what ?? 'file';
-  const replaced = await existingRegularFile(path, what);
+  const replaced = existingRegularFile(path, what);
   const tmp = temporaryPathFor(path);
   const tmpAt = fsPath(tmp);
   registerTemporary(tmp);
   let fd: number | undefined;
   try {
-    fd = openSync(
-      tmpAt,
-      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-      opts.mode ?? 0o644,
+    const mode = opts.mode ?? 0o644;
+    fd = await step('create', () =>
+      openSync(tmpAt, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600),
     );
-    for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, bytes.length - done);
-    await flushNewFile(fd, dirname(path));
-    renameSync(tmpAt, fsPath(path));
+    const file = fd;
+    if (typeof content === 'function')
+      await step('write', () => content({ fd: file, write: (b) => writeAll(file, b) }));
+    else
+      await step('write', () => {
+        for (let done = 0; done < content.length;) done += writeSync(file, content, done, content.length - done);
+      });
+    if (opts.owner) {
+      const { uid, gid } = opts.owner;
+      try {
+        fchownSync(file, uid, gid);
+      } catch {
+        /* only root can give a file away; the copy is still whole */
+      }
+    }
+    await step('chmod', () => {
+      try {
+        fchmodSync(file, mode & 0o7777);
+      } catch (e) {
+        if (!noPermissionsHere(e)) throw e;
+      }
+    });
+    if (opts.times) await step('utimes', () => futimesSync(file, opts.times!.atime, opts.times!.mtime));
+    if (opts.beforeRename) await opts.beforeRename(file);
+    await step('flush', () => fsyncOnPool(file));
+    await step('rename', () => renameSync(tmpAt, fsPath(path)));
     unregisterTemporary(tmp);
   } catch (e) {
     try {
@@ -189,13 +274,15 @@ export async function writeFileAtomic(
       /* not created, or already gone */
     }
     unregisterTemporary(tmp);
-    throw new FileError(path, `cannot write ${what}: ${describeSystemError(e)}`, errnoOf(e));
+    if (e instanceof FileError) throw e;
+    const syscall = (e as NodeJS.ErrnoException)?.syscall;
+    throw new FileError(
+      path,
+      `cannot write ${what}${syscall ? ` (${syscall})` : ''}: ${describeSystemError(e)}`,
+      errnoOf(e),
+    );
   }
-  // Kept open until the name is durable too: a shared flush goes through a descriptor on the filesystem.
-  try {
-    await flushRename(fd, dirname(path), () => syncDirectoryOf(path));
-  } finally {
-    closeSync(fd);
-  }
+  closeSync(fd);
+  await syncDirectoryOf(path);
   return { replaced };
 }

@@ -30,33 +30,17 @@
  *    matters). Temporary files, renames, sidecars and the target itself all
  *    go through it.
  */
-import { closeSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
 import { basename, dirname, normalize } from 'node:path';
-
-/**
- * Where this process's descriptors are seen as paths. /proc/PID/fd/N costs the
- * kernel one lookup fewer than /proc/self/fd/N (no "self" link to follow): about
- * 4.6 us less per call, and a signed file takes about seven such calls. PID is
- * used only when /proc/self names this very process (a /proc mounted from
- * another PID namespace would give another process's descriptors).
- */
-const PROC_FD = ((): string => {
-  try {
-    if (readlinkSync('/proc/self') === String(process.pid)) return `/proc/${process.pid}/fd`;
-  } catch {
-    // no /proc to ask: the plain name, whose failure the caller reports
-  }
-  return '/proc/self/fd';
-})();
 
 /** A path the kernel resolves to the file or directory open as `fd`, whatever has been renamed since. */
 export function descriptorPath(fd: number): string {
-  return `${PROC_FD}/${fd}`;
+  return `/proc/self/fd/${fd}`;
 }
 
 /** Whether `path` is one made by descriptorPath (already safe to hand to the kernel as it is). */
 export function isDescriptorPath(path: string): boolean {
-  return path.startsWith(`${PROC_FD}/`);
+  return path.startsWith('/proc/self/fd/');
 }
 
 const LONE_ESCAPE = /[\udc80-\udcff]/u;
@@ -129,14 +113,13 @@ export function encodeFsName(s: string): Buffer {
  * Directories held open, by normalize(path as the walker spelt it). A registry
  * rather than a context passed down through every call: any code reaching a
  * path in a held directory goes through it, and an AsyncLocalStorage context
- * (what this was first) turns on promise hooks that cost every promise of a
- * tree run (about a tenth of `verify -r`'s time, bench/bench.js).
+ * would turn on promise hooks that cost every promise of a tree run.
  */
 const held = new Map<string, HeldDirectory[]>();
 
 interface HeldDirectory {
   readonly fdPath: string;
-  /** Its descriptor (valid in every thread of this process). */
+  /** Its descriptor. */
   readonly fd: number;
   /** Names the walker's listing showed as regular files (d_type), when it recorded them. */
   readonly regularFiles?: ReadonlySet<string>;
@@ -156,24 +139,13 @@ function unregister(key: string, dir: HeldDirectory): void {
   if (same.length === 0) held.delete(key);
 }
 
-/**
- * For a worker thread: paths in the directory `key` (normalize(dirname(p)))
- * go through `fd`, a descriptor another thread of this process holds open
- * for as long as this lasts. Returns the release.
- */
-export function holdDirectory(key: string, fd: number): () => void {
-  const dir: HeldDirectory = { fd, fdPath: descriptorPath(fd) };
-  register(key, dir);
-  return () => unregister(key, dir);
-}
-
 /** A directory the walker listed and holds open, shared by the files found in it. */
 export class PinnedDir {
   private refs = 1;
   /** normalize(dirname(p)) of every path p in this directory, as the walker spelt them. */
   readonly key: string;
   readonly fdPath: string;
-  /** Set by the walker once it has listed the directory (see heldAt). */
+  /** Set by the walker once it has listed the directory (see listedAsRegularFile). */
   regularFiles?: ReadonlySet<string>;
   constructor(
     readonly fd: number,
@@ -224,34 +196,15 @@ function heldFor(p: string): HeldDirectory | undefined {
   return same?.[same.length - 1];
 }
 
-export interface HeldEntry {
-  /**
-   * The held folder's descriptor and the name, for *at() calls: as text when
-   * it is plain text (the native call encodes it; no Buffer per call), as its
-   * bytes when it carries raw bytes (see decodeFsName).
-   */
-  readonly dirfd: number;
-  readonly name: string | Buffer;
-  /**
-   * Whether the walker's listing of the folder showed the name as a regular
-   * file. Only ever a reason to skip the lstat that keeps a device from being
-   * opened at all (regular-file.ts): the fstat after the open still decides,
-   * and a name the listing did not show is looked up as usual (it may be new
-   * since, like a sidecar this run wrote).
-   */
-  readonly listedAsRegularFile: boolean;
-}
-
-/** `p` as a name in the held folder it is in; undefined when it is in none. */
-export function heldAt(p: string): HeldEntry | undefined {
-  const dir = heldFor(p);
-  if (!dir) return undefined;
-  const name = basename(p);
-  return {
-    dirfd: dir.fd,
-    name: hasEscapedBytes(name) ? encodeFsName(name) : name,
-    listedAsRegularFile: dir.regularFiles?.has(name) ?? false,
-  };
+/**
+ * Whether the walker's listing of the held folder `p` is in showed its name as
+ * a regular file. Only ever a reason to skip the lstat that keeps a device
+ * from being opened at all (regular-file.ts): the fstat after the open still
+ * decides, and a name the listing did not show is looked up as usual (it may
+ * be new since, like a sidecar this run wrote).
+ */
+export function listedAsRegularFile(p: string): boolean {
+  return heldFor(p)?.regularFiles?.has(basename(p)) ?? false;
 }
 
 /** The path to hand to a system call for `p`: through the held directory when `p` is in one, and as bytes when it holds escaped bytes. */

@@ -91,12 +91,15 @@ export interface WriteOptions {
   readonly confirm?: boolean;
 }
 
-/**
- * Writes the attribute, after checking the guard, then reads it back (on a
- * filesystem whose success could hide another value, or when asked). Under
- * `create`, only when the file has no value yet: false, and nothing written,
- * when it has one.
- */
+/** What an xattr write needs of an open file: a target, or a new file being written (migrate's copy). */
+export interface XattrHolder {
+  readonly path: string;
+  readonly handle: { readonly fd: number };
+  readonly stat: { readonly dev: number };
+  readonly fs: { readonly name: string };
+}
+
+/** Writes the attribute after checking the guard: see writeXattr. */
 export function writeTargetXattr(
   t: Target,
   name: string,
@@ -105,6 +108,16 @@ export function writeTargetXattr(
   opts: WriteOptions = {},
 ): boolean {
   if (guard) assertGuard(t, guard);
+  return writeXattr(t, name, value, opts);
+}
+
+/**
+ * The one xattr write: writes the attribute, then reads it back on a
+ * filesystem whose success could hide another value, or when asked. Under
+ * `create`, only when the file has no value yet: false, and nothing written,
+ * when it has one.
+ */
+export function writeXattr(t: XattrHolder, name: string, value: Buffer, opts: WriteOptions = {}): boolean {
   const known = knownXattrSupport(t.stat.dev, name, t.fs.name);
   if (known === false) {
     throw new XattrError(t.path, `filesystem ${t.fs.name} does not support extended attributes`, 'EOPNOTSUPP');
@@ -141,7 +154,7 @@ export function writeTargetXattr(
  * writing security.ima unprivileged on FAT fails with EPERM, not EOPNOTSUPP;
  * a read (which needs no privilege) then tells which it is.
  */
-function unsupportedOr(t: Target, name: string, e: unknown): unknown {
+function unsupportedOr(t: XattrHolder, name: string, e: unknown): unknown {
   if (!(e instanceof XattrError)) return e;
   if (isUnsupported(e.code)) {
     learnXattrSupport(t.stat.dev, name, false);
@@ -175,7 +188,7 @@ export function assertUnchanged(t: Target, before: FileFacts): void {
 
 /** The path still names the open file (`open`: its device and inode). */
 function assertStillNamed(t: Target, open: { readonly dev: number; readonly ino: number }): void {
-  const byPath = currentIdentity(t.path, t.at);
+  const byPath = currentIdentity(t.path);
   if (!byPath)
     throw new FileError(t.path, 'file was removed while it was being processed; nothing written', 'ECHANGED');
   if (byPath.dev !== open.dev || byPath.ino !== open.ino)

@@ -1,38 +1,23 @@
 /**
- * The one module that makes xattr calls, always on a descriptor of a file we
- * opened with O_NOFOLLOW and checked, so no symlink swapped in meanwhile can
- * redirect a call. With our native calls (carriers/descriptor-calls.ts) that is
- * fgetxattr/fsetxattr/fremovexattr: 2-3 us a call where fs-xattr through
- * /proc/PID/fd/N took 13-25 (resolving the magic link, two getxattr per read,
- * an exception per missing attribute), and "create only" is atomic.
- * Without them, fs-xattr: it works on paths, follows symlinks and has no
- * flags or fd calls, so every call goes through /proc/PID/fd/N
- * (descriptorPath): the kernel resolves that magic link to the very inode we
- * checked.
+ * The one module that makes xattr calls: fs-xattr's synchronous calls on
+ * /proc/self/fd/N of a file we opened with O_NOFOLLOW and checked. fs-xattr
+ * works on paths and follows symlinks; the kernel resolves that magic link to
+ * the very inode we checked, so no symlink swapped in meanwhile can redirect
+ * a call.
  *
- * Calls are synchronous, because fs-xattr 0.4's asynchronous ones leak
- * (LinusU/fs-xattr#47: the napi_async_work is never deleted, and getAttribute
- * never frees its value copy). Measured by bench/xattr-leak.js, 100,000 calls
- * on ext4, RSS growth after GC: getAttribute +89 MiB (~930 B/call),
- * setAttribute +44 MiB (~460 B/call), both linear in the call count (300,000
- * calls: +220 MiB, +123 MiB); getAttributeSync and setAttributeSync under
- * 3 MiB, the same at 300,000 calls (no growth per call). The sync calls are
- * also 6-10x faster (0.7-1.3 s against 6.5-8.4 s per 100,000 calls): the
- * syscall takes microseconds, less than a thread-pool round trip.
+ * Synchronous, because fs-xattr 0.4's asynchronous calls leak memory on every
+ * call (LinusU/fs-xattr#47; bench/xattr-leak.js measures it) and the system
+ * call takes less than a thread-pool round trip.
+ *
+ * fs-xattr has no XATTR_CREATE/XATTR_REPLACE flags: "create only" is a read
+ * and then a write, not atomic against another writer of the same file's
+ * attribute (docs/security.md).
  */
-import type * as FsXattr from 'fs-xattr';
+import { getAttributeSync, removeAttributeSync, setAttributeSync } from 'fs-xattr';
 import { FileError, errnoOf } from '../errors.js';
 import { descriptorPath } from './fs-path.js';
-import { errnoName, descriptorCalls, packageRequire } from './descriptor-calls.js';
 
 export const DEFAULT_XATTR = 'security.ima';
-
-let fsXattrModule: typeof FsXattr | undefined;
-
-/** fs-xattr, loaded at the first call that needs it: with the native calls, never (its load was ~9 ms of every start). */
-function fsXattr(): typeof FsXattr {
-  return (fsXattrModule ??= packageRequire('fs-xattr') as typeof FsXattr);
-}
 
 export class XattrError extends FileError {}
 
@@ -93,78 +78,43 @@ const isMissing = (code: string | undefined): boolean => code === 'ENODATA' || c
 
 /** Reads the attribute of the open file; undefined when it has none. Throws XattrError (EOPNOTSUPP included). */
 export function getXattrFd(fd: number, path: string, name: string, fsName: string): Buffer | undefined {
-  const native = descriptorCalls();
-  let code: string | undefined;
-  if (native) {
-    const r = native.get(fd, name);
-    if (typeof r !== 'number') return r;
-    code = errnoName(r);
-  } else {
-    try {
-      return quietly(() => fsXattr().getAttributeSync(descriptorPath(fd), name));
-    } catch (e) {
-      code = errnoOf(e);
-    }
+  try {
+    return quietly(() => getAttributeSync(descriptorPath(fd), name));
+  } catch (e) {
+    const code = errnoOf(e);
+    if (isMissing(code)) return undefined;
+    throw new XattrError(path, xattrReason(code, name, fsName, 'read'), code);
   }
-  if (isMissing(code)) return undefined;
-  throw new XattrError(path, xattrReason(code, name, fsName, 'read'), code);
 }
 
 /** Writes the attribute, replacing any value it had. */
 export function setXattrFd(fd: number, path: string, name: string, value: Buffer, fsName: string): void {
-  const native = descriptorCalls();
-  let code: string | undefined;
-  if (native) {
-    const r = native.set(fd, name, value, 0);
-    if (r === 0) return;
-    code = errnoName(r);
-  } else {
-    try {
-      fsXattr().setAttributeSync(descriptorPath(fd), name, value);
-      return;
-    } catch (e) {
-      code = errnoOf(e);
-    }
+  try {
+    setAttributeSync(descriptorPath(fd), name, value);
+  } catch (e) {
+    const code = errnoOf(e);
+    throw new XattrError(path, xattrReason(code, name, fsName, 'write'), code);
   }
-  throw new XattrError(path, xattrReason(code, name, fsName, 'write'), code);
 }
 
 /**
  * Writes the attribute only if the file has none: false, and nothing
- * written, when it has one. Atomic with the native calls (XATTR_CREATE), so a
- * value another process wrote after we looked is never replaced unseen; with
- * fs-xattr a read and then a write.
+ * written, when it has one. A read and then a write (see the top of this file).
  */
 export function createXattrFd(fd: number, path: string, name: string, value: Buffer, fsName: string): boolean {
-  const native = descriptorCalls();
-  if (!native) {
-    if (getXattrFd(fd, path, name, fsName) !== undefined) return false;
-    setXattrFd(fd, path, name, value, fsName);
-    return true;
-  }
-  const r = native.set(fd, name, value, native.XATTR_CREATE);
-  if (r === 0) return true;
-  const code = errnoName(r);
-  if (code === 'EEXIST') return false;
-  throw new XattrError(path, xattrReason(code, name, fsName, 'write'), code);
+  if (getXattrFd(fd, path, name, fsName) !== undefined) return false;
+  setXattrFd(fd, path, name, value, fsName);
+  return true;
 }
 
 /** Removes the attribute; false when there was none. */
 export function removeXattrFd(fd: number, path: string, name: string, fsName: string): boolean {
-  const native = descriptorCalls();
-  let code: string | undefined;
-  if (native) {
-    const r = native.remove(fd, name);
-    if (r === 0) return true;
-    code = errnoName(r);
-  } else {
-    try {
-      quietly(() => fsXattr().removeAttributeSync(descriptorPath(fd), name));
-      return true;
-    } catch (e) {
-      code = errnoOf(e);
-    }
+  try {
+    quietly(() => removeAttributeSync(descriptorPath(fd), name));
+    return true;
+  } catch (e) {
+    const code = errnoOf(e);
+    if (isMissing(code)) return false;
+    throw new XattrError(path, xattrReason(code, name, fsName, 'remove'), code);
   }
-  if (isMissing(code)) return false;
-  throw new XattrError(path, xattrReason(code, name, fsName, 'remove'), code);
 }

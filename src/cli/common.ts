@@ -24,7 +24,6 @@ export interface SelectionArgs {
   exclude?: string[];
   'one-file-system'?: boolean;
   jobs?: number;
-  threads?: number;
   paths: string[];
 }
 
@@ -62,11 +61,6 @@ export function selectionOptions<T>(y: Argv<T>) {
       type: 'number',
       describe:
         'Files in flight at once (default: 32 per core, 32..128; migrate: 8 per core, 8..32; lowered to fit ulimit -n)',
-    })
-    .option('threads', {
-      type: 'number',
-      describe:
-        'Worker threads for files found in directories, where the command can use them (default: none on 1-2 cores, else one per core but one, up to 8; 1: none)',
     });
 }
 
@@ -91,8 +85,6 @@ export function checkSuffix(suffix: string): string {
 export function treeOptions(a: SelectionArgs & GlobalArgs, stop?: StopSignal): TreeOptions {
   if (a.jobs !== undefined && (!Number.isInteger(a.jobs) || a.jobs < 1 || a.jobs > 256))
     throw new ConfigError(`--jobs must be a whole number from 1 to 256`);
-  if (a.threads !== undefined && (!Number.isInteger(a.threads) || a.threads < 1 || a.threads > 64))
-    throw new ConfigError(`--threads must be a whole number from 1 to 64`);
   return {
     select: {
       recursive: a.recursive,
@@ -102,7 +94,6 @@ export function treeOptions(a: SelectionArgs & GlobalArgs, stop?: StopSignal): T
       suffix: checkSuffix(a.suffix),
     },
     jobs: a.jobs,
-    threads: a.threads,
     shouldStop: stop ? () => stop.requested : undefined,
   };
 }

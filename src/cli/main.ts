@@ -9,14 +9,6 @@ import { flushOutput, printable, watchStdoutPipe } from './output.js';
 import { rawArguments } from '../carriers/fs-path.js';
 import { commands } from './commands/index.js';
 import { VERSION } from '../version.js';
-import { serveWorker } from '../select/worker-pool.js';
-import { buildTask } from '../ops/parallel.js';
-
-// For bin/ima-sidecar running the bundle: worker threads start from bin/worker.js, which loads this same bundle and calls startWorker.
-export { setWorkerScript } from '../ops/worker-script.js';
-export function startWorker(): void {
-  serveWorker(buildTask);
-}
 
 // Node decodes the arguments as UTF-8 and loses bytes that are not; rawArguments gets them back (a file name can be any bytes).
 export async function main(argv: string[] = rawArguments(hideBin(process.argv))): Promise<number> {

@@ -23,7 +23,6 @@ import { describeSystemError, errnoOf, FileError } from '../errors.js';
 import { checkValues } from './check.js';
 import { failure, FileResult, tryDecode } from './result.js';
 import { processTree, TargetSelection, TreeOptions } from './tree.js';
-import { optionsToWire } from './wire.js';
 
 export interface ImportOptions {
   readonly xattrName: string;
@@ -261,10 +260,5 @@ export function importTree(
   tree: TreeOptions,
   opts: ImportOptions,
 ): AsyncGenerator<FileResult> {
-  return processTree(
-    paths,
-    { ...tree, orphanFails: true },
-    (sel: TargetSelection) => importOne(sel.path, opts, sel.rel === ''),
-    { op: 'import', options: optionsToWire(opts) },
-  );
+  return processTree(paths, tree, (sel: TargetSelection) => importOne(sel.path, opts, sel.rel === ''));
 }

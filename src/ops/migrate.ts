@@ -2,27 +2,21 @@
  * migrate: copy files from SRC to DEST and move each file's signature into the
  * best carrier DEST offers (the xattr where it takes xattrs, a sidecar where
  * it does not). The content is hashed as it is copied, so the value checked
- * is checked against the bytes written. Each file goes to a temporary name,
- * gets mode, timestamps and then the xattr, is fsynced and renamed into place:
- * a killed run leaves complete files or none, and running it again finishes.
+ * is checked against the bytes written. Each file is written by the one
+ * atomic writer (carriers/atomic-write.ts): a temporary name, mode, timestamps
+ * and then the xattr, fsync, rename: a killed run leaves complete files or
+ * none, and running it again finishes.
  */
 import { constants, fstatSync, Stats } from 'node:fs';
 import type { PositionalReader } from '../crypto/digest.js';
-import { FileHandle, lstat, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { FileHandle, lstat, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ImaValue } from '../codec/ima-value.js';
-import {
-  processAlive,
-  registerTemporary,
-  syncDirectoryOf,
-  temporaryOwner,
-  temporaryPathFor,
-  unregisterTemporary,
-} from '../carriers/atomic-write.js';
+import { NewFile, processAlive, temporaryOwner, writeFileAtomic } from '../carriers/atomic-write.js';
 import { knownXattrSupport, learnXattrSupport, filesystemOf } from '../carriers/filesystem.js';
 import { readSidecar, readSidecarOrNothing, sidecarPathFor, writeSidecar } from '../carriers/sidecar.js';
-import { closeTarget, openTarget, readTargetXattr, Target } from '../carriers/target.js';
-import { getXattrFd, isUnsupported, setXattrFd, XattrError } from '../carriers/xattr.js';
+import { closeTarget, openTarget, readTargetXattr, Target, writeXattr } from '../carriers/target.js';
+import { getXattrFd, isUnsupported, XattrError } from '../carriers/xattr.js';
 import { oneAtATimePerName } from '../carriers/name-lock.js';
 import { decodeFsName, encodeFsName, fsPath } from '../carriers/fs-path.js';
 import type { Certificate } from '../crypto/certificate.js';
@@ -113,57 +107,45 @@ async function sameContent(a: PositionalReader, b: PositionalReader, size: numbe
   return true;
 }
 
-const scannedDirs = new Set<string>();
+/** What one migration remembers while it runs: the destination folders it has made ready. */
+export class MigrationRun {
+  readonly preparedFolders = new Set<string>();
+}
 
-/** Creates the destination directory and removes temporary files a killed run left there. */
-async function prepareDestDir(dir: string): Promise<void> {
-  if (scannedDirs.has(dir)) return;
+/** Creates the destination directory and removes temporary files a killed run left there, once per run. */
+async function prepareDestDir(dir: string, run: MigrationRun): Promise<void> {
+  if (run.preparedFolders.has(dir)) return;
   try {
     await mkdir(fsPath(dir), { recursive: true });
   } catch (e) {
     throw new FileError(dir, `cannot create directory: ${describeSystemError(e)}`, errnoOf(e));
   }
-  scannedDirs.add(dir);
+  run.preparedFolders.add(dir);
   for (const name of await readdir(fsPath(dir), { encoding: 'buffer' }).catch(() => [] as Buffer[])) {
     const t = temporaryOwner(decodeFsName(name));
     if (t && !processAlive(t.pid)) await unlink(Buffer.concat([encodeFsName(dir + '/'), name])).catch(() => {});
   }
 }
 
-function benign(code: string | undefined): boolean {
-  // FAT through FUSE answers chmod/chown with ENOSYS; vfat refuses some modes.
-  return code === 'ENOSYS' || code === 'EPERM' || code === 'EOPNOTSUPP' || code === 'ENOTSUP';
-}
-
-/** Writes the destination's signature carrier; returns which one was used. */
-async function placeSignature(
-  tmpHandle: FileHandle,
-  destPath: string,
-  destDev: number,
-  fsName: string,
-  sig: SourceSignature,
-  opts: MigrateOptions,
-): Promise<'xattr' | 'sidecar-pending'> {
-  if (knownXattrSupport(destDev, opts.xattrName, fsName) !== false) {
-    try {
-      setXattrFd(tmpHandle.fd, destPath, opts.xattrName, sig.bytes, fsName);
-      learnXattrSupport(destDev, opts.xattrName, true);
-      const back = getXattrFd(tmpHandle.fd, destPath, opts.xattrName, fsName);
-      if (!back?.equals(sig.bytes))
-        throw new FileError(destPath, `${opts.xattrName} read back differs from what was written`, 'EIO');
-      return 'xattr';
-    } catch (e) {
-      if (!(e instanceof XattrError && isUnsupported(e.code))) throw e;
-      learnXattrSupport(destDev, opts.xattrName, false);
-    }
+/** Writes the xattr on the finished copy (open as `fd`); 'sidecar-pending' where DEST takes no xattrs. */
+function placeSignature(fd: number, destPath: string, fsName: string, sig: SourceSignature, opts: MigrateOptions) {
+  const copy = { path: destPath, handle: { fd }, stat: { dev: fstatSync(fd).dev }, fs: { name: fsName } };
+  if (knownXattrSupport(copy.stat.dev, opts.xattrName, fsName) === false) return 'sidecar-pending';
+  try {
+    // Read back always: the source's signature is the one thing this copy must carry.
+    writeXattr(copy, opts.xattrName, sig.bytes, { confirm: true });
+    return 'xattr';
+  } catch (e) {
+    if (e instanceof XattrError && isUnsupported(e.code)) return 'sidecar-pending';
+    throw e;
   }
-  return 'sidecar-pending';
 }
 
 export async function migrateFile(
   sel: Pick<TargetSelection, 'path' | 'rel'>,
   destPath: string,
   opts: MigrateOptions,
+  run: MigrationRun = new MigrationRun(),
 ): Promise<FileResult> {
   const path = sel.path;
   let src: Target;
@@ -173,8 +155,6 @@ export async function migrateFile(
     return failure(path, 'failed', e);
   }
   const details: Record<string, unknown> = { dest: destPath };
-  let tmp: string | undefined;
-  let tmpHandle: FileHandle | undefined;
   let destHandle: FileHandle | undefined;
   try {
     // Mode and times as they were before anything read the file (a read may move its atime).
@@ -183,7 +163,7 @@ export async function migrateFile(
     const base = { path, value: sig?.bytes, decoded: sig?.value };
     if (sig) details.from = sig.carrier;
     const destDir = dirname(destPath);
-    if (!opts.dryRun) await prepareDestDir(destDir);
+    if (!opts.dryRun) await prepareDestDir(destDir, run);
     const destFs = filesystemOf(
       opts.dryRun ? await existingAncestor(destDir) : destDir,
       opts.dryRun ? undefined : (await stat(fsPath(destDir))).dev,
@@ -254,55 +234,37 @@ export async function migrateFile(
         details: { ...details, carrier: sig ? 'unknown' : 'none' },
       };
 
-    // Copy to a temporary name, hashing (and verifying) the very bytes written.
-    tmp = temporaryPathFor(destPath);
-    registerTemporary(tmp);
-    tmpHandle = await open(
-      fsPath(tmp),
-      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-      0o600,
-    );
+    // Copy, hashing (and verifying) the very bytes written; mode and times, then the xattr, last.
     const values: CarrierValue[] = sig ? [{ carrier: sig.carrier, bytes: sig.bytes }] : [];
     const plan = planChecks(values, opts.verify ? (opts.certs ?? []) : []);
-    await copyThrough(src.handle, tmpHandle, plan.sinks);
-    const check = plan.finish()[0];
-    if (check && check.status !== 'ok' && (opts.verify || sig?.value.kind === 'digest')) {
-      throw new FileError(path, `${check.reason}; not copied`, 'EBADSIG');
-    }
-    await tmpHandle.sync();
-    try {
-      await tmpHandle.chmod(srcStat.mode & 0o7777);
-    } catch (e) {
-      if (!benign(errnoOf(e))) throw e;
-    }
-    await tmpHandle.utimes(srcStat.atime, srcStat.mtime);
-    // The xattr after the timestamps: with IMA active, a later change could rewrite security.ima.
-    const tmpDev = (await tmpHandle.stat()).dev;
-    const placed = sig ? await placeSignature(tmpHandle, destPath, tmpDev, destFs.name, sig, opts) : undefined;
-    await tmpHandle.sync();
-    await tmpHandle.close();
-    tmpHandle = undefined;
-    await rename(fsPath(tmp), fsPath(destPath));
-    unregisterTemporary(tmp);
-    tmp = undefined;
+    let placed: 'xattr' | 'sidecar-pending' | undefined;
+    await writeFileAtomic(
+      destPath,
+      async (file) => {
+        await copyThrough(src.handle, file, plan.sinks);
+        const check = plan.finish()[0];
+        if (check && check.status !== 'ok' && (opts.verify || sig?.value.kind === 'digest')) {
+          throw new FileError(path, `${check.reason}; not copied`, 'EBADSIG');
+        }
+      },
+      {
+        what: 'destination',
+        mode: srcStat.mode & 0o7777,
+        times: { atime: srcStat.atime, mtime: srcStat.mtime },
+        beforeRename: (fd) => {
+          if (sig) placed = placeSignature(fd, destPath, destFs.name, sig, opts);
+        },
+      },
+    );
     let carrier: MigrateCarrier = placed === 'xattr' ? 'xattr' : 'none';
     if (sig && (placed === 'sidecar-pending' || opts.keepSidecars)) {
-      // The sidecar's write flushes this same directory after its rename, and with it the file's new name.
       await writeSidecar(sidecarPathFor(destPath, opts.suffix), sig.bytes);
       if (placed === 'sidecar-pending') carrier = 'sidecar';
-    } else {
-      // The new name is durable only once the directory is flushed (the content already is).
-      await syncDirectoryOf(destPath);
     }
     return { ...base, status: 'copied', failed: false, details: { ...details, carrier } };
   } catch (e) {
     return failure(path, 'failed', e, { details });
   } finally {
-    if (tmpHandle) await tmpHandle.close().catch(() => {});
-    if (tmp) {
-      await unlink(fsPath(tmp)).catch(() => {});
-      unregisterTemporary(tmp);
-    }
     if (destHandle) await destHandle.close().catch(() => {});
     closeTarget(src);
   }
@@ -379,10 +341,8 @@ async function finishExisting(
   }
   if (opts.dryRun) return { ...base, path, status: 'would-sign', failed: false, details: { ...details, carrier } };
   if (!xattrDone) {
-    setXattrFd(destHandle.fd, destPath, opts.xattrName, sig.bytes, fsName);
-    const back = getXattrFd(destHandle.fd, destPath, opts.xattrName, fsName);
-    if (!back?.equals(sig.bytes))
-      throw new FileError(destPath, `${opts.xattrName} read back differs from what was written`, 'EIO');
+    const dest = { path: destPath, handle: destHandle, stat: { dev }, fs: { name: fsName } };
+    writeXattr(dest, opts.xattrName, sig.bytes, { confirm: true });
   }
   if (!sidecarDone) await writeSidecar(sidecarPath, sig.bytes);
   return { ...base, path, status: 'signed', failed: false, details: { ...details, carrier } };
@@ -394,22 +354,15 @@ function tryDecodeIsDigest(bytes: Buffer): boolean {
 }
 
 /** Copies every byte, feeding the same buffers that are written to the sinks. */
-async function copyThrough(from: PositionalReader, to: FileHandle, sinks: readonly ContentSink[]): Promise<void> {
+async function copyThrough(from: PositionalReader, to: NewFile, sinks: readonly ContentSink[]): Promise<void> {
   const buf = Buffer.allocUnsafe(CHUNK);
   for (let pos = 0; ;) {
     const { bytesRead } = await from.read(buf, 0, CHUNK, pos);
     if (bytesRead === 0) break;
     const chunk = buf.subarray(0, bytesRead);
     for (const s of sinks) s.update(chunk);
-    await writeFully(to, chunk);
+    await to.write(chunk);
     pos += bytesRead;
-  }
-}
-
-async function writeFully(h: FileHandle, chunk: Buffer): Promise<void> {
-  for (let off = 0; off < chunk.length;) {
-    const { bytesWritten } = await h.write(chunk, off, chunk.length - off);
-    off += bytesWritten;
   }
 }
 
@@ -420,13 +373,14 @@ export async function* migrate(
   opts: MigrateOptions & { recursive?: boolean },
 ): AsyncGenerator<FileResult> {
   const plan = await planMigration(src, dest, !!opts.recursive);
+  const run = new MigrationRun();
   // Destinations whose names differ only in case are one file on FAT: never written at the same time (carriers/name-lock.ts).
   yield* processTree(
     [src],
     { ...tree, defaultJobs: tree.defaultJobs ?? copyJobs(), select: { ...tree.select, recursive: plan.srcIsDir } },
     (sel) => {
       const destPath = plan.destFor(sel);
-      return oneAtATimePerName(destPath, () => migrateFile(sel, destPath, opts));
+      return oneAtATimePerName(destPath, () => migrateFile(sel, destPath, opts, run));
     },
   );
 }

@@ -582,7 +582,7 @@ export async function attachModsig(path: string, opts: ModsigAttachOptions): Pro
 // ---------------------------------------------------------------- trees
 
 export function inspectModsigTree(paths: readonly string[], tree: TreeOptions): AsyncGenerator<FileResult> {
-  return processTree(paths, { ...tree, orphanFails: false }, (sel) => inspectModsig(sel.path));
+  return processTree(paths, tree, (sel) => inspectModsig(sel.path));
 }
 
 export function verifyModsigTree(
@@ -590,7 +590,7 @@ export function verifyModsigTree(
   tree: TreeOptions,
   opts: ModsigVerifyOptions,
 ): AsyncGenerator<FileResult> {
-  return processTree(paths, { ...tree, orphanFails: false }, (sel) => verifyModsig(sel.path, opts));
+  return processTree(paths, tree, (sel) => verifyModsig(sel.path, opts));
 }
 
 export function stripModsigTree(
@@ -598,9 +598,7 @@ export function stripModsigTree(
   tree: TreeOptions,
   opts: OutputOption = {},
 ): AsyncGenerator<FileResult> {
-  return processTree(paths, { ...tree, orphanFails: false, cleanStaleTemporaries: true }, (sel) =>
-    stripModsig(sel.path, opts),
-  );
+  return processTree(paths, { ...tree, cleanStaleTemporaries: true }, (sel) => stripModsig(sel.path, opts));
 }
 
 export function signModsigTree(
@@ -608,9 +606,7 @@ export function signModsigTree(
   tree: TreeOptions,
   opts: ModsigSignOptions,
 ): AsyncGenerator<FileResult> {
-  return processTree(paths, { ...tree, orphanFails: false, cleanStaleTemporaries: true }, (sel) =>
-    signModsig(sel.path, opts),
-  );
+  return processTree(paths, { ...tree, cleanStaleTemporaries: true }, (sel) => signModsig(sel.path, opts));
 }
 
 export function detachModsigTree(
@@ -618,9 +614,7 @@ export function detachModsigTree(
   tree: TreeOptions,
   opts: ModsigDetachOptions,
 ): AsyncGenerator<FileResult> {
-  return processTree(paths, { ...tree, orphanFails: false, cleanStaleTemporaries: true }, (sel) =>
-    detachModsig(sel.path, opts),
-  );
+  return processTree(paths, { ...tree, cleanStaleTemporaries: true }, (sel) => detachModsig(sel.path, opts));
 }
 
 export function attachModsigTree(
@@ -628,7 +622,5 @@ export function attachModsigTree(
   tree: TreeOptions,
   opts: ModsigAttachOptions,
 ): AsyncGenerator<FileResult> {
-  return processTree(paths, { ...tree, orphanFails: false, cleanStaleTemporaries: true }, (sel) =>
-    attachModsig(sel.path, opts),
-  );
+  return processTree(paths, { ...tree, cleanStaleTemporaries: true }, (sel) => attachModsig(sel.path, opts));
 }

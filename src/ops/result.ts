@@ -27,13 +27,19 @@ export function failure(path: string, status: string, err: unknown, extra: Parti
   return { path, status, failed: true, reason, ...extra };
 }
 
-/** What to say about entries of the selection that are not targets. */
-export function resultForNonTarget(sel: Exclude<Selected, { kind: 'target' }>, orphanFails: boolean): FileResult {
+/**
+ * What to say about entries of the selection that are not targets. A sidecar
+ * left without its file in a walk (a kernel removed, its .sig left on the
+ * ESP) is reported, not a failure: one leftover must not fail a boot hook on
+ * every run after. A sidecar named on the command line whose file is missing
+ * is a failure: that file was asked for.
+ */
+export function resultForNonTarget(sel: Exclude<Selected, { kind: 'target' }>): FileResult {
   if (sel.kind === 'orphan') {
     return {
       path: sel.path,
       status: 'orphan',
-      failed: orphanFails,
+      failed: sel.explicit,
       reason: `sidecar ${sel.sidecar} has no file beside it`,
       details: { sidecar: sel.sidecar },
     };

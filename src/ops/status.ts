@@ -13,7 +13,6 @@ import { checkAppended } from './modsig.js';
 import { withTarget } from './with-target.js';
 import { FileResult, tryDecode } from './result.js';
 import { processTree, TreeOptions } from './tree.js';
-import { optionsToWire } from './wire.js';
 
 export type SyncState =
   'in-sync' | 'sidecar-only' | 'xattr-only' | 'appended-only' | 'mismatch' | 'unsigned' | 'orphan' | 'invalid';
@@ -141,8 +140,5 @@ export function statusTree(
   tree: TreeOptions,
   opts: StatusOptions,
 ): AsyncGenerator<FileResult> {
-  return processTree(paths, { ...tree, orphanFails: false }, (sel) => statusOne(sel.path, opts), {
-    op: 'status',
-    options: optionsToWire(opts),
-  });
+  return processTree(paths, tree, (sel) => statusOne(sel.path, opts));
 }

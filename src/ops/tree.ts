@@ -2,52 +2,23 @@
  * The shape every tree operation shares: select, run each target with bounded
  * concurrency, yield results in a stable order.
  */
-import { availableParallelism } from 'node:os';
 import { unlinkSync } from 'node:fs';
 import { defaultJobs, isPromise, oneByOne, runOrderedBatches, withinOpenFileLimit } from '../select/runner.js';
 import { Selected, SelectOptions, selectFiles } from '../select/walk.js';
-import { BATCH, WorkerPool } from '../select/worker-pool.js';
 import { FileResult, resultForNonTarget } from './result.js';
-import type { ParallelTask } from './parallel.js';
-import { reviveResult, targetToWire, WireTarget } from './wire.js';
-import { workerScript } from './worker-script.js';
 
 export interface TreeOptions {
   readonly select: SelectOptions;
   readonly jobs?: number;
   /** Files in flight when `jobs` is not given (default: defaultJobs()). */
   readonly defaultJobs?: number;
-  /**
-   * Worker threads for the files found below directory arguments, for the
-   * operations that can use them (default: defaultThreads(); 0 or 1:
-   * none). Files named on the command line are always done on this thread,
-   * so a one-file run never starts a worker.
-   */
-  readonly threads?: number;
   /** Polled between files; in-flight files finish, no new ones start. */
   readonly shouldStop?: () => boolean;
-  /** Whether a sidecar without its file counts as a failure for this operation. */
-  readonly orphanFails?: boolean;
   /** Remove temporary files that killed runs left behind (operations that write). */
   readonly cleanStaleTemporaries?: boolean;
 }
 
 export type TargetSelection = Extract<Selected, { kind: 'target' }>;
-
-/**
- * Worker threads by default: none on one or two cores, else one per core
- * but the main thread's, at most 8. A tree run on one thread already keeps
- * about 1.3 cores busy (the walk, V8's compiler and collector, the thread
- * pool), and on this project's 2-core machine workers cost more than they
- * gave, every operation (5,000-file trees, medians: verify -r 1.47 s with one
- * thread, 1.59 s with two workers; import -r 1.10 s against 1.31 s; status -r
- * over 20,000 tiny files 2.91 s and 106 MiB against 3.22 s and 139 MiB).
- * Above two cores this is untested here.
- */
-export function defaultThreads(): number {
-  const cores = availableParallelism();
-  return cores <= 2 ? 1 : Math.min(8, cores - 1);
-}
 
 /** A stale temporary's removal: one it cannot remove is left for the next run (or for whoever owns it). */
 function removeQuietly(_path: string, at: string | Buffer): void {
@@ -91,9 +62,8 @@ export function processTree(
   paths: readonly string[],
   opts: TreeOptions,
   perTarget: (sel: TargetSelection) => FileResult | Promise<FileResult>,
-  parallel?: ParallelTask,
 ): TreeResults {
-  const source = processTreeBatches(paths, opts, perTarget, parallel);
+  const source = processTreeBatches(paths, opts, perTarget);
   return Object.assign(oneByOne(source), { batches: () => source });
 }
 
@@ -101,7 +71,6 @@ async function* processTreeBatches(
   paths: readonly string[],
   opts: TreeOptions,
   perTarget: (sel: TargetSelection) => FileResult | Promise<FileResult>,
-  parallel?: ParallelTask,
 ): AsyncGenerator<FileResult[]> {
   // Each file's operation reaches its directory through the descriptor the walk holds (carriers/fs-path.ts) until released.
   const select: SelectOptions = {
@@ -109,15 +78,11 @@ async function* processTreeBatches(
     pinDirectories: true,
     ...(opts.cleanStaleTemporaries ? { onStaleTemporary: removeQuietly } : {}),
   };
-  const threads = parallel ? (opts.threads ?? defaultThreads()) : 0;
-  let pool: WorkerPool<WireTarget, FileResult> | undefined;
   const work = (sel: Selected): FileResult | Promise<FileResult> => {
-    if (sel.kind !== 'target') return resultForNonTarget(sel, opts.orphanFails ?? false);
+    if (sel.kind !== 'target') return resultForNonTarget(sel);
     let result: FileResult | Promise<FileResult>;
     try {
-      // Started at the first file found inside a directory: a run over a few named files stays on this thread.
-      if (threads > 1 && sel.rel !== '') pool ??= new WorkerPool(workerScript(), threads, parallel, reviveResult);
-      result = pool ? pool.run(targetToWire(sel)) : perTarget(sel);
+      result = perTarget(sel);
     } catch (e) {
       sel.pinned?.release();
       throw e;
@@ -126,13 +91,6 @@ async function* processTreeBatches(
     sel.pinned?.release();
     return result;
   };
-  // Workers need a few batches each in flight to stay busy (unless --jobs says otherwise).
-  const jobs =
-    opts.jobs ??
-    withinOpenFileLimit(Math.max(opts.defaultJobs ?? defaultJobs(), threads > 1 ? threads * BATCH * 2 : 0));
-  try {
-    yield* runOrderedBatches(selectFiles(paths, select), jobs, work, opts.shouldStop);
-  } finally {
-    await pool?.close();
-  }
+  const jobs = opts.jobs ?? withinOpenFileLimit(opts.defaultJobs ?? defaultJobs());
+  yield* runOrderedBatches(selectFiles(paths, select), jobs, work, opts.shouldStop);
 }

@@ -11,7 +11,6 @@ import { isPromise } from '../select/runner.js';
 import { endsWithAppendedMarker } from '../carriers/appended.js';
 import { FileResult } from './result.js';
 import { processTree, TreeOptions } from './tree.js';
-import { optionsToWire } from './wire.js';
 
 export type VerifySource = 'auto' | 'sidecar' | 'xattr' | 'appended';
 
@@ -123,8 +122,5 @@ export function verifyTree(
   tree: TreeOptions,
   opts: VerifyOptions,
 ): AsyncGenerator<FileResult> {
-  return processTree(paths, { ...tree, orphanFails: true }, (sel) => verifyOne(sel.path, opts), {
-    op: 'verify',
-    options: optionsToWire(opts),
-  });
+  return processTree(paths, tree, (sel) => verifyOne(sel.path, opts));
 }

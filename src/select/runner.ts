@@ -143,7 +143,7 @@ export function copyJobs(): number {
 
 /** Descriptors a file in flight may hold at once (the file, a temporary or a copy, a sidecar, a directory to flush). */
 const DESCRIPTORS_PER_FILE = 4;
-/** Descriptors the process needs besides (standard streams, Node's own, worker threads, the walk's open directories). */
+/** Descriptors the process needs besides (standard streams, Node's own, the walk's open directories). */
 const DESCRIPTORS_RESERVED = 48;
 
 let openFileLimit: number | undefined | null = null;

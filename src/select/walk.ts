@@ -51,7 +51,7 @@ export type Selected =
       readonly pinned?: PinnedDir;
     }
   /** A sidecar whose file is missing. `path` is the missing target. */
-  | { readonly kind: 'orphan'; readonly path: string; readonly sidecar: string }
+  | { readonly kind: 'orphan'; readonly path: string; readonly sidecar: string; readonly explicit: boolean }
   /** Something that cannot be a target, with the reason. */
   | {
       readonly kind: 'skipped';
@@ -149,7 +149,7 @@ export function* selectFiles(paths: readonly string[], opts: SelectOptions): Gen
       try {
         tst = lstatSync(fsPath(target));
       } catch {
-        yield { kind: 'orphan', path: target, sidecar: arg };
+        yield { kind: 'orphan', path: target, sidecar: arg, explicit: true };
         continue;
       }
       if (seen.has(target)) continue;
@@ -219,7 +219,7 @@ function* walkDirectory(
   try {
     let listing: FolderListing;
     try {
-      listing = listFolder(pinned.fd, pinned.fdPath);
+      listing = listFolder(pinned.fdPath);
     } catch (e) {
       yield {
         kind: 'skipped',
@@ -250,7 +250,7 @@ function* walkDirectory(
       if (type === EntryType.Directory) {
         let sub: { fd: number; dev: number };
         try {
-          sub = openSubfolder(pinned.fd, pinned.fdPath, raw[i]!);
+          sub = openSubfolder(pinned.fdPath, raw[i]!);
         } catch (e) {
           if (errnoOf(e) === 'ELOOP')
             yield { kind: 'skipped', path, reason: 'is a symbolic link; not followed', code: 'ELOOP', explicit: false };
@@ -289,7 +289,7 @@ function* walkDirectory(
           };
           continue;
         }
-        yield { kind: 'orphan', path: joinAsGiven(dir, targetName), sidecar: path };
+        yield { kind: 'orphan', path: joinAsGiven(dir, targetName), sidecar: path, explicit: false };
         continue;
       }
       if (include.length && !include.some((m) => m.match(rel))) continue;

@@ -193,7 +193,11 @@ describe('a full filesystem (ENOSPC, 8 MiB ext4)', () => {
       const failures = r.stderr.split('\n').filter((l) => l.startsWith(tree));
       assert.equal(failures.length, files.length, `${what}: every file fails\n${show(r)}`);
       for (const l of failures)
-        assert.match(l, /: failed: cannot write sidecar: no space left on device \(ENOSPC\)$/, `${what}: ${show(r)}`);
+        assert.match(
+          l,
+          /: failed: cannot write sidecar \((write|flush)\): no space left on device \(ENOSPC\)$/,
+          `${what}: ${show(r)}`,
+        );
       assert.doesNotMatch(r.stderr, /internal error|^\s+at /m);
       assert.deepEqual(temporaries(m.dir), [], `${what}: temporaries left`);
       assert.deepEqual(snapshot(tree), before, `${what}: something changed`);
@@ -230,7 +234,11 @@ describe('a read-only mount (EROFS, ext4 remounted ro)', () => {
     await m.remountReadOnly();
     const before = snapshot(tree);
     const runs: [string, string[], RegExp][] = [
-      ['sign', ['sign', '-r', ...P256, tree], /: failed: cannot write sidecar: read-only filesystem \(EROFS\)$/],
+      [
+        'sign',
+        ['sign', '-r', ...P256, tree],
+        /: failed: cannot write sidecar \(create\): read-only filesystem \(EROFS\)$/,
+      ],
       [
         'sign --to xattr',
         ['sign', '-r', ...P256, '--to', 'xattr', '--xattr', XATTR, tree],
@@ -240,7 +248,7 @@ describe('a read-only mount (EROFS, ext4 remounted ro)', () => {
       [
         'export --force',
         ['export', '-r', '--force', '--xattr', XATTR, tree],
-        /: failed: cannot write sidecar: read-only filesystem \(EROFS\)$/,
+        /: failed: cannot write sidecar \(create\): read-only filesystem \(EROFS\)$/,
       ],
       [
         'clear --force',
@@ -250,7 +258,7 @@ describe('a read-only mount (EROFS, ext4 remounted ro)', () => {
       [
         'hash --to sidecar',
         ['hash', '-r', '--to', 'sidecar', '--force', tree],
-        /: failed: cannot write sidecar: read-only filesystem \(EROFS\)$/,
+        /: failed: cannot write sidecar \(create\): read-only filesystem \(EROFS\)$/,
       ],
     ];
     for (const [what, args, pattern] of runs) {

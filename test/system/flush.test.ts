@@ -1,6 +1,6 @@
 // Sidecars written on each real filesystem are flushed before their rename and their folder after it
-// (strace of the real command line): on ext4, xfs and btrfs the files of a tree waiting together share syncfs calls;
-// on FAT through FUSE, where syncfs may do nothing, each file gets its own fdatasync.
+// (strace of the real command line), on ext4, xfs, btrfs and FAT through FUSE alike: an fsync of each file, and
+// folder flushes shared by the renames made into one folder while one was pending.
 import { test } from 'node:test';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -1,9 +1,0 @@
-{
-  "targets": [
-    {
-      "target_name": "descriptor_calls",
-      "sources": ["native/descriptor-calls.c"],
-      "cflags": ["-Wall", "-Wextra", "-Werror", "-O2"]
-    }
-  ]
-}
