@@ -79,7 +79,7 @@ function expandPattern(pattern: string): string[] {
   const base = k === 0 ? '' : parts.slice(0, k).join('/') || '/';
   const rest = parts.slice(k).join('/');
   const options: GlobOptions = {
-    // Only through listings of this walk's own: lossless names, and never through a symlink a wildcard matched.
+    // glob reaches the file system only through these calls: lossless names, nothing behind a matched symlink.
     fs: noFollowFs(),
     follow: false,
     ...MAGIC,
