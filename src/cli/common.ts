@@ -50,7 +50,8 @@ export function selectionOptions<T>(y: Argv<T>) {
     .positional('paths', {
       type: 'string',
       array: true,
-      describe: 'Files, sidecars (X.sig means X) or directories (with -r)',
+      describe:
+        'Files, sidecars (X.sig means X), directories (with -r) or quoted glob patterns (for names that do not exist)',
     })
     .option('recursive', { alias: 'r', type: 'boolean', describe: 'Descend into directories' })
     .option('include', { ...repeatable, describe: 'Only files matching GLOB (relative to each directory argument)' })

@@ -13,6 +13,7 @@ import { describeSystemError, errnoOf } from '../errors.js';
 import { temporaryOwner, processAlive } from '../carriers/atomic-write.js';
 import { fileKind } from '../carriers/regular-file.js';
 import { fsPath, PinnedDir } from '../carriers/fs-path.js';
+import { expandOperands } from './operands.js';
 import {
   EntryType,
   FOLDER_FLAGS,
@@ -87,7 +88,18 @@ export function* selectFiles(paths: readonly string[], opts: SelectOptions): Gen
   const suffix = opts.suffix;
   const seen = new Set<string>();
 
-  for (const arg of paths) {
+  for (const operand of expandOperands(paths)) {
+    if (operand.kind === 'no-match') {
+      yield {
+        kind: 'skipped',
+        path: operand.pattern,
+        reason: 'no file matches the pattern',
+        code: 'ENOENT',
+        explicit: true,
+      };
+      continue;
+    }
+    const arg = operand.path;
     let st;
     try {
       st = lstatSync(fsPath(arg));

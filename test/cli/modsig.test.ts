@@ -569,6 +569,7 @@ describe('modsig sign', { concurrency: 4 }, () => {
       ],
       [['modsig', 'sign', '-k', k.rsaKey, '-c', k.rsaCrt, '-o', join(dir, 'o'), f, f], /--output takes a single FILE/],
       [['modsig', 'strip', '-o', join(dir, 'o'), '-r', dir], /--output takes a single FILE/],
+      [['modsig', 'strip', '-o', join(dir, 'o'), join(dir, '[fg]')], /--output takes a single FILE.*no pattern/],
       [['modsig', 'frobnicate', f], /Unknown argument|unknown|Did you mean/i],
       [['modsig'], /modsig subcommand|Not enough non-option arguments/],
     ];

@@ -26,6 +26,7 @@ import {
   warner,
 } from '../common.js';
 import { Reporter, StopSignal } from '../output.js';
+import { isPattern } from '../../select/operands.js';
 
 interface OutputArgs {
   output?: string;
@@ -36,8 +37,9 @@ const SIGNER_IDS = ['issuer-serial', 'skid'] as const;
 /** --output names one file: only with a single path and without -r. */
 function checkOutput(a: SelectionArgs & OutputArgs, paths: string[]): string | undefined {
   if (a.output === undefined) return undefined;
-  if (paths.length !== 1 || a.recursive)
-    throw new ConfigError('--output takes a single FILE (no -r, no further paths)');
+  // A pattern may match several files, which would all be written to the one output.
+  if (paths.length !== 1 || a.recursive || isPattern(paths[0]!))
+    throw new ConfigError('--output takes a single FILE (no -r, no further paths, no pattern)');
   if (a.output === '') throw new ConfigError('--output needs a file name');
   return a.output;
 }
