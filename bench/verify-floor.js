@@ -6,11 +6,9 @@
  * no result records, no order), one line per file. Not a tool: a floor.
  * bench/bench.js runs it beside ima-sidecar and evmctl so that the distance
  * to evmctl that no amount of tuning of ours can close is measured, not
- * guessed: with one thread, and with THREADS threads (the main thread and
- * THREADS-1 workers, each verifying its share of the file list), which is
- * what two cores can give at best.
+ * guessed.
  *
- *   node bench/verify-floor.js CERT.der DIR [ATTR [THREADS]]
+ *   node bench/verify-floor.js CERT.der DIR [ATTR]
  */
 import { createHash, publicDecrypt, constants, X509Certificate } from 'node:crypto';
 import {
@@ -23,7 +21,6 @@ import {
   readSync,
   writeSync,
 } from 'node:fs';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { getAttributeSync } from 'fs-xattr';
 import { descriptorPath, forEachFile } from './floor.js';
 
@@ -53,35 +50,15 @@ function verifyAll(certPath, files, attr) {
   return { lines, ok, bad: files.length - ok };
 }
 
-if (!isMainThread) {
-  parentPort.postMessage(verifyAll(workerData.certPath, workerData.files, workerData.attr));
-} else {
-  const [certPath, dir, attr = 'security.ima', threadsArg = '1'] = process.argv.slice(2);
-  const threads = Number(threadsArg);
-  if (!certPath || !dir || !(threads >= 1)) {
-    process.stderr.write('usage: node bench/verify-floor.js CERT.der DIR [ATTR [THREADS]]\n');
-    process.exit(2);
-  }
-  const files = [];
-  forEachFile(dir, (p, name) => {
-    if (!name.endsWith('.sig')) files.push(p);
-  });
-  const share = Math.ceil(files.length / threads);
-  const others = [];
-  for (let i = 1; i < threads; i++) {
-    const w = new Worker(new URL(import.meta.url), {
-      workerData: { certPath, files: files.slice(i * share, (i + 1) * share), attr },
-    });
-    others.push(new Promise((resolve, reject) => w.once('message', resolve).once('error', reject)));
-  }
-  const results = [verifyAll(certPath, files.slice(0, share), attr), ...(await Promise.all(others))];
-  let ok = 0;
-  let bad = 0;
-  for (const r of results) {
-    writeSync(1, r.lines);
-    ok += r.ok;
-    bad += r.bad;
-  }
-  process.stderr.write(`${ok} ok, ${bad} failed\n`);
-  process.exitCode = bad ? 1 : 0;
+const [certPath, dir, attr = 'security.ima'] = process.argv.slice(2);
+if (!certPath || !dir) {
+  process.stderr.write('usage: node bench/verify-floor.js CERT.der DIR [ATTR]\n');
+  process.exit(2);
 }
+const files = [];
+forEachFile(dir, (p, name) => {
+  if (!name.endsWith('.sig')) files.push(p);
+});
+const { lines, bad } = verifyAll(certPath, files, attr);
+writeSync(1, lines);
+process.exitCode = bad ? 1 : 0;
