@@ -5,6 +5,7 @@ import { encodeImaValue, SignatureValue } from '../codec/ima-value.js';
 import type { HashAlgo } from '../codec/hash-algo.js';
 import { writeSidecar, sidecarPathFor } from '../carriers/sidecar.js';
 import { assertUnchanged, writeTargetXattr } from '../carriers/target.js';
+import { isUnsupported, XattrError } from '../carriers/xattr.js';
 import { PositionalReader, streamHandle } from '../crypto/digest.js';
 import type { SigningKey } from '../crypto/keys.js';
 import { ContentSigner } from '../crypto/signature.js';
@@ -24,6 +25,8 @@ export interface SignOptions {
   readonly xattrName: string;
   readonly suffix: string;
   readonly dryRun?: boolean;
+  /** With `to: 'both'`, a filesystem without xattrs fails the file (as import --require-xattr); else the sidecar is enough. */
+  readonly requireXattr?: boolean;
 }
 
 /** Computes the security.ima value of a signature over the open target. */
@@ -62,15 +65,24 @@ export async function signFile(path: string, opts: SignOptions): Promise<FileRes
       replaced = (await writeSidecar(sidecar, bytes)).replaced;
       wrote.push('sidecar');
     }
+    let xattrRefusal: string | undefined;
     if (to === 'xattr' || to === 'both') {
-      writeTargetXattr(target, opts.xattrName, bytes, before);
-      wrote.push('xattr');
+      try {
+        writeTargetXattr(target, opts.xattrName, bytes, before);
+        wrote.push('xattr');
+      } catch (e) {
+        // Into both on FAT: the sidecar is written, and the run says the xattr part could not be.
+        if (!(to === 'both' && e instanceof XattrError && isUnsupported(e.code))) throw e;
+        xattrRefusal = e.reason;
+      }
     }
+    const details = { carriers: wrote, filesystem: target.fs.name, ...(xattrRefusal ? { xattr: 'unsupported' } : {}) };
     return {
       ...base,
       status: replaced ? 'replaced' : 'signed',
-      failed: false,
-      details: { carriers: wrote, filesystem: target.fs.name },
+      failed: xattrRefusal !== undefined && !!opts.requireXattr,
+      ...(xattrRefusal ? { reason: `${opts.xattrName} not written: ${xattrRefusal}; sidecar written` } : {}),
+      details,
     };
   });
 }

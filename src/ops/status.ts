@@ -72,9 +72,11 @@ function statusWith(target: Target, opts: StatusOptions, found: AppendedFound): 
   const xattr = readTargetXattr(target, opts.xattrName);
   const appendedProblem = found.problem;
   const appended = found.info !== undefined;
-  details.appended = appended ? 'yes' : appendedProblem ? 'invalid' : 'no';
-  const takesNow = targetTakesXattrs(target, opts.xattrName);
-  details.xattrs = takesNow === undefined ? (xattr ? 'yes' : 'unknown') : takesNow ? 'yes' : 'no';
+  // Flags are booleans; a flag that cannot be known is left out rather than given another type.
+  details.appended = appended;
+  if (appendedProblem) details.appendedProblem = appendedProblem;
+  const takesNow = targetTakesXattrs(target, opts.xattrName) ?? (xattr ? true : undefined);
+  if (takesNow !== undefined) details.xattrs = takesNow;
   const sd = sidecar ? tryDecode(sidecar) : undefined;
   const xd = xattr ? tryDecode(xattr) : undefined;
   let state: SyncState;

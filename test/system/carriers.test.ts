@@ -117,13 +117,36 @@ test(
       for (const f of files) {
         const x = by.get(f)!;
         assert.equal(x.status, 'sidecar-only');
-        assert.equal(x.xattrs, 'no');
+        assert.equal(x.xattrs, false);
         assert.equal(x.filesystem, 'fuse.fusefat');
         assert.equal(x.sidecar, before.get(f)!.toString('hex'));
       }
       assert.equal(by.get(join(root, 'unsigned.txt'))!.status, 'unsigned');
       assert.equal(by.get(join(root, 'gone.txt'))!.status, 'orphan');
       assert.equal(summary.total, files.length + 2);
+    });
+
+    await t.test('a sidecar left without its file does not fail import -r: reported as an orphan, exit 0', async () => {
+      const { by, summary } = records(await cli(['import', ...ONE_JOB, '-r', '--json', root], 0));
+      assert.equal(by.get(join(root, 'gone.txt'))!.status, 'orphan');
+      assert.equal(summary.orphan, 1);
+      assert.equal(summary.failed, 0);
+    });
+
+    await t.test('sign --to both writes the sidecar and says the xattr part is unsupported: exit 0', async () => {
+      const both = join(root, 'both.txt');
+      await writeFile(both, 'signed into both on FAT\n');
+      const { list } = records(await cli(['sign', '--json', ...SIGN, '--to', 'both', both], 0));
+      assert.equal(list[0]!.status, 'signed');
+      assert.equal(list[0]!.xattr, 'unsupported');
+      assert.deepEqual(list[0]!.carriers, ['sidecar']);
+      assert.match(String(list[0]!.reason), /security\.ima not written: .*does not support extended attributes; sidecar written/);
+      assert.equal((await readFile(`${both}.sig`)).toString('hex'), list[0]!.value);
+      const required = records(await cli(['sign', '--json', ...SIGN, '--to', 'both', '--require-xattr', both], 1));
+      assert.equal(required.list[0]!.status, 'replaced');
+      assert.equal(required.summary.failed, 1);
+      await rm(`${both}.sig`);
+      await rm(both);
     });
   },
 );
@@ -425,7 +448,7 @@ test('status on ext4: every state, with --json and as a table', async (t) => {
       }
       assert.equal(x.state, x.status);
       assert.equal(x.filesystem, 'ext4');
-      assert.equal(x.xattrs, 'yes');
+      assert.equal(x.xattrs, true);
     }
     const by = new Map(list.map((x) => [relative(dir, String(x.path)), x]));
     const inSync = by.get('in-sync.txt')!;

@@ -1,4 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
+import { ConfigError } from '../../errors.js';
 import { resolveSigner } from '../../crypto/signer.js';
 import { readPassFile } from '../../crypto/keys.js';
 import { signTree, SignDestination } from '../../ops/sign.js';
@@ -24,6 +25,7 @@ interface Args extends GlobalArgs, SelectionArgs {
   to: SignDestination;
   'pass-file'?: string;
   'dry-run'?: boolean;
+  'require-xattr'?: boolean;
 }
 
 export const signCommand: CommandModule<GlobalArgs, Args> = {
@@ -58,9 +60,14 @@ export const signCommand: CommandModule<GlobalArgs, Args> = {
         alias: 'n',
         type: 'boolean',
         describe: 'Compute the signatures, write nothing',
+      })
+      .option('require-xattr', {
+        type: 'boolean',
+        describe: 'With --to both, a filesystem without xattrs fails the file (exit 1); else the sidecar is enough',
       }) as unknown as Argv<Args>,
   handler: async (a) => {
     const paths = requirePaths(a.paths);
+    if (a['require-xattr'] && a.to !== 'both') throw new ConfigError('--require-xattr goes with --to both');
     const hashAlgo = signingAlgo(a['hash-algo']);
     const xattrName = checkXattrName(a.xattr);
     const password = a['pass-file'] ? await readPassFile(a['pass-file']) : undefined;
@@ -78,6 +85,7 @@ export const signCommand: CommandModule<GlobalArgs, Args> = {
         xattrName,
         suffix: a.suffix,
         dryRun: a['dry-run'],
+        requireXattr: a['require-xattr'],
       }),
     );
     process.exitCode = reporter.finish(stop);

@@ -39,8 +39,8 @@ function tableRow(r: FileResult): string {
   const line = row([
     r.status,
     String(d.filesystem ?? '-'),
-    String(d.xattrs ?? '-'),
-    String(d.appended ?? '-'),
+    d.xattrs === undefined ? '-' : d.xattrs ? 'yes' : 'no',
+    d.appended ? 'yes' : d.appendedProblem ? 'invalid' : 'no',
     type,
     v?.algo.name ?? '-',
     v?.kind === 'signature' ? v.keyid : '-',
