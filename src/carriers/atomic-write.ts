@@ -72,14 +72,24 @@ export function removeTemporariesSync(): number {
   return n;
 }
 
-let refusing = false;
-/** After an abort: no new temporary file may be started (the ones in flight are swept). */
-export function refuseNewTemporaries(): void {
-  refusing = true;
+let aborting = false;
+/**
+ * Stop at once (a second Ctrl-C): no new write starts, and every write in
+ * flight is rolled back at its next step (its temporary removed), except one
+ * that completes a file already renamed into place, such as migrate's sidecar
+ * for a copy on FAT: rolling that back would leave a file without its
+ * signature. Each file a run started is then finished or rolled back.
+ */
+export function abortWrites(): void {
+  aborting = true;
+}
+
+function interrupted(path: string): FileError {
+  return new FileError(path, 'interrupted; nothing written', 'EINTR');
 }
 
 export function registerTemporary(path: string): void {
-  if (refusing) throw new FileError(path, 'interrupted; nothing written', 'EINTR');
+  if (aborting) throw interrupted(path);
   inFlight.set(path, fsPath(path));
 }
 export function unregisterTemporary(path: string): void {
@@ -181,6 +191,8 @@ export interface AtomicWriteOptions {
    * aborts the write with nothing replaced.
    */
   readonly beforeRename?: (fd: number) => void | Promise<void>;
+  /** This write completes a file already in place: it is finished even after abortWrites (see there). */
+  readonly completesPlacedFile?: boolean;
 }
 
 /** FAT (vfat refuses some modes; FAT through FUSE answers chmod and chown with ENOSYS) has no permissions to set. */
@@ -190,7 +202,8 @@ function noPermissionsHere(e: unknown): boolean {
 }
 
 /** Runs one step of a write; a failure names the step (a full FAT fails in `write` or `flush`, not vaguely). */
-async function step<T>(name: string, run: () => T | Promise<T>): Promise<T> {
+async function step<T>(name: string, run: () => T | Promise<T>, abortable: string | undefined): Promise<T> {
+  if (abortable !== undefined && aborting) throw interrupted(abortable);
   try {
     return await run();
   } catch (e) {
@@ -228,20 +241,32 @@ export async function writeFileAtomic(
   const replaced = existingRegularFile(path, what);
   const tmp = temporaryPathFor(path);
   const tmpAt = fsPath(tmp);
-  registerTemporary(tmp);
+  if (!opts.completesPlacedFile) registerTemporary(tmp);
+  else inFlight.set(tmp, tmpAt);
+  const abortable = opts.completesPlacedFile ? undefined : path;
   let fd: number | undefined;
   try {
     const mode = opts.mode ?? 0o644;
-    fd = await step('create', () =>
-      openSync(tmpAt, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600),
+    fd = await step(
+      'create',
+      () => openSync(tmpAt, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600),
+      abortable,
     );
     const file = fd;
-    if (typeof content === 'function')
-      await step('write', () => content({ fd: file, write: (b) => writeAll(file, b) }));
+    const write = (b: Uint8Array): Promise<void> => {
+      // A long copy is rolled back between its chunks, not only between steps.
+      if (abortable !== undefined && aborting) throw interrupted(abortable);
+      return writeAll(file, b);
+    };
+    if (typeof content === 'function') await step('write', () => content({ fd: file, write }), abortable);
     else
-      await step('write', () => {
-        for (let done = 0; done < content.length;) done += writeSync(file, content, done, content.length - done);
-      });
+      await step(
+        'write',
+        () => {
+          for (let done = 0; done < content.length;) done += writeSync(file, content, done, content.length - done);
+        },
+        abortable,
+      );
     if (opts.owner) {
       const { uid, gid } = opts.owner;
       try {
@@ -250,17 +275,22 @@ export async function writeFileAtomic(
         /* only root can give a file away; the copy is still whole */
       }
     }
-    await step('chmod', () => {
-      try {
-        fchmodSync(file, mode & 0o7777);
-      } catch (e) {
-        if (!noPermissionsHere(e)) throw e;
-      }
-    });
-    if (opts.times) await step('utimes', () => futimesSync(file, opts.times!.atime, opts.times!.mtime));
+    await step(
+      'chmod',
+      () => {
+        try {
+          fchmodSync(file, mode & 0o7777);
+        } catch (e) {
+          if (!noPermissionsHere(e)) throw e;
+        }
+      },
+      abortable,
+    );
+    const times = opts.times;
+    if (times) await step('utimes', () => futimesSync(file, times.atime, times.mtime), abortable);
     if (opts.beforeRename) await opts.beforeRename(file);
-    await step('flush', () => fsyncOnPool(file));
-    await step('rename', () => renameSync(tmpAt, fsPath(path)));
+    await step('flush', () => fsyncOnPool(file), abortable);
+    await step('rename', () => renameSync(tmpAt, fsPath(path)), abortable);
     unregisterTemporary(tmp);
   } catch (e) {
     try {

@@ -4,7 +4,7 @@
  */
 import { MAX_VALUE_SIZE } from '../codec/ima-value.js';
 import { FileError } from '../errors.js';
-import { writeFileAtomic, WriteResult } from './atomic-write.js';
+import { AtomicWriteOptions, writeFileAtomic, WriteResult } from './atomic-write.js';
 import { readSmallFileIfPresent } from './regular-file.js';
 
 export const DEFAULT_SUFFIX = '.sig';
@@ -51,6 +51,10 @@ export function readSidecarOrNothing(path: string): Buffer | undefined {
   }
 }
 
-export async function writeSidecar(path: string, value: Buffer): Promise<WriteResult> {
-  return writeFileAtomic(path, value, { what: 'sidecar' });
+export async function writeSidecar(
+  path: string,
+  value: Buffer,
+  opts: Pick<AtomicWriteOptions, 'completesPlacedFile'> = {},
+): Promise<WriteResult> {
+  return writeFileAtomic(path, value, { what: 'sidecar', ...opts });
 }

@@ -3,7 +3,7 @@
  * JSON object per file and a final summary object with --json; a progress
  * line on a terminal; exit codes 0 / 1 / 2 / 130 / 143.
  */
-import { refuseNewTemporaries, removeTemporariesSync } from '../carriers/atomic-write.js';
+import { abortWrites, removeTemporariesSync } from '../carriers/atomic-write.js';
 import { FileResult, resultToJson, SummaryCounter } from '../ops/result.js';
 import { forEachResult } from '../ops/tree.js';
 
@@ -120,19 +120,18 @@ export class StopSignal {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) {
       const h = (): void => {
         if (this.signal) {
-          // Stop at once: no new temporary files, remove those in flight, and sweep again once any
-          // open() already in the thread pool has landed, then exit.
-          const code = sig === 'SIGINT' ? 130 : 143;
-          refuseNewTemporaries();
-          removeTemporariesSync();
-          flushOutput();
-          if (this.aborting) process.exit(code);
-          this.aborting = true;
-          setTimeout(() => {
-            removeTemporariesSync();
-            flushOutput();
-            process.exit(code);
-          }, 100);
+          // Stop at once: every file in flight is rolled back (or, if its file is already in place,
+          // finished) at its next step, and the run ends by itself with the status of the first signal.
+          // Only a run that cannot end (a filesystem that no longer answers) is cut short after a while.
+          abortWrites();
+          if (!this.aborting) {
+            this.aborting = true;
+            setTimeout(() => {
+              removeTemporariesSync();
+              flushOutput();
+              process.exit(this.exitCode() ?? 130);
+            }, 10_000).unref();
+          }
           return;
         }
         this.signal = sig;

@@ -258,7 +258,8 @@ export async function migrateFile(
     );
     let carrier: MigrateCarrier = placed === 'xattr' ? 'xattr' : 'none';
     if (sig && (placed === 'sidecar-pending' || opts.keepSidecars)) {
-      await writeSidecar(sidecarPathFor(destPath, opts.suffix), sig.bytes);
+      // The copy is in place: its sidecar is finished even when the run is being stopped at once.
+      await writeSidecar(sidecarPathFor(destPath, opts.suffix), sig.bytes, { completesPlacedFile: true });
       if (placed === 'sidecar-pending') carrier = 'sidecar';
     }
     return { ...base, status: 'copied', failed: false, details: { ...details, carrier } };

@@ -8,7 +8,7 @@
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   appendFileSync,
   chmodSync,
@@ -40,6 +40,7 @@ import {
   type RunResult,
 } from '../helpers/cli.js';
 import { useMount } from '../helpers/mounts.js';
+import { FAT_TIMEOUT } from '../helpers/system.js';
 import { haveCommand, isRoot, skipOrFail } from '../helpers/skip.js';
 import { closeTarget, openTarget, writeTargetXattr } from '../../src/carriers/target.js';
 import { TEMP_SUFFIX } from '../../src/carriers/atomic-write.js';
@@ -409,6 +410,48 @@ describe('signals in the middle of a tree (ext4)', () => {
     assert.ok(onDisk.length >= 40);
     assert.deepEqual((await notVerified(onDisk, [KEY('p256.crt.pem')])).bad, []);
   });
+
+  test(
+    'two SIGINTs 0.4 s apart during migrate onto FAT: every copy started is finished or rolled back, fsck.fat is clean',
+    FAT_TIMEOUT,
+    async (t) => {
+      if (!ready(t)) return;
+      if (!haveCommand('fsck.fat')) return skipOrFail(t, 'needs fsck.fat (dosfstools)');
+      const src = await useMount(t, 'ext4', { sizeMiB: 160 });
+      const fat = await useMount(t, 'fat', { sizeMiB: 256 });
+      if (!src || !fat) return;
+      const tree = join(src.dir, 'tree');
+      mkdirSync(tree);
+      // Large enough that copies are in flight when the second signal lands.
+      for (let i = 0; i < 40; i++) writeFileSync(join(tree, `f${String(i).padStart(2, '0')}`), randomBytes(2_500_000));
+      await runCli(['sign', '-q', '-r', ...P256, tree]);
+      const dest = join(fat.dir, 'dest');
+      const r = await runAndInterrupt(['migrate', '-r', '-j', '8', tree, dest], 4, ['SIGINT', 'SIGINT'], 400);
+      assert.equal(r.status, 130, r.stderr);
+      const left = readdirSync(dest);
+      assert.deepEqual(
+        left.filter((n) => n.startsWith('.')),
+        [],
+        'no temporaries, no .fuse_hidden files',
+      );
+      const copies = left.filter((n) => !n.endsWith('.sig'));
+      assert.ok(copies.length >= 4, left.join(' '));
+      for (const c of copies) assert.ok(left.includes(`${c}.sig`), `${c} was copied without its sidecar`);
+      assert.deepEqual(
+        (
+          await notVerified(
+            copies.map((c) => join(dest, c)),
+            [KEY('p256.crt.pem')],
+          )
+        ).bad,
+        [],
+      );
+      await fat.remountReadOnly();
+      const fsck = spawnSync('fsck.fat', ['-n', fat.image], { encoding: 'utf8' });
+      assert.equal(fsck.status, 0, `${fsck.stdout}${fsck.stderr}`);
+      assert.doesNotMatch(fsck.stdout, /Dirty|differ|Orphan|Broken|LFN|Deleting/i, fsck.stdout);
+    },
+  );
 
   test("SIGKILL: the next run removes what the killed one left, leaves a live writer's temporaries alone, and finishes", async (t) => {
     if (!ready(t)) return;
