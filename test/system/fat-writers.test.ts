@@ -75,8 +75,9 @@ test('a full FAT: each failure names the step that failed and the errno', FAT_TI
   const r = await runCli(['modsig', 'sign', ...SIGN, '--output', join(fat.dir, 'big.signed'), big]);
   assert.equal(r.status, 1, show(r));
   // fusefat answers a write to a full FAT with EPERM, not ENOSPC: the step named is what tells.
-  const full =
-    /big\.bin: failed: cannot write file \((create|write|flush|rename)\): (no space left on device \(ENOSPC\)|operation not permitted \(EPERM\))$/m;
+  const step = '(create|write|flush|rename)';
+  const errno = '(no space left on device \\(ENOSPC\\)|operation not permitted \\(EPERM\\))';
+  const full = new RegExp(`big\\.bin: failed: cannot write file \\(${step}\\): ${errno}$`, 'm');
   assert.match(r.stderr, full, show(r));
   assert.deepEqual(
     readdirSync(fat.dir).filter((n) => n.startsWith('.') || n === 'big.signed'),
