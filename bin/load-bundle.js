@@ -18,7 +18,7 @@ export function compileBundle(file, source, cachedData) {
   const script = new vm.Script(WRAP_HEAD + source + WRAP_TAIL, {
     filename: file,
     cachedData,
-    // The bundle loads pkijs with import(); resolve it as the main program would.
+    // scripts/bundle.js turns import() into require(); should one be left, resolve it as the main program would.
     importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
   return {

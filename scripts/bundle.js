@@ -14,7 +14,9 @@
  * never esbuild.
  *
  * Left out of the bundle: fs-xattr (a native addon, loaded from
- * node_modules) and pkijs/asn1js (loaded on demand for CMS only).
+ * node_modules). pkijs and asn1js are in it: every certificate is parsed
+ * with them, and loading them from node_modules at each start cost several
+ * times what they cost from the bundle's code cache.
  */
 import { build } from 'esbuild';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -63,9 +65,9 @@ await build({
   platform: 'node',
   format: 'cjs',
   target: 'node20',
-  external: ['fs-xattr', 'pkijs', 'asn1js'],
-  // import('pkijs') becomes require('pkijs'): a dynamic import() from code that
-  // V8 restored from a code cache fails in Node 20 (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING),
+  external: ['fs-xattr'],
+  // Any import() becomes require(): a dynamic import() from code that V8
+  // restored from a code cache fails in Node 20 (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING),
   // while require() of an ES module works from Node 20.19 on (package.json engines).
   supported: { 'dynamic-import': false },
   // yargs finds its locales and the package.json it reads settings from
