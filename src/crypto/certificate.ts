@@ -113,9 +113,16 @@ export async function parseCertificateDer(der: Buffer, source: string): Promise<
     const why = e instanceof Error && e.message ? `: ${e.message.split('\n')[0]}` : '';
     throw new ConfigError(`${source}: cannot parse the certificate${why}`, source);
   }
+  let publicKey: KeyObject;
+  try {
+    publicKey = x509.publicKey;
+  } catch {
+    // OpenSSL decodes the key only when asked: a certificate can parse and still hold no usable key.
+    throw new ConfigError(`${source}: cannot read the certificate's public key`, source);
+  }
   // The kernel's other id of an X.509 key (x509_cert_parser.c): the tail of serial || issuer.
   const serialAndIssuer = Buffer.concat([f.serialBytes, f.issuerDer]);
-  const kind = classifyKey(x509.publicKey);
+  const kind = classifyKey(publicKey);
   return {
     source,
     der,
@@ -131,7 +138,7 @@ export async function parseCertificateDer(der: Buffer, source: string): Promise<
       .subarray(Math.max(0, serialAndIssuer.length - 4))
       .toString('hex')
       .padStart(8, '0'),
-    publicKey: x509.publicKey,
+    publicKey,
     algorithm: 'refused' in kind ? undefined : kind.algorithm,
     x509,
   };
