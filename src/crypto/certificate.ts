@@ -1,13 +1,15 @@
 /**
  * X.509 certificates that verify IMA signatures: the public key, and the keyid
  * the kernel matches (last 4 bytes of the subjectKeyIdentifier).
- * Node's X509Certificate gives the key and names; ./der.ts the extensions.
+ * Node's X509Certificate gives the key object and the names as Node prints them;
+ * pkijs reads the fields as encoded (SKID, serial, issuer, key bits).
  */
 import { createHash, KeyObject, X509Certificate } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fromBER, OctetString } from 'asn1js';
+import { Certificate as PkijsCertificate, PublicKeyInfo } from 'pkijs';
 import { ConfigError, describeSystemError } from '../errors.js';
-import { certificateFields } from './der.js';
 import { classifyKey, KeyAlgorithm } from './keys.js';
 
 export const DEFAULT_CERTIFICATES = ['/etc/keys/x509_evm.der', '/etc/keys/x509_ima.der'];
@@ -21,6 +23,10 @@ export interface Certificate {
   /** Serial number as upper-case hex, as Node prints it. */
   readonly serialNumber: string;
   readonly skid?: Buffer;
+  /** The serialNumber INTEGER's contents octets, as encoded. */
+  readonly serialBytes: Buffer;
+  /** The issuer Name exactly as encoded (tag, length and contents): a CMS names its signer's certificate by it. */
+  readonly issuerDer: Buffer;
   /** The 8-hex-digit keyid the kernel matches. */
   readonly keyid: string;
   readonly keyidSource: 'skid' | 'computed';
@@ -47,17 +53,48 @@ export function keyidFromSkid(skid: Uint8Array): string {
   return Buffer.concat([Buffer.alloc(4 - b.length), b]).toString('hex');
 }
 
-async function parseExtensions(der: Buffer): Promise<{ skid?: Buffer; spkBits: Buffer; issuerKeyid: string }> {
-  const f = certificateFields(der);
-  // The issuer exactly as encoded in the certificate (re-encoding could differ from the original bytes).
-  const serialAndIssuer = Buffer.concat([f.serial, f.issuer]);
+const OID_SUBJECT_KEY_IDENTIFIER = '2.5.29.14';
+
+/** The subjectPublicKey BIT STRING's contents, without its unused-bits octet. */
+function keyBits(spki: PublicKeyInfo): Buffer {
+  // The constructed (BER) form has no contents of its own: its keyid would be that of no bits.
+  if (spki.subjectPublicKey.idBlock.isConstructed) throw new Error('subjectPublicKey is a constructed BIT STRING');
+  return Buffer.from(spki.subjectPublicKey.valueBlock.valueHexView);
+}
+
+/** The subjectPublicKey bits of a DER SubjectPublicKeyInfo (what evmctl hashes for a keyid). */
+export function subjectPublicKeyBits(spkiDer: Uint8Array): Buffer {
+  // pkijs's types take views of an ArrayBuffer only, and a Buffer's may be shared: copy.
+  return keyBits(PublicKeyInfo.fromBER(new Uint8Array(spkiDer)));
+}
+
+/** The subjectKeyIdentifier, when present and not empty. Throws Error when its value is not an OCTET STRING. */
+function subjectKeyIdentifier(cert: PkijsCertificate): Buffer | undefined {
+  const ext = cert.extensions?.find((e) => e.extnID === OID_SUBJECT_KEY_IDENTIFIER);
+  if (!ext) return undefined;
+  const value = fromBER(ext.extnValue.valueBlock.valueHexView);
+  if (value.offset === -1 || !(value.result instanceof OctetString) || value.result.idBlock.isConstructed)
+    throw new Error('subjectKeyIdentifier is not an OCTET STRING');
+  const skid = value.result.valueBlock.valueHexView;
+  return skid.length > 0 ? Buffer.from(skid) : undefined;
+}
+
+interface Fields {
+  readonly skid?: Buffer;
+  readonly spkBits: Buffer;
+  readonly serialBytes: Buffer;
+  readonly issuerDer: Buffer;
+}
+
+/** Reads these fields with pkijs. Throws Error (or whatever asn1js throws) on a malformed certificate. */
+function fieldsOf(der: Buffer): Fields {
+  const cert = PkijsCertificate.fromBER(new Uint8Array(der));
   return {
-    skid: f.skid && Buffer.from(f.skid),
-    spkBits: Buffer.from(f.spkBits),
-    issuerKeyid: serialAndIssuer
-      .subarray(Math.max(0, serialAndIssuer.length - 4))
-      .toString('hex')
-      .padStart(8, '0'),
+    skid: subjectKeyIdentifier(cert),
+    spkBits: keyBits(cert.subjectPublicKeyInfo),
+    serialBytes: Buffer.from(cert.serialNumber.valueBlock.valueHexView),
+    // The issuer exactly as encoded in the certificate (re-encoding could differ from the original bytes).
+    issuerDer: Buffer.from(cert.issuer.valueBeforeDecode),
   };
 }
 
@@ -68,24 +105,40 @@ export async function parseCertificateDer(der: Buffer, source: string): Promise<
   } catch {
     throw new ConfigError(`${source}: not an X.509 certificate`, source);
   }
-  let ext: { skid?: Buffer; spkBits: Buffer; issuerKeyid: string };
+  let f: Fields;
   try {
-    ext = await parseExtensions(der);
+    f = fieldsOf(der);
   } catch (e) {
-    throw new ConfigError(`${source}: cannot parse the certificate: ${(e as Error).message}`, source);
+    // asn1js and pkijs throw plain Errors, and RangeErrors or TypeErrors on absurd input: all mean "malformed".
+    const why = e instanceof Error && e.message ? `: ${e.message.split('\n')[0]}` : '';
+    throw new ConfigError(`${source}: cannot parse the certificate${why}`, source);
   }
-  const kind = classifyKey(x509.publicKey);
+  let publicKey: KeyObject;
+  try {
+    publicKey = x509.publicKey;
+  } catch {
+    // OpenSSL decodes the key only when asked: a certificate can parse and still hold no usable key.
+    throw new ConfigError(`${source}: cannot read the certificate's public key`, source);
+  }
+  // The kernel's other id of an X.509 key (x509_cert_parser.c): the tail of serial || issuer.
+  const serialAndIssuer = Buffer.concat([f.serialBytes, f.issuerDer]);
+  const kind = classifyKey(publicKey);
   return {
     source,
     der,
     subject: x509.subject.replace(/\n/g, ', '),
     issuer: x509.issuer.replace(/\n/g, ', '),
     serialNumber: x509.serialNumber,
-    skid: ext.skid,
-    keyid: ext.skid ? keyidFromSkid(ext.skid) : computedKeyid(ext.spkBits),
-    keyidSource: ext.skid ? 'skid' : 'computed',
-    issuerKeyid: ext.issuerKeyid,
-    publicKey: x509.publicKey,
+    skid: f.skid,
+    serialBytes: f.serialBytes,
+    issuerDer: f.issuerDer,
+    keyid: f.skid ? keyidFromSkid(f.skid) : computedKeyid(f.spkBits),
+    keyidSource: f.skid ? 'skid' : 'computed',
+    issuerKeyid: serialAndIssuer
+      .subarray(Math.max(0, serialAndIssuer.length - 4))
+      .toString('hex')
+      .padStart(8, '0'),
+    publicKey,
     algorithm: 'refused' in kind ? undefined : kind.algorithm,
     x509,
   };

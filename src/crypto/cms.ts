@@ -27,8 +27,16 @@
  * Without signed attributes the signature is over the payload's digest, the
  * same bytes as a v2 IMA signature of the payload (identical for RSA).
  */
-import type * as Pkijs from 'pkijs';
-import type * as Asn1js from 'asn1js';
+import { BaseBlock, Constructed, fromBER, Integer, Null, OctetString, Primitive } from 'asn1js';
+import {
+  AlgorithmIdentifier,
+  ContentInfo,
+  EncapsulatedContentInfo,
+  IssuerAndSerialNumber,
+  RelativeDistinguishedNames,
+  SignedData,
+  SignerInfo,
+} from 'pkijs';
 import { HashAlgo, hashAlgoByName } from '../codec/hash-algo.js';
 import { FormatError } from '../errors.js';
 import type { Certificate } from './certificate.js';
@@ -145,14 +153,6 @@ const NAME_ATTRIBUTES: Record<string, string> = {
   '0.9.2342.19200300.100.1.25': 'DC',
 };
 
-let libs: { pkijs: typeof Pkijs; asn1js: typeof Asn1js } | undefined;
-
-/** pkijs is loaded on first use, so commands that never touch a CMS do not pay for it. */
-async function load(): Promise<{ pkijs: typeof Pkijs; asn1js: typeof Asn1js }> {
-  libs ??= { pkijs: await import('pkijs'), asn1js: await import('asn1js') };
-  return libs;
-}
-
 export type SignerIdentifier =
   | { readonly kind: 'issuer-serial'; readonly issuerDer: Buffer; readonly issuer: string; readonly serial: Buffer }
   | { readonly kind: 'skid'; readonly skid: Buffer };
@@ -200,7 +200,7 @@ function oidName(oid: string): string {
   return oid;
 }
 
-function nameToString(rdn: Pkijs.RelativeDistinguishedNames): string {
+function nameToString(rdn: RelativeDistinguishedNames): string {
   return rdn.typesAndValues
     .map((tv) => {
       const key = NAME_ATTRIBUTES[tv.type] ?? tv.type;
@@ -208,15 +208,15 @@ function nameToString(rdn: Pkijs.RelativeDistinguishedNames): string {
       const value =
         typeof v?.valueBlock?.value === 'string'
           ? v.valueBlock.value
-          : `#${hex(new Uint8Array((tv.value as Asn1js.BaseBlock).toBER(false)))}`;
+          : `#${hex(new Uint8Array((tv.value as BaseBlock).toBER(false)))}`;
       return `${key}=${value}`;
     })
     .join(', ');
 }
 
-function signerOf(si: Pkijs.SignerInfo, pkijs: typeof Pkijs): CmsSigner {
+function signerOf(si: SignerInfo): CmsSigner {
   let sid: SignerIdentifier;
-  if (si.sid instanceof pkijs.IssuerAndSerialNumber) {
+  if (si.sid instanceof IssuerAndSerialNumber) {
     const issuerDer = Buffer.from(si.sid.issuer.valueBeforeDecode);
     sid = {
       kind: 'issuer-serial',
@@ -225,15 +225,13 @@ function signerOf(si: Pkijs.SignerInfo, pkijs: typeof Pkijs): CmsSigner {
       serial: Buffer.from(si.sid.serialNumber.valueBlock.valueHexView),
     };
   } else {
-    const block = si.sid as Asn1js.Constructed & Asn1js.Primitive;
-    const inner = block.idBlock.isConstructed
-      ? (block.valueBlock.value[0] as Asn1js.OctetString | undefined)
-      : undefined;
+    const block = si.sid as Constructed & Primitive;
+    const inner = block.idBlock.isConstructed ? (block.valueBlock.value[0] as OctetString | undefined) : undefined;
     const skid = block.idBlock.isConstructed
       ? inner
         ? Buffer.from(inner.getValue())
         : Buffer.alloc(0)
-      : Buffer.from((block as Asn1js.Primitive).valueBlock.valueHexView);
+      : Buffer.from((block as Primitive).valueBlock.valueHexView);
     sid = { kind: 'skid', skid };
   }
   const digestAlgorithmOid = si.digestAlgorithm.algorithmId;
@@ -255,28 +253,27 @@ function signerOf(si: Pkijs.SignerInfo, pkijs: typeof Pkijs): CmsSigner {
 
 /** Parses the CMS of an appended signature. Throws only FormatError. */
 export async function parseCms(input: Uint8Array): Promise<ParsedCms> {
-  const { pkijs, asn1js } = await load();
   try {
     const der = Buffer.from(input);
     if (der.length === 0) throw new FormatError('empty PKCS#7 message');
-    const asn1 = asn1js.fromBER(der);
+    const asn1 = fromBER(der);
     if (asn1.offset === -1)
       throw new FormatError(`not a PKCS#7 message (not valid DER: ${asn1.result.error || 'cannot decode'})`);
-    let ci: Pkijs.ContentInfo;
+    let ci: ContentInfo;
     try {
-      ci = new pkijs.ContentInfo({ schema: asn1.result });
+      ci = new ContentInfo({ schema: asn1.result });
     } catch {
       throw new FormatError('not a PKCS#7 message (no ContentInfo structure)');
     }
     if (ci.contentType !== OID_SIGNED_DATA)
       throw new FormatError(`PKCS#7 content type is ${oidName(ci.contentType)}, not signedData`);
-    let sd: Pkijs.SignedData;
+    let sd: SignedData;
     try {
-      sd = new pkijs.SignedData({ schema: ci.content });
+      sd = new SignedData({ schema: ci.content });
     } catch (e) {
       throw new FormatError(`malformed PKCS#7 SignedData${e instanceof Error && e.message ? ` (${e.message})` : ''}`);
     }
-    const signers = sd.signerInfos.map((si) => signerOf(si, pkijs));
+    const signers = sd.signerInfos.map((si) => signerOf(si));
     return {
       der,
       signedDataVersion: sd.version,
@@ -391,36 +388,10 @@ export function describeSid(sid: SignerIdentifier): string {
     : `issuer "${sid.issuer}" serial ${sid.serial.toString('hex').toUpperCase()}`;
 }
 
-interface CertIdentity {
-  readonly issuerDer: Buffer;
-  readonly serial: Buffer;
-  readonly skid?: Buffer;
-  readonly parsed: Pkijs.Certificate;
-}
-
-const identities = new WeakMap<Certificate, CertIdentity>();
-
-/** The parts of a certificate a CMS names its signer by. */
-export async function certIdentity(cert: Certificate): Promise<CertIdentity> {
-  const known = identities.get(cert);
-  if (known) return known;
-  const { pkijs } = await load();
-  const parsed = pkijs.Certificate.fromBER(new Uint8Array(cert.der));
-  const id: CertIdentity = {
-    issuerDer: Buffer.from(parsed.issuer.valueBeforeDecode),
-    serial: Buffer.from(parsed.serialNumber.valueBlock.valueHexView),
-    skid: cert.skid,
-    parsed,
-  };
-  identities.set(cert, id);
-  return id;
-}
-
 /** Whether the certificate is the one the signer identifier names (the kernel's match: raw issuer bytes and serial, or the SKID). */
 export async function certMatchesSid(cert: Certificate, sid: SignerIdentifier): Promise<boolean> {
   if (sid.kind === 'skid') return cert.skid !== undefined && cert.skid.equals(sid.skid);
-  const id = await certIdentity(cert);
-  return id.issuerDer.equals(sid.issuerDer) && id.serial.equals(sid.serial);
+  return cert.issuerDer.equals(sid.issuerDer) && cert.serialBytes.equals(sid.serial);
 }
 
 export async function certificatesForSid(sid: SignerIdentifier, certs: readonly Certificate[]): Promise<Certificate[]> {
@@ -468,31 +439,33 @@ export function buildRefusal(cert: Certificate, hashAlgo: HashAlgo, signerId: Si
 export async function buildModuleCms(opts: BuildOptions): Promise<Buffer> {
   const refusal = buildRefusal(opts.cert, opts.hashAlgo, opts.signerId);
   if (refusal) throw new FormatError(refusal);
-  const { pkijs, asn1js } = await load();
-  const id = await certIdentity(opts.cert);
   const digestOid = digestOidOf(opts.hashAlgo)!;
   const rsa = certKeyType(opts.cert) === 'rsa';
   const sid =
     opts.signerId === 'skid'
-      ? new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 0 }, valueHex: new Uint8Array(opts.cert.skid!) })
-      : new pkijs.IssuerAndSerialNumber({ issuer: id.parsed.issuer, serialNumber: id.parsed.serialNumber });
+      ? new Primitive({ idBlock: { tagClass: 3, tagNumber: 0 }, valueHex: new Uint8Array(opts.cert.skid!) })
+      : new IssuerAndSerialNumber({
+          // The issuer as encoded, not rebuilt from its names: the kernel matches the raw bytes.
+          issuer: new RelativeDistinguishedNames({ valueBeforeDecode: new Uint8Array(opts.cert.issuerDer).buffer }),
+          serialNumber: new Integer({ valueHex: new Uint8Array(opts.cert.serialBytes) }),
+        });
   const signatureAlgorithm = rsa
-    ? new pkijs.AlgorithmIdentifier({ algorithmId: OID_RSA_ENCRYPTION, algorithmParams: new asn1js.Null() })
-    : new pkijs.AlgorithmIdentifier({ algorithmId: ecdsaOidOf(opts.hashAlgo)! });
-  const signerInfo = new pkijs.SignerInfo({
+    ? new AlgorithmIdentifier({ algorithmId: OID_RSA_ENCRYPTION, algorithmParams: new Null() })
+    : new AlgorithmIdentifier({ algorithmId: ecdsaOidOf(opts.hashAlgo)! });
+  const signerInfo = new SignerInfo({
     version: opts.signerId === 'skid' ? 3 : 1,
     sid,
-    digestAlgorithm: new pkijs.AlgorithmIdentifier({ algorithmId: digestOid }),
+    digestAlgorithm: new AlgorithmIdentifier({ algorithmId: digestOid }),
     signatureAlgorithm,
-    signature: new asn1js.OctetString({ valueHex: new Uint8Array(opts.signature) }),
+    signature: new OctetString({ valueHex: new Uint8Array(opts.signature) }),
   });
-  const signedData = new pkijs.SignedData({
+  const signedData = new SignedData({
     // toSchema() recomputes the version from the signers: 1, or 3 with a SKID signer, as CMS_sign does.
     version: opts.signerId === 'skid' ? 3 : 1,
-    digestAlgorithms: [new pkijs.AlgorithmIdentifier({ algorithmId: digestOid })],
-    encapContentInfo: new pkijs.EncapsulatedContentInfo({ eContentType: OID_DATA }),
+    digestAlgorithms: [new AlgorithmIdentifier({ algorithmId: digestOid })],
+    encapContentInfo: new EncapsulatedContentInfo({ eContentType: OID_DATA }),
     signerInfos: [signerInfo],
   });
-  const contentInfo = new pkijs.ContentInfo({ contentType: OID_SIGNED_DATA, content: signedData.toSchema() });
+  const contentInfo = new ContentInfo({ contentType: OID_SIGNED_DATA, content: signedData.toSchema() });
   return Buffer.from(contentInfo.toSchema().toBER(false));
 }

@@ -3,9 +3,8 @@
  */
 import { createPublicKey, KeyObject } from 'node:crypto';
 import { ConfigError } from '../errors.js';
-import { Certificate, computedKeyid, noSkidWarning, parseCertificates } from './certificate.js';
+import { Certificate, computedKeyid, noSkidWarning, parseCertificates, subjectPublicKeyBits } from './certificate.js';
 import { loadPrivateKey, SigningKey, KeyPasswordSource } from './keys.js';
-import { spkiBits } from './der.js';
 import { readFile } from 'node:fs/promises';
 import { describeSystemError } from '../errors.js';
 
@@ -26,7 +25,7 @@ export function parseKeyidHex(hex: string): string {
 export async function keyidOfPublicKey(key: KeyObject): Promise<string> {
   // A private KeyObject cannot be exported as SPKI: derive its public half first.
   const spki = (key.type === 'private' ? createPublicKey(key) : key).export({ type: 'spki', format: 'der' });
-  return computedKeyid(spkiBits(spki));
+  return computedKeyid(subjectPublicKeyBits(spki));
 }
 
 export interface SignerOptions extends KeyPasswordSource {
