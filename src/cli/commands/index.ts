@@ -5,6 +5,7 @@ import { hashCommand } from './hash.js';
 import { importCommand } from './import.js';
 import { statusCommand } from './status.js';
 import { inspectCommand } from './inspect.js';
+import { kexecCommand } from './kexec.js';
 import { migrateCommand } from './migrate.js';
 import { modsigCommand } from './modsig.js';
 import { keyidCommand } from './keyid.js';
@@ -22,6 +23,7 @@ export const commands: CommandModule<any, any>[] = [
   clearCommand,
   migrateCommand,
   modsigCommand,
+  kexecCommand,
   hashCommand,
   inspectCommand,
   keyidCommand,

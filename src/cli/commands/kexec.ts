@@ -1,0 +1,95 @@
+import type { Argv, CommandModule } from 'yargs';
+import { abortWrites } from '../../carriers/atomic-write.js';
+import { loadCertificates } from '../../crypto/certificate.js';
+import { ConfigError } from '../../errors.js';
+import { kexecLoad, KexecRefused, type StagedFile } from '../../ops/kexec.js';
+import { checkXattrName, GlobalArgs, repeatable, warner } from '../common.js';
+import { printable, writeErr, writeOut } from '../output.js';
+
+interface Args extends GlobalArgs {
+  kernel?: string;
+  initrd?: string;
+  append?: string;
+  'reuse-cmdline'?: boolean;
+  cert?: string[];
+  'stage-dir'?: string;
+  'dry-run'?: boolean;
+}
+
+function describe(f: StagedFile): string {
+  const v = f.value;
+  const value = !v ? 'no signature' : v.kind === 'signature' ? `${v.algo.name} signature, keyid ${v.keyid}` : 'digest';
+  return `${printable(f.source)}: staged (${value}, from ${f.carrier === 'none' ? 'nowhere' : f.carrier})`;
+}
+
+export const kexecCommand: CommandModule<GlobalArgs, Args> = {
+  command: 'kexec <kernel>',
+  describe: 'Load a kernel kept on FAT (or anywhere) with kexec_file_load, its signature staged into security.ima',
+  builder: (y: Argv<GlobalArgs>) =>
+    y
+      .usage(
+        '$0 kexec [options] KERNEL\n\nStages KERNEL (and --initrd) with their signatures on a tmpfs, checks them, and ' +
+          'loads them with `kexec -s -l`. Booting the loaded kernel stays yours: `kexec -e` or `systemctl kexec`.',
+      )
+      .positional('kernel', { type: 'string', describe: 'The kernel image' })
+      .option('initrd', { type: 'string', describe: 'The initramfs to load with it (signed like the kernel)' })
+      .option('append', { type: 'string', describe: "The new kernel's command line" })
+      .option('reuse-cmdline', { type: 'boolean', describe: "Give the new kernel the running kernel's command line" })
+      .option('cert', {
+        alias: 'c',
+        ...repeatable,
+        describe: 'Certificates the signatures must verify against (default /etc/keys/x509_ima.der, x509_evm.der)',
+      })
+      .option('stage-dir', {
+        type: 'string',
+        describe: 'Stage in a fresh folder inside DIR (default: a tmpfs: /run, or one mounted for the run)',
+      })
+      .option('dry-run', { alias: 'n', type: 'boolean', describe: 'Stage and check, then clean up without loading' })
+      .conflicts('append', 'reuse-cmdline') as unknown as Argv<Args>,
+  handler: async (a) => {
+    const kernel = String(a.kernel);
+    const xattrName = checkXattrName(a.xattr);
+    if (a['stage-dir'] === '') throw new ConfigError('--stage-dir needs a folder');
+    const certs = await loadCertificates(a.cert, warner(a), { allowNone: true });
+    if (certs.length === 0) warner(a)('no certificate: the signatures are checked by the kernel only');
+    const controller = new AbortController();
+    let signal: NodeJS.Signals | undefined;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      signal ??= sig;
+      abortWrites();
+      controller.abort();
+    };
+    process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+    try {
+      const r = await kexecLoad(kernel, {
+        initrd: a.initrd,
+        append: a.append,
+        reuseCmdline: a['reuse-cmdline'],
+        certs,
+        stageDir: a['stage-dir'],
+        dryRun: a['dry-run'],
+        xattrName,
+        suffix: a.suffix,
+        signal: controller.signal,
+        onStep: (text) => a.verbose && writeErr(`ima-sidecar: ${text}\n`),
+      });
+      if (!a.quiet) {
+        writeOut(`${describe(r.kernel)}\n`);
+        if (r.initrd) writeOut(`${describe(r.initrd)}\n`);
+        writeOut(
+          r.loaded
+            ? `loaded: ${r.command.join(' ')}; boot it with kexec -e or systemctl kexec\n`
+            : `not loaded (--dry-run): ${r.command.join(' ')}\n`,
+        );
+      }
+      process.exitCode = 0;
+    } catch (e) {
+      if (!(e instanceof KexecRefused)) throw e;
+      writeErr(`${printable(e.message)}\n`);
+      process.exitCode = 1;
+    } finally {
+      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    }
+    if (signal) process.exitCode = signal === 'SIGINT' ? 130 : 143;
+  },
+};

@@ -1,0 +1,240 @@
+/**
+ * kexec: load a kernel kept where the kernel cannot verify it (a FAT ESP, no
+ * xattrs) with kexec_file_load under IMA appraisal. The kernel and the initrd
+ * are staged, with their signatures, into a private folder on a filesystem
+ * that takes security.ima (a tmpfs), checked there, and loaded from there by
+ * kexec-tools (`kexec -s -l`); the staging is always removed afterwards: once
+ * loaded, the kernel holds the image in memory.
+ *
+ * Staging is migrate's copy (hashed as it is written, so the staged bytes are
+ * the checked bytes; the signature placed in the copy's xattr), or, for an
+ * image that carries an appended signature, modsig detach into the staging
+ * folder followed by an import of the detached value.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { decodeImaValue, type ImaValue } from '../codec/ima-value.js';
+import { closeTarget, openTarget, readTargetXattr } from '../carriers/target.js';
+import { readSidecarOrNothing, sidecarPathFor } from '../carriers/sidecar.js';
+import { endsWithAppendedMarker } from '../carriers/appended.js';
+import type { Certificate } from '../crypto/certificate.js';
+import { ConfigError, FileError } from '../errors.js';
+import { importFile } from './import.js';
+import { migrateFile } from './migrate.js';
+import { detachModsig } from './modsig.js';
+import type { FileResult } from './result.js';
+
+const TMPFS_MAGIC = 0x01021994;
+
+export interface KexecOptions {
+  readonly initrd?: string;
+  /** The new kernel's command line (kexec --append), or the running one's (--reuse-cmdline). */
+  readonly append?: string;
+  readonly reuseCmdline?: boolean;
+  /** Certificates the signatures must verify against; none: only digests are checked here, the kernel checks signatures. */
+  readonly certs: readonly Certificate[];
+  /** The keyids of the kernel's IMA keyring, when they can be read: a signature by another key is refused here. */
+  readonly keyringKeyids?: ReadonlySet<string>;
+  /** Whether the kernel's policy appraises KEXEC_KERNEL_CHECK (and so needs a signature); undefined when unknown. */
+  readonly appraisesKexec?: boolean;
+  /** A folder to stage in (a fresh folder is made inside it); default a tmpfs: /run, or one mounted for the run. */
+  readonly stageDir?: string;
+  readonly dryRun?: boolean;
+  readonly xattrName: string;
+  readonly suffix: string;
+  /** kexec-tools' program (default `kexec` on the PATH). */
+  readonly kexecProgram?: string;
+  /** Told what is done, for the command line to print. */
+  readonly onStep?: (text: string) => void;
+  /** Aborted (SIGINT, SIGTERM): stop at the next step; the staging is removed all the same. */
+  readonly signal?: AbortSignal;
+}
+
+export interface StagedFile {
+  readonly source: string;
+  readonly staged: string;
+  /** Where the signature came from. */
+  readonly carrier: 'xattr' | 'sidecar' | 'appended' | 'none';
+  readonly value?: ImaValue;
+}
+
+export interface KexecResult {
+  readonly kernel: StagedFile;
+  readonly initrd?: StagedFile;
+  readonly loaded: boolean;
+  /** The kexec command that was run (or, with dryRun, would be). */
+  readonly command: readonly string[];
+}
+
+/** A refusal of the whole load: one line naming the file and the reason (exit 1). */
+export class KexecRefused extends FileError {}
+
+/** Whether kexec-tools is there to run; a ConfigError (exit 2) when it is not. */
+export function requireKexecTools(program = 'kexec'): void {
+  const r = spawnSync(program, ['--version'], { stdio: 'ignore' });
+  if (r.error) throw new ConfigError(`cannot run ${program} (kexec-tools): ${r.error.message}; install kexec-tools`);
+}
+
+interface Staging {
+  readonly dir: string;
+  remove(): void;
+}
+
+function isTmpfs(path: string): boolean {
+  try {
+    return Number(statfsSync(path).type) === TMPFS_MAGIC;
+  } catch {
+    return false;
+  }
+}
+
+/** A fresh folder, mode 0700, on a filesystem that takes security.ima, and how to remove it (and its mount). */
+function makeStaging(stageDir: string | undefined): Staging {
+  if (stageDir) {
+    const dir = mkdtempSync(join(stageDir, 'ima-sidecar-kexec-'));
+    return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  if (isTmpfs('/run')) {
+    const dir = mkdtempSync('/run/ima-sidecar-kexec-');
+    return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  // No tmpfs at /run: one of our own, mounted for this run only.
+  const mountPoint = mkdtempSync('/tmp/ima-sidecar-kexec-');
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'mode=0700,nosuid,nodev,noexec', 'tmpfs', mountPoint], {
+    encoding: 'utf8',
+  });
+  if (m.status !== 0) {
+    rmSync(mountPoint, { recursive: true, force: true });
+    throw new ConfigError(
+      `cannot mount a tmpfs to stage in (${(m.stderr || m.error?.message || '').trim()}); use --stage-dir`,
+    );
+  }
+  return {
+    dir: mountPoint,
+    remove: () => {
+      spawnSync('umount', [mountPoint], { stdio: 'ignore' });
+      rmSync(mountPoint, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Where the source's signature is: its xattr, its sidecar, an appended signature, or none. */
+function sourceCarrier(path: string, opts: KexecOptions): StagedFile['carrier'] {
+  const t = openTarget(path);
+  try {
+    if (readTargetXattr(t, opts.xattrName)) return 'xattr';
+    if (readSidecarOrNothing(sidecarPathFor(path, opts.suffix))) return 'sidecar';
+    return endsWithAppendedMarker(t.handle.fd, t.stat.size) ? 'appended' : 'none';
+  } finally {
+    closeTarget(t);
+  }
+}
+
+function refusedBy(r: FileResult, what: string): never {
+  throw new KexecRefused(r.path, `${what}: ${r.reason ?? r.status}`, 'EBADSIG');
+}
+
+/** Copies `source` into the staging folder with its signature in the copy's xattr, checking it on the way. */
+async function stage(source: string, name: string, dir: string, opts: KexecOptions): Promise<StagedFile> {
+  const staged = join(dir, name);
+  const carrier = sourceCarrier(source, opts);
+  const verify = opts.certs.length > 0;
+  if (carrier === 'appended') {
+    if (!verify) throw new ConfigError(`${source}: an appended signature is turned into a value only with --cert`);
+    const detached = await detachModsig(source, { output: staged, certs: opts.certs, suffix: opts.suffix });
+    if (detached.failed) refusedBy(detached, 'appended signature');
+    const imported = await importFile(staged, {
+      xattrName: opts.xattrName,
+      suffix: opts.suffix,
+      verify: true,
+      certs: opts.certs,
+      removeSidecar: true,
+    });
+    if (imported.failed) refusedBy(imported, 'staged copy');
+  } else {
+    const copied = await migrateFile({ path: source, rel: basename(source) }, staged, {
+      xattrName: opts.xattrName,
+      suffix: opts.suffix,
+      verify,
+      certs: opts.certs,
+    });
+    if (copied.failed) refusedBy(copied, 'not staged');
+  }
+  const t = openTarget(staged);
+  let value: ImaValue | undefined;
+  try {
+    const bytes = readTargetXattr(t, opts.xattrName);
+    value = bytes ? decodeImaValue(bytes).value : undefined;
+  } finally {
+    closeTarget(t);
+  }
+  return { source, staged, carrier, ...(value ? { value } : {}) };
+}
+
+/** What the kernel would refuse anyway, said before it is asked: no signature, a key it does not hold. */
+function check(file: StagedFile, opts: KexecOptions): void {
+  const v = file.value;
+  if (!v || v.kind !== 'signature') {
+    if (opts.appraisesKexec === false) return;
+    const what = v ? 'carries only a digest' : 'has no signature (xattr, sidecar or appended)';
+    const policy = opts.appraisesKexec === undefined ? 'if the policy appraises kexec' : 'the policy appraises kexec';
+    throw new KexecRefused(file.source, `${what}; the kernel would refuse it (${policy}, imasig)`, 'ENODATA');
+  }
+  if (opts.keyringKeyids && !opts.keyringKeyids.has(v.keyid)) {
+    throw new KexecRefused(
+      file.source,
+      `signed with keyid ${v.keyid}, which is not in the kernel's IMA keyring; the kernel would refuse it`,
+      'ENOKEY',
+    );
+  }
+}
+
+function run(command: readonly string[]): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'inherit', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stderr }));
+  });
+}
+
+/**
+ * Stages, checks and (unless dryRun) loads the kernel. Throws KexecRefused
+ * (the file and why) when a check fails or the kernel refuses the load,
+ * ConfigError for a setup it cannot use; the staging is removed in every case.
+ */
+export async function kexecLoad(kernel: string, opts: KexecOptions): Promise<KexecResult> {
+  const program = opts.kexecProgram ?? 'kexec';
+  if (!opts.dryRun) requireKexecTools(program);
+  const staging = makeStaging(opts.stageDir);
+  const stopped = (): void => {
+    if (opts.signal?.aborted) throw new KexecRefused(kernel, 'interrupted; nothing loaded', 'EINTR');
+  };
+  try {
+    opts.onStep?.(`staging in ${staging.dir}`);
+    const k = await stage(kernel, 'kernel', staging.dir, opts);
+    stopped();
+    check(k, opts);
+    const i = opts.initrd ? await stage(opts.initrd, 'initrd', staging.dir, opts) : undefined;
+    stopped();
+    if (i) check(i, opts);
+    const command = [
+      program,
+      '-s',
+      '-l',
+      k.staged,
+      ...(i ? ['--initrd', i.staged] : []),
+      ...(opts.reuseCmdline ? ['--reuse-cmdline'] : opts.append !== undefined ? ['--append', opts.append] : []),
+    ];
+    if (opts.dryRun) return { kernel: k, ...(i ? { initrd: i } : {}), loaded: false, command };
+    const r = await run(command);
+    if (r.status !== 0) {
+      throw new KexecRefused(kernel, `kexec_file_load refused it: ${r.stderr.trim() || `exit ${r.status}`}`, 'EACCES');
+    }
+    return { kernel: k, ...(i ? { initrd: i } : {}), loaded: true, command };
+  } finally {
+    staging.remove();
+  }
+}

@@ -1,0 +1,79 @@
+// ima-sidecar kexec --dry-run on the host (the loads themselves run in the kernel suite's guest): a kernel
+// staged from its sidecar, its xattr or its appended signature; refusals for a changed, unsigned or
+// wrongly signed image, one line each; kexec-tools missing is exit 2; no staging folder or mount is left.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BIN, fixture, run, runCli, show, tempDir } from '../helpers/cli.js';
+import { isRoot, skipOrFail } from '../helpers/skip.js';
+
+const KEY = fixture('keys/rsa2048.key.pem');
+const CERT = fixture('keys/rsa2048.crt.pem');
+const OTHER_CERT = fixture('keys/other-rsa2048.crt.pem');
+const SIGN = ['--key', KEY, '--cert', CERT];
+
+/** Staging folders and tmpfs mounts of ours, wherever they went. */
+function leftovers(): string[] {
+  const dirs = ['/run', tmpdir()].flatMap((d) =>
+    readdirSync(d)
+      .filter((n) => n.startsWith('ima-sidecar-kexec-'))
+      .map((n) => join(d, n)),
+  );
+  const mounts = readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('ima-sidecar-kexec-'));
+  return [...dirs, ...mounts];
+}
+
+async function kernels(t: TestContext): Promise<string> {
+  const dir = await tempDir(t);
+  for (const name of ['sidecar', 'changed', 'unsigned', 'appended'])
+    writeFileSync(join(dir, name), randomBytes(200_000));
+  for (const name of ['sidecar', 'changed']) assert.equal((await runCli(['sign', ...SIGN, join(dir, name)])).status, 0);
+  appendFileSync(join(dir, 'changed'), 'tampered');
+  assert.equal((await runCli(['modsig', 'sign', ...SIGN, join(dir, 'appended')])).status, 0);
+  return dir;
+}
+
+test('kexec --dry-run stages and checks, loads nothing, and leaves no staging behind', async (t) => {
+  if (!isRoot()) return skipOrFail(t, 'needs root (security.ima on the staging tmpfs)');
+  const dir = await kernels(t);
+  const before = leftovers();
+  const cases: [string, string[], number, RegExp][] = [
+    ['a sidecar', [join(dir, 'sidecar')], 0, /sidecar: staged \(sha256 signature, keyid [0-9a-f]{8}, from sidecar\)/],
+    ['an appended signature', [join(dir, 'appended')], 0, /appended: staged \(sha256 signature, .*from appended\)/],
+    ['an initrd too', [join(dir, 'sidecar'), '--initrd', join(dir, 'sidecar')], 0, /--initrd/],
+    ['changed after signing', [join(dir, 'changed')], 1, /changed: not staged: digest mismatch/],
+    ['no signature', [join(dir, 'unsigned')], 1, /unsigned: has no signature/],
+    ['an unsigned initrd', [join(dir, 'sidecar'), '--initrd', join(dir, 'unsigned')], 1, /unsigned: has no signature/],
+  ];
+  for (const [what, args, status, expected] of cases) {
+    const r = await runCli(['kexec', '--dry-run', '--cert', CERT, ...args]);
+    assert.equal(r.status, status, `${what}\n${show(r)}`);
+    assert.match(r.stdout + r.stderr, expected, `${what}\n${show(r)}`);
+    if (status !== 0) assert.equal(r.stderr.trim().split('\n').length, 1, `${what}: one line\n${show(r)}`);
+    assert.deepEqual(leftovers(), before, `${what}: staging left behind`);
+  }
+  const other = await runCli(['kexec', '--dry-run', '--cert', OTHER_CERT, join(dir, 'sidecar')]);
+  assert.equal(other.status, 1, show(other));
+  assert.match(other.stderr, /sidecar: not staged: .*keyid/, show(other));
+  const stageDir = await tempDir(t);
+  const inDir = await runCli(['kexec', '--dry-run', '--cert', CERT, '--stage-dir', stageDir, join(dir, 'sidecar')]);
+  assert.equal(inDir.status, 0, show(inDir));
+  assert.match(inDir.stdout, new RegExp(`kexec -s -l ${stageDir}/ima-sidecar-kexec-`));
+  assert.deepEqual(readdirSync(stageDir), []);
+});
+
+test('kexec without kexec-tools is one line and exit 2; --append with --reuse-cmdline is a usage error', async (t) => {
+  const dir = await kernels(t);
+  const r = await run(process.execPath, [BIN, 'kexec', '--cert', CERT, join(dir, 'sidecar')], {
+    env: { PATH: '/nonexistent' },
+  });
+  assert.equal(r.status, 2, show(r));
+  assert.match(r.stderr, /^ima-sidecar: cannot run kexec \(kexec-tools\)/m);
+  const both = await runCli(['kexec', '--append', 'x', '--reuse-cmdline', join(dir, 'sidecar')]);
+  assert.equal(both.status, 2, show(both));
+});
