@@ -12,6 +12,8 @@ export interface OutputOptions {
   readonly quiet?: boolean;
   readonly verbose?: boolean;
   readonly progress?: boolean;
+  /** A run that selected no file is a failure (verify: checking nothing is not a success). */
+  readonly nothingSelectedFails?: boolean;
 }
 
 // eslint-disable-next-line no-control-regex
@@ -225,6 +227,9 @@ export class Reporter {
     const s = this.counter.summary();
     const secs = Number(process.hrtime.bigint() - this.started) / 1e9;
     const interrupted = stop?.signal;
+    // Only orphans and skipped operands (a pattern that matched nothing, a directory without -r): no file was worked on.
+    const worked = s.total - (s.counts.orphan ?? 0) - (s.counts.skipped ?? 0);
+    const nothing = worked === 0 && !interrupted;
     if (this.opts.json) {
       write(
         process.stdout,
@@ -239,7 +244,7 @@ export class Reporter {
           },
         }) + '\n',
       );
-    } else if (!this.opts.quiet && (s.total !== 1 || interrupted)) {
+    } else if (!this.opts.quiet && !nothing && (s.total !== 1 || interrupted)) {
       const parts = Object.entries(s.counts)
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([k, v]) => `${v} ${k}`);
@@ -248,7 +253,10 @@ export class Reporter {
         `${s.total} file${s.total === 1 ? '' : 's'}: ${parts.join(', ') || 'nothing to do'} (${secs.toFixed(2)} s)${interrupted ? `; stopped by ${interrupted}` : ''}\n`,
       );
     }
+    const fails = nothing && !!this.opts.nothingSelectedFails;
+    if (nothing && (fails || !this.opts.quiet))
+      write(process.stderr, `ima-sidecar: no files selected${fails ? '; nothing verified' : ''}\n`);
     flushOutput();
-    return stop?.exitCode() ?? (s.failed > 0 ? 1 : 0);
+    return stop?.exitCode() ?? (s.failed > 0 || fails ? 1 : 0);
   }
 }

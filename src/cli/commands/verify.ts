@@ -42,7 +42,7 @@ export const verifyCommand: CommandModule<GlobalArgs, Args> = {
     const certs = await loadCertificates(a.cert, warner(a), { allowNone: true });
     const stop = new StopSignal();
     stop.install();
-    const reporter = new Reporter(outputOptions(a));
+    const reporter = new Reporter({ ...outputOptions(a), nothingSelectedFails: true });
     await reporter.consume(
       verifyTree(paths, treeOptions(a, stop), { certs, from: a.from, xattrName, suffix: a.suffix }),
     );
