@@ -8,12 +8,17 @@ interface Args extends GlobalArgs {
   certs?: string[];
 }
 
-const line = (r: FileResult): string =>
-  r.failed ? r.status : `${r.details!.keyid} (${r.details!.keyidSource}) ${r.details!.subject}`;
+/** The keyid sign writes, where it comes from, and the kernel's when it cannot match that one. */
+function line(r: FileResult): string {
+  if (r.failed || !r.details) return r.status;
+  const { keyid, keyidSource, kernelKeyid, subject } = r.details;
+  const kernel = kernelKeyid !== keyid ? `; the kernel matches ${kernelKeyid}` : '';
+  return `${keyid} (${keyidSource}${kernel}) ${subject}`;
+}
 
 export const keyidCommand: CommandModule<GlobalArgs, Args> = {
   command: 'keyid [certs..]',
-  describe: 'Print the keyid the kernel matches for each certificate',
+  describe: 'Print the keyid sign writes for each certificate (and the one the kernel matches, where they differ)',
   builder: (y: Argv<GlobalArgs>) =>
     y.positional('certs', {
       type: 'string',
