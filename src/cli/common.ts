@@ -31,8 +31,12 @@ export interface SelectionArgs {
 export function globalOptions<T>(y: Argv<T>) {
   return y
     .option('json', { type: 'boolean', describe: 'One JSON object per file on stdout, then a summary object' })
-    .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print only failures' })
-    .option('verbose', { alias: 'v', type: 'boolean', describe: 'Print warnings, and a stack trace with errors' })
+    .option('quiet', {
+      alias: 'q',
+      type: 'boolean',
+      describe: 'Print only failures: no line per file done, no warnings, no summary',
+    })
+    .option('verbose', { alias: 'v', type: 'boolean', describe: 'Add a stack trace to each error' })
     .option('xattr', {
       type: 'string',
       default: DEFAULT_XATTR,

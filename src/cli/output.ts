@@ -189,7 +189,8 @@ export class Reporter {
       else if (!this.opts.quiet) {
         write(process.stdout, `${line}${reason || (this.customVerb ? '' : describeForPeople(r))}\n`);
       }
-      if (this.opts.verbose)
+      // Warnings show as the configuration's do (common.ts warner): unless -q.
+      if (!this.opts.quiet)
         for (const w of r.warnings ?? []) write(process.stderr, `${printable(r.path)}: warning: ${printable(w)}\n`);
     }
     if (this.showProgress) this.progress(r.path);
