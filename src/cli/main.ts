@@ -4,7 +4,6 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ConfigError, FileError, FormatError, UsageError } from '../errors.js';
-import { globalOptions } from './common.js';
 import { flushOutput, printable, watchStdoutPipe } from './output.js';
 import { rawArguments } from '../carriers/fs-path.js';
 import { commands } from './commands/index.js';
@@ -22,7 +21,7 @@ export function startWorker(): void {
 export async function main(argv: string[] = rawArguments(hideBin(process.argv))): Promise<number> {
   const verbose = argv.includes('-v') || argv.includes('--verbose');
   watchStdoutPipe();
-  const parser = globalOptions(yargs(argv))
+  const parser = yargs(argv)
     .scriptName('ima-sidecar')
     .usage(
       '$0 <command> [options] PATH...\n\nManage Linux IMA signatures kept beside files (evmctl-format sidecars) and in security.ima.',
@@ -31,16 +30,22 @@ export async function main(argv: string[] = rawArguments(hideBin(process.argv)))
     .strict()
     .demandCommand(1, 'give a command (see --help)')
     .recommendCommands()
-    .completion('completion', 'Print a bash/zsh completion script')
     .epilog(
       'Exit status: 0 all good, 1 some file failed, 2 usage or configuration error, 130/143 interrupted.\nEnvironment: IMA_SIDECAR_KEY_PASSWORD (or EVMCTL_KEY_PASSWORD) for encrypted keys.\nSee ima-sidecar(1).',
     )
     .wrap(Math.min(100, process.stdout.columns ?? 100))
     .fail((msg, err) => {
       // Throwing is what stops yargs: a fail handler that returns lets it run the command anyway.
-      throw err ?? new UsageError(msg);
+      // yargs wraps what a coerce throws in its own YError: that is a usage error too.
+      if (err && err.name !== 'YError') throw err;
+      throw new UsageError((msg ?? err?.message ?? 'usage error').replace(/\s*\n\s*/g, ' '));
     });
+  // An option before the command: a flag yargs does not know there would take the command for its value. So the
+  // flags several commands share are known, hidden, at the top; each command declares (and shows) those it takes.
+  for (const [flag, alias] of PRE_COMMAND_FLAGS)
+    parser.option(flag, { alias, type: 'boolean', hidden: true, global: false });
   for (const c of commands) parser.command(c as never);
+  parser.completion('completion', 'Print a bash/zsh completion script');
   skipHelpCache(parser);
   try {
     await parser.parseAsync();
@@ -52,6 +57,15 @@ export async function main(argv: string[] = rawArguments(hideBin(process.argv)))
   }
   return typeof process.exitCode === 'number' ? process.exitCode : 0;
 }
+
+const PRE_COMMAND_FLAGS: [string, string?][] = [
+  ['json'],
+  ['quiet', 'q'],
+  ['verbose', 'v'],
+  ['recursive', 'r'],
+  ['one-file-system'],
+  ['progress'],
+];
 
 /**
  * yargs renders the whole help of a command before running its handler, in

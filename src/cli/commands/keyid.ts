@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { keyidsOf } from '../../ops/keyid.js';
 import { FileResult } from '../../ops/result.js';
-import { GlobalArgs, outputOptions, requirePaths, warner } from '../common.js';
+import { GlobalArgs, globalOptions, ownOptionsFirst, outputOptions, requirePaths, warner } from '../common.js';
 import { Reporter } from '../output.js';
 
 interface Args extends GlobalArgs {
@@ -17,14 +17,19 @@ function line(r: FileResult): string {
 }
 
 export const keyidCommand: CommandModule<GlobalArgs, Args> = {
-  command: 'keyid [certs..]',
+  command: 'keyid <certs..>',
   describe: 'Print the keyid sign writes for each certificate (and the one the kernel matches, where they differ)',
   builder: (y: Argv<GlobalArgs>) =>
-    y.positional('certs', {
-      type: 'string',
-      array: true,
-      describe: 'Certificates (PEM, DER, bundles, directories)',
-    }) as unknown as Argv<Args>,
+    globalOptions(
+      ownOptionsFirst(
+        y.positional('certs', {
+          type: 'string',
+          array: true,
+          describe: 'Certificates (PEM, DER, bundles, directories)',
+          default: undefined,
+        }),
+      ),
+    ) as unknown as Argv<Args>,
   handler: async (a) => {
     const paths = requirePaths(a.certs);
     const reporter = new Reporter({ ...outputOptions(a), progress: false }, line);
