@@ -29,8 +29,9 @@ export interface GlobalArgs {
 
 /** The attribute options, for the commands that read or write an extended attribute. */
 export interface XattrArgs {
-  /** The attribute name, checked (by xattrOptions' check). */
+  /** The attribute name, --xattr-user resolved, checked (by xattrOptions' check). */
   xattr: string;
+  'xattr-user'?: boolean;
 }
 
 /** The tree options, for the commands that take PATH... */
@@ -50,6 +51,7 @@ export interface PathsArgs {
 }
 
 export interface PasswordArgs {
+  pass?: string;
   'pass-file'?: string;
 }
 
@@ -79,12 +81,23 @@ export function xattrOptions<T>(y: Argv<T>) {
       defaultDescription: DEFAULT_XATTR,
       describe: 'Extended attribute to use (user.ima for unprivileged tests)',
     })
-    .group(['xattr'], XATTR_GROUP)
+    .option('xattr-user', { type: 'boolean', describe: "Same as --xattr user.ima (evmctl's --xattr-user)" })
+    .group(['xattr', 'xattr-user'], XATTR_GROUP)
     .check((a) => {
-      const args = a as unknown as { xattr?: string };
-      args.xattr = checkXattrName(args.xattr ?? DEFAULT_XATTR);
+      const args = a as unknown as { xattr?: string; 'xattr-user'?: boolean };
+      args.xattr = xattrName(args);
       return true;
     });
+}
+
+/** The attribute --xattr and --xattr-user name; --xattr-user with another --xattr is a usage error. */
+export function xattrName(a: { xattr?: string; 'xattr-user'?: boolean }): string {
+  if (a['xattr-user']) {
+    if (a.xattr !== undefined && a.xattr !== 'user.ima')
+      throw new UsageError(`--xattr-user means --xattr user.ima: it cannot go with --xattr ${a.xattr}`);
+    return 'user.ima';
+  }
+  return checkXattrName(a.xattr ?? DEFAULT_XATTR);
 }
 
 /** --help lists a command's operands, its own options, then the shared groups: call this after the operands. */
@@ -222,12 +235,12 @@ export function hashingAlgo(name: string): HashAlgo {
 }
 
 /**
- * -a/--hash-algo, default sha256. `choose` refuses a name with its reason; a name it takes becomes the kernel's
- * (SHA256 and OpenSSL's ripemd160 are accepted as evmctl's sha256 and rmd160).
+ * -a/--hash-algo (evmctl's -a/--hashalgo), default sha256. `choose` refuses a name with its reason; a name it
+ * takes becomes the kernel's (SHA256 and OpenSSL's ripemd160 are accepted as evmctl's sha256 and rmd160).
  */
 export function hashAlgoOption<T>(y: Argv<T>, names: readonly string[], choose: (name: string) => HashAlgo) {
   return y.option('hash-algo', {
-    alias: 'a',
+    alias: ['a', 'hashalgo'],
     type: 'string',
     default: 'sha256',
     choices: names,
@@ -236,20 +249,42 @@ export function hashAlgoOption<T>(y: Argv<T>, names: readonly string[], choose: 
   });
 }
 
-/** --pass-file, for the commands that take a private key. */
+/** --pass-file and -p/--pass, for the commands that take a private key. */
 export function passwordOptions<T>(y: Argv<T>) {
-  return y.option('pass-file', {
-    type: 'string',
-    coerce: once('pass-file'),
-    describe: 'File whose first line is the key password',
-  });
+  return y
+    .option('pass-file', {
+      type: 'string',
+      coerce: once('pass-file'),
+      describe: 'File whose first line is the key password',
+    })
+    .option('pass', {
+      alias: 'p',
+      type: 'string',
+      coerce: once('pass'),
+      describe:
+        "The key password (evmctl's -p/--pass), visible to other users: prefer --pass-file or IMA_SIDECAR_KEY_PASSWORD",
+    })
+    .conflicts('pass', 'pass-file')
+    .check((a) => {
+      // yargs gives '' for a --pass without a value, where evmctl would prompt: not an empty password by mistake.
+      if ((a as PasswordArgs).pass === '')
+        throw new UsageError('--pass needs the password as its value (--pass=PASSWORD); or use --pass-file');
+      return true;
+    });
 }
 
 /**
  * The key password from the command line, or undefined to let the environment give it: an option wins over
  * IMA_SIDECAR_KEY_PASSWORD, which wins over EVMCTL_KEY_PASSWORD (keys.ts keyPassword).
  */
-export async function commandLinePassword(a: PasswordArgs): Promise<string | undefined> {
+export async function commandLinePassword(a: PasswordArgs, warn: (m: string) => void): Promise<string | undefined> {
+  if (a.pass !== undefined) {
+    warn(
+      '--pass: a password on the command line is visible to other users (ps, /proc); ' +
+        'use --pass-file or IMA_SIDECAR_KEY_PASSWORD',
+    );
+    return a.pass;
+  }
   return a['pass-file'] !== undefined ? readPassFile(a['pass-file']) : undefined;
 }
 

@@ -20,8 +20,9 @@ export function startWorker(): void {
 // Node decodes the arguments as UTF-8 and loses bytes that are not; rawArguments gets them back (a file name can be any bytes).
 export async function main(argv: string[] = rawArguments(hideBin(process.argv))): Promise<number> {
   const verbose = argv.includes('-v') || argv.includes('--verbose');
+  const args = attachedValues(argv);
   watchStdoutPipe();
-  const parser = yargs(argv)
+  const parser = yargs(args)
     .scriptName('ima-sidecar')
     .usage(
       '$0 <command> [options] PATH...\n\nManage Linux IMA signatures kept beside files (evmctl-format sidecars) and in security.ima.',
@@ -62,10 +63,34 @@ const PRE_COMMAND_FLAGS: [string, string?][] = [
   ['json'],
   ['quiet', 'q'],
   ['verbose', 'v'],
+  ['xattr-user'],
   ['recursive', 'r'],
   ['one-file-system'],
   ['progress'],
 ];
+
+/** The short options that take a value, in every command that has them. */
+const VALUE_LETTERS: Record<string, string> = {
+  a: 'hash-algo',
+  c: 'cert',
+  j: 'jobs',
+  k: 'key',
+  o: 'output',
+  p: 'pass',
+};
+
+/**
+ * A value attached to a short option, as getopt and so evmctl take it (-asha256, -pPASSWORD): yargs would read
+ * the letters as more short options, and name them in its error (a password's too). The words after `--` are
+ * operands and stay as they are.
+ */
+function attachedValues(argv: string[]): string[] {
+  const end = argv.indexOf('--');
+  return argv.map((w, i) => {
+    const long = /^-[a-z][^=]/.test(w) && (end < 0 || i < end) ? VALUE_LETTERS[w[1]!] : undefined;
+    return long ? `--${long}=${w.slice(2)}` : w;
+  });
+}
 
 /**
  * yargs renders the whole help of a command before running its handler, in

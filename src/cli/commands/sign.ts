@@ -1,6 +1,8 @@
 import type { Argv, CommandModule } from 'yargs';
 import { SIGNING_ALGO_NAMES } from '../../codec/hash-algo.js';
+import { loadCertificates } from '../../crypto/certificate.js';
 import { parseKeyidHex, resolveSigner } from '../../crypto/signer.js';
+import { ConfigError } from '../../errors.js';
 import { signTree, SignDestination } from '../../ops/sign.js';
 import {
   commandLinePassword,
@@ -28,10 +30,22 @@ interface Args extends GlobalArgs, XattrArgs, SelectionArgs, PathsArgs, Password
   key?: string;
   cert?: string;
   keyid?: string;
+  'keyid-from-cert'?: string;
   'hash-algo': string;
   sigv3?: boolean;
   to: SignDestination;
   'dry-run'?: boolean;
+}
+
+/**
+ * The keyid of --keyid-from-cert: the certificate's, as --cert would give it (its SKID, else computed with the
+ * same warning), without checking that it matches the key, as evmctl reads it.
+ */
+async function keyidFromCertificate(path: string, warn: (m: string) => void): Promise<string> {
+  const certs = await loadCertificates([path], warn);
+  if (certs.length !== 1)
+    throw new ConfigError(`${path}: --keyid-from-cert takes one certificate, and this holds ${certs.length}`, path);
+  return certs[0]!.keyid;
 }
 
 export const signCommand: CommandModule<GlobalArgs, Args> = {
@@ -56,6 +70,12 @@ export const signCommand: CommandModule<GlobalArgs, Args> = {
         coerce: once('keyid'),
         describe: 'Keyid to write, 8 hex digits (overrides the certificate)',
       })
+      .option('keyid-from-cert', {
+        type: 'string',
+        coerce: once('keyid-from-cert'),
+        describe: "Write this certificate's keyid, without checking it against the key (evmctl's --keyid-from-cert)",
+      })
+      .conflicts('keyid', 'keyid-from-cert')
       .check((a) => {
         if (a.keyid !== undefined) parseKeyidHex(String(a.keyid));
         return true;
@@ -75,8 +95,9 @@ export const signCommand: CommandModule<GlobalArgs, Args> = {
     const paths = requirePaths(a.paths);
     const hashAlgo = signingAlgo(a['hash-algo']);
     const warn = warner(a);
-    const password = await commandLinePassword(a);
-    const signer = await resolveSigner({ keyPath: a.key, certPath: a.cert, keyid: a.keyid, password }, warn);
+    const password = await commandLinePassword(a, warn);
+    const keyid = a['keyid-from-cert'] !== undefined ? await keyidFromCertificate(a['keyid-from-cert'], warn) : a.keyid;
+    const signer = await resolveSigner({ keyPath: a.key, certPath: a.cert, keyid, password }, warn);
     const stop = new StopSignal();
     stop.install();
     const reporter = new Reporter(outputOptions(a));
