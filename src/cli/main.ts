@@ -4,6 +4,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ConfigError, FileError, FormatError, UsageError } from '../errors.js';
+import { COMPLETION_KEY, completionCommand, completions, completionWords } from './completion.js';
 import { flushOutput, printable, watchStdoutPipe } from './output.js';
 import { rawArguments } from '../carriers/fs-path.js';
 import { commands } from './commands/index.js';
@@ -20,7 +21,8 @@ export function startWorker(): void {
 // Node decodes the arguments as UTF-8 and loses bytes that are not; rawArguments gets them back (a file name can be any bytes).
 export async function main(argv: string[] = rawArguments(hideBin(process.argv))): Promise<number> {
   const verbose = argv.includes('-v') || argv.includes('--verbose');
-  const args = attachedValues(argv);
+  const completing = argv.indexOf(COMPLETION_KEY);
+  const args = completing >= 0 ? completionWords(argv, completing, COMMAND_NAMES) : attachedValues(argv);
   watchStdoutPipe();
   const parser = yargs(args)
     .scriptName('ima-sidecar')
@@ -46,7 +48,12 @@ export async function main(argv: string[] = rawArguments(hideBin(process.argv)))
   for (const [flag, alias] of PRE_COMMAND_FLAGS)
     parser.option(flag, { alias, type: 'boolean', hidden: true, global: false });
   for (const c of commands) parser.command(c as never);
-  parser.completion('completion', 'Print a bash/zsh completion script');
+  // yargs' typings leave out showCompletionScript's arguments: the name the script calls, the command printing it.
+  const showScript = parser.showCompletionScript as unknown as ($0: string, cmd: string) => void;
+  parser.command(completionCommand(() => showScript.call(parser, 'ima-sidecar', 'completion')));
+  // yargs' own completion command would print the script even for `completion --help`: its hidden stand-in is a
+  // name no command line can give as a command, and `completion` above is an ordinary command.
+  parser.completion(COMPLETION_KEY, false, (current: string) => completions(parser, args, current));
   skipHelpCache(parser);
   try {
     await parser.parseAsync();
@@ -68,6 +75,8 @@ const PRE_COMMAND_FLAGS: [string, string?][] = [
   ['one-file-system'],
   ['progress'],
 ];
+
+const COMMAND_NAMES = [...commands.map((c) => String(c.command).split(' ')[0]!), 'completion'];
 
 /** The short options that take a value, in every command that has them. */
 const VALUE_LETTERS: Record<string, string> = {
