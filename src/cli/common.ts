@@ -140,7 +140,8 @@ export function selectionOptions<T>(y: Argv<T>) {
       type: 'number',
       coerce: once('threads'),
       describe:
-        'Worker threads for files found in directories, where the command can use them (default: none on 1-2 cores, else one per core but one, up to 8; 1: none)',
+        'Worker threads for files found in directories, where the command can use them ' +
+        '(default: none on 1-2 cores, else one per core but one, up to 8; 1: none)',
     })
     .option('progress', {
       type: 'boolean',

@@ -12,13 +12,15 @@ import { VERSION } from '../version.js';
 import { serveWorker } from '../select/worker-pool.js';
 import { buildTask } from '../ops/parallel.js';
 
-// For bin/ima-sidecar running the bundle: worker threads start from bin/worker.js, which loads this same bundle and calls startWorker.
+// For bin/ima-sidecar running the bundle: worker threads start from bin/worker.js, which loads this same bundle
+// and calls startWorker.
 export { setWorkerScript } from '../ops/worker-script.js';
 export function startWorker(): void {
   serveWorker(buildTask);
 }
 
-// Node decodes the arguments as UTF-8 and loses bytes that are not; rawArguments gets them back (a file name can be any bytes).
+// Node decodes the arguments as UTF-8 and loses bytes that are not; rawArguments gets them back (a file name can
+// be any bytes).
 export async function main(argv: string[] = rawArguments(hideBin(process.argv))): Promise<number> {
   const verbose = argv.includes('-v') || argv.includes('--verbose');
   const completing = argv.indexOf(COMPLETION_KEY);
@@ -27,14 +29,17 @@ export async function main(argv: string[] = rawArguments(hideBin(process.argv)))
   const parser = yargs(args)
     .scriptName('ima-sidecar')
     .usage(
-      '$0 <command> [options] PATH...\n\nManage Linux IMA signatures kept beside files (evmctl-format sidecars) and in security.ima.',
+      '$0 <command> [options] PATH...\n\n' +
+        'Manage Linux IMA signatures kept beside files (evmctl-format sidecars) and in security.ima.',
     )
     .version(VERSION)
     .strict()
     .demandCommand(1, 'give a command (see --help)')
     .recommendCommands()
     .epilog(
-      'Exit status: 0 all good, 1 some file failed, 2 usage or configuration error, 130/143 interrupted.\nEnvironment: IMA_SIDECAR_KEY_PASSWORD (or EVMCTL_KEY_PASSWORD) for encrypted keys.\nSee ima-sidecar(1).',
+      'Exit status: 0 all good, 1 some file failed, 2 usage or configuration error, 130/143 interrupted.\n' +
+        'Environment: IMA_SIDECAR_KEY_PASSWORD (or EVMCTL_KEY_PASSWORD) for encrypted keys.\n' +
+        'See ima-sidecar(1).',
     )
     .wrap(Math.min(100, process.stdout.columns ?? 100))
     .fail((msg, err) => {
@@ -132,7 +137,8 @@ function reportError(e: unknown, verbose: boolean): number {
   }
   const err = e as NodeJS.ErrnoException;
   process.stderr.write(
-    `ima-sidecar: internal error: ${printable(err?.message ?? String(e))}${verbose ? '' : ' (--verbose shows the stack)'}\n`,
+    `ima-sidecar: internal error: ${printable(err?.message ?? String(e))}` +
+      `${verbose ? '' : ' (--verbose shows the stack)'}\n`,
   );
   if (verbose) process.stderr.write(`${err?.stack}\n`);
   return 2;

@@ -182,7 +182,8 @@ export class Reporter {
       this.clearProgress();
       // A custom verb may span lines on purpose (inspect) and may name files (migrate, modsig): each line escaped.
       const verb = this.verb(r);
-      const line = `${printable(r.path)}: ${verb.includes('\n') ? verb.split('\n').map(printable).join('\n') : printable(verb)}`;
+      const shown = verb.includes('\n') ? verb.split('\n').map(printable).join('\n') : printable(verb);
+      const line = `${printable(r.path)}: ${shown}`;
       // A reason may name a file (a sidecar, a destination): escaped like the path, so one result stays one line.
       const reason = r.reason ? `: ${printable(r.reason)}` : '';
       if (r.failed) write(process.stderr, `${line}${reason}\n`);
@@ -247,7 +248,8 @@ export class Reporter {
         .map(([k, v]) => `${v} ${k}`);
       write(
         process.stderr,
-        `${s.total} file${s.total === 1 ? '' : 's'}: ${parts.join(', ') || 'nothing to do'} (${secs.toFixed(2)} s)${interrupted ? `; stopped by ${interrupted}` : ''}\n`,
+        `${s.total} file${s.total === 1 ? '' : 's'}: ${parts.join(', ') || 'nothing to do'} (${secs.toFixed(2)} s)` +
+          `${interrupted ? `; stopped by ${interrupted}` : ''}\n`,
       );
     }
     flushOutput();

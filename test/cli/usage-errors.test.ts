@@ -32,7 +32,7 @@ function snapshot(dir: string): string {
   return lines.join('\n');
 }
 
-/** A tree with a signed file (sidecar and user.ima), an unsigned one, an appended-signature copy and an export folder. */
+/** A tree: a signed file (sidecar and user.ima), an unsigned one, an appended-signature copy, an export folder. */
 async function tree(t: TestContext): Promise<string> {
   const dir = await tempDir(t);
   await mkdir(join(dir, 'boot'));
@@ -68,7 +68,7 @@ async function tree(t: TestContext): Promise<string> {
 }
 
 describe('usage errors come before any work', () => {
-  test('every command with a mistyped option, a bad choice or a missing operand exits 2 and changes nothing', async (t) => {
+  test('every command with a bad option, choice, operand or combination exits 2 and changes nothing', async (t) => {
     if (!haveCommand('getfattr')) return skipOrFail(t, 'needs getfattr (Debian attr)');
     const dir = await tree(t);
     const boot = join(dir, 'boot');

@@ -121,10 +121,14 @@ function writeVerb(r: FileResult): string {
     case 'signed':
     case 'replaced':
       return `${r.status} (${d(r, 'hashAlgo')}, ${d(r, 'signerId')}, ${d(r, 'sigLen')}-byte PKCS#7)${out}`;
-    case 'detached':
-      return `detached (v2 ${r.decoded?.algo.name} keyid ${r.decoded?.kind === 'signature' ? r.decoded.keyid : ''} into ${d(r, 'sidecar')})${out}`;
-    case 'attached':
-      return `attached (${d(r, 'signerId')}, ${d(r, 'sigLen')}-byte PKCS#7, from ${d(r, 'sidecar')}${d(r, 'sidecarRemoved') ? ', sidecar removed' : ''})${out}`;
+    case 'detached': {
+      const keyid = r.decoded?.kind === 'signature' ? r.decoded.keyid : '';
+      return `detached (v2 ${r.decoded?.algo.name} keyid ${keyid} into ${d(r, 'sidecar')})${out}`;
+    }
+    case 'attached': {
+      const removed = d(r, 'sidecarRemoved') ? ', sidecar removed' : '';
+      return `attached (${d(r, 'signerId')}, ${d(r, 'sigLen')}-byte PKCS#7, from ${d(r, 'sidecar')}${removed})${out}`;
+    }
     default:
       return r.status;
   }
@@ -280,7 +284,8 @@ const detachSub: CommandModule<GlobalArgs, DetachArgs> = {
         alias: 'c',
         ...repeatable,
         describe:
-          "The signer's certificate: verifies the signature and gives the keyid when the PKCS#7 names the signer by issuer and serial",
+          "The signer's certificate: verifies the signature and gives the keyid when the PKCS#7 names the signer " +
+          'by issuer and serial',
       }),
     ) as unknown as Argv<DetachArgs>,
   handler: async (a) => {

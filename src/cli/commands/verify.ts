@@ -40,7 +40,8 @@ export const verifyCommand: CommandModule<GlobalArgs, Args> = {
         default: 'auto' as VerifySource,
         coerce: once('from'),
         describe:
-          'Which carrier to check (auto: every one present; appended: the signature appended to the file, over its payload)',
+          'Which carrier to check (auto: every one present; appended: the signature appended to the file, ' +
+          'over its payload)',
       });
     return globalOptions(selectionOptions(xattrOptions(own))) as unknown as Argv<Args>;
   },
