@@ -4,35 +4,52 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ConfigError, FileError, FormatError, UsageError } from '../errors.js';
-import { globalOptions } from './common.js';
+import { COMPLETION_KEY, completionCommand, completions, completionWords } from './completion.js';
 import { flushOutput, printable, watchStdoutPipe } from './output.js';
 import { rawArguments } from '../carriers/fs-path.js';
 import { commands } from './commands/index.js';
 import { VERSION } from '../version.js';
 
-// Node decodes the arguments as UTF-8 and loses bytes that are not; rawArguments gets them back (a file name can be any bytes).
+// Node decodes the arguments as UTF-8 and loses bytes that are not; rawArguments gets them back (a file name can
+// be any bytes).
 export async function main(argv: string[] = rawArguments(hideBin(process.argv))): Promise<number> {
   const verbose = argv.includes('-v') || argv.includes('--verbose');
+  const completing = argv.indexOf(COMPLETION_KEY);
+  const args = completing >= 0 ? completionWords(argv, completing, COMMAND_NAMES) : attachedValues(argv);
   watchStdoutPipe();
-  const parser = globalOptions(yargs(argv))
+  const parser = yargs(args)
     .scriptName('ima-sidecar')
     .usage(
-      '$0 <command> [options] PATH...\n\nManage Linux IMA signatures kept beside files (evmctl-format sidecars) and in security.ima.',
+      '$0 <command> [options] PATH...\n\n' +
+        'Manage Linux IMA signatures kept beside files (evmctl-format sidecars) and in security.ima.',
     )
     .version(VERSION)
     .strict()
     .demandCommand(1, 'give a command (see --help)')
     .recommendCommands()
-    .completion('completion', 'Print a bash/zsh completion script')
     .epilog(
-      'Exit status: 0 all good, 1 some file failed, 2 usage or configuration error, 130/143 interrupted.\nEnvironment: IMA_SIDECAR_KEY_PASSWORD (or EVMCTL_KEY_PASSWORD) for encrypted keys.\nSee ima-sidecar(1).',
+      'Exit status: 0 all good, 1 some file failed, 2 usage or configuration error, 130/143 interrupted.\n' +
+        'Environment: IMA_SIDECAR_KEY_PASSWORD (or EVMCTL_KEY_PASSWORD) for encrypted keys.\n' +
+        'See ima-sidecar(1).',
     )
     .wrap(Math.min(100, process.stdout.columns ?? 100))
     .fail((msg, err) => {
       // Throwing is what stops yargs: a fail handler that returns lets it run the command anyway.
-      throw err ?? new UsageError(msg);
+      // yargs wraps what a coerce throws in its own YError: that is a usage error too.
+      if (err && err.name !== 'YError') throw err;
+      throw new UsageError((msg ?? err?.message ?? 'usage error').replace(/\s*\n\s*/g, ' '));
     });
+  // An option before the command: a flag yargs does not know there would take the command for its value. So the
+  // flags several commands share are known, hidden, at the top; each command declares (and shows) those it takes.
+  for (const [flag, alias] of PRE_COMMAND_FLAGS)
+    parser.option(flag, { alias, type: 'boolean', hidden: true, global: false });
   for (const c of commands) parser.command(c as never);
+  // yargs' typings leave out showCompletionScript's arguments: the name the script calls, the command printing it.
+  const showScript = parser.showCompletionScript as unknown as ($0: string, cmd: string) => void;
+  parser.command(completionCommand(() => showScript.call(parser, 'ima-sidecar', 'completion')));
+  // yargs' own completion command would print the script even for `completion --help`: its hidden stand-in is a
+  // name no command line can give as a command, and `completion` above is an ordinary command.
+  parser.completion(COMPLETION_KEY, false, (current: string) => completions(parser, args, current));
   skipHelpCache(parser);
   try {
     await parser.parseAsync();
@@ -43,6 +60,41 @@ export async function main(argv: string[] = rawArguments(hideBin(process.argv)))
     flushOutput();
   }
   return typeof process.exitCode === 'number' ? process.exitCode : 0;
+}
+
+const PRE_COMMAND_FLAGS: [string, string?][] = [
+  ['json'],
+  ['quiet', 'q'],
+  ['verbose', 'v'],
+  ['xattr-user'],
+  ['recursive', 'r'],
+  ['one-file-system'],
+  ['progress'],
+];
+
+const COMMAND_NAMES = [...commands.map((c) => String(c.command).split(' ')[0]!), 'completion'];
+
+/** The short options that take a value, in every command that has them. */
+const VALUE_LETTERS: Record<string, string> = {
+  a: 'hash-algo',
+  c: 'cert',
+  j: 'jobs',
+  k: 'key',
+  o: 'output',
+  p: 'pass',
+};
+
+/**
+ * A value attached to a short option, as getopt and so evmctl take it (-asha256, -pPASSWORD): yargs would read
+ * the letters as more short options, and name them in its error (a password's too). The words after `--` are
+ * operands and stay as they are.
+ */
+function attachedValues(argv: string[]): string[] {
+  const end = argv.indexOf('--');
+  return argv.map((w, i) => {
+    const long = /^-[a-z][^=]/.test(w) && (end < 0 || i < end) ? VALUE_LETTERS[w[1]!] : undefined;
+    return long ? `--${long}=${w.slice(2)}` : w;
+  });
 }
 
 /**
@@ -76,7 +128,8 @@ function reportError(e: unknown, verbose: boolean): number {
   }
   const err = e as NodeJS.ErrnoException;
   process.stderr.write(
-    `ima-sidecar: internal error: ${printable(err?.message ?? String(e))}${verbose ? '' : ' (--verbose shows the stack)'}\n`,
+    `ima-sidecar: internal error: ${printable(err?.message ?? String(e))}` +
+      `${verbose ? '' : ' (--verbose shows the stack)'}\n`,
   );
   if (verbose) process.stderr.write(`${err?.stack}\n`);
   return 2;

@@ -183,14 +183,16 @@ export class Reporter {
       this.clearProgress();
       // A custom verb may span lines on purpose (inspect) and may name files (migrate, modsig): each line escaped.
       const verb = this.verb(r);
-      const line = `${printable(r.path)}: ${verb.includes('\n') ? verb.split('\n').map(printable).join('\n') : printable(verb)}`;
+      const shown = verb.includes('\n') ? verb.split('\n').map(printable).join('\n') : printable(verb);
+      const line = `${printable(r.path)}: ${shown}`;
       // A reason may name a file (a sidecar, a destination): escaped like the path, so one result stays one line.
       const reason = r.reason ? `: ${printable(r.reason)}` : '';
       if (r.failed) write(process.stderr, `${line}${reason}\n`);
       else if (!this.opts.quiet) {
         write(process.stdout, `${line}${reason || (this.customVerb ? '' : describeForPeople(r))}\n`);
       }
-      if (this.opts.verbose)
+      // Warnings show as the configuration's do (common.ts warner): unless -q.
+      if (!this.opts.quiet)
         for (const w of r.warnings ?? []) write(process.stderr, `${printable(r.path)}: warning: ${printable(w)}\n`);
     }
     if (this.showProgress) this.progress(r.path);
@@ -250,7 +252,8 @@ export class Reporter {
         .map(([k, v]) => `${v} ${k}`);
       write(
         process.stderr,
-        `${s.total} file${s.total === 1 ? '' : 's'}: ${parts.join(', ') || 'nothing to do'} (${secs.toFixed(2)} s)${interrupted ? `; stopped by ${interrupted}` : ''}\n`,
+        `${s.total} file${s.total === 1 ? '' : 's'}: ${parts.join(', ') || 'nothing to do'} (${secs.toFixed(2)} s)` +
+          `${interrupted ? `; stopped by ${interrupted}` : ''}\n`,
       );
     }
     const fails = nothing && !!this.opts.nothingSelectedFails;

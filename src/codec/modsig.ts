@@ -112,7 +112,9 @@ export function parseTrailer(trailer: Uint8Array, fileSize: number): AppendedLay
     throw new FormatError(`the trailer is the last ${MODSIG_TRAILER_SIZE} bytes, not ${t.length}`);
   if (!Number.isSafeInteger(fileSize) || fileSize < 0) throw new FormatError(`bad file size ${fileSize}`);
   if (!endsWithMagic(t))
-    throw new FormatError('no appended signature: the file does not end with "~Module signature appended~\\n"');
+    throw new FormatError(
+      'no appended signature: the file does not end with "~Module signature appended~" and a newline',
+    );
   if (fileSize <= MODSIG_TRAILER_SIZE) {
     throw new FormatError(
       `truncated: the file is ${fileSize} bytes, too short for the ${MODSIG_TRAILER_SIZE}-byte trailer plus a signature and a payload`,

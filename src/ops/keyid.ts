@@ -18,6 +18,8 @@ export async function keyidsOf(paths: readonly string[], warn: (m: string) => vo
           details: {
             keyid: c.keyid,
             keyidSource: c.keyidSource === 'skid' ? 'subjectKeyIdentifier' : 'computed (sha1 of the public key)',
+            // What sign writes is keyid; without a SKID the kernel finds the certificate only by this other one.
+            kernelKeyid: c.keyidSource === 'skid' ? c.keyid : c.issuerKeyid,
             skid: c.skid?.toString('hex'),
             subject: c.subject,
             keyType: c.algorithm ?? 'unsupported',

@@ -209,7 +209,7 @@ function describeLoaded(l: LoadedAppended): Record<string, unknown> {
   return out;
 }
 
-const NO_SIGNATURE = 'no appended signature (the file does not end with "~Module signature appended~\\n")';
+const NO_SIGNATURE = 'no appended signature (the file does not end with "~Module signature appended~" and a newline)';
 
 /** Decodes the appended signature: valid (the kernel's structural rules hold), invalid (with what is wrong), or unsigned. */
 export async function inspectModsig(path: string): Promise<FileResult> {

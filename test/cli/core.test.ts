@@ -583,7 +583,7 @@ describe('exit codes and one-line errors', () => {
   test('usage errors without a file: exit 2, one line', async (t) => {
     if (!needFixtures(t)) return;
     const cases: [string[], RegExp][] = [
-      [['sign', '--key', KEY('rsa2048.key.pem')], /no paths given/],
+      [['sign', '--key', KEY('rsa2048.key.pem')], /Not enough non-option arguments: got 0, need at least 1/],
       [['sign', '-a', 'md5', 'x'], /md5 is too weak/],
       [['sign', '-a', 'nosuch', 'x'], /unknown hash algorithm "nosuch"/],
       [['hash', '-a', 'streebog256', 'x'], /streebog256 is not available/],

@@ -1,6 +1,7 @@
 // A command line the tool does not fully understand does nothing: every command, run on real files with a
-// mistyped option, a bad choice or a missing operand, exits 2 with one line and leaves the tree as it was
-// (names, bytes, modes and every extended attribute, as getfattr shows them).
+// mistyped option, a bad choice, a missing operand, an option given twice or options that do not go together,
+// exits 2 with one line and leaves the tree as it was (names, bytes, modes and every extended attribute, as
+// getfattr shows them).
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -31,7 +32,7 @@ function snapshot(dir: string): string {
   return lines.join('\n');
 }
 
-/** A tree with a signed file (sidecar and user.ima), an unsigned one, an appended-signature copy and an export folder. */
+/** A tree: a signed file (sidecar and user.ima), an unsigned one, an appended-signature copy, an export folder. */
 async function tree(t: TestContext): Promise<string> {
   const dir = await tempDir(t);
   await mkdir(join(dir, 'boot'));
@@ -67,7 +68,7 @@ async function tree(t: TestContext): Promise<string> {
 }
 
 describe('usage errors come before any work', () => {
-  test('every command with a mistyped option, a bad choice or a missing operand exits 2 and changes nothing', async (t) => {
+  test('every command with a bad option, choice, operand or combination exits 2 and changes nothing', async (t) => {
     if (!haveCommand('getfattr')) return skipOrFail(t, 'needs getfattr (Debian attr)');
     const dir = await tree(t);
     const boot = join(dir, 'boot');
@@ -102,6 +103,31 @@ describe('usage errors come before any work', () => {
       ['inspect', '--frm', 'xattr', vmlinuz],
       ['keyid', '--dry-rn', CERT],
       ['sing', vmlinuz],
+      // Combinations that make no sense.
+      [...sign, '--pass', 'secret', '--pass-file', join(dir, 'pass'), vmlinuz],
+      ['modsig', 'sign', '--key', KEY, '--cert', CERT, '-p', 'secret', '--pass-file', join(dir, 'pass'), vmlinuz],
+      [...sign, '--pass=', vmlinuz],
+      [...sign, '--keyid', '1234abcd', '--keyid-from-cert', CERT, vmlinuz],
+      [...sign, '--keyid', 'xyz', vmlinuz],
+      [...sign, '--to', 'both', '--xattr-user', '--xattr', 'security.ima', vmlinuz],
+      ['import', '--xattr-user', '--xattr', 'trusted.ima', '-r', boot],
+      ['clear', '--xattr-user', '--xattr', 'security.ima', vmlinuz],
+      [...sign, '-a', 'sha256', '--hashalgo', 'sha512', vmlinuz],
+      [...sign, '--key', KEY, vmlinuz],
+      [...sign, '--hashalgo', 'md5', vmlinuz],
+      [...sign, '--include', '*.efi', vmlinuz],
+      ['export', '--xattr', 'user.ima', '--one-file-system', vmlinuz],
+      ['hash', '--force', vmlinuz],
+      ['verify', '--cert', CERT, '--threads', '0', '-r', boot],
+      ['migrate', '--xattr', 'user.ima', '-r', boot, join(dir, 'dest'), join(dir, 'more')],
+      ['migrate', '--xattr', 'user.ima', '--cert', CERT, '-r', boot, join(dir, 'dest')],
+      ['modsig', 'sign', '--key', KEY, vmlinuz],
+      ['modsig', 'strip', '-o', join(dir, 'out'), module, vmlinuz],
+      ['modsig', 'inspect', '--xattr', 'user.ima', module],
+      ['keyid', '--xattr-user', CERT],
+      ['inspect', '--xattr', 'user.ima'],
+      ['completion', '--json'],
+      ['verify', '-ptopsecret', vmlinuz],
     ];
     const before = snapshot(dir);
     for (const args of cases) {
@@ -110,6 +136,8 @@ describe('usage errors come before any work', () => {
       assert.equal(r.status, 2, what);
       assert.equal(r.stdout, '', what);
       assert.match(r.stderr, /^ima-sidecar: [^\n]+\n(Try 'ima-sidecar --help'\.\n)?$/, what);
+      // A password on the command line is never repeated in an error, not even as the letters of short options.
+      assert.doesNotMatch(r.stderr, /secret|t, o, p/, what);
       assert.equal(snapshot(dir), before, `${what}\nthe tree changed`);
     }
   });

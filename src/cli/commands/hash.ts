@@ -2,45 +2,58 @@ import type { Argv, CommandModule } from 'yargs';
 import { hashTree, HashDestination } from '../../ops/hash.js';
 import { FileResult } from '../../ops/result.js';
 import { forEachResult } from '../../ops/tree.js';
+import { UsageError } from '../../errors.js';
 import {
-  checkXattrName,
   GlobalArgs,
+  globalOptions,
+  hashAlgoOption,
+  HASHING_ALGO_NAMES,
   hashingAlgo,
+  once,
   outputOptions,
+  PathsArgs,
+  pathsOperand,
   requirePaths,
   SelectionArgs,
   selectionOptions,
   treeOptions,
+  XattrArgs,
+  xattrOptions,
 } from '../common.js';
 import { printable, Reporter, StopSignal, writeErr, writeOut } from '../output.js';
 
-interface Args extends GlobalArgs, SelectionArgs {
+interface Args extends GlobalArgs, XattrArgs, SelectionArgs, PathsArgs {
   'hash-algo': string;
   to: HashDestination;
   force?: boolean;
 }
 
 export const hashCommand: CommandModule<GlobalArgs, Args> = {
-  command: 'hash [paths..]',
+  command: 'hash <paths..>',
   describe: 'Compute the digest value evmctl ima_hash writes (0x01 for sha1, 0x04 otherwise)',
-  builder: (y: Argv<GlobalArgs>) =>
-    selectionOptions(y)
-      .option('hash-algo', { alias: 'a', type: 'string', default: 'sha256', describe: 'Hash algorithm' })
+  builder: (y: Argv<GlobalArgs>) => {
+    const own = hashAlgoOption(pathsOperand(y), HASHING_ALGO_NAMES, hashingAlgo)
       .option('to', {
         type: 'string',
         choices: ['stdout', 'sidecar', 'xattr'] as const,
         default: 'stdout' as HashDestination,
+        coerce: once('to'),
         describe: 'Print the value, or write it to a sidecar or the xattr',
       })
       .option('force', {
         alias: 'f',
         type: 'boolean',
         describe: 'Replace a signature in the sidecar or xattr with the digest',
-      }) as unknown as Argv<Args>,
+      })
+      .check((a) => {
+        if (a.force && a.to === 'stdout') throw new UsageError('--force replaces a value: give --to sidecar or xattr');
+        return true;
+      });
+    return globalOptions(selectionOptions(xattrOptions(own))) as unknown as Argv<Args>;
+  },
   handler: async (a) => {
     const paths = requirePaths(a.paths);
     const hashAlgo = hashingAlgo(a['hash-algo']);
-    const xattrName = checkXattrName(a.xattr);
     const stop = new StopSignal();
     stop.install();
     // On stdout the value comes first, as sha256sum prints: `VALUE  PATH`.
@@ -49,7 +62,7 @@ export const hashCommand: CommandModule<GlobalArgs, Args> = {
     const results = hashTree(paths, treeOptions(a, stop), {
       hashAlgo,
       to: a.to,
-      xattrName,
+      xattrName: a.xattr,
       suffix: a.suffix,
       force: a.force,
     });

@@ -1,21 +1,25 @@
 import type { Argv, CommandModule } from 'yargs';
 import { loadCertificates } from '../../crypto/certificate.js';
-import { ConfigError } from '../../errors.js';
 import { importTree } from '../../ops/import.js';
 import {
-  checkXattrName,
+  certNeedsVerify,
   GlobalArgs,
+  globalOptions,
   outputOptions,
+  PathsArgs,
+  pathsOperand,
   repeatable,
   requirePaths,
   SelectionArgs,
   selectionOptions,
   treeOptions,
   warner,
+  XattrArgs,
+  xattrOptions,
 } from '../common.js';
 import { Reporter, StopSignal } from '../output.js';
 
-interface Args extends GlobalArgs, SelectionArgs {
+interface Args extends GlobalArgs, XattrArgs, SelectionArgs, PathsArgs {
   verify?: boolean;
   cert?: string[];
   force?: boolean;
@@ -25,12 +29,13 @@ interface Args extends GlobalArgs, SelectionArgs {
 }
 
 export const importCommand: CommandModule<GlobalArgs, Args> = {
-  command: 'import [paths..]',
+  command: 'import <paths..>',
   describe: 'Copy sidecars into security.ima where the filesystem takes xattrs',
-  builder: (y: Argv<GlobalArgs>) =>
-    selectionOptions(y)
+  builder: (y: Argv<GlobalArgs>) => {
+    const own = pathsOperand(y)
       .option('verify', { type: 'boolean', describe: 'Write only signatures that verify against --cert' })
       .option('cert', { alias: 'c', ...repeatable, describe: 'Certificates for --verify' })
+      .check(certNeedsVerify)
       .option('force', { alias: 'f', type: 'boolean', describe: 'Replace a different signature already in the xattr' })
       .option('dry-run', { alias: 'n', type: 'boolean', describe: 'Report what would be done, write nothing' })
       .option('remove-sidecar', {
@@ -40,18 +45,18 @@ export const importCommand: CommandModule<GlobalArgs, Args> = {
       .option('require-xattr', {
         type: 'boolean',
         describe: 'A filesystem without xattrs is a failure (exit 1)',
-      }) as unknown as Argv<Args>,
+      });
+    return globalOptions(selectionOptions(xattrOptions(own))) as unknown as Argv<Args>;
+  },
   handler: async (a) => {
     const paths = requirePaths(a.paths);
-    const xattrName = checkXattrName(a.xattr);
-    if (a.cert?.length && !a.verify) throw new ConfigError('--cert is used only with --verify');
     const certs = a.verify ? await loadCertificates(a.cert, warner(a)) : undefined;
     const stop = new StopSignal();
     stop.install();
     const reporter = new Reporter(outputOptions(a));
     await reporter.consume(
       importTree(paths, treeOptions(a, stop), {
-        xattrName,
+        xattrName: a.xattr,
         suffix: a.suffix,
         verify: a.verify,
         certs,

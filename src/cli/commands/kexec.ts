@@ -3,7 +3,9 @@ import { abortWrites } from '../../carriers/atomic-write.js';
 import { loadCertificates } from '../../crypto/certificate.js';
 import { ConfigError } from '../../errors.js';
 import { kexecLoad, KexecRefused, type StagedFile } from '../../ops/kexec.js';
-import { checkXattrName, GlobalArgs, repeatable, warner } from '../common.js';
+import { DEFAULT_XATTR } from '../../carriers/xattr.js';
+import { DEFAULT_SUFFIX } from '../../carriers/sidecar.js';
+import { checkSuffix, GlobalArgs, globalOptions, once, ownOptionsFirst, repeatable, warner } from '../common.js';
 import { printable, writeErr, writeOut } from '../output.js';
 
 interface Args extends GlobalArgs {
@@ -14,6 +16,7 @@ interface Args extends GlobalArgs {
   cert?: string[];
   'stage-dir'?: string;
   'dry-run'?: boolean;
+  suffix: string;
 }
 
 function describe(f: StagedFile): string {
@@ -26,30 +29,53 @@ export const kexecCommand: CommandModule<GlobalArgs, Args> = {
   command: 'kexec <kernel>',
   describe: 'Load a kernel kept on FAT (or anywhere) with kexec_file_load, its signature staged into security.ima',
   builder: (y: Argv<GlobalArgs>) =>
-    y
-      .usage(
-        '$0 kexec [options] KERNEL\n\nStages KERNEL (and --initrd) with their signatures on a tmpfs, checks them, and ' +
-          'loads them with `kexec -s -l`. Booting the loaded kernel stays yours: `kexec -e` or `systemctl kexec`.',
-      )
-      .positional('kernel', { type: 'string', describe: 'The kernel image' })
-      .option('initrd', { type: 'string', describe: 'The initramfs to load with it (signed like the kernel)' })
-      .option('append', { type: 'string', describe: "The new kernel's command line" })
-      .option('reuse-cmdline', { type: 'boolean', describe: "Give the new kernel the running kernel's command line" })
-      .option('cert', {
-        alias: 'c',
-        ...repeatable,
-        describe: 'Certificates the signatures must verify against (default /etc/keys/x509_ima.der, x509_evm.der)',
-      })
-      .option('stage-dir', {
-        type: 'string',
-        describe: 'Stage in a fresh folder inside DIR (default: a tmpfs: /run, or one mounted for the run)',
-      })
-      .option('dry-run', { alias: 'n', type: 'boolean', describe: 'Stage and check, then clean up without loading' })
-      .conflicts('append', 'reuse-cmdline') as unknown as Argv<Args>,
+    globalOptions(
+      ownOptionsFirst(
+        y
+          .usage(
+            '$0 kexec [options] KERNEL\n\nStages KERNEL (and --initrd) with their signatures on a tmpfs, checks ' +
+              'them, and loads them with `kexec -s -l`. Booting the loaded kernel stays yours: `kexec -e` or ' +
+              '`systemctl kexec`.',
+          )
+          .positional('kernel', { type: 'string', describe: 'The kernel image' })
+          .option('initrd', {
+            type: 'string',
+            coerce: once('initrd'),
+            describe: 'The initramfs to load with it (signed like the kernel)',
+          })
+          .option('append', { type: 'string', coerce: once('append'), describe: "The new kernel's command line" })
+          .option('reuse-cmdline', {
+            type: 'boolean',
+            describe: "Give the new kernel the running kernel's command line",
+          })
+          .option('cert', {
+            alias: 'c',
+            ...repeatable,
+            describe: 'Certificates the signatures must verify against (default /etc/keys/x509_ima.der, x509_evm.der)',
+          })
+          .option('stage-dir', {
+            type: 'string',
+            coerce: once('stage-dir'),
+            describe: 'Stage in a fresh folder inside DIR (default: a tmpfs: /run, or one mounted for the run)',
+          })
+          .option('suffix', {
+            type: 'string',
+            default: DEFAULT_SUFFIX,
+            coerce: once('suffix'),
+            describe: 'Sidecar file suffix',
+          })
+          .option('dry-run', {
+            alias: 'n',
+            type: 'boolean',
+            describe: 'Stage and check, then clean up without loading',
+          })
+          .conflicts('append', 'reuse-cmdline'),
+      ),
+    ) as unknown as Argv<Args>,
   handler: async (a) => {
     const kernel = String(a.kernel);
-    const xattrName = checkXattrName(a.xattr);
     if (a['stage-dir'] === '') throw new ConfigError('--stage-dir needs a folder');
+    const suffix = checkSuffix(a.suffix);
     const certs = await loadCertificates(a.cert, warner(a), { allowNone: true });
     if (certs.length === 0) warner(a)('no certificate: the signatures are checked by the kernel only');
     const controller = new AbortController();
@@ -68,8 +94,9 @@ export const kexecCommand: CommandModule<GlobalArgs, Args> = {
         certs,
         stageDir: a['stage-dir'],
         dryRun: a['dry-run'],
-        xattrName,
-        suffix: a.suffix,
+        // The kernel appraises security.ima: that is where the staged copy carries its signature.
+        xattrName: DEFAULT_XATTR,
+        suffix,
         signal: controller.signal,
         onStep: (text) => a.verbose && writeErr(`ima-sidecar: ${text}\n`),
       });

@@ -1,21 +1,26 @@
 import type { Argv, CommandModule } from 'yargs';
 import { loadCertificates } from '../../crypto/certificate.js';
-import { ConfigError } from '../../errors.js';
 import { migrate } from '../../ops/migrate.js';
 import { FileResult } from '../../ops/result.js';
 import {
-  checkXattrName,
+  certNeedsVerify,
   GlobalArgs,
+  globalOptions,
+  ownOptionsFirst,
   outputOptions,
   repeatable,
   SelectionArgs,
   selectionOptions,
   treeOptions,
   warner,
+  XattrArgs,
+  xattrOptions,
 } from '../common.js';
 import { Reporter, StopSignal } from '../output.js';
 
-interface Args extends GlobalArgs, SelectionArgs {
+interface Args extends GlobalArgs, XattrArgs, SelectionArgs {
+  src: string;
+  dest: string;
   verify?: boolean;
   cert?: string[];
   force?: boolean;
@@ -49,13 +54,17 @@ export function carrierCounts(): { add(r: FileResult): void; counts(): Record<st
 }
 
 export const migrateCommand: CommandModule<GlobalArgs, Args> = {
-  command: 'migrate [paths..]',
+  command: 'migrate <src> <dest>',
   describe: 'Copy SRC to DEST, moving each signature into the best carrier DEST offers (xattr, else sidecar)',
-  builder: (y: Argv<GlobalArgs>) =>
-    selectionOptions(y)
-      .usage('$0 migrate [options] SRC DEST')
+  builder: (y: Argv<GlobalArgs>) => {
+    const own = ownOptionsFirst(
+      y
+        .positional('src', { type: 'string', describe: 'A file, or a directory (with -r) whose contents are copied' })
+        .positional('dest', { type: 'string', describe: 'The directory or file name to copy to' }),
+    )
       .option('verify', { type: 'boolean', describe: 'Copy only files whose signature verifies against --cert' })
       .option('cert', { alias: 'c', ...repeatable, describe: 'Certificates for --verify' })
+      .check(certNeedsVerify)
       .option('force', {
         alias: 'f',
         type: 'boolean',
@@ -65,20 +74,18 @@ export const migrateCommand: CommandModule<GlobalArgs, Args> = {
       .option('keep-sidecars', {
         type: 'boolean',
         describe: 'Also write sidecars onto a destination that takes xattrs',
-      }) as unknown as Argv<Args>,
+      });
+    return globalOptions(selectionOptions(xattrOptions(own))) as unknown as Argv<Args>;
+  },
   handler: async (a) => {
-    const paths = (a.paths ?? []).map(String);
-    if (paths.length !== 2) throw new ConfigError('migrate takes exactly two paths: SRC DEST');
-    const [src, dest] = paths as [string, string];
-    const xattrName = checkXattrName(a.xattr);
-    if (a.cert?.length && !a.verify) throw new ConfigError('--cert is used only with --verify');
+    const [src, dest] = [String(a.src), String(a.dest)];
     const certs = a.verify ? await loadCertificates(a.cert, warner(a)) : undefined;
     const stop = new StopSignal();
     stop.install();
     const reporter = new Reporter(outputOptions(a), verb);
     const carriers = carrierCounts();
     for await (const r of migrate(src, dest, treeOptions(a, stop), {
-      xattrName,
+      xattrName: a.xattr,
       suffix: a.suffix,
       verify: a.verify,
       certs,

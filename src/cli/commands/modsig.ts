@@ -1,9 +1,9 @@
 import type { Argv, CommandModule } from 'yargs';
 import { loadCertificates } from '../../crypto/certificate.js';
+import { HashAlgo } from '../../codec/hash-algo.js';
 import { buildRefusal, CMS_SIGNING_ALGOS, SignerIdForm } from '../../crypto/cms.js';
-import { readPassFile } from '../../crypto/keys.js';
 import { resolveSigner } from '../../crypto/signer.js';
-import { ConfigError } from '../../errors.js';
+import { ConfigError, UsageError } from '../../errors.js';
 import {
   attachModsigTree,
   detachModsigTree,
@@ -14,9 +14,16 @@ import {
 } from '../../ops/modsig.js';
 import { FileResult } from '../../ops/result.js';
 import {
-  checkSuffix,
+  commandLinePassword,
   GlobalArgs,
+  globalOptions,
+  hashAlgoOption,
+  once,
   outputOptions,
+  PasswordArgs,
+  passwordOptions,
+  PathsArgs,
+  pathsOperand,
   repeatable,
   requirePaths,
   SelectionArgs,
@@ -35,17 +42,22 @@ interface OutputArgs {
 const SIGNER_IDS = ['issuer-serial', 'skid'] as const;
 
 /** --output names one file: only with a single path and without -r. */
-function checkOutput(a: SelectionArgs & OutputArgs, paths: string[]): string | undefined {
-  if (a.output === undefined) return undefined;
+function checkOutput(a: { recursive?: boolean; paths?: string[]; output?: unknown }): true {
+  if (a.output === undefined) return true;
   // A pattern may match several files, which would all be written to the one output.
-  if (paths.length !== 1 || a.recursive || isPattern(paths[0]!))
-    throw new ConfigError('--output takes a single FILE (no -r, no further paths, no pattern)');
-  if (a.output === '') throw new ConfigError('--output needs a file name');
-  return a.output;
+  if ((a.paths ?? []).length !== 1 || a.recursive || isPattern(String(a.paths![0])))
+    throw new UsageError('--output takes a single FILE (no -r, no further paths, no pattern)');
+  if (a.output === '') throw new UsageError('--output needs a file name');
+  return true;
 }
 
 function outputOption<T>(y: Argv<T>, describe: string) {
-  return y.option('output', { alias: 'o', type: 'string', describe });
+  return y.option('output', { alias: 'o', type: 'string', coerce: once('output'), describe }).check(checkOutput);
+}
+
+/** Every subcommand's files, tree and output options around its own. */
+function subcommandOptions<T>(own: Argv<T>) {
+  return globalOptions(selectionOptions(own));
 }
 
 /** Runs a tree operation with the usual reporting, signals and exit code. */
@@ -111,40 +123,46 @@ function writeVerb(r: FileResult): string {
     case 'signed':
     case 'replaced':
       return `${r.status} (${d(r, 'hashAlgo')}, ${d(r, 'signerId')}, ${d(r, 'sigLen')}-byte PKCS#7)${out}`;
-    case 'detached':
-      return `detached (v2 ${r.decoded?.algo.name} keyid ${r.decoded?.kind === 'signature' ? r.decoded.keyid : ''} into ${d(r, 'sidecar')})${out}`;
-    case 'attached':
-      return `attached (${d(r, 'signerId')}, ${d(r, 'sigLen')}-byte PKCS#7, from ${d(r, 'sidecar')}${d(r, 'sidecarRemoved') ? ', sidecar removed' : ''})${out}`;
+    case 'detached': {
+      const keyid = r.decoded?.kind === 'signature' ? r.decoded.keyid : '';
+      return `detached (v2 ${r.decoded?.algo.name} keyid ${keyid} into ${d(r, 'sidecar')})${out}`;
+    }
+    case 'attached': {
+      const removed = d(r, 'sidecarRemoved') ? ', sidecar removed' : '';
+      return `attached (${d(r, 'signerId')}, ${d(r, 'sigLen')}-byte PKCS#7, from ${d(r, 'sidecar')}${removed})${out}`;
+    }
     default:
       return r.status;
   }
 }
 
-type InspectArgs = GlobalArgs & SelectionArgs;
+type InspectArgs = GlobalArgs & SelectionArgs & PathsArgs;
 
 const inspectSub: CommandModule<GlobalArgs, InspectArgs> = {
-  command: 'inspect [paths..]',
+  command: 'inspect <paths..>',
   describe: 'Show the trailer and PKCS#7 fields of appended signatures and what is wrong with them',
-  builder: (y: Argv<GlobalArgs>) => selectionOptions(y) as unknown as Argv<InspectArgs>,
+  builder: (y: Argv<GlobalArgs>) => subcommandOptions(pathsOperand(y)) as unknown as Argv<InspectArgs>,
   handler: async (a) => {
     const paths = requirePaths(a.paths);
     await report(a, (stop) => inspectModsigTree(paths, treeOptions(a, stop)), inspectVerb);
   },
 };
 
-interface VerifyArgs extends GlobalArgs, SelectionArgs {
+interface VerifyArgs extends GlobalArgs, SelectionArgs, PathsArgs {
   cert?: string[];
 }
 
 const verifySub: CommandModule<GlobalArgs, VerifyArgs> = {
-  command: 'verify [paths..]',
+  command: 'verify <paths..>',
   describe: 'Verify appended signatures over their payloads with certificates',
   builder: (y: Argv<GlobalArgs>) =>
-    selectionOptions(y).option('cert', {
-      alias: 'c',
-      ...repeatable,
-      describe: 'Certificates (PEM, DER, bundles, directories); default /etc/keys/x509_evm.der and x509_ima.der',
-    }) as unknown as Argv<VerifyArgs>,
+    subcommandOptions(
+      pathsOperand(y).option('cert', {
+        alias: 'c',
+        ...repeatable,
+        describe: 'Certificates (PEM, DER, bundles, directories); default /etc/keys/x509_evm.der and x509_ima.der',
+      }),
+    ) as unknown as Argv<VerifyArgs>,
   handler: async (a) => {
     const paths = requirePaths(a.paths);
     const certs = await loadCertificates(a.cert, warner(a));
@@ -152,78 +170,87 @@ const verifySub: CommandModule<GlobalArgs, VerifyArgs> = {
   },
 };
 
-interface StripArgs extends GlobalArgs, SelectionArgs, OutputArgs {}
+interface StripArgs extends GlobalArgs, SelectionArgs, PathsArgs, OutputArgs {}
 
 const stripSub: CommandModule<GlobalArgs, StripArgs> = {
-  command: 'strip [paths..]',
+  command: 'strip <paths..>',
   describe: 'Remove appended signatures, leaving the payload (in place, atomically, unless --output)',
   builder: (y: Argv<GlobalArgs>) =>
-    outputOption(
-      selectionOptions(y),
-      'Write the payload to this file instead (one FILE only)',
+    subcommandOptions(
+      outputOption(pathsOperand(y), 'Write the payload to this file instead (one FILE only)'),
     ) as unknown as Argv<StripArgs>,
   handler: async (a) => {
     const paths = requirePaths(a.paths);
-    const output = checkOutput(a, paths);
-    await report(a, (stop) => stripModsigTree(paths, treeOptions(a, stop), { output }), writeVerb);
+    await report(a, (stop) => stripModsigTree(paths, treeOptions(a, stop), { output: a.output }), writeVerb);
   },
 };
 
-interface SignArgs extends GlobalArgs, SelectionArgs, OutputArgs {
+interface SignArgs extends GlobalArgs, SelectionArgs, PathsArgs, OutputArgs, PasswordArgs {
   key?: string;
   cert?: string;
   'hash-algo': string;
   'signer-id': SignerIdForm;
   force?: boolean;
-  'pass-file'?: string;
+}
+
+/** An algorithm a PKCS#7 appended signature can name. */
+function cmsSigningAlgo(name: string): HashAlgo {
+  const algo = signingAlgo(name);
+  if (!CMS_SIGNING_ALGOS.includes(algo.name))
+    throw new ConfigError(
+      `hash algorithm ${algo.name} cannot be used in an appended signature (one of ${CMS_SIGNING_ALGOS.join(', ')})`,
+    );
+  return algo;
 }
 
 const signSub: CommandModule<GlobalArgs, SignArgs> = {
-  command: 'sign [paths..]',
+  command: 'sign <paths..>',
   describe: "Append a signature exactly as the kernel's scripts/sign-file does",
-  builder: (y: Argv<GlobalArgs>) =>
-    outputOption(selectionOptions(y), 'Write the signed file here instead (one FILE only)')
+  builder: (y: Argv<GlobalArgs>) => {
+    const own = hashAlgoOption(
+      outputOption(pathsOperand(y), 'Write the signed file here instead (one FILE only)'),
+      CMS_SIGNING_ALGOS,
+      cmsSigningAlgo,
+    )
       .option('key', {
         alias: 'k',
         type: 'string',
+        coerce: once('key'),
         describe: 'Private key, PEM or DER (default /etc/keys/privkey_evm.pem)',
       })
       .option('cert', {
         alias: 'c',
         type: 'string',
+        coerce: once('cert'),
         describe: "The signer's certificate (required): its issuer and serial or SKID go into the PKCS#7",
       })
-      .option('hash-algo', {
-        alias: 'a',
-        type: 'string',
-        default: 'sha256',
-        describe: `Hash algorithm (${CMS_SIGNING_ALGOS.join(', ')})`,
+      .check((a) => {
+        if (a.cert === undefined)
+          throw new UsageError(
+            "modsig sign needs --cert: the PKCS#7 names its signer by the certificate's issuer and serial (or SKID)",
+          );
+        return true;
       })
       .option('signer-id', {
         type: 'string',
         choices: SIGNER_IDS,
         default: 'issuer-serial' as SignerIdForm,
+        coerce: once('signer-id'),
         describe: 'How the PKCS#7 names the signer (skid is sign-file -k)',
       })
-      .option('force', { alias: 'f', type: 'boolean', describe: 'Replace an appended signature that is already there' })
-      .option('pass-file', {
-        type: 'string',
-        describe: 'File whose first line is the key password (else IMA_SIDECAR_KEY_PASSWORD or EVMCTL_KEY_PASSWORD)',
-      }) as unknown as Argv<SignArgs>,
+      .option('force', {
+        alias: 'f',
+        type: 'boolean',
+        describe: 'Replace an appended signature that is already there',
+      });
+    return subcommandOptions(passwordOptions(own)) as unknown as Argv<SignArgs>;
+  },
   handler: async (a) => {
     const paths = requirePaths(a.paths);
-    const output = checkOutput(a, paths);
-    if (!a.cert)
-      throw new ConfigError(
-        "modsig sign needs --cert: the PKCS#7 names its signer by the certificate's issuer and serial (or SKID)",
-      );
-    const hashAlgo = signingAlgo(a['hash-algo']);
-    if (!CMS_SIGNING_ALGOS.includes(hashAlgo.name))
-      throw new ConfigError(
-        `hash algorithm ${hashAlgo.name} cannot be used in an appended signature (one of ${CMS_SIGNING_ALGOS.join(', ')})`,
-      );
-    const password = a['pass-file'] ? await readPassFile(a['pass-file']) : undefined;
-    const signer = await resolveSigner({ keyPath: a.key, certPath: a.cert, password }, warner(a));
+    const hashAlgo = cmsSigningAlgo(a['hash-algo']);
+    const warn = warner(a);
+    const password = await commandLinePassword(a, warn);
+    const signer = await resolveSigner({ keyPath: a.key, certPath: a.cert, password }, warn);
     const cert = signer.cert!;
     const refusal = buildRefusal(cert, hashAlgo, a['signer-id']);
     if (refusal) throw new ConfigError(refusal);
@@ -235,7 +262,7 @@ const signSub: CommandModule<GlobalArgs, SignArgs> = {
           cert,
           hashAlgo,
           signerId: a['signer-id'],
-          output,
+          output: a.output,
           force: a.force,
         }),
       writeVerb,
@@ -243,68 +270,72 @@ const signSub: CommandModule<GlobalArgs, SignArgs> = {
   },
 };
 
-interface DetachArgs extends GlobalArgs, SelectionArgs, OutputArgs {
+interface DetachArgs extends GlobalArgs, SelectionArgs, PathsArgs, OutputArgs {
   cert?: string[];
 }
 
 const detachSub: CommandModule<GlobalArgs, DetachArgs> = {
-  command: 'detach [paths..]',
+  command: 'detach <paths..>',
   describe: 'Turn an appended signature into the payload plus an evmctl v2 sidecar (FILE.sig)',
   builder: (y: Argv<GlobalArgs>) =>
-    outputOption(
-      selectionOptions(y),
-      'Write the payload here (and its sidecar beside it) instead of in place (one FILE only)',
-    ).option('cert', {
-      alias: 'c',
-      ...repeatable,
-      describe:
-        "The signer's certificate: verifies the signature and gives the keyid when the PKCS#7 names the signer by issuer and serial",
-    }) as unknown as Argv<DetachArgs>,
+    subcommandOptions(
+      outputOption(
+        pathsOperand(y),
+        'Write the payload here (and its sidecar beside it) instead of in place (one FILE only)',
+      ).option('cert', {
+        alias: 'c',
+        ...repeatable,
+        describe:
+          "The signer's certificate: verifies the signature and gives the keyid when the PKCS#7 names the signer " +
+          'by issuer and serial',
+      }),
+    ) as unknown as Argv<DetachArgs>,
   handler: async (a) => {
     const paths = requirePaths(a.paths);
-    const output = checkOutput(a, paths);
     const certs = await loadCertificates(a.cert, warner(a));
     await report(
       a,
-      (stop) => detachModsigTree(paths, treeOptions(a, stop), { certs, output, suffix: checkSuffix(a.suffix) }),
+      (stop) => detachModsigTree(paths, treeOptions(a, stop), { certs, output: a.output, suffix: a.suffix }),
       writeVerb,
     );
   },
 };
 
-interface AttachArgs extends GlobalArgs, SelectionArgs, OutputArgs {
+interface AttachArgs extends GlobalArgs, SelectionArgs, PathsArgs, OutputArgs {
   cert?: string[];
   'signer-id': SignerIdForm;
   'keep-sidecar'?: boolean;
 }
 
 const attachSub: CommandModule<GlobalArgs, AttachArgs> = {
-  command: 'attach [paths..]',
+  command: 'attach <paths..>',
   describe: 'Turn FILE plus its v2 sidecar into FILE with an appended signature (as sign-file would make it)',
   builder: (y: Argv<GlobalArgs>) =>
-    outputOption(
-      selectionOptions(y),
-      'Write the signed file here instead of in place (one FILE only; the sidecar is kept)',
-    )
-      .option('cert', {
-        alias: 'c',
-        ...repeatable,
-        describe:
-          "The signer's certificate, found by the sidecar's keyid; its issuer and serial or SKID go into the PKCS#7",
-      })
-      .option('signer-id', {
-        type: 'string',
-        choices: SIGNER_IDS,
-        default: 'issuer-serial' as SignerIdForm,
-        describe: 'How the PKCS#7 names the signer (skid is sign-file -k)',
-      })
-      .option('keep-sidecar', {
-        type: 'boolean',
-        describe: 'Keep FILE.sig after attaching in place (it no longer matches the file)',
-      }) as unknown as Argv<AttachArgs>,
+    subcommandOptions(
+      outputOption(
+        pathsOperand(y),
+        'Write the signed file here instead of in place (one FILE only; the sidecar is kept)',
+      )
+        .option('cert', {
+          alias: 'c',
+          ...repeatable,
+          describe:
+            "The signer's certificate, found by the sidecar's keyid; its issuer and serial or SKID go into the PKCS#7",
+        })
+        .option('signer-id', {
+          type: 'string',
+          choices: SIGNER_IDS,
+          default: 'issuer-serial' as SignerIdForm,
+          coerce: once('signer-id'),
+          describe: 'How the PKCS#7 names the signer (skid is sign-file -k)',
+        })
+        .option('keep-sidecar', {
+          type: 'boolean',
+          describe: 'Keep FILE.sig after attaching in place (it no longer matches the file)',
+        }),
+    ) as unknown as Argv<AttachArgs>,
   handler: async (a) => {
     const paths = requirePaths(a.paths);
-    const output = checkOutput(a, paths);
     const certs = await loadCertificates(a.cert, warner(a));
     await report(
       a,
@@ -312,8 +343,8 @@ const attachSub: CommandModule<GlobalArgs, AttachArgs> = {
         attachModsigTree(paths, treeOptions(a, stop), {
           certs,
           signerId: a['signer-id'],
-          suffix: checkSuffix(a.suffix),
-          output,
+          suffix: a.suffix,
+          output: a.output,
           keepSidecar: a['keep-sidecar'],
         }),
       writeVerb,

@@ -1,77 +1,112 @@
 import type { Argv, CommandModule } from 'yargs';
-import { ConfigError } from '../../errors.js';
-import { resolveSigner } from '../../crypto/signer.js';
-import { readPassFile } from '../../crypto/keys.js';
+import { SIGNING_ALGO_NAMES } from '../../codec/hash-algo.js';
+import { loadCertificates } from '../../crypto/certificate.js';
+import { parseKeyidHex, resolveSigner } from '../../crypto/signer.js';
+import { ConfigError, UsageError } from '../../errors.js';
 import { signTree, SignDestination } from '../../ops/sign.js';
 import {
-  checkXattrName,
+  commandLinePassword,
   GlobalArgs,
+  globalOptions,
+  hashAlgoOption,
+  once,
   outputOptions,
+  PasswordArgs,
+  passwordOptions,
+  PathsArgs,
+  pathsOperand,
   requirePaths,
   SelectionArgs,
   selectionOptions,
   signingAlgo,
   treeOptions,
   warner,
+  XattrArgs,
+  xattrOptions,
 } from '../common.js';
 import { Reporter, StopSignal } from '../output.js';
 
-interface Args extends GlobalArgs, SelectionArgs {
+interface Args extends GlobalArgs, XattrArgs, SelectionArgs, PathsArgs, PasswordArgs {
   key?: string;
   cert?: string;
   keyid?: string;
+  'keyid-from-cert'?: string;
   'hash-algo': string;
   sigv3?: boolean;
   to: SignDestination;
-  'pass-file'?: string;
   'dry-run'?: boolean;
   'require-xattr'?: boolean;
 }
 
+/**
+ * The keyid of --keyid-from-cert: the certificate's, as --cert would give it (its SKID, else computed with the
+ * same warning), without checking that it matches the key, as evmctl reads it.
+ */
+async function keyidFromCertificate(path: string, warn: (m: string) => void): Promise<string> {
+  const certs = await loadCertificates([path], warn);
+  if (certs.length !== 1)
+    throw new ConfigError(`${path}: --keyid-from-cert takes one certificate, and this holds ${certs.length}`, path);
+  return certs[0]!.keyid;
+}
+
 export const signCommand: CommandModule<GlobalArgs, Args> = {
-  command: 'sign [paths..]',
+  command: 'sign <paths..>',
   describe: 'Sign files into sidecars (evmctl format) and/or security.ima',
-  builder: (y: Argv<GlobalArgs>) =>
-    selectionOptions(y)
+  builder: (y: Argv<GlobalArgs>) => {
+    const own = hashAlgoOption(pathsOperand(y), SIGNING_ALGO_NAMES, signingAlgo)
       .option('key', {
         alias: 'k',
         type: 'string',
+        coerce: once('key'),
         describe: 'Private key, PEM or DER (default /etc/keys/privkey_evm.pem)',
       })
       .option('cert', {
         alias: 'c',
         type: 'string',
+        coerce: once('cert'),
         describe: 'Signer certificate: gives the keyid (its subjectKeyIdentifier) and must match the key',
       })
-      .option('keyid', { type: 'string', describe: 'Keyid to write, 8 hex digits (overrides the certificate)' })
-      .option('hash-algo', { alias: 'a', type: 'string', default: 'sha256', describe: 'Hash algorithm' })
+      .option('keyid', {
+        type: 'string',
+        coerce: once('keyid'),
+        describe: 'Keyid to write, 8 hex digits (overrides the certificate)',
+      })
+      .option('keyid-from-cert', {
+        type: 'string',
+        coerce: once('keyid-from-cert'),
+        describe: "Write this certificate's keyid, without checking it against the key (evmctl's --keyid-from-cert)",
+      })
+      .conflicts('keyid', 'keyid-from-cert')
+      .check((a) => {
+        if (a.keyid !== undefined) parseKeyidHex(String(a.keyid));
+        return true;
+      })
       .option('sigv3', { type: 'boolean', describe: 'Version 3 signature (over struct ima_file_id; kernel 7.1+)' })
       .option('to', {
         type: 'string',
         choices: ['sidecar', 'xattr', 'both'] as const,
         default: 'sidecar' as SignDestination,
+        coerce: once('to'),
         describe: 'Where to put the signature',
       })
-      .option('pass-file', {
-        type: 'string',
-        describe: 'File whose first line is the key password (else IMA_SIDECAR_KEY_PASSWORD or EVMCTL_KEY_PASSWORD)',
-      })
-      .option('dry-run', {
-        alias: 'n',
-        type: 'boolean',
-        describe: 'Compute the signatures, write nothing',
-      })
+      .option('dry-run', { alias: 'n', type: 'boolean', describe: 'Compute the signatures, write nothing' })
       .option('require-xattr', {
         type: 'boolean',
         describe: 'With --to both, a filesystem without xattrs fails the file (exit 1); else the sidecar is enough',
-      }) as unknown as Argv<Args>,
+      })
+      .check((a) => {
+        if (a['require-xattr'] && a.to !== 'both') throw new UsageError('--require-xattr goes with --to both');
+        return true;
+      });
+    return globalOptions(selectionOptions(xattrOptions(passwordOptions(own)))) as unknown as Argv<Args>;
+  },
   handler: async (a) => {
     const paths = requirePaths(a.paths);
-    if (a['require-xattr'] && a.to !== 'both') throw new ConfigError('--require-xattr goes with --to both');
     const hashAlgo = signingAlgo(a['hash-algo']);
-    const xattrName = checkXattrName(a.xattr);
-    const password = a['pass-file'] ? await readPassFile(a['pass-file']) : undefined;
-    const signer = await resolveSigner({ keyPath: a.key, certPath: a.cert, keyid: a.keyid, password }, warner(a));
+    const warn = warner(a);
+    const password = await commandLinePassword(a, warn);
+    const keyid = a['keyid-from-cert'] !== undefined ? await keyidFromCertificate(a['keyid-from-cert'], warn) : a.keyid;
+    const signer = await resolveSigner({ keyPath: a.key, certPath: a.cert, keyid, password }, warn);
     const stop = new StopSignal();
     stop.install();
     const reporter = new Reporter(outputOptions(a));
@@ -82,7 +117,7 @@ export const signCommand: CommandModule<GlobalArgs, Args> = {
         hashAlgo,
         version: a.sigv3 ? 3 : 2,
         to: a.to,
-        xattrName,
+        xattrName: a.xattr,
         suffix: a.suffix,
         dryRun: a['dry-run'],
         requireXattr: a['require-xattr'],

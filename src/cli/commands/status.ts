@@ -4,19 +4,23 @@ import { FileResult } from '../../ops/result.js';
 import { statusTree } from '../../ops/status.js';
 import { forEachResult } from '../../ops/tree.js';
 import {
-  checkXattrName,
   GlobalArgs,
+  globalOptions,
   outputOptions,
+  PathsArgs,
+  pathsOperand,
   repeatable,
   requirePaths,
   SelectionArgs,
   selectionOptions,
   treeOptions,
   warner,
+  XattrArgs,
+  xattrOptions,
 } from '../common.js';
 import { printable, Reporter, StopSignal, writeOut } from '../output.js';
 
-interface Args extends GlobalArgs, SelectionArgs {
+interface Args extends GlobalArgs, XattrArgs, SelectionArgs, PathsArgs {
   cert?: string[];
 }
 
@@ -51,23 +55,24 @@ function tableRow(r: FileResult): string {
 }
 
 export const statusCommand: CommandModule<GlobalArgs, Args> = {
-  command: 'status [paths..]',
+  command: 'status <paths..>',
   describe: "Show where each file's signature lives and whether sidecar and xattr agree",
-  builder: (y: Argv<GlobalArgs>) =>
-    selectionOptions(y).option('cert', {
+  builder: (y: Argv<GlobalArgs>) => {
+    const own = pathsOperand(y).option('cert', {
       alias: 'c',
       ...repeatable,
       describe: 'Also verify each carrier against these certificates',
-    }) as unknown as Argv<Args>,
+    });
+    return globalOptions(selectionOptions(xattrOptions(own))) as unknown as Argv<Args>;
+  },
   handler: async (a) => {
     const paths = requirePaths(a.paths);
-    const xattrName = checkXattrName(a.xattr);
     const certs = a.cert?.length ? await loadCertificates(a.cert, warner(a)) : undefined;
     const stop = new StopSignal();
     stop.install();
     const out = outputOptions(a);
     const reporter = new Reporter(out);
-    const results = statusTree(paths, treeOptions(a, stop), { xattrName, suffix: a.suffix, certs });
+    const results = statusTree(paths, treeOptions(a, stop), { xattrName: a.xattr, suffix: a.suffix, certs });
     if (out.json) {
       await reporter.consume(results);
     } else {

@@ -2,28 +2,33 @@ import type { Argv, CommandModule } from 'yargs';
 import { loadCertificates } from '../../crypto/certificate.js';
 import { verifyTree, VerifySource } from '../../ops/verify.js';
 import {
-  checkXattrName,
   GlobalArgs,
+  globalOptions,
+  once,
   outputOptions,
+  PathsArgs,
+  pathsOperand,
+  repeatable,
   requirePaths,
   SelectionArgs,
   selectionOptions,
   treeOptions,
   warner,
+  XattrArgs,
+  xattrOptions,
 } from '../common.js';
-import { repeatable } from '../common.js';
 import { Reporter, StopSignal } from '../output.js';
 
-interface Args extends GlobalArgs, SelectionArgs {
+interface Args extends GlobalArgs, XattrArgs, SelectionArgs, PathsArgs {
   cert?: string[];
   from: VerifySource;
 }
 
 export const verifyCommand: CommandModule<GlobalArgs, Args> = {
-  command: 'verify [paths..]',
+  command: 'verify <paths..>',
   describe: 'Verify the signatures in sidecars and/or security.ima',
-  builder: (y: Argv<GlobalArgs>) =>
-    selectionOptions(y)
+  builder: (y: Argv<GlobalArgs>) => {
+    const own = pathsOperand(y)
       .option('cert', {
         alias: 'c',
         ...repeatable,
@@ -33,18 +38,21 @@ export const verifyCommand: CommandModule<GlobalArgs, Args> = {
         type: 'string',
         choices: ['auto', 'sidecar', 'xattr', 'appended'] as const,
         default: 'auto' as VerifySource,
+        coerce: once('from'),
         describe:
-          'Which carrier to check (auto: every one present; appended: the signature appended to the file, over its payload)',
-      }) as unknown as Argv<Args>,
+          'Which carrier to check (auto: every one present; appended: the signature appended to the file, ' +
+          'over its payload)',
+      });
+    return globalOptions(selectionOptions(xattrOptions(own))) as unknown as Argv<Args>;
+  },
   handler: async (a) => {
     const paths = requirePaths(a.paths);
-    const xattrName = checkXattrName(a.xattr);
     const certs = await loadCertificates(a.cert, warner(a), { allowNone: true });
     const stop = new StopSignal();
     stop.install();
     const reporter = new Reporter({ ...outputOptions(a), nothingSelectedFails: true });
     await reporter.consume(
-      verifyTree(paths, treeOptions(a, stop), { certs, from: a.from, xattrName, suffix: a.suffix }),
+      verifyTree(paths, treeOptions(a, stop), { certs, from: a.from, xattrName: a.xattr, suffix: a.suffix }),
     );
     process.exitCode = reporter.finish(stop);
   },
