@@ -95,7 +95,7 @@ export function treeOptions(a: SelectionArgs & GlobalArgs, stop?: StopSignal): T
       suffix: checkSuffix(a.suffix),
     },
     jobs: a.jobs,
-    shouldStop: stop ? () => stop.requested : undefined,
+    signal: stop?.abortSignal,
   };
 }
 

@@ -12,8 +12,12 @@ export interface TreeOptions {
   readonly jobs?: number;
   /** Files in flight when `jobs` is not given (default: defaultJobs()). */
   readonly defaultJobs?: number;
-  /** Polled between files; in-flight files finish, no new ones start. */
-  readonly shouldStop?: () => boolean;
+  /**
+   * Once aborted, no new file starts; the files in flight finish and are
+   * yielded, then the run ends without an error (the caller knows why from
+   * the signal). Aborted before the run: no file starts, nothing is yielded.
+   */
+  readonly signal?: AbortSignal;
   /** Remove temporary files that killed runs left behind (operations that write). */
   readonly cleanStaleTemporaries?: boolean;
 }
@@ -93,5 +97,5 @@ async function* processTreeBatches<R extends FileResult<string, object>>(
     return result;
   };
   const jobs = opts.jobs ?? withinOpenFileLimit(opts.defaultJobs ?? defaultJobs());
-  yield* runOrderedBatches(selectFiles(paths, select), jobs, work, opts.shouldStop);
+  yield* runOrderedBatches(selectFiles(paths, select), jobs, work, opts.signal);
 }
