@@ -1,7 +1,9 @@
 /**
  * ima-sidecar as a library: the same operations the command line runs, as
  * typed functions. Tree operations are async generators of per-file results
- * in a stable order; nothing here prints or exits.
+ * in a stable order, each operation's result typed by its statuses and
+ * details (SignResult, VerifyResult...); a run is stopped with an
+ * AbortSignal (TreeOptions.signal). Nothing here prints or exits.
  */
 export { FormatError, ConfigError, FileError } from './errors.js';
 
@@ -22,8 +24,8 @@ export {
 export type { ImaValue, DigestValue, SignatureValue, Decoded } from './codec/ima-value.js';
 
 // Crypto
-export { loadPrivateKey, parsePrivateKey, DEFAULT_PRIVATE_KEY } from './crypto/keys.js';
-export type { SigningKey, KeyAlgorithm } from './crypto/keys.js';
+export { loadPrivateKey, parsePrivateKey, readPassFile, DEFAULT_PRIVATE_KEY } from './crypto/keys.js';
+export type { SigningKey, KeyAlgorithm, KeyPasswordSource } from './crypto/keys.js';
 export {
   loadCertificates,
   parseCertificates,
@@ -33,44 +35,60 @@ export {
 } from './crypto/certificate.js';
 export type { Certificate } from './crypto/certificate.js';
 export { resolveSigner, parseKeyidHex } from './crypto/signer.js';
-export type { Signer } from './crypto/signer.js';
+export type { Signer, SignerOptions } from './crypto/signer.js';
 
 // Carriers and filesystem facts
 export { sidecarPathFor, readSidecar, writeSidecar, DEFAULT_SUFFIX } from './carriers/sidecar.js';
 export { DEFAULT_XATTR } from './carriers/xattr.js';
 export { filesystemName } from './carriers/filesystem.js';
-export { writeFileAtomic } from './carriers/atomic-write.js';
 
 // Selection
 export { selectFiles } from './select/walk.js';
 export type { Selected, SelectOptions } from './select/walk.js';
 export { runOrdered } from './select/runner.js';
 
-// Operations
-export type { FileResult, Summary } from './ops/result.js';
+export { isPattern } from './select/operands.js';
+
+// Operations: each exports its options, its statuses, its details and its result type
+export type {
+  FileResult,
+  AnyDetails,
+  SelectionStatus,
+  SelectionDetails,
+  SelectionResult,
+  Summary,
+} from './ops/result.js';
 export { resultToJson, SummaryCounter } from './ops/result.js';
-export type { TreeOptions } from './ops/tree.js';
+export type { TreeOptions, TreeResults } from './ops/tree.js';
+export { forEachResult, resultBatches } from './ops/tree.js';
 export { signFile, signTree } from './ops/sign.js';
-export type { SignOptions, SignDestination } from './ops/sign.js';
+export type { SignOptions, SignDestination, SignStatus, SignDetails, SignResult } from './ops/sign.js';
 export { verifyFile, verifyTree } from './ops/verify.js';
-export type { VerifyOptions, VerifySource } from './ops/verify.js';
+export type {
+  VerifyOptions,
+  VerifySource,
+  VerifyStatus,
+  VerifyDetails,
+  VerifiedCarrier,
+  VerifyResult,
+} from './ops/verify.js';
 export { hashFile, hashTree } from './ops/hash.js';
-export type { HashOptions, HashDestination } from './ops/hash.js';
+export type { HashOptions, HashDestination, HashStatus, HashDetails, HashResult } from './ops/hash.js';
 export { inspect, inspectBytes } from './ops/inspect.js';
-export type { InspectSource } from './ops/inspect.js';
+export type { InspectSource, InspectStatus, InspectDetails, InspectResult } from './ops/inspect.js';
 export { keyidsOf } from './ops/keyid.js';
+export type { KeyidStatus, KeyidDetails, KeyidResult } from './ops/keyid.js';
 export { importFile, importTree } from './ops/import.js';
-export type { ImportOptions } from './ops/import.js';
-export { exportFile, exportTree } from './ops/export.js';
-export type { ExportOptions } from './ops/export.js';
+export type { ImportOptions, ImportStatus, ImportDetails, ImportResult } from './ops/import.js';
+export { exportFile, exportTree, exportPath } from './ops/export.js';
+export type { ExportOptions, ExportStatus, ExportDetails, ExportResult } from './ops/export.js';
 export { statusOf, statusTree } from './ops/status.js';
-export type { StatusOptions, SyncState } from './ops/status.js';
+export type { StatusOptions, SyncState, StatusStatus, StatusDetails, StatusResult } from './ops/status.js';
 export { clearFile, clearTree } from './ops/clear.js';
-export type { ClearOptions } from './ops/clear.js';
-export { migrate, migrateFile } from './ops/migrate.js';
-export type { MigrateOptions } from './ops/migrate.js';
-export { checkValues, planChecks } from './ops/check.js';
-export type { CarrierCheck, CarrierValue, CarrierName } from './ops/check.js';
+export type { ClearOptions, ClearStatus, ClearDetails, ClearResult } from './ops/clear.js';
+export { migrate, migrateFile, planMigration, MigrationRun } from './ops/migrate.js';
+export type { MigrateOptions, MigrateCarrier, MigrateStatus, MigrateDetails, MigrateResult } from './ops/migrate.js';
+export type { CarrierCheck, CarrierName } from './ops/check.js';
 
 // Appended ("module") signatures: trailer codec, CMS, operations, and the appended carrier
 export {
@@ -121,4 +139,24 @@ export type {
   ModsigDetachOptions,
   ModsigAttachOptions,
   OutputOption,
+  AppendedDetails,
+  OutputDetails,
+  ModsigInspectStatus,
+  ModsigInspectDetails,
+  ModsigInspectResult,
+  ModsigVerifyStatus,
+  ModsigVerifyDetails,
+  ModsigVerifyResult,
+  ModsigStripStatus,
+  ModsigStripDetails,
+  ModsigStripResult,
+  ModsigSignStatus,
+  ModsigSignDetails,
+  ModsigSignResult,
+  ModsigDetachStatus,
+  ModsigDetachDetails,
+  ModsigDetachResult,
+  ModsigAttachStatus,
+  ModsigAttachDetails,
+  ModsigAttachResult,
 } from './ops/modsig.js';

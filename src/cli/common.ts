@@ -197,7 +197,7 @@ export function treeOptions(a: SelectionArgs, stop?: StopSignal): TreeOptions {
       suffix: a.suffix,
     },
     jobs: a.jobs,
-    shouldStop: stop ? () => stop.requested : undefined,
+    signal: stop?.abortSignal,
   };
 }
 

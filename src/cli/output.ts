@@ -57,10 +57,13 @@ export function describeForPeople(r: FileResult): string {
  * SIGPIPE, stop after the files in flight, print nothing more, exit 141.
  */
 let pipeClosed = false;
+/** Aborted with the pipe: every StopSignal's run then starts no new file. */
+const pipeClosing = new AbortController();
 export function watchStdoutPipe(): void {
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') {
       pipeClosed = true;
+      pipeClosing.abort();
       return;
     }
     throw e;
@@ -116,6 +119,9 @@ export function writeErr(text: string): void {
 /** Signals: the first asks the run to stop after the files in flight; a second one ends it at once. */
 export class StopSignal {
   signal: NodeJS.Signals | undefined;
+  private readonly stopping = new AbortController();
+  /** For the run (TreeOptions.signal): aborted by the first signal, or when standard output's pipe closes. */
+  readonly abortSignal: AbortSignal = AbortSignal.any([this.stopping.signal, pipeClosing.signal]);
   private aborting = false;
   private readonly handlers: [NodeJS.Signals, () => void][] = [];
   install(): void {
@@ -137,6 +143,7 @@ export class StopSignal {
           return;
         }
         this.signal = sig;
+        this.stopping.abort();
         write(
           process.stderr,
           `\nima-sidecar: ${sig} received: finishing the files in flight, then stopping (again to stop at once)\n`,
@@ -147,7 +154,7 @@ export class StopSignal {
     }
   }
   get requested(): boolean {
-    return this.signal !== undefined || pipeClosed;
+    return this.abortSignal.aborted;
   }
   exitCode(): number | undefined {
     if (this.signal === 'SIGINT') return 130;

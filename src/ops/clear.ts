@@ -4,8 +4,19 @@
 import { readSidecar, sidecarPathFor } from '../carriers/sidecar.js';
 import { readTargetXattr, removeTargetXattr } from '../carriers/target.js';
 import { withTarget } from './with-target.js';
-import { FileResult, tryDecode } from './result.js';
-import { processTree, TreeOptions } from './tree.js';
+import { FileResult, SelectionDetails, SelectionStatus, tryDecode } from './result.js';
+import { processTree, TreeOptions, TreeResults } from './tree.js';
+
+/** none: no xattr to remove; refused: a signature with no identical sidecar (without `force`). */
+export type ClearStatus = 'cleared' | 'would-clear' | 'none' | 'refused' | 'failed' | SelectionStatus;
+
+export type ClearDetails = SelectionDetails & {
+  readonly filesystem?: string;
+  /** The value removed (or that would be, or was refused), hex. */
+  readonly removed?: string;
+};
+
+export type ClearResult = FileResult<ClearStatus, ClearDetails>;
 
 export interface ClearOptions {
   readonly xattrName: string;
@@ -14,8 +25,8 @@ export interface ClearOptions {
   readonly dryRun?: boolean;
 }
 
-export async function clearFile(path: string, opts: ClearOptions): Promise<FileResult> {
-  return withTarget(path, 'failed', async (target) => {
+export async function clearFile(path: string, opts: ClearOptions): Promise<ClearResult> {
+  return withTarget<ClearStatus, ClearDetails>(path, 'failed', async (target) => {
     const before = target.stat;
     const current = readTargetXattr(target, opts.xattrName);
     if (!current) return { path, status: 'none', failed: false, details: { filesystem: target.fs.name } };
@@ -49,6 +60,6 @@ export async function clearFile(path: string, opts: ClearOptions): Promise<FileR
   });
 }
 
-export function clearTree(paths: readonly string[], tree: TreeOptions, opts: ClearOptions): AsyncGenerator<FileResult> {
+export function clearTree(paths: readonly string[], tree: TreeOptions, opts: ClearOptions): TreeResults<ClearResult> {
   return processTree(paths, tree, (sel) => clearFile(sel.path, opts));
 }

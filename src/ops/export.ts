@@ -9,8 +9,8 @@ import { closeTarget, openTarget, readTargetXattr, targetTakesXattrs } from '../
 import { oneAtATimePerName } from '../carriers/name-lock.js';
 import { describeSystemError, FileError, errnoOf } from '../errors.js';
 import { fsPath } from '../carriers/fs-path.js';
-import { failure, FileResult, tryDecode } from './result.js';
-import { processTree, TargetSelection, TreeOptions } from './tree.js';
+import { failure, FileResult, SelectionDetails, SelectionStatus, tryDecode } from './result.js';
+import { processTree, TargetSelection, TreeOptions, TreeResults } from './tree.js';
 
 export interface ExportOptions {
   readonly xattrName: string;
@@ -21,6 +21,20 @@ export interface ExportOptions {
   readonly dest?: string;
 }
 
+/** none: the file has no xattr (or its filesystem takes none): nothing to export, not a failure. */
+export type ExportStatus =
+  'exported' | 'unchanged' | 'would-export' | 'none' | 'conflict' | 'invalid' | 'failed' | SelectionStatus;
+
+export type ExportDetails = SelectionDetails & {
+  readonly filesystem?: string;
+  /** Where the sidecar goes (an orphan's: the one found). */
+  readonly sidecar?: string;
+  /** The different value the sidecar held, hex: replaced (with `force`), or the conflict. */
+  readonly replaced?: string;
+};
+
+export type ExportResult = FileResult<ExportStatus, ExportDetails>;
+
 /** Where the sidecar of a selected file goes. */
 export function exportPath(
   sel: Pick<TargetSelection, 'path' | 'rel'>,
@@ -30,7 +44,10 @@ export function exportPath(
   return sidecarPathFor(join(opts.dest, sel.rel || basename(sel.path)), opts.suffix);
 }
 
-export async function exportFile(sel: Pick<TargetSelection, 'path' | 'rel'>, opts: ExportOptions): Promise<FileResult> {
+export async function exportFile(
+  sel: Pick<TargetSelection, 'path' | 'rel'>,
+  opts: ExportOptions,
+): Promise<ExportResult> {
   const path = sel.path;
   let target;
   try {
@@ -39,7 +56,7 @@ export async function exportFile(sel: Pick<TargetSelection, 'path' | 'rel'>, opt
     return failure(path, 'failed', e);
   }
   const sidecarPath = exportPath(sel, opts);
-  const details: Record<string, unknown> = { filesystem: target.fs.name, sidecar: sidecarPath };
+  let details: ExportDetails = { filesystem: target.fs.name, sidecar: sidecarPath };
   try {
     const bytes = readTargetXattr(target, opts.xattrName);
     if (!bytes) {
@@ -70,7 +87,7 @@ export async function exportFile(sel: Pick<TargetSelection, 'path' | 'rel'>, opt
     }
     if (existing?.equals(bytes)) return { ...base, status: 'unchanged', failed: false, details };
     if (existing) {
-      details.replaced = existing.toString('hex');
+      details = { ...details, replaced: existing.toString('hex') };
       if (!opts.force)
         return {
           ...base,
@@ -101,7 +118,7 @@ export function exportTree(
   paths: readonly string[],
   tree: TreeOptions,
   opts: ExportOptions,
-): AsyncGenerator<FileResult> {
+): TreeResults<ExportResult> {
   // Sidecars whose names differ only in case are one file on FAT: never written at the same time (carriers/name-lock.ts).
   return processTree(paths, { ...tree, cleanStaleTemporaries: !opts.dryRun }, (sel) =>
     oneAtATimePerName(exportPath(sel, opts), () => exportFile(sel, opts)),

@@ -7,10 +7,23 @@ import { readSidecarOrNothing, sidecarPathFor, writeSidecar } from '../carriers/
 import { assertUnchanged, readTargetXattr, Target, writeTargetXattr } from '../carriers/target.js';
 import { DigestSink, streamHandle } from '../crypto/digest.js';
 import { withTarget } from './with-target.js';
-import { FileResult, tryDecode } from './result.js';
-import { processTree, TreeOptions } from './tree.js';
+import { FileResult, SelectionDetails, SelectionStatus, tryDecode } from './result.js';
+import { processTree, TreeOptions, TreeResults } from './tree.js';
 
 export type HashDestination = 'stdout' | 'sidecar' | 'xattr';
+
+/** hashed: to stdout; written: into a carrier that held no signature; conflict: one did (without `force`). */
+export type HashStatus = 'hashed' | 'written' | 'replaced' | 'conflict' | 'failed' | SelectionStatus;
+
+export type HashDetails = SelectionDetails & {
+  readonly to?: HashDestination;
+  /** conflict: the signature the destination holds, hex. */
+  readonly current?: string;
+  /** With `force`: the signature the digest replaced, hex. */
+  readonly replaced?: string;
+};
+
+export type HashResult = FileResult<HashStatus, HashDetails>;
 
 export interface HashOptions {
   readonly hashAlgo: HashAlgo;
@@ -35,8 +48,8 @@ async function signatureInTheWay(t: Target, to: HashDestination, opts: HashOptio
   return !('error' in d) && d.value.kind === 'signature' ? current.toString('hex') : undefined;
 }
 
-export async function hashFile(path: string, opts: HashOptions): Promise<FileResult> {
-  return withTarget(path, 'failed', async (target) => {
+export async function hashFile(path: string, opts: HashOptions): Promise<HashResult> {
+  return withTarget<HashStatus, HashDetails>(path, 'failed', async (target) => {
     const before = target.stat;
     const sink = new DigestSink(opts.hashAlgo);
     await streamHandle(target.handle, [sink]);
@@ -71,7 +84,7 @@ export async function hashFile(path: string, opts: HashOptions): Promise<FileRes
   });
 }
 
-export function hashTree(paths: readonly string[], tree: TreeOptions, opts: HashOptions): AsyncGenerator<FileResult> {
+export function hashTree(paths: readonly string[], tree: TreeOptions, opts: HashOptions): TreeResults<HashResult> {
   return processTree(paths, { ...tree, cleanStaleTemporaries: opts.to === 'sidecar' }, (sel) =>
     hashFile(sel.path, opts),
   );

@@ -21,8 +21,8 @@ import { fsPath } from '../carriers/fs-path.js';
 import type { Certificate } from '../crypto/certificate.js';
 import { describeSystemError, errnoOf, FileError } from '../errors.js';
 import { checkValues } from './check.js';
-import { failure, FileResult, tryDecode } from './result.js';
-import { processTree, TargetSelection, TreeOptions } from './tree.js';
+import { failure, FileResult, SelectionDetails, SelectionStatus, tryDecode } from './result.js';
+import { processTree, TargetSelection, TreeOptions, TreeResults } from './tree.js';
 
 export interface ImportOptions {
   readonly xattrName: string;
@@ -36,6 +36,35 @@ export interface ImportOptions {
   /** A filesystem without xattrs is a failure, not a quiet `unsupported`. */
   readonly requireXattr?: boolean;
 }
+
+/**
+ * no-sidecar: nothing to import (a failure only for a file named itself);
+ * unsupported: the filesystem takes no xattrs (a failure with `requireXattr`).
+ */
+export type ImportStatus =
+  | 'imported'
+  | 'unchanged'
+  | 'would-import'
+  | 'no-sidecar'
+  | 'unsupported'
+  | 'conflict'
+  | 'invalid'
+  | 'failed'
+  | SelectionStatus;
+
+export type ImportDetails = SelectionDetails & {
+  readonly filesystem?: string;
+  /** The sidecar read (an orphan's too). */
+  readonly sidecar?: string;
+  /** The value the xattr held before, hex: replaced, or (conflict) left in place. */
+  readonly replaced?: string;
+  /** conflict: the value the xattr holds, hex. */
+  readonly current?: string;
+  /** With `removeSidecar`: the sidecar is gone, its value in the xattr. */
+  readonly sidecarRemoved?: boolean;
+};
+
+export type ImportResult = FileResult<ImportStatus, ImportDetails>;
 
 /** Whether importing this value reads the file: a digest is always checked against the content, a signature only with `verify`. */
 function readsContent(value: ImaValue, verify: boolean): boolean {
@@ -63,18 +92,18 @@ interface Candidate {
 }
 
 /** Facts every record of this file carries (the JSON output's fields). */
-function fsDetails(t: Target, sidecarPath: string): Record<string, unknown> {
+function fsDetails(t: Target, sidecarPath: string): { filesystem: string; sidecar: string } {
   return { filesystem: t.fs.name, sidecar: sidecarPath };
 }
 
 function record(
   c: Candidate,
-  status: string,
+  status: ImportStatus,
   failed: boolean,
-  details: Record<string, unknown>,
+  details: ImportDetails,
   reason?: string,
-): FileResult {
-  const r: FileResult = {
+): ImportResult {
+  const r: ImportResult = {
     path: c.path,
     status,
     failed,
@@ -87,7 +116,7 @@ function record(
 }
 
 /** Imports one file's sidecar (the library's call; a tree run uses importOne). */
-export async function importFile(path: string, opts: ImportOptions, explicit = true): Promise<FileResult> {
+export async function importFile(path: string, opts: ImportOptions, explicit = true): Promise<ImportResult> {
   return importOne(path, opts, explicit);
 }
 
@@ -96,7 +125,7 @@ export async function importFile(path: string, opts: ImportOptions, explicit = t
  * must be read (a digest, or --verify): the common case is a handful of
  * system calls, and a promise per file was a measurable part of `import -r`.
  */
-export function importOne(path: string, opts: ImportOptions, explicit = true): FileResult | Promise<FileResult> {
+export function importOne(path: string, opts: ImportOptions, explicit = true): ImportResult | Promise<ImportResult> {
   let target: Target;
   try {
     target = openTarget(path);
@@ -152,7 +181,7 @@ export function importOne(path: string, opts: ImportOptions, explicit = true): F
   }
 }
 
-async function validateThenStore(target: Target, c: Candidate, opts: ImportOptions): Promise<FileResult> {
+async function validateThenStore(target: Target, c: Candidate, opts: ImportOptions): Promise<ImportResult> {
   try {
     // The version read now is the one checked: the write below refuses if the content changes meanwhile.
     const before = target.stat;
@@ -167,7 +196,7 @@ async function validateThenStore(target: Target, c: Candidate, opts: ImportOptio
 }
 
 /** Writes a validated value into the xattr, never replacing a different signature unseen. Errors are thrown to the caller (importOne, validateThenStore). */
-function store(target: Target, c: Candidate, opts: ImportOptions, guard: WriteGuard): FileResult {
+function store(target: Target, c: Candidate, opts: ImportOptions, guard: WriteGuard): ImportResult {
   if (targetTakesXattrs(target, opts.xattrName) === false) return unsupported(c, target, opts);
   // The common case, a file with no value yet, is one atomic "create only" write; a value already
   // there (or one that appears meanwhile) is then read and compared: never replaced unseen.
@@ -184,9 +213,11 @@ function store(target: Target, c: Candidate, opts: ImportOptions, guard: WriteGu
   if (targetTakesXattrs(target, opts.xattrName) === false) return unsupported(c, target, opts);
 
   if (current && current.equals(c.bytes)) {
-    const details = fsDetails(target, c.sidecarPath);
-    if (maybeRemoveSidecar(opts, c.sidecarPath, c.bytes)) details.sidecarRemoved = true;
-    return record(c, 'unchanged', false, details);
+    const removed = maybeRemoveSidecar(opts, c.sidecarPath, c.bytes);
+    return record(c, 'unchanged', false, {
+      ...fsDetails(target, c.sidecarPath),
+      ...(removed ? { sidecarRemoved: true } : {}),
+    });
   }
   let replaced: string | undefined;
   if (current) {
@@ -219,14 +250,16 @@ function store(target: Target, c: Candidate, opts: ImportOptions, guard: WriteGu
   return imported(c, target, opts, replaced);
 }
 
-function imported(c: Candidate, target: Target, opts: ImportOptions, replaced?: string): FileResult {
-  const details = fsDetails(target, c.sidecarPath);
-  if (replaced !== undefined) details.replaced = replaced;
-  if (maybeRemoveSidecar(opts, c.sidecarPath, c.bytes)) details.sidecarRemoved = true;
-  return record(c, 'imported', false, details);
+function imported(c: Candidate, target: Target, opts: ImportOptions, replaced?: string): ImportResult {
+  const removed = maybeRemoveSidecar(opts, c.sidecarPath, c.bytes);
+  return record(c, 'imported', false, {
+    ...fsDetails(target, c.sidecarPath),
+    ...(replaced !== undefined ? { replaced } : {}),
+    ...(removed ? { sidecarRemoved: true } : {}),
+  });
 }
 
-function unsupported(c: Candidate, t: Target, opts: ImportOptions): FileResult {
+function unsupported(c: Candidate, t: Target, opts: ImportOptions): ImportResult {
   return record(
     c,
     'unsupported',
@@ -259,6 +292,6 @@ export function importTree(
   paths: readonly string[],
   tree: TreeOptions,
   opts: ImportOptions,
-): AsyncGenerator<FileResult> {
+): TreeResults<ImportResult> {
   return processTree(paths, tree, (sel: TargetSelection) => importOne(sel.path, opts, sel.rel === ''));
 }

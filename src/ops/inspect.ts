@@ -11,8 +11,18 @@ export type InspectSource =
   | { readonly kind: 'xattr'; readonly path: string; readonly xattrName: string }
   | { readonly kind: 'hex'; readonly hex: string };
 
+/** none: the file has no such xattr; failed: the sidecar or file cannot be read. */
+export type InspectStatus = 'valid' | 'invalid' | 'none' | 'failed';
+
+export type InspectDetails = {
+  /** The value's length in bytes. */
+  readonly size?: number;
+};
+
+export type InspectResult = FileResult<InspectStatus, InspectDetails>;
+
 /** Decodes bytes into a result: `valid` or `invalid` with the reason. */
-export function inspectBytes(label: string, bytes: Buffer): FileResult {
+export function inspectBytes(label: string, bytes: Buffer): InspectResult {
   const d = tryDecode(bytes);
   if ('error' in d)
     return {
@@ -34,7 +44,7 @@ export function inspectBytes(label: string, bytes: Buffer): FileResult {
   };
 }
 
-export async function inspect(src: InspectSource): Promise<FileResult> {
+export async function inspect(src: InspectSource): Promise<InspectResult> {
   if (src.kind === 'hex') {
     const clean = src.hex.replace(/^0x/i, '').replace(/[\s:]/g, '');
     if (!/^([0-9a-fA-F]{2})*$/.test(clean))

@@ -3,10 +3,26 @@
  */
 import { loadCertificates } from '../crypto/certificate.js';
 import { ConfigError } from '../errors.js';
+import type { KeyAlgorithm } from '../crypto/keys.js';
 import { FileResult } from './result.js';
 
-export async function keyidsOf(paths: readonly string[], warn: (m: string) => void): Promise<FileResult[]> {
-  const results: FileResult[] = [];
+export type KeyidStatus = 'ok' | 'failed';
+
+export type KeyidDetails = {
+  readonly keyid?: string;
+  readonly keyidSource?: 'subjectKeyIdentifier' | 'computed (sha1 of the public key)';
+  /** The subjectKeyIdentifier, hex, when the certificate has one. */
+  readonly skid?: string;
+  readonly subject?: string;
+  /** The key's type for IMA signatures; 'unsupported' for a key that cannot make them (DSA, Ed25519...). */
+  readonly keyType?: KeyAlgorithm | 'unsupported';
+};
+
+/** One per certificate found (a bundle or directory gives several), or one failure per path. */
+export type KeyidResult = FileResult<KeyidStatus, KeyidDetails>;
+
+export async function keyidsOf(paths: readonly string[], warn: (m: string) => void): Promise<KeyidResult[]> {
+  const results: KeyidResult[] = [];
   for (const p of paths) {
     try {
       const certs = await loadCertificates([p], warn);

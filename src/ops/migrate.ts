@@ -23,7 +23,7 @@ import type { Certificate } from '../crypto/certificate.js';
 import { ConfigError, describeSystemError, errnoOf, FileError } from '../errors.js';
 import { CarrierValue, checkValues, planChecks } from './check.js';
 import type { ContentSink } from '../crypto/signature.js';
-import { failure, FileResult, tryDecode } from './result.js';
+import { failure, FileResult, SelectionDetails, SelectionStatus, tryDecode } from './result.js';
 import { processTree, TargetSelection, TreeOptions } from './tree.js';
 import { copyJobs } from '../select/runner.js';
 
@@ -39,6 +39,35 @@ export interface MigrateOptions {
 }
 
 export type MigrateCarrier = 'xattr' | 'sidecar' | 'none';
+
+/**
+ * copied: a new copy; unchanged: an identical copy already carried the signature;
+ * signed: an identical copy whose carrier was finished; would-copy, would-sign: the same under `dryRun`.
+ */
+export type MigrateStatus =
+  'copied' | 'unchanged' | 'signed' | 'would-copy' | 'would-sign' | 'conflict' | 'failed' | SelectionStatus;
+
+export type MigrateDetails = SelectionDetails & {
+  /** Where the file goes. */
+  readonly dest?: string;
+  /** The source's carrier of the signature copied. */
+  readonly from?: 'xattr' | 'sidecar';
+  /** The destination's filesystem. */
+  readonly filesystem?: string;
+  /** Where the copy's signature is ('unknown' under `dryRun`, before the destination is written). */
+  readonly carrier?: MigrateCarrier | 'unknown';
+  /** With `force`: a different file at the destination was replaced. */
+  readonly replacedFile?: boolean;
+  /** With `force`: the different value the destination's sidecar held, hex. */
+  readonly replacedSidecar?: string;
+  /** conflict: the different signature the destination holds, hex. */
+  readonly current?: string;
+};
+
+export type MigrateResult = FileResult<MigrateStatus, MigrateDetails>;
+
+/** The details while one file's migration finds them out. */
+type DetailsSoFar = { -readonly [K in keyof MigrateDetails]: MigrateDetails[K] };
 
 const CHUNK = 1 << 20;
 
@@ -146,7 +175,7 @@ export async function migrateFile(
   destPath: string,
   opts: MigrateOptions,
   run: MigrationRun = new MigrationRun(),
-): Promise<FileResult> {
+): Promise<MigrateResult> {
   const path = sel.path;
   let src: Target;
   try {
@@ -154,7 +183,7 @@ export async function migrateFile(
   } catch (e) {
     return failure(path, 'failed', e);
   }
-  const details: Record<string, unknown> = { dest: destPath };
+  const details: DetailsSoFar = { dest: destPath };
   let destHandle: FileHandle | undefined;
   try {
     // Mode and times as they were before anything read the file (a read may move its atime).
@@ -289,10 +318,10 @@ async function finishExisting(
   destPath: string,
   fsName: string,
   sig: SourceSignature | undefined,
-  base: Partial<FileResult>,
-  details: Record<string, unknown>,
+  base: Pick<MigrateResult, 'value' | 'decoded'>,
+  details: MigrateDetails,
   opts: MigrateOptions,
-): Promise<FileResult> {
+): Promise<MigrateResult> {
   const path = src.path;
   if (!sig) return { ...base, path, status: 'unchanged', failed: false, details: { ...details, carrier: 'none' } };
   if (opts.verify) {
@@ -372,7 +401,7 @@ export async function* migrate(
   dest: string,
   tree: TreeOptions,
   opts: MigrateOptions & { recursive?: boolean },
-): AsyncGenerator<FileResult> {
+): AsyncGenerator<MigrateResult> {
   const plan = await planMigration(src, dest, !!opts.recursive);
   const run = new MigrationRun();
   // Destinations whose names differ only in case are one file on FAT: never written at the same time (carriers/name-lock.ts).

@@ -40,9 +40,9 @@ import { FormatError } from '../errors.js';
 import { fsPath } from '../carriers/fs-path.js';
 import type { CarrierCheck } from './check.js';
 import { certificatesFor, planChecks } from './check.js';
-import { FileResult, tryDecode } from './result.js';
+import { FileResult, SelectionDetails, SelectionStatus, tryDecode } from './result.js';
 import { withTarget } from './with-target.js';
-import { processTree, TreeOptions } from './tree.js';
+import { processTree, TreeOptions, TreeResults } from './tree.js';
 
 export type { AppendedInfo } from '../carriers/appended.js';
 export { readAppendedSignature } from '../carriers/appended.js';
@@ -194,10 +194,106 @@ function keyidOf(signer: CmsSigner, cert?: Certificate): string | undefined {
   return cert?.keyid;
 }
 
+// ---------------------------------------------------------------- result types
+
+/** An appended signature's fields, as far as they could be read (the JSON output of modsig inspect). */
+export type AppendedDetails = {
+  // The trailer (describeLayout).
+  readonly fileSize?: number;
+  /** Bytes the signature covers: the file before the CMS. */
+  readonly payloadLength?: number;
+  /** The CMS's length, as the trailer gives it. */
+  readonly sigLen?: number;
+  readonly idType?: number;
+  readonly idTypeName?: string;
+  // The CMS (describeCms).
+  readonly cmsSize?: number;
+  readonly signedDataVersion?: number;
+  readonly contentType?: string;
+  readonly detached?: boolean;
+  readonly certificates?: number;
+  readonly signerInfos?: number;
+  readonly signerInfoVersion?: number;
+  readonly digestAlgorithm?: string;
+  readonly signatureAlgorithm?: string;
+  readonly signerId?: SignerIdForm;
+  /** signerId skid: the subjectKeyIdentifier, hex. */
+  readonly skid?: string;
+  /** signerId issuer-serial: the issuer's name and the serial, hex. */
+  readonly issuer?: string;
+  readonly serial?: string;
+  readonly signedAttributes?: boolean;
+  readonly unsignedAttributes?: boolean;
+  readonly signatureSize?: number;
+  /** The keyid the kernel matches (from the SKID, or the verifying certificate's). */
+  readonly keyid?: string;
+  /** Why the kernel would refuse a well-formed CMS. */
+  readonly problems?: readonly string[];
+};
+
+/** Where a write went when not in place (`output`). */
+export type OutputDetails = { readonly output?: string };
+
+/** unsigned: the file has no appended signature. */
+export type ModsigInspectStatus = 'valid' | 'invalid' | 'unsigned' | 'failed' | SelectionStatus;
+export type ModsigInspectDetails = SelectionDetails & AppendedDetails;
+export type ModsigInspectResult = FileResult<ModsigInspectStatus, ModsigInspectDetails>;
+
+export type ModsigVerifyStatus = 'ok' | 'invalid' | 'unsigned' | 'failed' | SelectionStatus;
+export type ModsigVerifyDetails = SelectionDetails & AppendedDetails & { readonly signer?: string };
+export type ModsigVerifyResult = FileResult<ModsigVerifyStatus, ModsigVerifyDetails>;
+
+/** unsigned: nothing to strip (in place: left as it is; with `output`: copied unchanged). */
+export type ModsigStripStatus = 'stripped' | 'unsigned' | 'invalid' | 'failed' | SelectionStatus;
+export type ModsigStripDetails = SelectionDetails &
+  OutputDetails & {
+    readonly payloadLength?: number;
+    /** Bytes removed: the CMS and the trailer. */
+    readonly removed?: number;
+  };
+export type ModsigStripResult = FileResult<ModsigStripStatus, ModsigStripDetails>;
+
+/** replaced: an appended signature that was there (with `force`). */
+export type ModsigSignStatus = 'signed' | 'replaced' | 'invalid' | 'failed' | SelectionStatus;
+export type ModsigSignDetails = SelectionDetails &
+  AppendedDetails &
+  OutputDetails & {
+    readonly hashAlgo?: string;
+    /** The certificate named in the CMS. */
+    readonly signer?: string;
+  };
+export type ModsigSignResult = FileResult<ModsigSignStatus, ModsigSignDetails>;
+
+export type ModsigDetachStatus = 'detached' | 'unsigned' | 'invalid' | 'failed' | SelectionStatus;
+export type ModsigDetachDetails = SelectionDetails &
+  AppendedDetails &
+  OutputDetails & {
+    /** The sidecar written. */
+    readonly sidecar?: string;
+    readonly sidecarReplaced?: boolean;
+    readonly signer?: string;
+  };
+export type ModsigDetachResult = FileResult<ModsigDetachStatus, ModsigDetachDetails>;
+
+export type ModsigAttachStatus = 'attached' | 'invalid' | 'failed' | SelectionStatus;
+export type ModsigAttachDetails = SelectionDetails &
+  OutputDetails & {
+    readonly payloadLength?: number;
+    readonly sigLen?: number;
+    readonly signerId?: SignerIdForm;
+    readonly signer?: string;
+    /** The sidecar whose signature was attached. */
+    readonly sidecar?: string;
+    /** In place, without `keepSidecar`: the sidecar (which no longer matches the file) is gone. */
+    readonly sidecarRemoved?: boolean;
+  };
+export type ModsigAttachResult = FileResult<ModsigAttachStatus, ModsigAttachDetails>;
+
 // ---------------------------------------------------------------- inspect and verify
 
-function describeLoaded(l: LoadedAppended): Record<string, unknown> {
+function describeLoaded(l: LoadedAppended): AppendedDetails {
   if (l.kind === 'none') return {};
+  // describeLayout and describeCms give untyped records of exactly these fields (test/unit/ops-library.test.ts).
   const out: Record<string, unknown> = {};
   if (l.layout) Object.assign(out, describeLayout(l.layout));
   if (l.cms) Object.assign(out, describeCms(l.cms));
@@ -206,14 +302,14 @@ function describeLoaded(l: LoadedAppended): Record<string, unknown> {
     if (keyid) out.keyid = keyid;
   }
   if (l.kind === 'invalid' && l.rules?.problems.length) out.problems = l.rules.problems;
-  return out;
+  return out as AppendedDetails;
 }
 
 const NO_SIGNATURE = 'no appended signature (the file does not end with "~Module signature appended~" and a newline)';
 
 /** Decodes the appended signature: valid (the kernel's structural rules hold), invalid (with what is wrong), or unsigned. */
-export async function inspectModsig(path: string): Promise<FileResult> {
-  return withTarget(path, 'failed', async (t) => {
+export async function inspectModsig(path: string): Promise<ModsigInspectResult> {
+  return withTarget<ModsigInspectStatus, ModsigInspectDetails>(path, 'failed', async (t) => {
     const loaded = await loadAppended(t.handle, t.stat.size);
     if (loaded.kind === 'none') return { path, status: 'unsigned', failed: true, reason: NO_SIGNATURE };
     const details = describeLoaded(loaded);
@@ -235,8 +331,8 @@ export interface ModsigVerifyOptions {
 }
 
 /** Verifies the appended signature over the payload with the given certificates. */
-export async function verifyModsig(path: string, opts: ModsigVerifyOptions): Promise<FileResult> {
-  return withTarget(path, 'failed', async (t) => {
+export async function verifyModsig(path: string, opts: ModsigVerifyOptions): Promise<ModsigVerifyResult> {
+  return withTarget<ModsigVerifyStatus, ModsigVerifyDetails>(path, 'failed', async (t) => {
     const loaded = await loadAppended(t.handle, t.stat.size);
     if (loaded.kind === 'none') return { path, status: 'unsigned', failed: true, reason: NO_SIGNATURE };
     const details = describeLoaded(loaded);
@@ -291,8 +387,8 @@ async function writeFileFrom(
 }
 
 /** Removes the appended signature: the payload, in place or to --output. */
-export async function stripModsig(path: string, opts: OutputOption = {}): Promise<FileResult> {
-  return withTarget(path, 'failed', async (t) => {
+export async function stripModsig(path: string, opts: OutputOption = {}): Promise<ModsigStripResult> {
+  return withTarget<ModsigStripStatus, ModsigStripDetails>(path, 'failed', async (t) => {
     const { dest, inPlace } = destinationOf(path, opts.output);
     const loaded = await loadAppended(t.handle, t.stat.size);
     if (loaded.kind === 'invalid' && !loaded.layout) {
@@ -317,11 +413,11 @@ export async function stripModsig(path: string, opts: OutputOption = {}): Promis
     // A well-formed trailer is enough to know where the payload ends, even when the CMS inside is bad.
     const layout = loaded.layout!;
     await writeFileFrom(t, dest, inPlace, [{ handle: t.handle, start: 0, length: layout.payloadLength }]);
-    const details: Record<string, unknown> = {
+    const details: ModsigStripDetails = {
       payloadLength: layout.payloadLength,
       removed: layout.sigLen + MODSIG_TRAILER_SIZE,
+      ...(inPlace ? {} : { output: dest }),
     };
-    if (!inPlace) details.output = dest;
     const warnings = loaded.kind === 'invalid' ? [`the removed signature was malformed: ${loaded.reason}`] : undefined;
     return { path, status: 'stripped', failed: false, warnings, details };
   });
@@ -338,8 +434,8 @@ export interface ModsigSignOptions extends OutputOption {
 }
 
 /** Appends a signature exactly as scripts/sign-file does. */
-export async function signModsig(path: string, opts: ModsigSignOptions): Promise<FileResult> {
-  return withTarget(path, 'failed', async (t) => {
+export async function signModsig(path: string, opts: ModsigSignOptions): Promise<ModsigSignResult> {
+  return withTarget<ModsigSignStatus, ModsigSignDetails>(path, 'failed', async (t) => {
     const refusal = buildRefusal(opts.cert, opts.hashAlgo, opts.signerId);
     if (refusal) return { path, status: 'failed', failed: true, reason: refusal };
     const { dest, inPlace } = destinationOf(path, opts.output);
@@ -385,14 +481,14 @@ export async function signModsig(path: string, opts: ModsigSignOptions): Promise
       cms,
       buildTrailer(cms.length),
     ]);
-    const details: Record<string, unknown> = {
+    const details: ModsigSignDetails = {
       payloadLength,
       sigLen: cms.length,
       hashAlgo: opts.hashAlgo.name,
       signerId: opts.signerId,
       signer: opts.cert.source,
+      ...(inPlace ? {} : { output: dest }),
     };
-    if (!inPlace) details.output = dest;
     return { path, status: replaced ? 'replaced' : 'signed', failed: false, details };
   });
 }
@@ -408,8 +504,8 @@ export interface ModsigDetachOptions extends OutputOption {
  * the sidecar is written before the payload replaces the file, so a failure
  * in between loses nothing.
  */
-export async function detachModsig(path: string, opts: ModsigDetachOptions): Promise<FileResult> {
-  return withTarget(path, 'failed', async (t) => {
+export async function detachModsig(path: string, opts: ModsigDetachOptions): Promise<ModsigDetachResult> {
+  return withTarget<ModsigDetachStatus, ModsigDetachDetails>(path, 'failed', async (t) => {
     const { dest, inPlace } = destinationOf(path, opts.output);
     const loaded = await loadAppended(t.handle, t.stat.size);
     if (loaded.kind === 'none') return { path, status: 'unsigned', failed: true, reason: NO_SIGNATURE };
@@ -449,13 +545,13 @@ export async function detachModsig(path: string, opts: ModsigDetachOptions): Pro
     const sidecar = sidecarPathFor(dest, opts.suffix);
     const { replaced } = await writeSidecar(sidecar, bytes);
     await writeFileFrom(t, dest, inPlace, [{ handle: t.handle, start: 0, length: loaded.layout.payloadLength }]);
-    const details: Record<string, unknown> = {
+    const details: ModsigDetachDetails = {
       sidecar,
       sidecarReplaced: replaced,
       payloadLength: loaded.layout.payloadLength,
       signer: verdict.cert.source,
+      ...(inPlace ? {} : { output: dest }),
     };
-    if (!inPlace) details.output = dest;
     return { path, status: 'detached', failed: false, value: bytes, decoded: value, warnings, details };
   });
 }
@@ -473,8 +569,8 @@ export interface ModsigAttachOptions extends OutputOption {
  * the same signature bytes (byte-identical to sign-file's output for RSA).
  * The sidecar is verified against FILE with the certificate first.
  */
-export async function attachModsig(path: string, opts: ModsigAttachOptions): Promise<FileResult> {
-  return withTarget(path, 'failed', async (t) => {
+export async function attachModsig(path: string, opts: ModsigAttachOptions): Promise<ModsigAttachResult> {
+  return withTarget<ModsigAttachStatus, ModsigAttachDetails>(path, 'failed', async (t) => {
     const { dest, inPlace } = destinationOf(path, opts.output);
     const sidecar = sidecarPathFor(path, opts.suffix);
     const loaded = await loadAppended(t.handle, t.stat.size);
@@ -558,19 +654,19 @@ export async function attachModsig(path: string, opts: ModsigAttachOptions): Pro
       cms,
       buildTrailer(cms.length),
     ]);
-    const details: Record<string, unknown> = {
+    let details: ModsigAttachDetails = {
       payloadLength: t.stat.size,
       sigLen: cms.length,
       signerId: opts.signerId,
       signer: cert.source,
       sidecar,
+      ...(inPlace ? {} : { output: dest }),
     };
-    if (!inPlace) details.output = dest;
     const warnings: string[] = [];
     if (inPlace && !opts.keepSidecar) {
       try {
         await unlink(fsPath(sidecar));
-        details.sidecarRemoved = true;
+        details = { ...details, sidecarRemoved: true };
       } catch (e) {
         warnings.push(`could not remove ${sidecar}, which no longer matches the file: ${(e as Error).message}`);
       }
@@ -581,7 +677,7 @@ export async function attachModsig(path: string, opts: ModsigAttachOptions): Pro
 
 // ---------------------------------------------------------------- trees
 
-export function inspectModsigTree(paths: readonly string[], tree: TreeOptions): AsyncGenerator<FileResult> {
+export function inspectModsigTree(paths: readonly string[], tree: TreeOptions): TreeResults<ModsigInspectResult> {
   return processTree(paths, tree, (sel) => inspectModsig(sel.path));
 }
 
@@ -589,7 +685,7 @@ export function verifyModsigTree(
   paths: readonly string[],
   tree: TreeOptions,
   opts: ModsigVerifyOptions,
-): AsyncGenerator<FileResult> {
+): TreeResults<ModsigVerifyResult> {
   return processTree(paths, tree, (sel) => verifyModsig(sel.path, opts));
 }
 
@@ -597,7 +693,7 @@ export function stripModsigTree(
   paths: readonly string[],
   tree: TreeOptions,
   opts: OutputOption = {},
-): AsyncGenerator<FileResult> {
+): TreeResults<ModsigStripResult> {
   return processTree(paths, { ...tree, cleanStaleTemporaries: true }, (sel) => stripModsig(sel.path, opts));
 }
 
@@ -605,7 +701,7 @@ export function signModsigTree(
   paths: readonly string[],
   tree: TreeOptions,
   opts: ModsigSignOptions,
-): AsyncGenerator<FileResult> {
+): TreeResults<ModsigSignResult> {
   return processTree(paths, { ...tree, cleanStaleTemporaries: true }, (sel) => signModsig(sel.path, opts));
 }
 
@@ -613,7 +709,7 @@ export function detachModsigTree(
   paths: readonly string[],
   tree: TreeOptions,
   opts: ModsigDetachOptions,
-): AsyncGenerator<FileResult> {
+): TreeResults<ModsigDetachResult> {
   return processTree(paths, { ...tree, cleanStaleTemporaries: true }, (sel) => detachModsig(sel.path, opts));
 }
 
@@ -621,6 +717,6 @@ export function attachModsigTree(
   paths: readonly string[],
   tree: TreeOptions,
   opts: ModsigAttachOptions,
-): AsyncGenerator<FileResult> {
+): TreeResults<ModsigAttachResult> {
   return processTree(paths, { ...tree, cleanStaleTemporaries: true }, (sel) => attachModsig(sel.path, opts));
 }

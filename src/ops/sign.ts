@@ -10,10 +10,22 @@ import { PositionalReader, streamHandle } from '../crypto/digest.js';
 import type { SigningKey } from '../crypto/keys.js';
 import { ContentSigner } from '../crypto/signature.js';
 import { withTarget } from './with-target.js';
-import { FileResult } from './result.js';
-import { processTree, TreeOptions } from './tree.js';
+import { FileResult, SelectionDetails, SelectionStatus } from './result.js';
+import { processTree, TreeOptions, TreeResults } from './tree.js';
 
 export type SignDestination = 'sidecar' | 'xattr' | 'both';
+
+export type SignStatus = 'signed' | 'replaced' | 'would-sign' | 'failed' | SelectionStatus;
+
+export type SignDetails = SelectionDetails & {
+  /** Where the signature was written, in order. */
+  readonly carriers?: readonly ('sidecar' | 'xattr')[];
+  readonly filesystem?: string;
+  /** Into both on a filesystem without xattrs: the sidecar was written, the xattr could not be. */
+  readonly xattr?: 'unsupported';
+};
+
+export type SignResult = FileResult<SignStatus, SignDetails>;
 
 export interface SignOptions {
   readonly key: SigningKey;
@@ -49,14 +61,14 @@ export async function signatureValueFor(
   return { value, bytes: encodeImaValue(value) };
 }
 
-export async function signFile(path: string, opts: SignOptions): Promise<FileResult> {
+export async function signFile(path: string, opts: SignOptions): Promise<SignResult> {
   const to = opts.to ?? 'sidecar';
-  return withTarget(path, 'failed', async (target) => {
+  return withTarget<SignStatus, SignDetails>(path, 'failed', async (target) => {
     const before = target.stat;
     const { value, bytes } = await signatureValueFor(target.handle, opts);
     const base = { path, value: bytes, decoded: value };
     if (opts.dryRun) return { ...base, status: 'would-sign', failed: false };
-    const wrote: string[] = [];
+    const wrote: ('sidecar' | 'xattr')[] = [];
     let replaced = false;
     if (to === 'sidecar' || to === 'both') {
       const sidecar = sidecarPathFor(path, opts.suffix);
@@ -76,7 +88,11 @@ export async function signFile(path: string, opts: SignOptions): Promise<FileRes
         xattrRefusal = e.reason;
       }
     }
-    const details = { carriers: wrote, filesystem: target.fs.name, ...(xattrRefusal ? { xattr: 'unsupported' } : {}) };
+    const details: SignDetails = {
+      carriers: wrote,
+      filesystem: target.fs.name,
+      ...(xattrRefusal ? { xattr: 'unsupported' as const } : {}),
+    };
     return {
       ...base,
       status: replaced ? 'replaced' : 'signed',
@@ -87,6 +103,6 @@ export async function signFile(path: string, opts: SignOptions): Promise<FileRes
   });
 }
 
-export function signTree(paths: readonly string[], tree: TreeOptions, opts: SignOptions): AsyncGenerator<FileResult> {
+export function signTree(paths: readonly string[], tree: TreeOptions, opts: SignOptions): TreeResults<SignResult> {
   return processTree(paths, { ...tree, cleanStaleTemporaries: !opts.dryRun }, (sel) => signFile(sel.path, opts));
 }

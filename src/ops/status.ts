@@ -7,15 +7,36 @@ import { readTargetXattr, Target, targetTakesXattrs } from '../carriers/target.j
 import type { Certificate } from '../crypto/certificate.js';
 import { AppendedInfo, endsWithAppendedMarker, readAppendedSignature } from '../carriers/appended.js';
 import { FormatError } from '../errors.js';
-import { CarrierCheck, CarrierValue, checkValues } from './check.js';
+import { CarrierCheck, CarrierName, CarrierValue, checkValues } from './check.js';
 import { isPromise } from '../select/runner.js';
 import { checkAppended } from './modsig.js';
 import { withTarget } from './with-target.js';
-import { FileResult, tryDecode } from './result.js';
-import { processTree, TreeOptions } from './tree.js';
+import { FileResult, SelectionDetails, SelectionStatus, tryDecode } from './result.js';
+import { processTree, TreeOptions, TreeResults } from './tree.js';
 
 export type SyncState =
   'in-sync' | 'sidecar-only' | 'xattr-only' | 'appended-only' | 'mismatch' | 'unsigned' | 'orphan' | 'invalid';
+
+/** What status reports for a file: its state, or the selection's skipped (orphan is a state as well). */
+export type StatusStatus = SyncState | SelectionStatus;
+
+export type StatusDetails = SelectionDetails & {
+  readonly state?: SyncState;
+  readonly filesystem?: string;
+  /** The file ends with an appended signature (a well-formed one; else appendedProblem says why not). */
+  readonly appended?: boolean;
+  readonly appendedProblem?: string;
+  /** The filesystem takes this xattr; absent when that cannot be known. */
+  readonly xattrs?: boolean;
+  /** The sidecar's value, hex (an orphan's: its path). */
+  readonly sidecar?: string;
+  /** The xattr's value, hex. */
+  readonly xattr?: string;
+  /** With certificates: each carrier's verdict, 'ok' or why not. */
+  readonly verified?: Partial<Record<CarrierName, string>>;
+};
+
+export type StatusResult = FileResult<StatusStatus, StatusDetails>;
 
 export interface StatusOptions {
   readonly xattrName: string;
@@ -25,7 +46,7 @@ export interface StatusOptions {
 }
 
 /** Where one file's signature lives (the library's call; a tree run uses statusOne). */
-export async function statusOf(path: string, opts: StatusOptions): Promise<FileResult> {
+export async function statusOf(path: string, opts: StatusOptions): Promise<StatusResult> {
   return statusOne(path, opts);
 }
 
@@ -49,8 +70,8 @@ async function findAppended(target: Target): Promise<AppendedFound> {
  * signature or a carrier must be checked against more than one read of
  * content (the common case of a tree is neither).
  */
-export function statusOne(path: string, opts: StatusOptions): FileResult | Promise<FileResult> {
-  return withTarget(path, 'invalid', (target) => {
+export function statusOne(path: string, opts: StatusOptions): StatusResult | Promise<StatusResult> {
+  return withTarget<StatusStatus, StatusDetails>(path, 'invalid', (target) => {
     // The third carrier: a signature appended to the file (it covers the payload only).
     if (endsWithAppendedMarker(target.handle.fd, target.stat.size))
       return findAppended(target).then((found) => statusWith(target, opts, found));
@@ -58,10 +79,9 @@ export function statusOne(path: string, opts: StatusOptions): FileResult | Promi
   });
 }
 
-function statusWith(target: Target, opts: StatusOptions, found: AppendedFound): FileResult | Promise<FileResult> {
+function statusWith(target: Target, opts: StatusOptions, found: AppendedFound): StatusResult | Promise<StatusResult> {
   const path = target.path;
   const sidecarPath = sidecarPathFor(path, opts.suffix);
-  const details: Record<string, unknown> = { state: '', filesystem: target.fs.name };
   let sidecar: Buffer | undefined;
   let sidecarProblem: string | undefined;
   try {
@@ -72,11 +92,7 @@ function statusWith(target: Target, opts: StatusOptions, found: AppendedFound): 
   const xattr = readTargetXattr(target, opts.xattrName);
   const appendedProblem = found.problem;
   const appended = found.info !== undefined;
-  // Flags are booleans; a flag that cannot be known is left out rather than given another type.
-  details.appended = appended;
-  if (appendedProblem) details.appendedProblem = appendedProblem;
   const takesNow = targetTakesXattrs(target, opts.xattrName) ?? (xattr ? true : undefined);
-  if (takesNow !== undefined) details.xattrs = takesNow;
   const sd = sidecar ? tryDecode(sidecar) : undefined;
   const xd = xattr ? tryDecode(xattr) : undefined;
   let state: SyncState;
@@ -98,18 +114,25 @@ function statusWith(target: Target, opts: StatusOptions, found: AppendedFound): 
   else if (xattr) state = 'xattr-only';
   else if (appended) state = 'appended-only';
   else state = 'unsigned';
-  details.state = state;
-  if (sidecar) details.sidecar = sidecar.toString('hex');
-  if (xattr) details.xattr = xattr.toString('hex');
+  const details: StatusDetails = {
+    state,
+    filesystem: target.fs.name,
+    // Flags are booleans; a flag that cannot be known is left out rather than given another type.
+    appended,
+    ...(appendedProblem ? { appendedProblem } : {}),
+    ...(takesNow !== undefined ? { xattrs: takesNow } : {}),
+    ...(sidecar ? { sidecar: sidecar.toString('hex') } : {}),
+    ...(xattr ? { xattr: xattr.toString('hex') } : {}),
+  };
   const shown = sd && !('error' in sd) ? sd : xd && !('error' in xd) ? xd : undefined;
-  const result = (failed: boolean, why: string | undefined): FileResult => ({
+  const result = (failed: boolean, why: string | undefined, withDetails = details): StatusResult => ({
     path,
     status: state,
     failed,
     reason: why,
     value: sidecar ?? xattr,
     decoded: shown && !('error' in shown) ? shown.value : undefined,
-    details,
+    details: withDetails,
   });
   if (!opts.certs || !(sidecar || xattr || appended)) return result(state === 'invalid', reason);
 
@@ -117,12 +140,14 @@ function statusWith(target: Target, opts: StatusOptions, found: AppendedFound): 
   const values: CarrierValue[] = [];
   if (sidecar) values.push({ carrier: 'sidecar', bytes: sidecar });
   if (xattr) values.push({ carrier: 'xattr', bytes: xattr });
-  const verdict = (checks: CarrierCheck[]): FileResult => {
-    details.verified = Object.fromEntries(checks.map((c) => [c.carrier, c.status === 'ok' ? 'ok' : c.reason]));
+  const verdict = (checks: CarrierCheck[]): StatusResult => {
+    const verified: Partial<Record<CarrierName, string>> = {};
+    for (const c of checks) verified[c.carrier] = c.status === 'ok' ? 'ok' : c.reason;
     const bad = checks.filter((c) => c.status !== 'ok');
     return result(
       state === 'invalid' || bad.length > 0,
       reason ?? (bad.length ? bad.map((c) => `${c.carrier}: ${c.reason}`).join('; ') : undefined),
+      { ...details, verified },
     );
   };
   const checked = checkValues(target, values, certs);
@@ -141,6 +166,6 @@ export function statusTree(
   paths: readonly string[],
   tree: TreeOptions,
   opts: StatusOptions,
-): AsyncGenerator<FileResult> {
+): TreeResults<StatusResult> {
   return processTree(paths, tree, (sel) => statusOne(sel.path, opts));
 }

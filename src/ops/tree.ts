@@ -5,15 +5,19 @@
 import { unlinkSync } from 'node:fs';
 import { defaultJobs, isPromise, oneByOne, runOrderedBatches, withinOpenFileLimit } from '../select/runner.js';
 import { Selected, SelectOptions, selectFiles } from '../select/walk.js';
-import { FileResult, resultForNonTarget } from './result.js';
+import { FileResult, resultForNonTarget, SelectionResult } from './result.js';
 
 export interface TreeOptions {
   readonly select: SelectOptions;
   readonly jobs?: number;
   /** Files in flight when `jobs` is not given (default: defaultJobs()). */
   readonly defaultJobs?: number;
-  /** Polled between files; in-flight files finish, no new ones start. */
-  readonly shouldStop?: () => boolean;
+  /**
+   * Once aborted, no new file starts; the files in flight finish and are
+   * yielded, then the run ends without an error (the caller knows why from
+   * the signal). Aborted before the run: no file starts, nothing is yielded.
+   */
+  readonly signal?: AbortSignal;
   /** Remove temporary files that killed runs left behind (operations that write). */
   readonly cleanStaleTemporaries?: boolean;
 }
@@ -35,18 +39,18 @@ function removeQuietly(_path: string, at: string | Buffer): void {
  * one async round trip per batch rather than per file, see
  * runOrderedBatches). Both draw from the same run: take one or the other.
  */
-export interface TreeResults extends AsyncGenerator<FileResult> {
-  batches(): AsyncGenerator<FileResult[]>;
+export interface TreeResults<R extends FileResult<string, object> = FileResult> extends AsyncGenerator<R> {
+  batches(): AsyncGenerator<R[]>;
 }
 
 /** Calls `each` with every result, in order, taking a TreeResults a batch at a time. */
-export async function forEachResult(results: AsyncIterable<FileResult>, each: (r: FileResult) => void): Promise<void> {
+export async function forEachResult<R>(results: AsyncIterable<R>, each: (r: R) => void): Promise<void> {
   for await (const batch of resultBatches(results)) for (const r of batch) each(r);
 }
 
 /** The results of any async iterable a batch at a time: a TreeResults' own batches, else one result per batch. */
-export function resultBatches(results: AsyncIterable<FileResult>): AsyncIterable<FileResult[]> {
-  const own = (results as Partial<TreeResults>).batches;
+export function resultBatches<R>(results: AsyncIterable<R>): AsyncIterable<R[]> {
+  const own = (results as { batches?: () => AsyncGenerator<R[]> }).batches;
   if (typeof own === 'function') return own.call(results);
   return (async function* () {
     for await (const r of results) yield [r];
@@ -57,30 +61,31 @@ export function resultBatches(results: AsyncIterable<FileResult>): AsyncIterable
  * Selects the targets and runs `perTarget` over them in order (see
  * TreeResults). `perTarget` may answer synchronously: the common case of an
  * import or a status is all synchronous calls, and a plain value costs no promise.
+ * Entries that are not targets are the selection's own results (SelectionResult).
  */
-export function processTree(
+export function processTree<R extends FileResult<string, object>>(
   paths: readonly string[],
   opts: TreeOptions,
-  perTarget: (sel: TargetSelection) => FileResult | Promise<FileResult>,
-): TreeResults {
+  perTarget: (sel: TargetSelection) => R | Promise<R>,
+): TreeResults<R | SelectionResult> {
   const source = processTreeBatches(paths, opts, perTarget);
   return Object.assign(oneByOne(source), { batches: () => source });
 }
 
-async function* processTreeBatches(
+async function* processTreeBatches<R extends FileResult<string, object>>(
   paths: readonly string[],
   opts: TreeOptions,
-  perTarget: (sel: TargetSelection) => FileResult | Promise<FileResult>,
-): AsyncGenerator<FileResult[]> {
+  perTarget: (sel: TargetSelection) => R | Promise<R>,
+): AsyncGenerator<(R | SelectionResult)[]> {
   // Each file's operation reaches its directory through the descriptor the walk holds (carriers/fs-path.ts) until released.
   const select: SelectOptions = {
     ...opts.select,
     pinDirectories: true,
     ...(opts.cleanStaleTemporaries ? { onStaleTemporary: removeQuietly } : {}),
   };
-  const work = (sel: Selected): FileResult | Promise<FileResult> => {
+  const work = (sel: Selected): R | SelectionResult | Promise<R> => {
     if (sel.kind !== 'target') return resultForNonTarget(sel);
-    let result: FileResult | Promise<FileResult>;
+    let result: R | Promise<R>;
     try {
       result = perTarget(sel);
     } catch (e) {
@@ -92,5 +97,5 @@ async function* processTreeBatches(
     return result;
   };
   const jobs = opts.jobs ?? withinOpenFileLimit(opts.defaultJobs ?? defaultJobs());
-  yield* runOrderedBatches(selectFiles(paths, select), jobs, work, opts.shouldStop);
+  yield* runOrderedBatches(selectFiles(paths, select), jobs, work, opts.signal);
 }

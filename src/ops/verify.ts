@@ -4,15 +4,35 @@
 import { readSidecar, sidecarPathFor } from '../carriers/sidecar.js';
 import { readTargetXattr, Target } from '../carriers/target.js';
 import type { Certificate } from '../crypto/certificate.js';
-import { CarrierCheck, CarrierValue, checkValues } from './check.js';
+import { CarrierCheck, CarrierName, CarrierValue, checkValues } from './check.js';
 import { checkAppended } from './modsig.js';
 import { withTarget } from './with-target.js';
 import { isPromise } from '../select/runner.js';
 import { endsWithAppendedMarker } from '../carriers/appended.js';
-import { FileResult } from './result.js';
-import { processTree, TreeOptions } from './tree.js';
+import { FileResult, SelectionDetails, SelectionStatus } from './result.js';
+import { processTree, TreeOptions, TreeResults } from './tree.js';
 
 export type VerifySource = 'auto' | 'sidecar' | 'xattr' | 'appended';
+
+export type VerifyStatus = 'ok' | 'failed' | SelectionStatus;
+
+/** One carrier checked, as the JSON output shows it. */
+export type VerifiedCarrier = {
+  readonly carrier: CarrierName;
+  readonly status: CarrierCheck['status'];
+  readonly reason?: string;
+  /** The certificate that verified a signature. */
+  readonly signer?: string;
+  /** The carrier's value, hex (an appended signature's CMS). */
+  readonly value?: string;
+};
+
+export type VerifyDetails = SelectionDetails & {
+  readonly carriers?: readonly VerifiedCarrier[];
+  readonly filesystem?: string;
+};
+
+export type VerifyResult = FileResult<VerifyStatus, VerifyDetails>;
 
 export interface VerifyOptions {
   readonly certs: readonly Certificate[];
@@ -49,16 +69,19 @@ export function collectCarriers(
   return { values, problems };
 }
 
-function carrierJson(c: CarrierCheck): Record<string, unknown> {
-  const out: Record<string, unknown> = { carrier: c.carrier, status: c.status };
-  if (c.reason) out.reason = c.reason;
-  if (c.signer) out.signer = c.signer;
-  if (c.value.length) out.value = c.value.toString('hex');
-  return out;
+function carrierJson(c: CarrierCheck): VerifiedCarrier {
+  // Fields in this order, absent rather than undefined: the JSON output is built from it as is.
+  return {
+    carrier: c.carrier,
+    status: c.status,
+    ...(c.reason ? { reason: c.reason } : {}),
+    ...(c.signer ? { signer: c.signer } : {}),
+    ...(c.value.length ? { value: c.value.toString('hex') } : {}),
+  };
 }
 
 /** Verifies one file's carriers (the library's call; a tree run uses verifyOne). */
-export async function verifyFile(path: string, opts: VerifyOptions): Promise<FileResult> {
+export async function verifyFile(path: string, opts: VerifyOptions): Promise<VerifyResult> {
   return verifyOne(path, opts);
 }
 
@@ -66,8 +89,8 @@ export async function verifyFile(path: string, opts: VerifyOptions): Promise<Fil
  * As verifyFile; synchronous, a plain result, when the file fits in one read
  * and has no appended signature to check (the common case of a tree).
  */
-export function verifyOne(path: string, opts: VerifyOptions): FileResult | Promise<FileResult> {
-  return withTarget(path, 'failed', (target) => {
+export function verifyOne(path: string, opts: VerifyOptions): VerifyResult | Promise<VerifyResult> {
+  return withTarget<VerifyStatus, VerifyDetails>(path, 'failed', (target) => {
     const from = opts.from ?? 'auto';
     const { values, problems } = collectCarriers(target, from, opts);
     const checked = checkValues(target, values, opts.certs);
@@ -84,7 +107,7 @@ export function verifyOne(path: string, opts: VerifyOptions): FileResult | Promi
   });
 }
 
-function verdict(target: Target, checks: CarrierCheck[], from: VerifySource, opts: VerifyOptions): FileResult {
+function verdict(target: Target, checks: CarrierCheck[], from: VerifySource, opts: VerifyOptions): VerifyResult {
   const path = target.path;
   if (checks.length === 0) {
     const where =
@@ -99,7 +122,7 @@ function verdict(target: Target, checks: CarrierCheck[], from: VerifySource, opt
   }
   const bad = checks.filter((c) => c.status !== 'ok');
   const first = checks.find((c) => c.decoded) ?? checks[0]!;
-  const details = { carriers: checks.map(carrierJson), filesystem: target.fs.name };
+  const details: VerifyDetails = { carriers: checks.map(carrierJson), filesystem: target.fs.name };
   const warnings = [...new Set(checks.flatMap((c) => c.warnings ?? []))];
   if (bad.length === 0) {
     return { path, status: 'ok', failed: false, value: first.value, decoded: first.decoded, warnings, details };
@@ -121,6 +144,6 @@ export function verifyTree(
   paths: readonly string[],
   tree: TreeOptions,
   opts: VerifyOptions,
-): AsyncGenerator<FileResult> {
+): TreeResults<VerifyResult> {
   return processTree(paths, tree, (sel) => verifyOne(sel.path, opts));
 }

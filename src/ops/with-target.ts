@@ -10,20 +10,21 @@ import { failure, FileResult } from './result.js';
 /**
  * Synchronous when the work is (a plain result, no promise: the common case
  * of verify and status is all synchronous calls); else the work's promise,
- * the target closed once it settles.
+ * the target closed once it settles. `S` and `D` are the operation's result
+ * types: the failure status is one of them, and a failure carries no details.
  */
-export function withTarget(
+export function withTarget<S extends string, D extends object>(
   path: string,
-  failStatus: string,
-  work: (t: Target) => FileResult | Promise<FileResult>,
-): FileResult | Promise<FileResult> {
+  failStatus: S,
+  work: (t: Target) => FileResult<S, D> | Promise<FileResult<S, D>>,
+): FileResult<S, D> | Promise<FileResult<S, D>> {
   let target: Target;
   try {
     target = openTarget(path);
   } catch (e) {
     return failure(path, failStatus, e);
   }
-  let result: FileResult | Promise<FileResult>;
+  let result: FileResult<S, D> | Promise<FileResult<S, D>>;
   try {
     result = work(target);
   } catch (e) {

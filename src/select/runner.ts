@@ -23,15 +23,17 @@ export function isPromise<R>(r: R | Promise<R>): r is Promise<R> {
  * plus the results waiting for a slower one before them), not by the number
  * of items. `work` may answer synchronously (a plain value) and `items` may
  * be a plain iterable: neither then costs a promise per item, and the event
- * loop still gets a turn at least every EVENT_LOOP_TURN_MS.
+ * loop still gets a turn at least every EVENT_LOOP_TURN_MS. Once `signal` is
+ * aborted no new item starts (not even one the source has just handed over);
+ * the items in flight finish and are yielded, then the run ends quietly.
  */
 export function runOrdered<T, R>(
   items: AsyncIterable<T> | Iterable<T>,
   jobs: number,
   work: (item: T) => R | Promise<R>,
-  shouldStop: () => boolean = () => false,
+  signal?: AbortSignal,
 ): AsyncGenerator<R> {
-  return oneByOne(runOrderedBatches(items, jobs, work, shouldStop));
+  return oneByOne(runOrderedBatches(items, jobs, work, signal));
 }
 
 /** The items of batches, one by one. */
@@ -49,7 +51,7 @@ export async function* runOrderedBatches<T, R>(
   items: AsyncIterable<T> | Iterable<T>,
   jobs: number,
   work: (item: T) => R | Promise<R>,
-  shouldStop: () => boolean = () => false,
+  signal?: AbortSignal,
 ): AsyncGenerator<R[]> {
   const limit = Math.max(1, Math.floor(jobs));
   const window: (R | Promise<R>)[] = [];
@@ -69,7 +71,7 @@ export async function* runOrderedBatches<T, R>(
     if (isPromise(r)) r.catch(() => {}); // awaited in order below; avoid an unhandled-rejection warning meanwhile
     window.push(r);
   };
-  const room = (): boolean => !done && window.length < limit && !shouldStop();
+  const room = (): boolean => !done && window.length < limit && !signal?.aborted;
   const fillSync = (): void => {
     while (room()) {
       const next = (iterator as Iterator<T>).next();
@@ -81,7 +83,10 @@ export async function* runOrderedBatches<T, R>(
     while (room()) {
       const next = await iterator.next();
       if (next.done) done = true;
-      else start(next.value);
+      else if (signal?.aborted) {
+        // Aborted while the source looked for it: not started (the finally below closes the source).
+        return;
+      } else start(next.value);
     }
   };
   try {

@@ -36,9 +36,9 @@ test('never more than `jobs` in flight', async () => {
   assert.equal(peak, 3);
 });
 
-test('shouldStop: no new work starts, work in flight finishes and is yielded', async () => {
+test('an aborted signal: no new work starts, work in flight finishes and is yielded', async () => {
   let started = 0;
-  let stop = false;
+  const stop = new AbortController();
   const out: number[] = [];
   for await (const r of runOrdered(
     Array.from({ length: 100 }, (_, i) => i),
@@ -48,10 +48,10 @@ test('shouldStop: no new work starts, work in flight finishes and is yielded', a
       await sleep(1);
       return i;
     },
-    () => stop,
+    stop.signal,
   )) {
     out.push(r);
-    if (out.length === 5) stop = true;
+    if (out.length === 5) stop.abort();
   }
   assert.ok(started < 20, `started ${started}`);
   assert.deepEqual(
@@ -59,6 +59,62 @@ test('shouldStop: no new work starts, work in flight finishes and is yielded', a
     Array.from({ length: out.length }, (_, i) => i),
   );
   assert.equal(out.length, started, 'every started item was yielded');
+});
+
+async function collect<R>(results: AsyncIterable<R>): Promise<R[]> {
+  const out: R[] = [];
+  for await (const r of results) out.push(r);
+  return out;
+}
+
+test('a signal aborted before the run: nothing starts, and a generator source is never read', async () => {
+  let read = 0;
+  let started = 0;
+  async function* source() {
+    for (let i = 0; i < 10; i++) {
+      read++;
+      yield i;
+    }
+  }
+  const signal = AbortSignal.abort();
+  const work = (i: number): number => {
+    started++;
+    return i;
+  };
+  assert.deepEqual(await collect(runOrdered(source(), 4, work, signal)), []);
+  assert.deepEqual(await collect(runOrdered([1, 2, 3], 4, work, signal)), []);
+  assert.equal(read, 0);
+  assert.equal(started, 0);
+});
+
+test('aborted while the source finds the next item: that item does not start, the source is closed', async () => {
+  const stop = new AbortController();
+  const started: number[] = [];
+  let closed = false;
+  async function* source() {
+    try {
+      for (let i = 0; i < 10; i++) {
+        if (i === 3) stop.abort();
+        yield i;
+      }
+    } finally {
+      closed = true;
+    }
+  }
+  const out = await collect(
+    runOrdered(
+      source(),
+      8,
+      (i) => {
+        started.push(i);
+        return i;
+      },
+      stop.signal,
+    ),
+  );
+  assert.deepEqual(started, [0, 1, 2]);
+  assert.deepEqual(out, [0, 1, 2]);
+  assert.equal(closed, true);
 });
 
 test('an async iterable source is consumed lazily', async () => {
