@@ -14,6 +14,8 @@ export type KeyidDetails = {
   /** The subjectKeyIdentifier, hex, when the certificate has one. */
   readonly skid?: string;
   readonly subject?: string;
+  /** The keyid the kernel finds the certificate by: the SKID's, else the tail of serial || issuer. */
+  readonly kernelKeyid?: string;
   /** The key's type for IMA signatures; 'unsupported' for a key that cannot make them (DSA, Ed25519...). */
   readonly keyType?: KeyAlgorithm | 'unsupported';
 };
