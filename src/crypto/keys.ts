@@ -31,7 +31,9 @@ const KERNEL_RSA_MODULUS_BYTES = [64, 128, 192, 256, 384, 512];
 /** The key's algorithm when the kernel can verify it for IMA; otherwise a reason. */
 export function classifyKey(key: KeyObject): { algorithm: KeyAlgorithm; bits: number } | { refused: string } {
   const type = key.asymmetricKeyType;
-  const details = key.asymmetricKeyDetails ?? {};
+  // Asked only of the types used below: Node aborts the process (an assertion in crypto_dsa.cc) when a
+  // malformed DSA key's details are read, and a hostile certificate can carry one.
+  const details = type === 'rsa' || type === 'ec' ? (key.asymmetricKeyDetails ?? {}) : {};
   if (type === 'rsa') {
     const bits = details.modulusLength ?? 0;
     // crypto/rsa.c rsa_check_key_length: the kernel takes a key only when its modulus is 512, 1024,
