@@ -5,10 +5,18 @@
  * details (SignResult, VerifyResult...); a run is stopped with an
  * AbortSignal (TreeOptions.signal). Nothing here prints or exits.
  */
-export { FormatError, ConfigError, FileError } from './errors.js';
+export { FormatError, ConfigError, FileError, UsageError } from './errors.js';
+export { VERSION } from './version.js';
 
 // Pure codecs
-export { HASH_ALGOS, hashAlgoById, hashAlgoByName, canCompute, signingRefusal } from './codec/hash-algo.js';
+export {
+  HASH_ALGOS,
+  SIGNING_ALGO_NAMES,
+  hashAlgoById,
+  hashAlgoByName,
+  canCompute,
+  signingRefusal,
+} from './codec/hash-algo.js';
 export type { HashAlgo } from './codec/hash-algo.js';
 export {
   decodeImaValue,
@@ -160,3 +168,13 @@ export type {
   ModsigAttachDetails,
   ModsigAttachResult,
 } from './ops/modsig.js';
+
+// Loading a kernel with kexec_file_load from wherever it is kept
+export { kexecLoad, requireKexecTools, KexecRefused } from './ops/kexec.js';
+export type { KexecOptions, KexecResult, StagedFile } from './ops/kexec.js';
+
+// For a program that stops on signals, as the command line does: a second signal rolls back the writes
+// in flight (abortWrites); removeTemporariesSync is the last resort of a run that cannot end. File names
+// given as arguments keep their raw bytes with rawArguments (see carriers/fs-path.ts).
+export { abortWrites, removeTemporariesSync } from './carriers/atomic-write.js';
+export { rawArguments } from './carriers/fs-path.js';

@@ -5,20 +5,21 @@
  * combination that makes no sense stops the run before any file, key or certificate is opened.
  */
 import type { Argv } from 'yargs';
+import { OutputOptions, StopSignal } from './output.js';
 import {
+  ConfigError,
+  DEFAULT_SUFFIX,
+  DEFAULT_XATTR,
   HASH_ALGOS,
   HashAlgo,
-  hashAlgoByName,
-  signingRefusal,
-  canCompute,
   SIGNING_ALGO_NAMES,
-} from '../codec/hash-algo.js';
-import { DEFAULT_SUFFIX } from '../carriers/sidecar.js';
-import { DEFAULT_XATTR } from '../carriers/xattr.js';
-import { readPassFile } from '../crypto/keys.js';
-import { ConfigError, UsageError } from '../errors.js';
-import { TreeOptions } from '../ops/tree.js';
-import { OutputOptions, StopSignal } from './output.js';
+  TreeOptions,
+  UsageError,
+  canCompute,
+  hashAlgoByName,
+  readPassFile,
+  signingRefusal,
+} from '../index.js';
 
 /** The output options, which every command but `completion` takes. */
 export interface GlobalArgs {

@@ -3,12 +3,10 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { ConfigError, FileError, FormatError, UsageError } from '../errors.js';
 import { COMPLETION_KEY, completionCommand, completions, completionWords } from './completion.js';
 import { flushOutput, printable, watchStdoutPipe } from './output.js';
-import { rawArguments } from '../carriers/fs-path.js';
 import { commands } from './commands/index.js';
-import { VERSION } from '../version.js';
+import { ConfigError, FileError, FormatError, UsageError, VERSION, rawArguments } from '../index.js';
 
 // Node decodes the arguments as UTF-8 and loses bytes that are not; rawArguments gets them back (a file name can
 // be any bytes).

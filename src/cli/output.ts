@@ -1,11 +1,16 @@
+import {
+  FileResult,
+  SummaryCounter,
+  abortWrites,
+  forEachResult,
+  removeTemporariesSync,
+  resultToJson,
+} from '../index.js';
 /**
  * Printing results: a line per file for people (failures on stderr), or one
  * JSON object per file and a final summary object with --json; a progress
  * line on a terminal; exit codes 0 / 1 / 2 / 130 / 143.
  */
-import { abortWrites, removeTemporariesSync } from '../carriers/atomic-write.js';
-import { FileResult, resultToJson, SummaryCounter } from '../ops/result.js';
-import { forEachResult } from '../ops/tree.js';
 
 export interface OutputOptions {
   readonly json?: boolean;

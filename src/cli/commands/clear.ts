@@ -1,5 +1,4 @@
 import type { Argv, CommandModule } from 'yargs';
-import { clearTree } from '../../ops/clear.js';
 import {
   GlobalArgs,
   globalOptions,
@@ -14,6 +13,7 @@ import {
   xattrOptions,
 } from '../common.js';
 import { Reporter, StopSignal } from '../output.js';
+import { clearTree } from '../../index.js';
 
 interface Args extends GlobalArgs, XattrArgs, SelectionArgs, PathsArgs {
   force?: boolean;

@@ -1,5 +1,4 @@
 import type { Argv, CommandModule } from 'yargs';
-import { exportTree } from '../../ops/export.js';
 import {
   GlobalArgs,
   globalOptions,
@@ -15,6 +14,7 @@ import {
   xattrOptions,
 } from '../common.js';
 import { Reporter, StopSignal } from '../output.js';
+import { exportTree } from '../../index.js';
 
 interface Args extends GlobalArgs, XattrArgs, SelectionArgs, PathsArgs {
   force?: boolean;

@@ -1,8 +1,4 @@
 import type { Argv, CommandModule } from 'yargs';
-import { hashTree, HashDestination } from '../../ops/hash.js';
-import { FileResult } from '../../ops/result.js';
-import { forEachResult } from '../../ops/tree.js';
-import { UsageError } from '../../errors.js';
 import {
   GlobalArgs,
   globalOptions,
@@ -21,6 +17,7 @@ import {
   xattrOptions,
 } from '../common.js';
 import { printable, Reporter, StopSignal, writeErr, writeOut } from '../output.js';
+import { FileResult, HashDestination, UsageError, forEachResult, hashTree } from '../../index.js';
 
 interface Args extends GlobalArgs, XattrArgs, SelectionArgs, PathsArgs {
   'hash-algo': string;

@@ -1,6 +1,4 @@
 import type { Argv, CommandModule } from 'yargs';
-import { loadCertificates } from '../../crypto/certificate.js';
-import { importTree } from '../../ops/import.js';
 import {
   certNeedsVerify,
   GlobalArgs,
@@ -18,6 +16,7 @@ import {
   xattrOptions,
 } from '../common.js';
 import { Reporter, StopSignal } from '../output.js';
+import { importTree, loadCertificates } from '../../index.js';
 
 interface Args extends GlobalArgs, XattrArgs, SelectionArgs, PathsArgs {
   verify?: boolean;

@@ -1,7 +1,4 @@
 import type { Argv, CommandModule } from 'yargs';
-import { describeValue } from '../../codec/ima-value.js';
-import { inspect, InspectSource } from '../../ops/inspect.js';
-import { FileResult } from '../../ops/result.js';
 import {
   GlobalArgs,
   globalOptions,
@@ -12,7 +9,7 @@ import {
   xattrOptions,
 } from '../common.js';
 import { Reporter } from '../output.js';
-import { UsageError } from '../../errors.js';
+import { FileResult, InspectSource, UsageError, describeValue, inspect } from '../../index.js';
 
 interface Args extends GlobalArgs, XattrArgs {
   things?: string[];

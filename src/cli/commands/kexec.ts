@@ -1,12 +1,16 @@
 import type { Argv, CommandModule } from 'yargs';
-import { abortWrites } from '../../carriers/atomic-write.js';
-import { loadCertificates } from '../../crypto/certificate.js';
-import { ConfigError } from '../../errors.js';
-import { kexecLoad, KexecRefused, type StagedFile } from '../../ops/kexec.js';
-import { DEFAULT_XATTR } from '../../carriers/xattr.js';
-import { DEFAULT_SUFFIX } from '../../carriers/sidecar.js';
 import { checkSuffix, GlobalArgs, globalOptions, once, ownOptionsFirst, repeatable, warner } from '../common.js';
 import { printable, writeErr, writeOut } from '../output.js';
+import {
+  ConfigError,
+  DEFAULT_SUFFIX,
+  DEFAULT_XATTR,
+  KexecRefused,
+  abortWrites,
+  kexecLoad,
+  loadCertificates,
+} from '../../index.js';
+import type { StagedFile } from '../../index.js';
 
 interface Args extends GlobalArgs {
   kernel?: string;

@@ -1,8 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
-import { keyidsOf } from '../../ops/keyid.js';
-import { FileResult } from '../../ops/result.js';
 import { GlobalArgs, globalOptions, ownOptionsFirst, outputOptions, requirePaths, warner } from '../common.js';
 import { Reporter } from '../output.js';
+import { FileResult, keyidsOf } from '../../index.js';
 
 interface Args extends GlobalArgs {
   certs?: string[];

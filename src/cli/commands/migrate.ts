@@ -1,7 +1,4 @@
 import type { Argv, CommandModule } from 'yargs';
-import { loadCertificates } from '../../crypto/certificate.js';
-import { migrate } from '../../ops/migrate.js';
-import { FileResult } from '../../ops/result.js';
 import {
   certNeedsVerify,
   GlobalArgs,
@@ -17,6 +14,7 @@ import {
   xattrOptions,
 } from '../common.js';
 import { Reporter, StopSignal } from '../output.js';
+import { FileResult, loadCertificates, migrate } from '../../index.js';
 
 interface Args extends GlobalArgs, XattrArgs, SelectionArgs {
   src: string;

@@ -1,18 +1,4 @@
 import type { Argv, CommandModule } from 'yargs';
-import { loadCertificates } from '../../crypto/certificate.js';
-import { HashAlgo } from '../../codec/hash-algo.js';
-import { buildRefusal, CMS_SIGNING_ALGOS, SignerIdForm } from '../../crypto/cms.js';
-import { resolveSigner } from '../../crypto/signer.js';
-import { ConfigError, UsageError } from '../../errors.js';
-import {
-  attachModsigTree,
-  detachModsigTree,
-  inspectModsigTree,
-  signModsigTree,
-  stripModsigTree,
-  verifyModsigTree,
-} from '../../ops/modsig.js';
-import { FileResult } from '../../ops/result.js';
 import {
   commandLinePassword,
   GlobalArgs,
@@ -33,7 +19,24 @@ import {
   warner,
 } from '../common.js';
 import { Reporter, StopSignal } from '../output.js';
-import { isPattern } from '../../select/operands.js';
+import {
+  CMS_SIGNING_ALGOS,
+  ConfigError,
+  FileResult,
+  HashAlgo,
+  SignerIdForm,
+  UsageError,
+  attachModsigTree,
+  buildRefusal,
+  detachModsigTree,
+  inspectModsigTree,
+  isPattern,
+  loadCertificates,
+  resolveSigner,
+  signModsigTree,
+  stripModsigTree,
+  verifyModsigTree,
+} from '../../index.js';
 
 interface OutputArgs {
   output?: string;

@@ -1,9 +1,4 @@
 import type { Argv, CommandModule } from 'yargs';
-import { SIGNING_ALGO_NAMES } from '../../codec/hash-algo.js';
-import { loadCertificates } from '../../crypto/certificate.js';
-import { parseKeyidHex, resolveSigner } from '../../crypto/signer.js';
-import { ConfigError, UsageError } from '../../errors.js';
-import { signTree, SignDestination } from '../../ops/sign.js';
 import {
   commandLinePassword,
   GlobalArgs,
@@ -25,6 +20,16 @@ import {
   xattrOptions,
 } from '../common.js';
 import { Reporter, StopSignal } from '../output.js';
+import {
+  ConfigError,
+  SIGNING_ALGO_NAMES,
+  SignDestination,
+  UsageError,
+  loadCertificates,
+  parseKeyidHex,
+  resolveSigner,
+  signTree,
+} from '../../index.js';
 
 interface Args extends GlobalArgs, XattrArgs, SelectionArgs, PathsArgs, PasswordArgs {
   key?: string;

@@ -1,8 +1,4 @@
 import type { Argv, CommandModule } from 'yargs';
-import { loadCertificates } from '../../crypto/certificate.js';
-import { FileResult } from '../../ops/result.js';
-import { statusTree } from '../../ops/status.js';
-import { forEachResult } from '../../ops/tree.js';
 import {
   GlobalArgs,
   globalOptions,
@@ -19,6 +15,7 @@ import {
   xattrOptions,
 } from '../common.js';
 import { printable, Reporter, StopSignal, writeOut } from '../output.js';
+import { FileResult, forEachResult, loadCertificates, statusTree } from '../../index.js';
 
 interface Args extends GlobalArgs, XattrArgs, SelectionArgs, PathsArgs {
   cert?: string[];

@@ -1,6 +1,4 @@
 import type { Argv, CommandModule } from 'yargs';
-import { loadCertificates } from '../../crypto/certificate.js';
-import { verifyTree, VerifySource } from '../../ops/verify.js';
 import {
   GlobalArgs,
   globalOptions,
@@ -18,6 +16,7 @@ import {
   xattrOptions,
 } from '../common.js';
 import { Reporter, StopSignal } from '../output.js';
+import { VerifySource, loadCertificates, verifyTree } from '../../index.js';
 
 interface Args extends GlobalArgs, XattrArgs, SelectionArgs, PathsArgs {
   cert?: string[];
