@@ -262,9 +262,12 @@ export class Reporter {
       const parts = Object.entries(s.counts)
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([k, v]) => `${v} ${k}`);
+      // The same breakdown as the JSON summary: a command's own counts (migrate's carriers) too.
+      const more = Object.entries(extra).filter(([, v]) => typeof v === 'number' && v > 0);
+      const breakdown = more.length ? `; ${more.map(([k, v]) => `${v} ${k}`).join(', ')}` : '';
       write(
         process.stderr,
-        `${s.total} file${s.total === 1 ? '' : 's'}: ${parts.join(', ') || 'nothing to do'} (${secs.toFixed(2)} s)` +
+        `${s.total} file${s.total === 1 ? '' : 's'}: ${parts.join(', ') || 'nothing to do'}${breakdown} (${secs.toFixed(2)} s)` +
           `${interrupted ? `; stopped by ${interrupted}` : ''}\n`,
       );
     }

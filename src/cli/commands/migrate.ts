@@ -1,6 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
 import {
-  certNeedsVerify,
   GlobalArgs,
   globalOptions,
   ownOptionsFirst,
@@ -14,7 +13,7 @@ import {
   xattrOptions,
 } from '../common.js';
 import { Reporter, StopSignal } from '../output.js';
-import { FileResult, loadCertificates, migrate } from '../../index.js';
+import { FileResult, loadCertificates, migrate, UsageError } from '../../index.js';
 
 interface Args extends GlobalArgs, XattrArgs, SelectionArgs {
   src: string;
@@ -60,9 +59,23 @@ export const migrateCommand: CommandModule<GlobalArgs, Args> = {
         .positional('src', { type: 'string', describe: 'A file, or a directory (with -r) whose contents are copied' })
         .positional('dest', { type: 'string', describe: 'The directory or file name to copy to' }),
     )
-      .option('verify', { type: 'boolean', describe: 'Copy only files whose signature verifies against --cert' })
-      .option('cert', { alias: 'c', ...repeatable, describe: 'Certificates for --verify' })
-      .check(certNeedsVerify)
+      .option('verify', {
+        type: 'boolean',
+        default: true,
+        describe:
+          'Copy only files whose signature verifies against --cert or the default certificates ' +
+          '(--no-verify: copy without checking signatures; digests are always checked)',
+      })
+      .option('cert', {
+        alias: 'c',
+        ...repeatable,
+        describe: 'Certificates to verify against (default /etc/keys/x509_evm.der and x509_ima.der, where they exist)',
+      })
+      .check((a) => {
+        if (a.verify === false && (a.cert as string[] | undefined)?.length)
+          throw new UsageError('--cert is not used with --no-verify');
+        return true;
+      })
       .option('force', {
         alias: 'f',
         type: 'boolean',
@@ -77,7 +90,11 @@ export const migrateCommand: CommandModule<GlobalArgs, Args> = {
   },
   handler: async (a) => {
     const [src, dest] = [String(a.src), String(a.dest)];
-    const certs = a.verify ? await loadCertificates(a.cert, warner(a)) : undefined;
+    const warn = warner(a);
+    // Signatures are checked unless --no-verify: against --cert, else the default certificates where they exist.
+    const certs = a.verify ? await loadCertificates(a.cert, warn, { allowNone: true }) : [];
+    if (a.verify && certs.length === 0)
+      warn('no certificate (--cert, /etc/keys/x509_evm.der, /etc/keys/x509_ima.der): signatures were not checked');
     const stop = new StopSignal();
     stop.install();
     const reporter = new Reporter(outputOptions(a), verb);
@@ -85,7 +102,7 @@ export const migrateCommand: CommandModule<GlobalArgs, Args> = {
     for await (const r of migrate(src, dest, treeOptions(a, stop), {
       xattrName: a.xattr,
       suffix: a.suffix,
-      verify: a.verify,
+      verify: certs.length > 0,
       certs,
       force: a.force,
       dryRun: a['dry-run'],
