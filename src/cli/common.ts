@@ -2,7 +2,7 @@
  * Options shared by several commands, and turning them into operation options.
  */
 import type { Argv } from 'yargs';
-import { HashAlgo, hashAlgoByName, signingRefusal, canCompute, SIGNING_ALGO_NAMES } from '../codec/hash-algo.js';
+import { HashAlgo, hashAlgoByName, hashingRefusal, signingRefusal, SIGNING_ALGO_NAMES } from '../codec/hash-algo.js';
 import { DEFAULT_SUFFIX } from '../carriers/sidecar.js';
 import { DEFAULT_XATTR } from '../carriers/xattr.js';
 import { ConfigError } from '../errors.js';
@@ -116,8 +116,8 @@ export function signingAlgo(name: string): HashAlgo {
 export function hashingAlgo(name: string): HashAlgo {
   const algo = hashAlgoByName(name);
   if (!algo) throw new ConfigError(`unknown hash algorithm "${name}"`);
-  if (!canCompute(algo))
-    throw new ConfigError(`hash algorithm ${algo.name} is not available in this Node.js/OpenSSL build`);
+  const refusal = hashingRefusal(algo);
+  if (refusal) throw new ConfigError(refusal);
   return algo;
 }
 

@@ -1,4 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
+import { hashingAlgoNames } from '../../codec/hash-algo.js';
 import { hashTree, HashDestination } from '../../ops/hash.js';
 import { FileResult } from '../../ops/result.js';
 import { forEachResult } from '../../ops/tree.js';
@@ -22,10 +23,15 @@ interface Args extends GlobalArgs, SelectionArgs {
 
 export const hashCommand: CommandModule<GlobalArgs, Args> = {
   command: 'hash [paths..]',
-  describe: 'Compute the digest value evmctl ima_hash writes (0x01 for sha1, 0x04 otherwise)',
+  describe: 'Compute the digest value evmctl ima_hash writes (0x01 for md5 and sha1, 0x04 otherwise)',
   builder: (y: Argv<GlobalArgs>) =>
     selectionOptions(y)
-      .option('hash-algo', { alias: 'a', type: 'string', default: 'sha256', describe: 'Hash algorithm' })
+      .option('hash-algo', {
+        alias: 'a',
+        type: 'string',
+        default: 'sha256',
+        describe: `Hash algorithm (${hashingAlgoNames().join(', ')})`,
+      })
       .option('to', {
         type: 'string',
         choices: ['stdout', 'sidecar', 'xattr'] as const,
