@@ -4,6 +4,8 @@
 import type { Argv } from 'yargs';
 import { HashAlgo, hashAlgoByName, hashingRefusal, signingRefusal, SIGNING_ALGO_NAMES } from '../codec/hash-algo.js';
 import { DEFAULT_SUFFIX } from '../carriers/sidecar.js';
+import { pairingRefusal } from '../crypto/kernel-support.js';
+import type { KeyAlgorithm } from '../crypto/keys.js';
 import { DEFAULT_XATTR } from '../carriers/xattr.js';
 import { ConfigError } from '../errors.js';
 import { TreeOptions } from '../ops/tree.js';
@@ -104,12 +106,22 @@ export function requirePaths(paths: string[] | undefined): string[] {
   return paths.map(String);
 }
 
-/** An algorithm to sign or hash with: known, computable here, not too weak. */
-export function signingAlgo(name: string): HashAlgo {
+/**
+ * An algorithm to sign with: known, not too weak, one the kernel pairs with
+ * the key's type (when the key is given), and computable here.
+ */
+export function signingAlgo(name: string, key?: { readonly algorithm: KeyAlgorithm }): HashAlgo {
+  const algo = knownSigningAlgo(name);
+  const refusal = (key && pairingRefusal(key, algo)) ?? signingRefusal(algo);
+  if (refusal) throw new ConfigError(refusal);
+  return algo;
+}
+
+/** The checks that need no key: a known algorithm, not too weak. */
+export function knownSigningAlgo(name: string): HashAlgo {
   const algo = hashAlgoByName(name);
   if (!algo) throw new ConfigError(`unknown hash algorithm "${name}" (one of ${SIGNING_ALGO_NAMES.join(', ')})`);
-  const refusal = signingRefusal(algo);
-  if (refusal) throw new ConfigError(refusal);
+  if (algo.weak) throw new ConfigError(signingRefusal(algo)!);
   return algo;
 }
 

@@ -1,7 +1,7 @@
 /**
  * Private keys for signing: PEM or DER; PKCS#8, PKCS#1, SEC1; encrypted PKCS#8.
  * Only key types the kernel verifies for IMA are accepted: RSA (PKCS#1 v1.5) and
- * ECDSA on P-256, P-384 and P-521.
+ * ECDSA on P-192, P-256, P-384 and P-521.
  */
 import { createPrivateKey, KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -9,7 +9,7 @@ import { ConfigError, describeSystemError } from '../errors.js';
 
 export const DEFAULT_PRIVATE_KEY = '/etc/keys/privkey_evm.pem';
 
-export type KeyAlgorithm = 'rsa' | 'ecdsa-p256' | 'ecdsa-p384' | 'ecdsa-p521';
+export type KeyAlgorithm = 'rsa' | 'ecdsa-p192' | 'ecdsa-p256' | 'ecdsa-p384' | 'ecdsa-p521';
 
 export interface SigningKey {
   readonly path: string;
@@ -19,12 +19,14 @@ export interface SigningKey {
   readonly bits: number;
 }
 
+// The kernel's x509 parser knows P-192 as well (ecdsa-nist-p192): its signatures verify there.
 const curves: Record<string, KeyAlgorithm> = {
+  prime192v1: 'ecdsa-p192',
   prime256v1: 'ecdsa-p256',
   secp384r1: 'ecdsa-p384',
   secp521r1: 'ecdsa-p521',
 };
-const curveBits: Record<string, number> = { prime256v1: 256, secp384r1: 384, secp521r1: 521 };
+const curveBits: Record<string, number> = { prime192v1: 192, prime256v1: 256, secp384r1: 384, secp521r1: 521 };
 /** Modulus sizes, in bytes, that the kernel's rsa_check_key_length accepts (512 to 4096 bits). */
 const KERNEL_RSA_MODULUS_BYTES = [64, 128, 192, 256, 384, 512];
 
@@ -49,9 +51,11 @@ export function classifyKey(key: KeyObject): { algorithm: KeyAlgorithm; bits: nu
     const curve = details.namedCurve ?? 'unknown';
     const algorithm = curves[curve];
     if (algorithm) return { algorithm, bits: curveBits[curve]! };
-    return { refused: `EC curve ${curve} is not supported (P-256, P-384 or P-521)` };
+    return { refused: `EC curve ${curve} is not supported (P-192, P-256, P-384 or P-521)` };
   }
-  return { refused: `${type ?? 'unknown'} keys are not supported for IMA signatures (RSA or ECDSA P-256/P-384/P-521)` };
+  return {
+    refused: `${type ?? 'unknown'} keys are not supported for IMA signatures (RSA or ECDSA P-192/P-256/P-384/P-521)`,
+  };
 }
 
 export interface KeyPasswordSource {

@@ -191,7 +191,8 @@ const signSub: CommandModule<GlobalArgs, SignArgs> = {
       .option('cert', {
         alias: 'c',
         type: 'string',
-        describe: "The signer's certificate (required): its issuer and serial or SKID go into the PKCS#7",
+        describe:
+          "The signer's certificate (unless the key file or token holds it): its issuer and serial or SKID go into the PKCS#7",
       })
       .option('hash-algo', {
         alias: 'a',
@@ -213,10 +214,6 @@ const signSub: CommandModule<GlobalArgs, SignArgs> = {
   handler: async (a) => {
     const paths = requirePaths(a.paths);
     const output = checkOutput(a, paths);
-    if (!a.cert)
-      throw new ConfigError(
-        "modsig sign needs --cert: the PKCS#7 names its signer by the certificate's issuer and serial (or SKID)",
-      );
     const hashAlgo = signingAlgo(a['hash-algo']);
     if (!CMS_SIGNING_ALGOS.includes(hashAlgo.name))
       throw new ConfigError(
@@ -224,7 +221,12 @@ const signSub: CommandModule<GlobalArgs, SignArgs> = {
       );
     const password = a['pass-file'] ? await readPassFile(a['pass-file']) : undefined;
     const signer = await resolveSigner({ keyPath: a.key, certPath: a.cert, password }, warner(a));
-    const cert = signer.cert!;
+    // The certificate may also be the one beside the key: in its PEM file, or on its token.
+    const cert = signer.cert;
+    if (!cert)
+      throw new ConfigError(
+        "modsig sign needs --cert: the PKCS#7 names its signer by the certificate's issuer and serial (or SKID)",
+      );
     const refusal = buildRefusal(cert, hashAlgo, a['signer-id']);
     if (refusal) throw new ConfigError(refusal);
     await report(

@@ -1,11 +1,13 @@
 import type { Argv, CommandModule } from 'yargs';
 import { ConfigError } from '../../errors.js';
+import { SIGNING_HASHES } from '../../crypto/kernel-support.js';
 import { resolveSigner } from '../../crypto/signer.js';
 import { readPassFile } from '../../crypto/keys.js';
 import { signTree, SignDestination } from '../../ops/sign.js';
 import {
   checkXattrName,
   GlobalArgs,
+  knownSigningAlgo,
   outputOptions,
   requirePaths,
   SelectionArgs,
@@ -44,7 +46,12 @@ export const signCommand: CommandModule<GlobalArgs, Args> = {
         describe: 'Signer certificate: gives the keyid (its subjectKeyIdentifier) and must match the key',
       })
       .option('keyid', { type: 'string', describe: 'Keyid to write, 8 hex digits (overrides the certificate)' })
-      .option('hash-algo', { alias: 'a', type: 'string', default: 'sha256', describe: 'Hash algorithm' })
+      .option('hash-algo', {
+        alias: 'a',
+        type: 'string',
+        default: 'sha256',
+        describe: `Hash algorithm (${SIGNING_HASHES})`,
+      })
       .option('sigv3', { type: 'boolean', describe: 'Version 3 signature (over struct ima_file_id; kernel 7.1+)' })
       .option('to', {
         type: 'string',
@@ -68,10 +75,13 @@ export const signCommand: CommandModule<GlobalArgs, Args> = {
   handler: async (a) => {
     const paths = requirePaths(a.paths);
     if (a['require-xattr'] && a.to !== 'both') throw new ConfigError('--require-xattr goes with --to both');
-    const hashAlgo = signingAlgo(a['hash-algo']);
+    // A misspelt or weak algorithm is refused before the key is read (or a token asked for a PIN).
+    knownSigningAlgo(a['hash-algo']);
     const xattrName = checkXattrName(a.xattr);
     const password = a['pass-file'] ? await readPassFile(a['pass-file']) : undefined;
     const signer = await resolveSigner({ keyPath: a.key, certPath: a.cert, keyid: a.keyid, password }, warner(a));
+    // After the key: the kernel pairs each key type with its own hashes.
+    const hashAlgo = signingAlgo(a['hash-algo'], signer.key);
     const stop = new StopSignal();
     stop.install();
     const reporter = new Reporter(outputOptions(a));
