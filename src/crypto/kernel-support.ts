@@ -29,12 +29,14 @@ export function kernelPairs(algorithm: KeyAlgorithm, algo: HashAlgo): boolean {
   return (algorithm === 'rsa' ? RSA_HASHES : ECDSA_HASHES).includes(algo.name);
 }
 
+const why = (key: string, algo: HashAlgo): string =>
+  `${key} signatures with ${algo.name} cannot be verified by the kernel`;
+
 /** Why the kernel could not verify a signature by this key with this hash, or undefined when it can. */
 export function pairingRefusal(key: { readonly algorithm: KeyAlgorithm }, algo: HashAlgo): string | undefined {
   if (kernelPairs(key.algorithm, algo)) return undefined;
-  if (key.algorithm === 'rsa')
-    return `RSA signatures with ${algo.name} cannot be verified by the kernel: its PKCS#1 DigestInfo table has no ${algo.name}`;
-  return `ECDSA signatures with ${algo.name} cannot be verified by the kernel: it pairs ECDSA keys only with sha1, sha2 and sha3`;
+  if (key.algorithm === 'rsa') return `${why('RSA', algo)}: its PKCS#1 DigestInfo table has no ${algo.name}`;
+  return `${why('ECDSA', algo)}: it pairs ECDSA keys only with sha1, sha2 and sha3`;
 }
 
 /** What is weak about a key the kernel still takes, or undefined. */
