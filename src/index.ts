@@ -23,7 +23,12 @@ export type { ImaValue, DigestValue, SignatureValue, Decoded } from './codec/ima
 
 // Crypto
 export { loadPrivateKey, parsePrivateKey, DEFAULT_PRIVATE_KEY } from './crypto/keys.js';
-export type { SigningKey, KeyAlgorithm } from './crypto/keys.js';
+export type { SigningKey, KeyAlgorithm, DigestSigner } from './crypto/keys.js';
+export { loadKeyFile } from './crypto/key-file.js';
+export { loadTokenKey } from './crypto/token-key.js';
+export { parsePkcs11Uri, displayUri, isPkcs11Uri, Pkcs11UriError } from './crypto/pkcs11-uri.js';
+export type { Pkcs11Uri } from './crypto/pkcs11-uri.js';
+export { pairingRefusal, keyWeakness } from './crypto/kernel-support.js';
 export {
   loadCertificates,
   parseCertificates,

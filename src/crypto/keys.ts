@@ -5,18 +5,29 @@
  */
 import { createPrivateKey, KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import type { HashAlgo } from '../codec/hash-algo.js';
 import { ConfigError, describeSystemError } from '../errors.js';
 
 export const DEFAULT_PRIVATE_KEY = '/etc/keys/privkey_evm.pem';
 
 export type KeyAlgorithm = 'rsa' | 'ecdsa-p192' | 'ecdsa-p256' | 'ecdsa-p384' | 'ecdsa-p521';
 
+/** Signs digests where the private key is kept (a PKCS#11 token), not here. */
+export interface DigestSigner {
+  /** RSA: PKCS#1 v1.5 over the DigestInfo of `digest`; ECDSA: the DER signature of `digest`. */
+  signDigest(algo: HashAlgo, digest: Buffer): Promise<Buffer>;
+}
+
 export interface SigningKey {
+  /** The key file, or for a key on a token its pkcs11: URI without the PIN. */
   readonly path: string;
+  /** The private key; for a key on a token, its public key (the private half never leaves the token). */
   readonly key: KeyObject;
   readonly algorithm: KeyAlgorithm;
   /** Bits of the RSA modulus or of the curve order. */
   readonly bits: number;
+  /** Set for a key on a token: signatures are made there. */
+  readonly token?: DigestSigner;
 }
 
 // The kernel's x509 parser knows P-192 as well (ecdsa-nist-p192): its signatures verify there.

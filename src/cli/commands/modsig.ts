@@ -186,13 +186,14 @@ const signSub: CommandModule<GlobalArgs, SignArgs> = {
       .option('key', {
         alias: 'k',
         type: 'string',
-        describe: 'Private key, PEM or DER (default /etc/keys/privkey_evm.pem)',
+        describe: 'Private key, PEM or DER, or a pkcs11: URI (default /etc/keys/privkey_evm.pem)',
       })
       .option('cert', {
         alias: 'c',
         type: 'string',
         describe:
-          "The signer's certificate (unless the key file or token holds it): its issuer and serial or SKID go into the PKCS#7",
+          "The signer's certificate (unless the key file or token holds it): its issuer and serial or SKID " +
+          'go into the PKCS#7',
       })
       .option('hash-algo', {
         alias: 'a',

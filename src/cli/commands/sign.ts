@@ -38,7 +38,7 @@ export const signCommand: CommandModule<GlobalArgs, Args> = {
       .option('key', {
         alias: 'k',
         type: 'string',
-        describe: 'Private key, PEM or DER (default /etc/keys/privkey_evm.pem)',
+        describe: 'Private key, PEM or DER, or a pkcs11: URI (default /etc/keys/privkey_evm.pem)',
       })
       .option('cert', {
         alias: 'c',
