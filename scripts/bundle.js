@@ -12,8 +12,8 @@
  * cache costs a fraction (docs/performance.md). esbuild is a devDependency
  * only: the published package runs the bundle, never esbuild.
  *
- * Left out of the bundle: fs-xattr (a native addon, loaded from
- * node_modules). pkijs and asn1js are in it: every certificate is parsed
+ * Left out of the bundle: fs-xattr and pkcs11js (native addons, loaded from
+ * node_modules; pkcs11js only when a pkcs11: key is given). pkijs and asn1js are in it: every certificate is parsed
  * with them, and loading them from node_modules at each start cost several
  * times what they cost from the bundle's code cache.
  */
@@ -64,7 +64,7 @@ await build({
   platform: 'node',
   format: 'cjs',
   target: 'node20',
-  external: ['fs-xattr'],
+  external: ['fs-xattr', 'pkcs11js'],
   // Any import() becomes require(): a dynamic import() from code that V8
   // restored from a code cache fails in Node 20 (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING),
   // while require() of an ES module works from Node 20.19 on (package.json engines).

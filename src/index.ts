@@ -16,6 +16,8 @@ export {
   hashAlgoByName,
   canCompute,
   signingRefusal,
+  hashingRefusal,
+  hashingAlgoNames,
 } from './codec/hash-algo.js';
 export type { HashAlgo } from './codec/hash-algo.js';
 export {
@@ -33,7 +35,12 @@ export type { ImaValue, DigestValue, SignatureValue, Decoded } from './codec/ima
 
 // Crypto
 export { loadPrivateKey, parsePrivateKey, readPassFile, DEFAULT_PRIVATE_KEY } from './crypto/keys.js';
-export type { SigningKey, KeyAlgorithm, KeyPasswordSource } from './crypto/keys.js';
+export type { SigningKey, KeyAlgorithm, KeyPasswordSource, DigestSigner } from './crypto/keys.js';
+export { loadKeyFile } from './crypto/key-file.js';
+export { loadTokenKey } from './crypto/token-key.js';
+export { parsePkcs11Uri, displayUri, isPkcs11Uri, Pkcs11UriError } from './crypto/pkcs11-uri.js';
+export type { Pkcs11Uri } from './crypto/pkcs11-uri.js';
+export { pairingRefusal, keyWeakness, SIGNING_HASHES } from './crypto/kernel-support.js';
 export {
   loadCertificates,
   parseCertificates,

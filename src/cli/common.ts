@@ -10,16 +10,18 @@ import {
   ConfigError,
   DEFAULT_SUFFIX,
   DEFAULT_XATTR,
-  HASH_ALGOS,
   HashAlgo,
   SIGNING_ALGO_NAMES,
   TreeOptions,
   UsageError,
-  canCompute,
   hashAlgoByName,
+  hashingAlgoNames,
+  hashingRefusal,
+  pairingRefusal,
   readPassFile,
   signingRefusal,
 } from '../index.js';
+import type { KeyAlgorithm } from '../index.js';
 
 /** The output options, which every command but `completion` takes. */
 export interface GlobalArgs {
@@ -207,22 +209,33 @@ export function requirePaths(paths: string[] | undefined): string[] {
   return paths.map(String);
 }
 
-/** An algorithm to sign or hash with: known, computable here, not too weak. */
-export function signingAlgo(name: string): HashAlgo {
-  const algo = hashAlgoByName(name);
-  if (!algo) throw new ConfigError(`unknown hash algorithm "${name}" (one of ${SIGNING_ALGO_NAMES.join(', ')})`);
-  const refusal = signingRefusal(algo);
+/**
+ * An algorithm to sign with: known, not too weak, one the kernel pairs with
+ * the key's type (when the key is given), and computable here.
+ */
+export function signingAlgo(name: string, key?: { readonly algorithm: KeyAlgorithm }): HashAlgo {
+  const algo = knownSigningAlgo(name);
+  const refusal = (key && pairingRefusal(key, algo)) ?? signingRefusal(algo);
   if (refusal) throw new ConfigError(refusal);
   return algo;
 }
 
-export const HASHING_ALGO_NAMES = HASH_ALGOS.filter((a) => a.nodeName).map((a) => a.name);
+/** The checks that need no key: a known algorithm, not too weak. */
+export function knownSigningAlgo(name: string): HashAlgo {
+  const algo = hashAlgoByName(name);
+  if (!algo) throw new ConfigError(`unknown hash algorithm "${name}" (one of ${SIGNING_ALGO_NAMES.join(', ')})`);
+  if (algo.weak) throw new ConfigError(signingRefusal(algo)!);
+  return algo;
+}
+
+/** What hash computes here (md4 refused: evmctl's only form for it is one the kernel reads as md5). */
+export const HASHING_ALGO_NAMES = hashingAlgoNames();
 
 export function hashingAlgo(name: string): HashAlgo {
   const algo = hashAlgoByName(name);
   if (!algo) throw new ConfigError(`unknown hash algorithm "${name}" (one of ${HASHING_ALGO_NAMES.join(', ')})`);
-  if (!canCompute(algo))
-    throw new ConfigError(`hash algorithm ${algo.name} is not available in this Node.js/OpenSSL build`);
+  const refusal = hashingRefusal(algo);
+  if (refusal) throw new ConfigError(refusal);
   return algo;
 }
 

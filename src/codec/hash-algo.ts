@@ -70,3 +70,19 @@ export function signingRefusal(algo: HashAlgo): string | undefined {
 }
 
 export const SIGNING_ALGO_NAMES = HASH_ALGOS.filter((a) => a.nodeName && !a.weak).map((a) => a.name);
+
+/**
+ * Why `hash` cannot write a digest value with this algorithm, or undefined when it can.
+ * md4 has no form the kernel reads as md4: evmctl writes it as 0x01, which the kernel takes for md5.
+ */
+export function hashingRefusal(algo: HashAlgo): string | undefined {
+  if (algo.name === 'md4')
+    return 'hash algorithm md4 cannot be written: evmctl puts it in the 0x01 form, which the kernel reads as md5';
+  if (!canCompute(algo)) return `hash algorithm ${algo.name} is not available in this Node.js/OpenSSL build`;
+  return undefined;
+}
+
+/** The algorithms `hash` can write here, in the kernel's order (computed: sm3 and rmd160 depend on the build). */
+export function hashingAlgoNames(): string[] {
+  return HASH_ALGOS.filter((a) => hashingRefusal(a) === undefined).map((a) => a.name);
+}

@@ -210,12 +210,14 @@ export function encodeImaValue(value: ImaValue): Buffer {
 }
 
 /**
- * The value ima_hash / IMA fix mode writes: 0x01 for sha1, 0x04 otherwise. A sha1 digest
- * ending in four zero bytes (one in 2^32) gets the 0x04 form, since the kernel would read
- * the 0x01 form as a padded md5 digest; evmctl 1.4 writes 0x01 there.
+ * The value `evmctl ima_hash` 1.6 writes: md5 and sha1 in the 0x01 form (the kernel reads a 17-byte
+ * 0x01 value as md5 and a 21-byte one as sha1), every other algorithm as 0x04 with its id. A sha1
+ * digest ending in four zero bytes (one in 2^32) gets the 0x04 form, since the kernel would read
+ * the 0x01 form as a padded md5 digest; evmctl writes 0x01 there.
  */
 export function digestValue(algo: HashAlgo, digest: Buffer): DigestValue {
-  const legacy = algo.name === 'sha1' && !(digest.length === 20 && digest.readUInt32BE(16) === 0);
+  const ambiguous = algo.name === 'sha1' && digest.length === 20 && digest.readUInt32BE(16) === 0;
+  const legacy = (algo.name === 'sha1' && !ambiguous) || (algo.name === 'md5' && digest.length === 16);
   return { kind: 'digest', type: legacy ? 0x01 : 0x04, algo, digest };
 }
 

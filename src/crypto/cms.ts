@@ -421,7 +421,10 @@ export interface BuildOptions {
 export function buildRefusal(cert: Certificate, hashAlgo: HashAlgo, signerId: SignerIdForm): string | undefined {
   const keyType = certKeyType(cert);
   if (!keyType)
-    return `${cert.source}: the certificate's key cannot make a kernel-verifiable signature (RSA or ECDSA P-256/P-384/P-521)`;
+    return (
+      `${cert.source}: the certificate's key cannot make a kernel-verifiable signature ` +
+      '(RSA or ECDSA P-192/P-256/P-384/P-521)'
+    );
   if (!digestOidOf(hashAlgo))
     return `hash algorithm ${hashAlgo.name} cannot be used in a PKCS#7 appended signature (one of ${CMS_SIGNING_ALGOS.join(', ')})`;
   if (keyType === 'ecdsa' && !ecdsaOidOf(hashAlgo))

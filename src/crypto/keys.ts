@@ -1,30 +1,43 @@
 /**
  * Private keys for signing: PEM or DER; PKCS#8, PKCS#1, SEC1; encrypted PKCS#8.
  * Only key types the kernel verifies for IMA are accepted: RSA (PKCS#1 v1.5) and
- * ECDSA on P-256, P-384 and P-521.
+ * ECDSA on P-192, P-256, P-384 and P-521.
  */
 import { createPrivateKey, KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import type { HashAlgo } from '../codec/hash-algo.js';
 import { ConfigError, describeSystemError } from '../errors.js';
 
 export const DEFAULT_PRIVATE_KEY = '/etc/keys/privkey_evm.pem';
 
-export type KeyAlgorithm = 'rsa' | 'ecdsa-p256' | 'ecdsa-p384' | 'ecdsa-p521';
+export type KeyAlgorithm = 'rsa' | 'ecdsa-p192' | 'ecdsa-p256' | 'ecdsa-p384' | 'ecdsa-p521';
+
+/** Signs digests where the private key is kept (a PKCS#11 token), not here. */
+export interface DigestSigner {
+  /** RSA: PKCS#1 v1.5 over the DigestInfo of `digest`; ECDSA: the DER signature of `digest`. */
+  signDigest(algo: HashAlgo, digest: Buffer): Promise<Buffer>;
+}
 
 export interface SigningKey {
+  /** The key file, or for a key on a token its pkcs11: URI without the PIN. */
   readonly path: string;
+  /** The private key; for a key on a token, its public key (the private half never leaves the token). */
   readonly key: KeyObject;
   readonly algorithm: KeyAlgorithm;
   /** Bits of the RSA modulus or of the curve order. */
   readonly bits: number;
+  /** Set for a key on a token: signatures are made there. */
+  readonly token?: DigestSigner;
 }
 
+// The kernel's x509 parser knows P-192 as well (ecdsa-nist-p192): its signatures verify there.
 const curves: Record<string, KeyAlgorithm> = {
+  prime192v1: 'ecdsa-p192',
   prime256v1: 'ecdsa-p256',
   secp384r1: 'ecdsa-p384',
   secp521r1: 'ecdsa-p521',
 };
-const curveBits: Record<string, number> = { prime256v1: 256, secp384r1: 384, secp521r1: 521 };
+const curveBits: Record<string, number> = { prime192v1: 192, prime256v1: 256, secp384r1: 384, secp521r1: 521 };
 /** Modulus sizes, in bytes, that the kernel's rsa_check_key_length accepts (512 to 4096 bits). */
 const KERNEL_RSA_MODULUS_BYTES = [64, 128, 192, 256, 384, 512];
 
@@ -51,9 +64,11 @@ export function classifyKey(key: KeyObject): { algorithm: KeyAlgorithm; bits: nu
     const curve = details.namedCurve ?? 'unknown';
     const algorithm = curves[curve];
     if (algorithm) return { algorithm, bits: curveBits[curve]! };
-    return { refused: `EC curve ${curve} is not supported (P-256, P-384 or P-521)` };
+    return { refused: `EC curve ${curve} is not supported (P-192, P-256, P-384 or P-521)` };
   }
-  return { refused: `${type ?? 'unknown'} keys are not supported for IMA signatures (RSA or ECDSA P-256/P-384/P-521)` };
+  return {
+    refused: `${type ?? 'unknown'} keys are not supported for IMA signatures (RSA or ECDSA P-192/P-256/P-384/P-521)`,
+  };
 }
 
 export interface KeyPasswordSource {

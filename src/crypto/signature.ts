@@ -22,6 +22,7 @@ import {
   Verify,
 } from 'node:crypto';
 import type { HashAlgo } from '../codec/hash-algo.js';
+import type { DigestSigner, SigningKey } from './keys.js';
 import { imaFileId } from '../codec/ima-value.js';
 import { FormatError } from '../errors.js';
 
@@ -134,15 +135,23 @@ export class ContentSigner implements ContentSink {
   private hash?: Hash;
   private readonly ecdsa?: Sign;
   private copy?: ContentCopy;
+  private readonly key: KeyObject;
+  /** A key on a token signs the digest there: the content is only hashed here. */
+  private readonly token?: DigestSigner;
   constructor(
-    private readonly key: KeyObject,
+    key: KeyObject | SigningKey,
     private readonly algo: HashAlgo,
     private readonly version: 2 | 3,
     private readonly hashType: 0x03 | 0x06 = 0x03,
   ) {
-    if (!isRsa(key) && version === 2) this.ecdsa = createSign(algo.nodeName!);
-    if (onThreadPool(key, algo, version)) this.copy = new ContentCopy();
-    else this.hash = createHash(algo.nodeName!);
+    this.key = key instanceof KeyObject ? key : key.key;
+    this.token = key instanceof KeyObject ? undefined : key.token;
+    if (this.token) this.hash = createHash(algo.nodeName!);
+    else {
+      if (!isRsa(this.key) && version === 2) this.ecdsa = createSign(algo.nodeName!);
+      if (onThreadPool(this.key, algo, version)) this.copy = new ContentCopy();
+      else this.hash = createHash(algo.nodeName!);
+    }
   }
   update(chunk: Buffer): void {
     this.ecdsa?.update(chunk);
@@ -166,6 +175,7 @@ export class ContentSigner implements ContentSink {
   }
   /** The signature, made here. */
   finish(): { digest: Buffer; signature: Buffer } {
+    if (this.token) throw new Error('a key on a token signs asynchronously: call finishAsync()');
     const digest = this.digest();
     if (this.version === 3) {
       // v3 signs a hash of struct ima_file_id, with the same algorithm.
@@ -182,16 +192,27 @@ export class ContentSigner implements ContentSink {
   }
 
   /**
-   * The signature, as finish(), but an RSA v2 signature over content of at
-   * most 1 MiB is made on the thread pool (crypto.sign with a callback:
-   * PKCS#1 v1.5 over the DigestInfo of the content's hash, the same bytes as
-   * rsaSignDigest), and the content is not hashed here at all. An RSA-2048
+   * The signature, as finish(), but a key on a token signs there, and an
+   * RSA v2 signature over content of at most 1 MiB is made on the thread
+   * pool (crypto.sign with a callback: PKCS#1 v1.5 over the DigestInfo of
+   * the content's hash, the same bytes as rsaSignDigest), and the content is not hashed here at all. An RSA-2048
    * private-key operation takes most of a millisecond: on the main thread it
    * was a quarter of `sign -r`'s time over small files and kept the other
    * cores idle (bench/bench.js, --cpu-prof); the hash here was another
    * sixtieth of it, for a digest nobody used.
    */
   async finishAsync(): Promise<{ signature: Buffer }> {
+    if (this.token) {
+      const digest = this.digest();
+      // v3 signs a hash of struct ima_file_id, with the same algorithm.
+      const signed =
+        this.version === 3
+          ? createHash(this.algo.nodeName!)
+              .update(imaFileId(this.hashType, this.algo, digest))
+              .digest()
+          : digest;
+      return { signature: await this.token.signDigest(this.algo, signed) };
+    }
     const data = this.copy?.bytes();
     if (!data || !reservePoolBytes(data.length)) return this.finish();
     return { signature: await signOnPool(this.algo.nodeName!, data, this.key) };

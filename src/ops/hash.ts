@@ -1,5 +1,5 @@
 /**
- * hash: the digest value `evmctl ima_hash` writes (0x01 for sha1, 0x04 otherwise).
+ * hash: the digest value `evmctl ima_hash` writes (0x01 for md5 and sha1, 0x04 otherwise).
  */
 import type { HashAlgo } from '../codec/hash-algo.js';
 import { digestValue, encodeImaValue } from '../codec/ima-value.js';

@@ -470,11 +470,12 @@ export async function signModsig(path: string, opts: ModsigSignOptions): Promise
         failed: true,
         reason: 'empty file: the kernel rejects an appended signature with no payload before it',
       };
-    const signer = new ContentSigner(opts.key.key, opts.hashAlgo, 2);
+    const signer = new ContentSigner(opts.key, opts.hashAlgo, 2);
     const read = await streamHandle(t.handle, [signer], payloadLength);
     if (read !== payloadLength)
       return { path, status: 'failed', failed: true, reason: 'the file shrank while being read; not signed' };
-    const { signature } = signer.finish();
+    // Asynchronous: a key on a token signs there.
+    const { signature } = await signer.finishAsync();
     const cms = await buildModuleCms({ cert: opts.cert, hashAlgo: opts.hashAlgo, signature, signerId: opts.signerId });
     await writeFileFrom(t, dest, inPlace, [
       { handle: t.handle, start: 0, length: payloadLength },

@@ -47,7 +47,7 @@ export async function signatureValueFor(
   opts: Pick<SignOptions, 'key' | 'keyid' | 'hashAlgo' | 'version'>,
 ): Promise<{ value: SignatureValue; bytes: Buffer }> {
   const version = opts.version ?? 2;
-  const signer = new ContentSigner(opts.key.key, opts.hashAlgo, version);
+  const signer = new ContentSigner(opts.key, opts.hashAlgo, version);
   await streamHandle(handle, [signer]);
   const { signature } = await signer.finishAsync();
   const value: SignatureValue = {

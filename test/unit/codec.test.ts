@@ -202,7 +202,8 @@ describe('decoding and encoding each value type', () => {
       assert.deepEqual(value, { kind: 'digest', type: 0x04, algo: a, digest });
       assert.deepEqual(warnings, []);
       assert.deepEqual(encodeImaValue(value), bytes);
-      if (name !== 'sha1') assert.deepEqual(encodeImaValue(digestValue(a, digest)), bytes);
+      // What hash writes: the 0x01 form for md5 and sha1 (as evmctl ima_hash), 0x04 for the rest.
+      if (name !== 'sha1' && name !== 'md5') assert.deepEqual(encodeImaValue(digestValue(a, digest)), bytes);
     });
   }
 

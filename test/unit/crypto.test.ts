@@ -272,7 +272,7 @@ describe('private keys', () => {
       [
         'ed25519',
         generateKeyPairSync('ed25519').privateKey,
-        /ed25519 keys are not supported for IMA signatures \(RSA or ECDSA P-256\/P-384\/P-521\)/,
+        /ed25519 keys are not supported for IMA signatures \(RSA or ECDSA P-192\/P-256\/P-384\/P-521\)/,
       ],
       ['ed448', generateKeyPairSync('ed448').privateKey, /ed448 keys are not supported/],
       ['x25519', generateKeyPairSync('x25519').privateKey, /x25519 keys are not supported/],
@@ -295,9 +295,9 @@ describe('private keys', () => {
     const k = generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey;
     await configError(
       async () => parsePrivateKey(Buffer.from(k.export({ type: 'pkcs8', format: 'pem' })), 'k1.pem'),
-      /^k1\.pem: EC curve secp256k1 is not supported \(P-256, P-384 or P-521\)$/,
+      /^k1\.pem: EC curve secp256k1 is not supported \(P-192, P-256, P-384 or P-521\)$/,
     );
-    assert.deepEqual(classifyKey(k), { refused: 'EC curve secp256k1 is not supported (P-256, P-384 or P-521)' });
+    assert.deepEqual(classifyKey(k), { refused: 'EC curve secp256k1 is not supported (P-192, P-256, P-384 or P-521)' });
   });
 
   test('RSA key sizes the kernel cannot load are refused; 1024 to 4096 pass (crypto/rsa.c rsa_check_key_length)', async () => {

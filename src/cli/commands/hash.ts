@@ -27,7 +27,7 @@ interface Args extends GlobalArgs, XattrArgs, SelectionArgs, PathsArgs {
 
 export const hashCommand: CommandModule<GlobalArgs, Args> = {
   command: 'hash <paths..>',
-  describe: 'Compute the digest value evmctl ima_hash writes (0x01 for sha1, 0x04 otherwise)',
+  describe: 'Compute the digest value evmctl ima_hash writes (0x01 for md5 and sha1, 0x04 otherwise)',
   builder: (y: Argv<GlobalArgs>) => {
     const own = hashAlgoOption(pathsOperand(y), HASHING_ALGO_NAMES, hashingAlgo)
       .option('to', {

@@ -219,20 +219,15 @@ const signSub: CommandModule<GlobalArgs, SignArgs> = {
         alias: 'k',
         type: 'string',
         coerce: once('key'),
-        describe: 'Private key, PEM or DER (default /etc/keys/privkey_evm.pem)',
+        describe: 'Private key, PEM or DER, or a pkcs11: URI (default /etc/keys/privkey_evm.pem)',
       })
       .option('cert', {
         alias: 'c',
         type: 'string',
         coerce: once('cert'),
-        describe: "The signer's certificate (required): its issuer and serial or SKID go into the PKCS#7",
-      })
-      .check((a) => {
-        if (a.cert === undefined)
-          throw new UsageError(
-            "modsig sign needs --cert: the PKCS#7 names its signer by the certificate's issuer and serial (or SKID)",
-          );
-        return true;
+        describe:
+          "The signer's certificate (unless the key file or token holds it): its issuer and serial or SKID " +
+          'go into the PKCS#7',
       })
       .option('signer-id', {
         type: 'string',
@@ -254,7 +249,12 @@ const signSub: CommandModule<GlobalArgs, SignArgs> = {
     const warn = warner(a);
     const password = await commandLinePassword(a, warn);
     const signer = await resolveSigner({ keyPath: a.key, certPath: a.cert, password }, warn);
-    const cert = signer.cert!;
+    // The certificate may also be the one beside the key: in its PEM file, or on its token.
+    const cert = signer.cert;
+    if (!cert)
+      throw new ConfigError(
+        "modsig sign needs --cert: the PKCS#7 names its signer by the certificate's issuer and serial (or SKID)",
+      );
     const refusal = buildRefusal(cert, hashAlgo, a['signer-id']);
     if (refusal) throw new ConfigError(refusal);
     await report(

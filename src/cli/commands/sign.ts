@@ -63,7 +63,7 @@ export const signCommand: CommandModule<GlobalArgs, Args> = {
         alias: 'k',
         type: 'string',
         coerce: once('key'),
-        describe: 'Private key, PEM or DER (default /etc/keys/privkey_evm.pem)',
+        describe: 'Private key, PEM or DER, or a pkcs11: URI (default /etc/keys/privkey_evm.pem)',
       })
       .option('cert', {
         alias: 'c',
@@ -107,11 +107,12 @@ export const signCommand: CommandModule<GlobalArgs, Args> = {
   },
   handler: async (a) => {
     const paths = requirePaths(a.paths);
-    const hashAlgo = signingAlgo(a['hash-algo']);
     const warn = warner(a);
     const password = await commandLinePassword(a, warn);
     const keyid = a['keyid-from-cert'] !== undefined ? await keyidFromCertificate(a['keyid-from-cert'], warn) : a.keyid;
     const signer = await resolveSigner({ keyPath: a.key, certPath: a.cert, keyid, password }, warn);
+    // After the key: the kernel pairs each key type with its own hashes (the name was checked before any work).
+    const hashAlgo = signingAlgo(a['hash-algo'], signer.key);
     const stop = new StopSignal();
     stop.install();
     const reporter = new Reporter(outputOptions(a));
