@@ -111,7 +111,8 @@ function skipHelpCache(parser: unknown): void {
 
 function reportError(e: unknown, verbose: boolean): number {
   if (e instanceof UsageError) {
-    process.stderr.write(`ima-sidecar: ${printable(e.message)}\nTry 'ima-sidecar --help'.\n`);
+    // One line, as every error a user can cause.
+    process.stderr.write(`ima-sidecar: ${printable(e.message)}\n`);
     return 2;
   }
   if (e instanceof ConfigError || e instanceof FormatError) {

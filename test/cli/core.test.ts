@@ -595,7 +595,7 @@ describe('exit codes and one-line errors', () => {
       const r = results[n]!;
       assert.equal(r.status, 2, `${args.join(' ')}: ${show(r)}`);
       const lines = r.stderr.split('\n').filter(Boolean);
-      assert.ok(lines.length <= 2, show(r)); // yargs adds "Try 'ima-sidecar --help'." to its own errors
+      assert.equal(lines.length, 1, show(r));
       assert.match(lines[0]!, reason, show(r));
       assert.doesNotMatch(r.stderr, STACK, show(r));
     }

@@ -140,7 +140,10 @@ test(
       assert.equal(list[0]!.status, 'signed');
       assert.equal(list[0]!.xattr, 'unsupported');
       assert.deepEqual(list[0]!.carriers, ['sidecar']);
-      assert.match(String(list[0]!.reason), /security\.ima not written: .*does not support extended attributes; sidecar written/);
+      assert.match(
+        String(list[0]!.reason),
+        /security\.ima not written: .*does not support extended attributes; sidecar written/,
+      );
       assert.equal((await readFile(`${both}.sig`)).toString('hex'), list[0]!.value);
       const required = records(await cli(['sign', '--json', ...SIGN, '--to', 'both', '--require-xattr', both], 1));
       assert.equal(required.list[0]!.status, 'replaced');

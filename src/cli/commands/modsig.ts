@@ -248,13 +248,16 @@ const signSub: CommandModule<GlobalArgs, SignArgs> = {
     const hashAlgo = cmsSigningAlgo(a['hash-algo']);
     const warn = warner(a);
     const password = await commandLinePassword(a, warn);
-    const signer = await resolveSigner({ keyPath: a.key, certPath: a.cert, password }, warn);
+    // Held back until the certificate is found: without one, the keyid warnings are beside the point.
+    const warnings: string[] = [];
+    const signer = await resolveSigner({ keyPath: a.key, certPath: a.cert, password }, (m) => warnings.push(m));
     // The certificate may also be the one beside the key: in its PEM file, or on its token.
     const cert = signer.cert;
     if (!cert)
       throw new ConfigError(
         "modsig sign needs --cert: the PKCS#7 names its signer by the certificate's issuer and serial (or SKID)",
       );
+    warnings.forEach(warn);
     const refusal = buildRefusal(cert, hashAlgo, a['signer-id']);
     if (refusal) throw new ConfigError(refusal);
     await report(

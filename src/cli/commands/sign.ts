@@ -4,6 +4,7 @@ import {
   GlobalArgs,
   globalOptions,
   hashAlgoOption,
+  knownSigningAlgo,
   once,
   outputOptions,
   PasswordArgs,
@@ -54,11 +55,17 @@ async function keyidFromCertificate(path: string, warn: (m: string) => void): Pr
   return certs[0]!.keyid;
 }
 
+/**
+ * What --hash-algo takes before the key is read: the names sign can compute, and streebog, which the kernel
+ * pairs with no key type sign takes: refused once the key is known, with that reason rather than "not available".
+ */
+const SIGN_HASH_NAMES = [...SIGNING_ALGO_NAMES, 'streebog256', 'streebog512'];
+
 export const signCommand: CommandModule<GlobalArgs, Args> = {
   command: 'sign <paths..>',
   describe: 'Sign files into sidecars (evmctl format) and/or security.ima',
   builder: (y: Argv<GlobalArgs>) => {
-    const own = hashAlgoOption(pathsOperand(y), SIGNING_ALGO_NAMES, signingAlgo)
+    const own = hashAlgoOption(pathsOperand(y), SIGN_HASH_NAMES, knownSigningAlgo)
       .option('key', {
         alias: 'k',
         type: 'string',
