@@ -807,7 +807,7 @@ async function main() {
       `- CPU: ${mach.cpu}, ${mach.cores} cores (nproc ${mach.nproc}), ${mach.memory}`,
       `- Linux ${mach.kernel}; corpora on ${mach.filesystem}; xattr ${state.attr}`,
       `- Node ${mach.node} with OpenSSL ${mach.nodeOpenssl}; ${mach.evmctl} with ${mach.evmctlLibcrypto} (${mach.systemOpenssl})`,
-      `- ima-sidecar ${mach.commit}${mach.dirty ? ' with uncommitted changes' : ''}, running dist/src; ${mach.date}`,
+      `- ima-sidecar ${mach.commit}${mach.dirty ? ' with uncommitted changes' : ''}, running the bundle (dist/src/cli/bundle.cjs); ${mach.date}`,
       `- load average before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' ')}`,
       `- repetitions: ${o.treeRuns} per tree and hash comparison, ${o.startRuns} start-ups, ${o.statusRuns} per status size${o.quick ? ' (--quick)' : ''}; medians`,
     ].join('\n');

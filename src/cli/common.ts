@@ -239,6 +239,16 @@ export function hashingAlgo(name: string): HashAlgo {
   return algo;
 }
 
+/** -k/--key: the private key, for the commands that sign. */
+export function keyOption<T>(y: Argv<T>) {
+  return y.option('key', {
+    alias: 'k',
+    type: 'string',
+    coerce: once('key'),
+    describe: 'Private key, PEM or DER, or a pkcs11: URI (default /etc/keys/privkey_evm.pem)',
+  });
+}
+
 /**
  * -a/--hash-algo (evmctl's -a/--hashalgo), default sha256. `choose` refuses a name with its reason; a name it
  * takes becomes the kernel's (SHA256 and OpenSSL's ripemd160 are accepted as evmctl's sha256 and rmd160).

@@ -147,15 +147,19 @@ export function parsePrivateKey(bytes: Buffer, path: string, passSrc: KeyPasswor
   return { path, key, algorithm: kind.algorithm, bits: kind.bits };
 }
 
-export async function loadPrivateKey(path: string | undefined, passSrc: KeyPasswordSource = {}): Promise<SigningKey> {
+/** The bytes of a private key file (the default one when no path is given), and the path read. */
+export async function readPrivateKeyFile(path: string | undefined): Promise<{ path: string; bytes: Buffer }> {
   const p = path ?? DEFAULT_PRIVATE_KEY;
-  let bytes: Buffer;
   try {
-    bytes = await readFile(p);
+    return { path: p, bytes: await readFile(p) };
   } catch (e) {
     const hint = path === undefined ? ' (the default key; give --key)' : '';
     throw new ConfigError(`${p}: cannot read private key: ${describeSystemError(e)}${hint}`, p);
   }
+}
+
+export async function loadPrivateKey(path: string | undefined, passSrc: KeyPasswordSource = {}): Promise<SigningKey> {
+  const { path: p, bytes } = await readPrivateKeyFile(path);
   return parsePrivateKey(bytes, p, passSrc);
 }
 

@@ -4,6 +4,7 @@ import {
   GlobalArgs,
   globalOptions,
   hashAlgoOption,
+  keyOption,
   once,
   outputOptions,
   PasswordArgs,
@@ -210,17 +211,13 @@ const signSub: CommandModule<GlobalArgs, SignArgs> = {
   command: 'sign <paths..>',
   describe: "Append a signature exactly as the kernel's scripts/sign-file does",
   builder: (y: Argv<GlobalArgs>) => {
-    const own = hashAlgoOption(
-      outputOption(pathsOperand(y), 'Write the signed file here instead (one FILE only)'),
-      CMS_SIGNING_ALGOS,
-      cmsSigningAlgo,
+    const own = keyOption(
+      hashAlgoOption(
+        outputOption(pathsOperand(y), 'Write the signed file here instead (one FILE only)'),
+        CMS_SIGNING_ALGOS,
+        cmsSigningAlgo,
+      ),
     )
-      .option('key', {
-        alias: 'k',
-        type: 'string',
-        coerce: once('key'),
-        describe: 'Private key, PEM or DER, or a pkcs11: URI (default /etc/keys/privkey_evm.pem)',
-      })
       .option('cert', {
         alias: 'c',
         type: 'string',

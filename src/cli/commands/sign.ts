@@ -4,6 +4,7 @@ import {
   GlobalArgs,
   globalOptions,
   hashAlgoOption,
+  keyOption,
   knownSigningAlgo,
   once,
   outputOptions,
@@ -65,13 +66,7 @@ export const signCommand: CommandModule<GlobalArgs, Args> = {
   command: 'sign <paths..>',
   describe: 'Sign files into sidecars (evmctl format) and/or security.ima',
   builder: (y: Argv<GlobalArgs>) => {
-    const own = hashAlgoOption(pathsOperand(y), SIGN_HASH_NAMES, knownSigningAlgo)
-      .option('key', {
-        alias: 'k',
-        type: 'string',
-        coerce: once('key'),
-        describe: 'Private key, PEM or DER, or a pkcs11: URI (default /etc/keys/privkey_evm.pem)',
-      })
+    const own = keyOption(hashAlgoOption(pathsOperand(y), SIGN_HASH_NAMES, knownSigningAlgo))
       .option('cert', {
         alias: 'c',
         type: 'string',
