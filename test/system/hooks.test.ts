@@ -169,6 +169,9 @@ test(
       assert.deepEqual(await readFile(`${initrdCopy}.sig`), await readFile(`${initrd}.sig`));
       assert.ok(existsSync(join(fat.dir, 'loader', 'entries', `${MACHINE_ID}-${KVER}.conf`)), '90-loaderentry ran');
       await verifies([linux, initrdCopy], CERT, 'sidecar');
+      // And what kexec would load from the entry: staged, checked, nothing loaded.
+      const k = await cli(['kexec', '--dry-run', '--cert', CERT, '--initrd', initrdCopy, linux]);
+      assert.match(k.stdout, /linux: staged \(sha256 signature, keyid [0-9a-f]{8}, from sidecar\)/, k.stdout);
     });
 
     await t.test('add again after re-signing with another key (-v): the old sidecars are replaced', async () => {
