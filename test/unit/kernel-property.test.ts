@@ -1,9 +1,12 @@
 // Property tests (fast-check) for the parsers of kernel text doctor reads: a policy line gives a rule, nothing,
-// or a PolicyError, whatever the text; /proc/keys and keyctl's output never make anything throw; and
-// well-formed input comes out as it went in.
+// or a PolicyError, whatever the text; /proc/keys, keyctl's output, the command line, EVM's flags and a
+// security.ima value never make anything throw; and well-formed input comes out as it went in.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { parseCmdline, splitKernelParameters } from '../../src/kernel/cmdline.js';
+import { parseEvmFlags } from '../../src/kernel/evm.js';
+import { kernelValue } from '../../src/kernel/ima-xattr.js';
 import { keyringView, parseProcKeys } from '../../src/kernel/keyring.js';
 import {
   formatRule,
@@ -13,6 +16,7 @@ import {
   POLICY_ACTIONS,
   POLICY_FUNCS,
 } from '../../src/kernel/policy.js';
+import { DEBIAN_6_1 } from '../../src/kernel/profile.js';
 
 const RUNS = 2000;
 
@@ -183,6 +187,37 @@ describe('/proc/keys: never a throw, and lines in the kernel format come out who
           },
         });
         assert.equal(v.state, 'present');
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+describe('the other kernel texts never throw', () => {
+  test('command line', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 300 }), (text) => {
+        parseCmdline(text);
+        splitKernelParameters(text);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+  test('EVM flags', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 30 }), (text) => {
+        const s = parseEvmFlags(text);
+        if (s.flags !== undefined) assert.equal(s.keyLoaded, (s.flags & 3) !== 0);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+  test('a security.ima value as the kernel reads it', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 600 }), (bytes) => {
+        const v = kernelValue(Buffer.from(bytes), DEBIAN_6_1);
+        if (bytes.length === 0) assert.equal(v.kind, 'empty');
+        if (v.kind === 'digest' && v.compared) assert.equal(v.compared.length, v.algo.digestSize);
       }),
       { numRuns: RUNS },
     );
