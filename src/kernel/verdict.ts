@@ -12,77 +12,12 @@ import type { EvmState } from './evm.js';
 import type { KernelValue } from './ima-xattr.js';
 import type { KernelKey } from './keyring.js';
 import { decidingRule, MatchFile, Subject } from './match.js';
-import { MayName, PolicyFunc, PolicyRule, ruleLocation, signatureRequired, verityRequired } from './policy.js';
+import { HookName, HookStep, HOOKS } from './hooks.js';
+import { PolicyFunc, PolicyRule, ruleLocation, signatureRequired, verityRequired } from './policy.js';
 import { KernelProfile } from './profile.js';
 
-export const HOOK_NAMES = ['read', 'exec', 'mmap', 'module', 'firmware', 'kexec', 'kexec-initramfs', 'policy'] as const;
-export type HookName = (typeof HOOK_NAMES)[number];
-
-/** One appraisal the kernel makes on the way: the hook function, the access mask, and what the step is. */
-export interface HookStep {
-  readonly func: PolicyFunc;
-  readonly mask: MayName;
-  readonly what: string;
-}
-
-/**
- * Each access, as the kernel appraises it: a file is opened (FILE_CHECK, with
- * MAY_EXEC for execve's own open) before the hook of the access itself; each
- * step is appraised on its own, and the first that fails denies.
- */
-export const HOOKS: Readonly<Record<HookName, { readonly func: PolicyFunc; readonly steps: readonly HookStep[] }>> = {
-  read: { func: 'FILE_CHECK', steps: [{ func: 'FILE_CHECK', mask: 'MAY_READ', what: 'opened for reading' }] },
-  exec: {
-    func: 'BPRM_CHECK',
-    steps: [
-      { func: 'FILE_CHECK', mask: 'MAY_EXEC', what: 'opened by execve' },
-      { func: 'BPRM_CHECK', mask: 'MAY_EXEC', what: 'executed' },
-      { func: 'CREDS_CHECK', mask: 'MAY_EXEC', what: 'executed, with the new credentials' },
-    ],
-  },
-  mmap: {
-    func: 'MMAP_CHECK',
-    steps: [
-      { func: 'FILE_CHECK', mask: 'MAY_READ', what: 'opened for reading' },
-      { func: 'MMAP_CHECK', mask: 'MAY_EXEC', what: 'mapped executable' },
-    ],
-  },
-  module: {
-    func: 'MODULE_CHECK',
-    steps: [
-      { func: 'FILE_CHECK', mask: 'MAY_READ', what: 'opened by modprobe' },
-      { func: 'MODULE_CHECK', mask: 'MAY_READ', what: 'loaded as a module' },
-    ],
-  },
-  firmware: {
-    func: 'FIRMWARE_CHECK',
-    steps: [
-      { func: 'FILE_CHECK', mask: 'MAY_READ', what: 'opened by the kernel' },
-      { func: 'FIRMWARE_CHECK', mask: 'MAY_READ', what: 'loaded as firmware' },
-    ],
-  },
-  kexec: {
-    func: 'KEXEC_KERNEL_CHECK',
-    steps: [
-      { func: 'FILE_CHECK', mask: 'MAY_READ', what: 'opened by kexec' },
-      { func: 'KEXEC_KERNEL_CHECK', mask: 'MAY_READ', what: 'loaded by kexec_file_load as the kernel' },
-    ],
-  },
-  'kexec-initramfs': {
-    func: 'KEXEC_INITRAMFS_CHECK',
-    steps: [
-      { func: 'FILE_CHECK', mask: 'MAY_READ', what: 'opened by kexec' },
-      { func: 'KEXEC_INITRAMFS_CHECK', mask: 'MAY_READ', what: 'loaded by kexec_file_load as the initramfs' },
-    ],
-  },
-  policy: {
-    func: 'POLICY_CHECK',
-    steps: [
-      { func: 'FILE_CHECK', mask: 'MAY_READ', what: 'opened by the kernel' },
-      { func: 'POLICY_CHECK', mask: 'MAY_READ', what: 'loaded as the IMA policy' },
-    ],
-  },
-};
+export { HOOK_NAMES, HOOKS } from './hooks.js';
+export type { HookName, HookStep } from './hooks.js';
 
 /** What the kernel sees of the file and its filesystem. */
 export interface VerdictFile extends MatchFile {
@@ -775,7 +710,8 @@ function verifyWith(
     return out(
       false,
       'invalid-signature',
-      `keyid ${keyid} is not in the ${keyring} keyring (dmesg: Request for unknown key 'id:${keyid}')`,
+      `keyid ${keyid} is not in the ${keyring} keyring ` +
+        `(dmesg: Request for unknown key 'id:${keyid}' in '${keyring}' keyring. err -11)`,
       fixes.addKey(keyring, keyid, false),
       check.membershipCertain,
     );
