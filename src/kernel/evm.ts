@@ -50,7 +50,7 @@ export function parseEvmFlags(text: string, how = '/sys/kernel/security/evm'): E
 
 /** For people: "no key loaded", "HMAC key loaded", ... */
 export function describeEvm(s: EvmState): string {
-  if (s.keyLoaded === undefined) return `unknown (${s.how})`;
+  if (s.keyLoaded === undefined) return `unknown (${s.how}), taken as no key loaded`;
   if (!s.keyLoaded) return 'no key loaded (security.evm is ignored)';
   const keys = [s.hmacKey ? 'HMAC' : '', s.x509Key ? 'X.509' : ''].filter(Boolean).join(' and ');
   return `${keys} key loaded${s.allowMetadataWrites ? ', metadata writes allowed' : ''}`;

@@ -161,7 +161,8 @@ export function predictVerdict(input: VerdictInput): Verdict {
   if (input.xattrName && input.xattrName !== 'security.ima')
     notes.push(`${input.xattrName} was read in place of security.ima (--xattr): the kernel reads security.ima`);
   const reenabled = input.rules.some((r) => r.action === 'appraise' && r.func && REENABLING_FUNCS.has(r.func));
-  const mainStep = hook.steps[hook.steps.length - 1]!;
+  // The step of the access itself (BPRM_CHECK for exec), as against the open on the way to it.
+  const mainStep = hook.steps.find((s) => s.func === hook.func)!;
   if (input.mode === 'off' && !reenabled) {
     return {
       path: input.path,
@@ -201,7 +202,8 @@ export function predictVerdict(input: VerdictInput): Verdict {
   const base = { path: input.path, hook: input.hook, certain, notes };
   if (failing) {
     const a = failing.appraisal!;
-    const where = hook.steps.length > 1 ? ` (when ${failing.step.what}, ${failing.step.func})` : '';
+    // The access itself goes without saying; a step on the way to it (an open) is named.
+    const where = failing.step !== mainStep ? ` (when ${failing.step.what}, ${failing.step.func})` : '';
     if (enforcing)
       return {
         ...base,
@@ -240,7 +242,7 @@ export function predictVerdict(input: VerdictInput): Verdict {
       func: appraised.step.func,
     };
   }
-  const main = results[results.length - 1]!;
+  const main = results.find((r) => r.step === mainStep)!;
   const explanation = main.rule
     ? `${ruleLocation(main.rule)} exempts it (dont_appraise)`
     : `no appraise rule matches ${main.step.func} with ${main.step.mask}` +
@@ -611,7 +613,8 @@ function xattrVerify(
       // KEXEC_KERNEL_CHECK tries the .platform keyring (the UEFI db) after any failure with the IMA keyring.
       const second = verifyWith(platform, value, input, fixes);
       if (second.pass) return { ...second, notes: [...notes, ...second.notes] };
-      return { ...first, notes: [...notes, ...first.notes, `.platform keyring: ${second.explanation}`] };
+      const tried = platform.keyringState === 'present' ? [`.platform keyring: ${second.explanation}`] : [];
+      return { ...first, notes: [...notes, ...first.notes, ...tried] };
     }
     case 'verity-signature': {
       if (sigRequired && !verity)

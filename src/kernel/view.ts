@@ -152,8 +152,6 @@ export function gatherKernelView(sources: KernelViewSources = {}): KernelView {
             ? '/sys/kernel/security/evm is not there'
             : `/sys/kernel/security/evm cannot be read (${evmRead.error})`,
         );
-  if (evm.keyLoaded === undefined)
-    notes.push(`EVM state unknown (${evm.how}): with an EVM key loaded, security.evm is checked too`);
   return { profile, release, cmdline, secureBoot, appraise, ima, policy, keyring, platformKeyring, evm, notes };
 }
 

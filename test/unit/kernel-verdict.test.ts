@@ -434,7 +434,19 @@ const rows: Row[] = [
       verdict: 'denied',
       cause: 'IMA-signature-required',
       func: 'BPRM_CHECK',
-      explanation: /\(when executed, BPRM_CHECK\)$/,
+      explanation: /needs a signature \(appraise_type=imasig\)$/,
+    },
+  },
+  {
+    name: 'exec: a CREDS_CHECK rule decides the step with the new credentials, which is named',
+    policy: 'appraise func=CREDS_CHECK appraise_type=imasig\n',
+    ima: hashed(),
+    over: { hook: 'exec' },
+    want: {
+      verdict: 'denied',
+      cause: 'IMA-signature-required',
+      func: 'CREDS_CHECK',
+      explanation: /\(when executed, with the new credentials, CREDS_CHECK\)$/,
     },
   },
   {
