@@ -146,7 +146,7 @@ export interface ParseOptions {
   readonly readBack?: boolean;
 }
 
-/** What ima_validate_rule allows per hook, as the flags the kernel tracks (IMA_FUNC, IMA_MASK...). */
+/** The flags the kernel tracks per rule (IMA_FUNC, IMA_MASK...), and below which ima_validate_rule allows per hook. */
 type Flag =
   | 'func'
   | 'mask'
@@ -205,9 +205,9 @@ const ALLOWED_FLAGS: ReadonlyMap<PolicyFunc | 'NONE', ReadonlySet<Flag>> = (() =
   return m;
 })();
 
-/** The token that set each flag, for errors found only once the whole rule is read. */
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+/** A rule being read, with the token that set each flag, for errors found only once the whole rule is read. */
 interface Draft {
   rule: Partial<Mutable<Omit<PolicyRule, 'lsm' | 'text' | 'source' | 'line'>>>;
   lsm: LsmCondition[];
