@@ -142,6 +142,12 @@ export function gatherKernelView(sources: KernelViewSources = {}): KernelView {
 
   const procKeys = (): string | undefined => textOf(readText(at('/proc/keys')));
   const keyring = keyringView(imaKeyringName(profile), { procKeys, keyctl });
+  // The other spelling present instead: a kernel built otherwise than the profile says (TRUSTED_KEYRING).
+  const otherName = profile.trustedKeyring ? '_ima' : '.ima';
+  if (keyring.state === 'absent' && keyringView(otherName, { procKeys }).state === 'present')
+    notes.push(
+      `there is a ${otherName} keyring but no ${keyring.name}: ${profile.name} looks signers up in ${keyring.name}`,
+    );
   const platformKeyring = keyringView('.platform', { procKeys, keyctl });
   const evmRead = readText(at('/sys/kernel/security/evm'));
   const evm =

@@ -185,6 +185,15 @@ describe('keyring, EVM, release', () => {
     assert.equal(v.evm.x509Key, true);
     assert.ok(v.notes.some((n) => /the running kernel is 6\.12\.0/.test(n)));
   });
+  test('a .ima keyring where _ima is expected: said', () => {
+    const keys = '31acfdd4 I--Q---     1 perm 3f010000     0     0 keyring   .ima: 1\n';
+    const v = gatherKernelView(machine({ ...BASE, '/m/proc/keys': keys }));
+    assert.equal(v.keyring.state, 'absent');
+    assert.ok(
+      v.notes.some((n) => /there is a \.ima keyring but no _ima/.test(n)),
+      v.notes.join('\n'),
+    );
+  });
   test('EVM unreadable (not root): unknown, and why', () => {
     const v = gatherKernelView(machine({ ...BASE, '/m/sys/kernel/security/evm': 'ERRNO:EACCES' }));
     assert.equal(v.evm.keyLoaded, undefined);
