@@ -185,3 +185,48 @@ export type { KexecOptions, KexecResult, StagedFile } from './ops/kexec.js';
 // given as arguments keep their raw bytes with rawArguments (see carriers/fs-path.ts).
 export { abortWrites, removeTemporariesSync } from './carriers/atomic-write.js';
 export { rawArguments } from './carriers/fs-path.js';
+
+// The kernel's view and its appraisal verdicts (doctor)
+export { doctorFile, doctorFiles } from './ops/doctor.js';
+export type { DoctorOptions, DoctorResult, DoctorVerdict, DoctorError } from './ops/doctor.js';
+export { gatherKernelView, DEFAULT_POLICY_FILE } from './kernel/view.js';
+export type { KernelView, KernelViewSources, PolicyInForce, PolicySource, TextRead } from './kernel/view.js';
+export { predictVerdict, HOOKS, HOOK_NAMES } from './kernel/verdict.js';
+export type {
+  Verdict,
+  VerdictInput,
+  VerdictName,
+  VerdictFile,
+  HookName,
+  HookStep,
+  ImaFact,
+  EvmFact,
+  KeyCheck,
+  DigestFact,
+} from './kernel/verdict.js';
+export {
+  parsePolicy,
+  parsePolicyLine,
+  formatRule,
+  PolicyError,
+  POLICY_ACTIONS,
+  POLICY_FUNCS,
+  signatureRequired,
+  verityRequired,
+  ruleLocation,
+} from './kernel/policy.js';
+export type { PolicyRule, PolicyAction, PolicyFunc, ParseOptions, IdCondition, LsmCondition } from './kernel/policy.js';
+export { builtinPolicy, bootPolicyRules, BUILTIN_POLICY_NAMES } from './kernel/builtin-policy.js';
+export type { BuiltinPolicyName, BootPolicies } from './kernel/builtin-policy.js';
+export { ruleMatches, decidingRule } from './kernel/match.js';
+export type { MatchFile, MatchRequest, Subject } from './kernel/match.js';
+export { parseProcKeys, keyringView, asymmetricKey, keyForKeyid } from './kernel/keyring.js';
+export type { ProcKey, KernelKey, KeyringView, KeyringSources, KeyctlRunner } from './kernel/keyring.js';
+export { parseEvmFlags, describeEvm, EVM_FLAGS } from './kernel/evm.js';
+export type { EvmState } from './kernel/evm.js';
+export { parseCmdline, splitKernelParameters } from './kernel/cmdline.js';
+export type { KernelCmdline, AppraiseMode } from './kernel/cmdline.js';
+export { kernelValue } from './kernel/ima-xattr.js';
+export type { KernelValue } from './kernel/ima-xattr.js';
+export { DEBIAN_6_1, imaKeyringName } from './kernel/profile.js';
+export type { KernelProfile } from './kernel/profile.js';

@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { clearCommand } from './clear.js';
+import { doctorCommand } from './doctor.js';
 import { exportCommand } from './export.js';
 import { hashCommand } from './hash.js';
 import { importCommand } from './import.js';
@@ -27,4 +28,5 @@ export const commands: CommandModule<any, any>[] = [
   hashCommand,
   inspectCommand,
   keyidCommand,
+  doctorCommand,
 ];

@@ -1,0 +1,31 @@
+import type { Argv, CommandModule } from 'yargs';
+import { HOOK_NAMES, HookName } from '../../kernel/hooks.js';
+import { GlobalArgs, repeatable } from '../common.js';
+import type { DoctorArgs } from '../doctor-output.js';
+
+export const doctorCommand: CommandModule<GlobalArgs, DoctorArgs> = {
+  command: 'doctor [paths..]',
+  describe: "Predict the kernel's IMA appraisal verdict for each file, say why, and how to fix it",
+  builder: (y: Argv<GlobalArgs>) =>
+    y
+      .positional('paths', { type: 'string', array: true, describe: 'Files to examine (symbolic links followed)' })
+      .option('hook', {
+        choices: HOOK_NAMES,
+        default: 'read' as HookName,
+        describe: 'The access to predict: read (FILE_CHECK), exec (BPRM_CHECK), mmap, module, firmware, kexec, ...',
+      })
+      .option('policy', { type: 'string', describe: 'The IMA policy in force (the kernel cannot show it back)' })
+      .option('cert', { alias: 'c', ...repeatable, describe: "Certificates of the keys in the kernel's _ima keyring" })
+      .option('appraise', {
+        choices: ['enforce', 'fix', 'log', 'off'] as const,
+        describe: 'Predict for this ima_appraise mode instead of the kernel command line one',
+      })
+      .option('kernel-root', {
+        type: 'string',
+        describe: 'Read proc/, sys/ and etc/ under this folder instead of / (keyctl is then not used)',
+      }) as unknown as Argv<DoctorArgs>,
+  handler: async (a) => {
+    const { runDoctor } = await import('../doctor-output.js');
+    await runDoctor(a);
+  },
+};
