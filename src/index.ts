@@ -229,4 +229,5 @@ export type { KernelCmdline, AppraiseMode } from './kernel/cmdline.js';
 export { kernelValue } from './kernel/ima-xattr.js';
 export type { KernelValue } from './kernel/ima-xattr.js';
 export { DEBIAN_6_1, imaKeyringName } from './kernel/profile.js';
+export { keyctlVerifier } from './kernel/key-verify.js';
 export type { KernelProfile } from './kernel/profile.js';

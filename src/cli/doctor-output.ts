@@ -5,19 +5,22 @@
  * `fix:` and `note:` lines, or one JSON record per file and the summary.
  */
 import { existsSync } from 'node:fs';
-import { Certificate, loadCertificates } from '../crypto/certificate.js';
-import { ConfigError } from '../errors.js';
-import { describeEvm } from '../kernel/evm.js';
-import type { HookName } from '../kernel/hooks.js';
-import { keyctlVerifier } from '../kernel/key-verify.js';
-import { KeyringView } from '../kernel/keyring.js';
-import { PolicyError, ruleLocation } from '../kernel/policy.js';
-import { gatherKernelView, KernelView } from '../kernel/view.js';
-import { DoctorResult, doctorFiles } from '../ops/doctor.js';
-import { checkXattrName, GlobalArgs, outputOptions, requirePaths, warner } from './common.js';
+import {
+  ConfigError,
+  describeEvm,
+  doctorFiles,
+  gatherKernelView,
+  keyctlVerifier,
+  loadCertificates,
+  PolicyError,
+  ruleLocation,
+} from '../index.js';
+import type { Certificate, DoctorResult, HookName, KernelView, KeyringView } from '../index.js';
+import { checkSuffix, GlobalArgs, outputOptions, requirePaths, warner, XattrArgs } from './common.js';
 import { printable, Reporter, writeErr, writeOut } from './output.js';
 
-export interface DoctorArgs extends GlobalArgs {
+export interface DoctorArgs extends GlobalArgs, XattrArgs {
+  suffix: string;
   paths: string[];
   hook: HookName;
   policy?: string;
@@ -119,7 +122,8 @@ async function certificates(a: DoctorArgs, root: string): Promise<Certificate[]>
 /** Runs doctor for the parsed command line; sets the exit code. */
 export async function runDoctor(a: DoctorArgs): Promise<void> {
   const paths = requirePaths(a.paths);
-  const xattrName = checkXattrName(a.xattr);
+  const xattrName = a.xattr;
+  const suffix = checkSuffix(a.suffix);
   const root = (a['kernel-root'] ?? '').replace(/\/+$/, '');
   if (a['kernel-root'] !== undefined && root !== '' && !existsSync(root))
     throw new ConfigError(`--kernel-root ${a['kernel-root']}: no such folder`);
@@ -140,7 +144,7 @@ export async function runDoctor(a: DoctorArgs): Promise<void> {
     view,
     certs,
     xattrName,
-    suffix: a.suffix,
+    suffix,
     keyVerifier: root === '' ? keyctlVerifier : undefined,
   });
   for await (const r of results) {
