@@ -29,8 +29,10 @@ export async function makeThrowawayIdentity(commonName = 'ima-sidecar demo'): Pr
   const cert = new pkijs.Certificate();
   cert.version = 2;
   cert.serialNumber = new asn1js.Integer({
-    valueHex: new Uint8Array(webcrypto.getRandomValues(new Uint8Array(8))).map((b, i) => (i === 0 ? b & 0x7f : b))
-      .buffer,
+    // Positive and minimally encoded: a first byte of 0x00 followed by one below 0x80 is not valid DER.
+    valueHex: new Uint8Array(webcrypto.getRandomValues(new Uint8Array(8))).map((b, i) =>
+      i === 0 ? (b & 0x7f) | 0x40 : b,
+    ).buffer,
   });
   const name = [
     new pkijs.AttributeTypeAndValue({ type: '2.5.4.3', value: new asn1js.Utf8String({ value: commonName }) }),
