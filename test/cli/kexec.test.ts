@@ -8,11 +8,13 @@ import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, fixture, run, runCli, show, tempDir } from '../helpers/cli.js';
-import { isRoot, skipOrFail } from '../helpers/skip.js';
+import { haveCommand, isRoot, skipOrFail } from '../helpers/skip.js';
 
 const KEY = fixture('keys/rsa2048.key.pem');
 const CERT = fixture('keys/rsa2048.crt.pem');
 const OTHER_CERT = fixture('keys/other-rsa2048.crt.pem');
+const OTHER_KEY = fixture('keys/other-rsa2048.key.pem');
+const CERT_DER = fixture('keys/rsa2048.crt.der');
 const SIGN = ['--key', KEY, '--cert', CERT];
 
 /** Staging folders and tmpfs mounts of ours, wherever they went. */
@@ -76,4 +78,31 @@ test('kexec without kexec-tools is one line and exit 2; --append with --reuse-cm
   assert.match(r.stderr, /^ima-sidecar: cannot run kexec \(kexec-tools\)/m);
   const both = await runCli(['kexec', '--append', 'x', '--reuse-cmdline', join(dir, 'sidecar')]);
   assert.equal(both.status, 2, show(both));
+});
+
+test("kexec --dry-run refuses an image signed with a key that is not in the kernel's _ima keyring", async (t) => {
+  if (!haveCommand('keyctl')) return skipOrFail(t, 'needs keyctl (keyutils)');
+  if (!isRoot()) return skipOrFail(t, 'needs root (security.ima on the staging tmpfs)');
+  const dir = await kernels(t);
+  // A session keyring of its own, holding an _ima keyring with the test certificate only.
+  const script = `r=$(keyctl newring _ima @s) && keyctl padd asymmetric '' "$r" < "$1" >/dev/null && exec "$@"`;
+  const inSession = (args: string[]) =>
+    run('keyctl', [
+      'session',
+      '-',
+      'sh',
+      '-c',
+      script.replace('"$1"', `"${CERT_DER}"`),
+      'sh',
+      process.execPath,
+      BIN,
+      ...args,
+    ]);
+  const mine = await inSession(['kexec', '--dry-run', join(dir, 'sidecar')]);
+  assert.equal(mine.status, 0, show(mine));
+  const other = join(dir, 'unsigned');
+  assert.equal((await runCli(['sign', '--key', OTHER_KEY, '--cert', OTHER_CERT, other])).status, 0);
+  const theirs = await inSession(['kexec', '--dry-run', other]);
+  assert.equal(theirs.status, 1, show(theirs));
+  assert.match(theirs.stderr, /unsigned: signed with keyid [0-9a-f]{8}, which is not in the kernel's IMA keyring/);
 });

@@ -7,6 +7,7 @@ import {
   DEFAULT_XATTR,
   KexecRefused,
   abortWrites,
+  gatherKernelView,
   kexecLoad,
   loadCertificates,
 } from '../../index.js';
@@ -21,6 +22,22 @@ interface Args extends GlobalArgs {
   'stage-dir'?: string;
   'dry-run'?: boolean;
   suffix: string;
+}
+
+/**
+ * The keyids the kernel can verify a kexec image with: the IMA keyring's, and the .platform keyring's
+ * (KEXEC_KERNEL_CHECK falls back to it), as doctor reads them; undefined when there is no IMA keyring to ask.
+ */
+function imaKeyids(): ReadonlySet<string> | undefined {
+  let view;
+  try {
+    view = gatherKernelView({});
+  } catch {
+    return undefined; // a policy the kernel view cannot read says nothing about the keys
+  }
+  if (view.keyring.state !== 'present') return undefined;
+  const keys = [...view.keyring.keys, ...view.platformKeyring.keys];
+  return new Set(keys.flatMap((k) => (k.keyid ? [k.keyid] : [])));
 }
 
 function describe(f: StagedFile): string {
@@ -82,6 +99,7 @@ export const kexecCommand: CommandModule<GlobalArgs, Args> = {
     const suffix = checkSuffix(a.suffix);
     const certs = await loadCertificates(a.cert, warner(a), { allowNone: true });
     if (certs.length === 0) warner(a)('no certificate: the signatures are checked by the kernel only');
+    const keyringKeyids = imaKeyids();
     const controller = new AbortController();
     let signal: NodeJS.Signals | undefined;
     const onSignal = (sig: NodeJS.Signals): void => {
@@ -96,6 +114,7 @@ export const kexecCommand: CommandModule<GlobalArgs, Args> = {
         append: a.append,
         reuseCmdline: a['reuse-cmdline'],
         certs,
+        keyringKeyids,
         stageDir: a['stage-dir'],
         dryRun: a['dry-run'],
         // The kernel appraises security.ima: that is where the staged copy carries its signature.
