@@ -118,7 +118,7 @@ describe('usage errors come before any work', () => {
       [...sign, '--include', '*.efi', vmlinuz],
       ['export', '--xattr', 'user.ima', '--one-file-system', vmlinuz],
       ['hash', '--force', vmlinuz],
-      ['verify', '--cert', CERT, '--threads', '0', '-r', boot],
+      ['verify', '--cert', CERT, '--jobs', '0', '-r', boot],
       ['migrate', '--xattr', 'user.ima', '-r', boot, join(dir, 'dest'), join(dir, 'more')],
       ['migrate', '--xattr', 'user.ima', '--no-verify', '--cert', CERT, '-r', boot, join(dir, 'dest')],
       ['modsig', 'sign', '--key', KEY, vmlinuz],
