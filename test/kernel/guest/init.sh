@@ -128,5 +128,13 @@ sed 's/^/KEYS /' /proc/keys
 sleep 1 # kauditd prints its records asynchronously
 dmesg | grep -iE 'audit|integrity|ima:|kexec|signature|pkcs|pefile|lockdown|x509' | sed 's/^/DMESG /'
 echo "IMA-TEST END"
+# Power off only once the console has sent all of that. qemu takes a byte from the UART only
+# when its stdout (a non-blocking socket) has room, so while the host reads slowly up to 4 KiB
+# wait in the tty, and poweroff would cut them off, its "reboot: Power down" (KERN_EMERG, past
+# dmesg -n 1) landing in the middle. stty setting the modes it read is TCSETSW, which waits
+# for the tty to drain but only briefly for the last FIFO-full (16 bytes) in the UART: the
+# line after END, which the host ignores, is there to take that loss.
+echo "IMA-TEST PADDING ................................"
 sync
+stty -F /dev/console "$(stty -F /dev/console -g)"
 poweroff -f
