@@ -143,6 +143,10 @@ describe('kernel acceptance (Debian kernel under qemu, IMA appraisal enforcing)'
         `the guest did not run to its end (boot "${name}", qemu exit ${r.exitCode}); serial log tail:\n${tail(r.output)}`,
       );
     }
+    if (rep.damage) {
+      const why = `the guest's report reached the host damaged (boot "${name}": ${rep.damage})`;
+      assert.fail(`${why}; serial log tail:\n${tail(r.output)}`);
+    }
     return rep;
   }
 

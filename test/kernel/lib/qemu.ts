@@ -1,6 +1,7 @@
 // Boots the guest once under qemu (software emulation) and reads its verdicts from the
 // serial console.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import type { Toolchain } from './toolchain.js';
 import { onInterrupt } from './interrupt.js';
 
@@ -104,6 +105,8 @@ export interface AuditRecord {
 export interface GuestReport {
   began: boolean;
   ended: boolean;
+  /** Why the lines between BEGIN and END are not the ones the guest wrote (digest or count differ). */
+  damage?: string;
   results: CheckResult[];
   info: Map<string, string>;
   audits: AuditRecord[];
@@ -126,10 +129,28 @@ export function parseReport(output: string): GuestReport {
     dmesg: [],
     keys: [],
   };
+  const body: string[] = [];
   for (const line of output.split('\n')) {
-    if (line === 'IMA-TEST BEGIN') rep.began = true;
-    else if (line === 'IMA-TEST END') rep.ended = true;
-    else if (line.startsWith('RESULT ')) {
+    if (rep.ended) break;
+    if (line === 'IMA-TEST BEGIN') {
+      rep.began = true;
+      continue;
+    }
+    if (line.startsWith('IMA-TEST END')) {
+      rep.ended = true;
+      // The guest's digest of the lines it wrote: output the host lost or got mixed up
+      // with console messages on the way is damage, not a verdict of the kernel.
+      const m = /^IMA-TEST END md5=([0-9a-f]{32}) lines=(\d+)$/.exec(line);
+      const md5 = createHash('md5')
+        .update(body.map((l) => `${l}\n`).join(''))
+        .digest('hex');
+      if (!m) rep.damage = `garbled end line '${line}'`;
+      else if (md5 !== m[1])
+        rep.damage = `the guest wrote ${m[2]} lines (md5 ${m[1]}), the host got ${body.length} (md5 ${md5})`;
+      continue;
+    }
+    if (rep.began) body.push(line);
+    if (line.startsWith('RESULT ')) {
       const m = /^RESULT phase=(\S+) name=(\S+) op=(\S+) verdict=(\S+) errno=(\S+) msg=(.*)$/.exec(line);
       if (m) rep.results.push({ phase: m[1], name: m[2], op: m[3], verdict: m[4], errno: m[5], msg: m[6].trim() });
     } else if (line.startsWith('INFO ')) {
