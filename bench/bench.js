@@ -55,7 +55,6 @@ import {
   readFileSync,
   readdirSync,
   rmSync,
-  statSync,
   writeFileSync,
   openSync,
   writeSync,
@@ -167,7 +166,7 @@ function describeFilesystem(workDir) {
   const type = firstLine(`findmnt -n -o FSTYPE -T '${workDir}' 2>/dev/null`) ?? firstLine(`stat -f -c %T '${workDir}'`);
   if (type !== 'ext4') return type;
   const dev = firstLine(`findmnt -n -o SOURCE -T '${workDir}' 2>/dev/null`)?.replace(/^\/dev\//, '');
-  let options = '';
+  let options;
   try {
     options = readFileSync(`/proc/fs/ext4/${dev}/options`, 'utf8');
   } catch {
