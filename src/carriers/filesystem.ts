@@ -88,7 +88,7 @@ let mountTypes: Map<string, string> | undefined;
 function mountTypesByDevice(): Map<string, string> {
   if (mountTypes) return mountTypes;
   mountTypes = new Map<string, string>();
-  let text = '';
+  let text: string;
   try {
     text = readFileSync('/proc/self/mountinfo', 'utf8');
   } catch {
