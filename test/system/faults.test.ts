@@ -133,7 +133,7 @@ async function notVerified(
     try {
       records = jsonOutput(r.stdout).records;
     } catch (e) {
-      throw new Error(`verify gave no JSON: ${(e as Error).message}\n${show(r)}`);
+      throw new Error(`verify gave no JSON: ${(e as Error).message}\n${show(r)}`, { cause: e });
     }
     assert.equal(records.length, paths.slice(i, i + 500).length, show(r));
     bad.push(...records.filter((x) => x.status !== 'ok'));
