@@ -407,7 +407,8 @@ function benchSign(o, c) {
     },
   ].map((s) => ({ ...s, run: (dir) => measure(`${s.cmd.replaceAll('DIR', q(dir))} >/dev/null 2>&1`) }));
   const res = sideBySide(sides, o.treeRuns, {
-    // A name per round: freshCopy removes what has the name, and a removal before the next runs is what must not happen (see settle).
+    // A name per round: freshCopy removes what has the name, and a removal before the next runs is
+    // what must not happen (see settle).
     prepare: (side, i) => freshCopy(c.tree, `sign-${side.name}-${i}`),
     check: (side, dir) => {
       const n = listFiles(dir, (f) => f.endsWith('.sig')).length;
@@ -560,7 +561,10 @@ function benchStatus(o, c) {
 
 // ---------------------------------------------------------------- the table
 
-/** The row of a comparison's Node floor side (bench/*-floor.js), reported against the side `against`; `ratio(x)` words against's time / the floor's. */
+/**
+ * The row of a comparison's Node floor side (bench/*-floor.js), reported
+ * against the side `against`; `ratio(x)` words against's time / the floor's.
+ */
 function floorRow(r, script, against, ratio) {
   const med = (side) => median(r.res[side].ms);
   return {

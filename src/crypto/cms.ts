@@ -63,7 +63,10 @@ const DIGESTS: readonly { oid: string; name: string; kernel?: string }[] = [
 
 export type CmsKeyType = 'rsa' | 'ecdsa';
 
-/** Signature algorithm OIDs: what key they need, the hash they name (when they do), and whether the kernel's parser takes them. */
+/**
+ * Signature algorithm OIDs: what key they need, the hash they name (when they
+ * do), and whether the kernel's parser takes them.
+ */
 const SIGNATURE_ALGORITHMS: readonly { oid: string; name: string; key: CmsKeyType; hash?: string; kernel?: string }[] =
   [
     { oid: OID_RSA_ENCRYPTION, name: 'rsaEncryption', key: 'rsa' },
@@ -388,7 +391,10 @@ export function describeSid(sid: SignerIdentifier): string {
     : `issuer "${sid.issuer}" serial ${sid.serial.toString('hex').toUpperCase()}`;
 }
 
-/** Whether the certificate is the one the signer identifier names (the kernel's match: raw issuer bytes and serial, or the SKID). */
+/**
+ * Whether the certificate is the one the signer identifier names (the kernel's
+ * match: raw issuer bytes and serial, or the SKID).
+ */
 export async function certMatchesSid(cert: Certificate, sid: SignerIdentifier): Promise<boolean> {
   if (sid.kind === 'skid') return cert.skid !== undefined && cert.skid.equals(sid.skid);
   return cert.issuerDer.equals(sid.issuerDer) && cert.serialBytes.equals(sid.serial);

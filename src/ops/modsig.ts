@@ -307,7 +307,10 @@ function describeLoaded(l: LoadedAppended): AppendedDetails {
 
 const NO_SIGNATURE = 'no appended signature (the file does not end with "~Module signature appended~" and a newline)';
 
-/** Decodes the appended signature: valid (the kernel's structural rules hold), invalid (with what is wrong), or unsigned. */
+/**
+ * Decodes the appended signature: valid (the kernel's structural rules hold),
+ * invalid (with what is wrong), or unsigned.
+ */
 export async function inspectModsig(path: string): Promise<ModsigInspectResult> {
   return withTarget<ModsigInspectStatus, ModsigInspectDetails>(path, 'failed', async (t) => {
     const loaded = await loadAppended(t.handle, t.stat.size);
