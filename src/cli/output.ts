@@ -268,7 +268,8 @@ export class Reporter {
       const breakdown = more.length ? `; ${more.map(([k, v]) => `${v} ${k}`).join(', ')}` : '';
       write(
         process.stderr,
-        `${s.total} file${s.total === 1 ? '' : 's'}: ${parts.join(', ') || 'nothing to do'}${breakdown} (${secs.toFixed(2)} s)` +
+        `${s.total} file${s.total === 1 ? '' : 's'}: ${parts.join(', ') || 'nothing to do'}` +
+          `${breakdown} (${secs.toFixed(2)} s)` +
           `${interrupted ? `; stopped by ${interrupted}` : ''}\n`,
       );
     }

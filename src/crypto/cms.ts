@@ -432,11 +432,17 @@ export function buildRefusal(cert: Certificate, hashAlgo: HashAlgo, signerId: Si
       '(RSA or ECDSA P-192/P-256/P-384/P-521)'
     );
   if (!digestOidOf(hashAlgo))
-    return `hash algorithm ${hashAlgo.name} cannot be used in a PKCS#7 appended signature (one of ${CMS_SIGNING_ALGOS.join(', ')})`;
+    return (
+      `hash algorithm ${hashAlgo.name} cannot be used in a PKCS#7 appended signature ` +
+      `(one of ${CMS_SIGNING_ALGOS.join(', ')})`
+    );
   if (keyType === 'ecdsa' && !ecdsaOidOf(hashAlgo))
     return `ECDSA with ${hashAlgo.name} has no signature algorithm identifier`;
   if (signerId === 'skid' && !cert.skid)
-    return `${cert.source}: the certificate has no subjectKeyIdentifier, which --signer-id skid needs (as sign-file -k does)`;
+    return (
+      `${cert.source}: the certificate has no subjectKeyIdentifier, ` +
+      'which --signer-id skid needs (as sign-file -k does)'
+    );
   return undefined;
 }
 

@@ -251,7 +251,9 @@ export async function migrateFile(
             ...base,
             status: 'conflict',
             failed: true,
-            reason: `destination sidecar ${strayPath} ${why}${unusable === undefined ? '; use --force to replace it' : ''}`,
+            reason:
+              `destination sidecar ${strayPath} ${why}` +
+              `${unusable === undefined ? '; use --force to replace it' : ''}`,
             details,
           };
         }
