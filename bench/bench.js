@@ -55,7 +55,6 @@ import {
   readFileSync,
   readdirSync,
   rmSync,
-  statSync,
   writeFileSync,
   openSync,
   writeSync,
@@ -167,7 +166,7 @@ function describeFilesystem(workDir) {
   const type = firstLine(`findmnt -n -o FSTYPE -T '${workDir}' 2>/dev/null`) ?? firstLine(`stat -f -c %T '${workDir}'`);
   if (type !== 'ext4') return type;
   const dev = firstLine(`findmnt -n -o SOURCE -T '${workDir}' 2>/dev/null`)?.replace(/^\/dev\//, '');
-  let options = '';
+  let options;
   try {
     options = readFileSync(`/proc/fs/ext4/${dev}/options`, 'utf8');
   } catch {
@@ -286,7 +285,8 @@ function sideBySide(sides, runs, { prepare, check, cleanup } = {}) {
       results[side.name].ms.push(m.ms);
       results[side.name].rssKiB.push(m.rssKiB);
       log(
-        `  ${side.name.padEnd(12)} run ${i + 1}/${runs}: ${fmtMs(m.ms)}${Number.isFinite(m.rssKiB) ? `, peak RSS ${fmtKiB(m.rssKiB)}` : ''}`,
+        `  ${side.name.padEnd(12)} run ${i + 1}/${runs}: ${fmtMs(m.ms)}` +
+          `${Number.isFinite(m.rssKiB) ? `, peak RSS ${fmtKiB(m.rssKiB)}` : ''}`,
       );
     }
     for (const dir of dirs.values()) if (dir) made.push(dir);
@@ -408,7 +408,8 @@ function benchSign(o, c) {
     },
   ].map((s) => ({ ...s, run: (dir) => measure(`${s.cmd.replaceAll('DIR', q(dir))} >/dev/null 2>&1`) }));
   const res = sideBySide(sides, o.treeRuns, {
-    // A name per round: freshCopy removes what has the name, and a removal before the next runs is what must not happen (see settle).
+    // A name per round: freshCopy removes what has the name, and a removal before the next runs is
+    // what must not happen (see settle).
     prepare: (side, i) => freshCopy(c.tree, `sign-${side.name}-${i}`),
     check: (side, dir) => {
       const n = listFiles(dir, (f) => f.endsWith('.sig')).length;
@@ -444,7 +445,9 @@ function benchImport(o, c) {
     { name: 'ima-sidecar', cmd: ours(`import -r ${state.oursXattr}DIR`) },
     {
       name: 'evmctl',
-      cmd: `find DIR -type f -name '*.sig' -printf '%p\\0%p\\0' | sed -z 'n;s/\\.sig$//' | xargs -0 -n2 -P$(nproc) evmctl ima_setxattr ${state.evmUser}--sigfile`,
+      cmd:
+        "find DIR -type f -name '*.sig' -printf '%p\\0%p\\0' | sed -z 'n;s/\\.sig$//' | " +
+        `xargs -0 -n2 -P$(nproc) evmctl ima_setxattr ${state.evmUser}--sigfile`,
     },
     { name: 'shell', cmd: dumpCmd },
     // Not a competitor: the least a Node process can do (bench/import-floor.js), to show how much of the gap is Node's.
@@ -478,7 +481,9 @@ function benchVerify(o, c) {
     { name: 'ima-sidecar', cmd: ours(`verify -r --from xattr ${state.oursXattr}-c ${q(CERT_DER)} DIR`) },
     {
       name: 'evmctl',
-      cmd: `find DIR -type f ! -name '*.sig' -print0 | xargs -0 -n50 -P$(nproc) evmctl ima_verify ${state.evmUser}-k ${q(CERT_DER)}`,
+      cmd:
+        "find DIR -type f ! -name '*.sig' -print0 | " +
+        `xargs -0 -n50 -P$(nproc) evmctl ima_verify ${state.evmUser}-k ${q(CERT_DER)}`,
     },
     // Not a competitor: the least a Node process can do (bench/verify-floor.js), to show how much of the gap is Node's.
     { name: 'node floor', cmd: `node ${q(join(ROOT, 'bench', 'verify-floor.js'))} ${q(CERT_DER)} DIR ${state.attr}` },
@@ -530,7 +535,8 @@ function benchStartup(o, c) {
   for (const s of sides) res[s.name].rssKiB.push(measure('', { direct: s.argv }).rssKiB);
   for (const s of sides)
     log(
-      `  ${s.name.padEnd(12)} median of ${o.startRuns}: ${fmtMs(median(res[s.name].ms))} (min ${fmtMs(Math.min(...res[s.name].ms))})`,
+      `  ${s.name.padEnd(12)} median of ${o.startRuns}: ${fmtMs(median(res[s.name].ms))} ` +
+        `(min ${fmtMs(Math.min(...res[s.name].ms))})`,
     );
   return {
     id: 'startup',
@@ -561,7 +567,10 @@ function benchStatus(o, c) {
 
 // ---------------------------------------------------------------- the table
 
-/** The row of a comparison's Node floor side (bench/*-floor.js), reported against the side `against`; `ratio(x)` words against's time / the floor's. */
+/**
+ * The row of a comparison's Node floor side (bench/*-floor.js), reported
+ * against the side `against`; `ratio(x)` words against's time / the floor's.
+ */
 function floorRow(r, script, against, ratio) {
   const med = (side) => median(r.res[side].ms);
   return {
@@ -586,7 +595,9 @@ function rows(results) {
         out.push({
           what: r.title,
           ours: fmtMs(med(r, m)),
-          other: `${other === 'shell' ? 'dump + setfattr --restore' : 'evmctl, xargs -P$(nproc)'}: ${fmtMs(med(r, other))}`,
+          other:
+            `${other === 'shell' ? 'dump + setfattr --restore' : 'evmctl, xargs -P$(nproc)'}: ` +
+            `${fmtMs(med(r, other))}`,
           ratio: `${fmtRatio(ratio)} faster`,
           goal: other === 'shell' ? 'at least 4x faster' : 'at least 5x faster',
           met: ratio >= (other === 'shell' ? 4 : 5),
@@ -692,7 +703,8 @@ function spreadNote(results) {
     for (const s of r.sides) {
       const xs = r.res[s.name].ms;
       lines.push(
-        `${r.id}/${s.name}: ${xs.length} runs, median ${fmtMs(median(xs))}, min ${fmtMs(Math.min(...xs))}, max ${fmtMs(Math.max(...xs))} (spread ${(100 * spread(xs)).toFixed(0)}%)`,
+        `${r.id}/${s.name}: ${xs.length} runs, median ${fmtMs(median(xs))}, ` +
+          `min ${fmtMs(Math.min(...xs))}, max ${fmtMs(Math.max(...xs))} (spread ${(100 * spread(xs)).toFixed(0)}%)`,
       );
     }
   }
@@ -725,15 +737,21 @@ async function main() {
     const mach = machine(state.work);
     const loadBefore = loadavg();
     log(
-      `bench: ${mach.cpu}, ${mach.cores} cores, Linux ${mach.kernel}, Node ${mach.node} (OpenSSL ${mach.nodeOpenssl}), ${mach.evmctl}; corpora in ${state.work} (${mach.filesystem}); xattr ${state.attr}; load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')}`,
+      `bench: ${mach.cpu}, ${mach.cores} cores, Linux ${mach.kernel}, ` +
+        `Node ${mach.node} (OpenSSL ${mach.nodeOpenssl}), ${mach.evmctl}; ` +
+        `corpora in ${state.work} (${mach.filesystem}); xattr ${state.attr}; ` +
+        `load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')}`,
     );
     if (mach.filesystem === 'ext4 without a journal' && o.only.includes('sign'))
       log(
-        'bench: note: the corpora are on ext4 without a journal, where creating files within 6 minutes of deleting thousands costs up to 3x the system time (see describeFilesystem); sign -r is only comparable on a disk left alone that long',
+        'bench: note: the corpora are on ext4 without a journal, ' +
+          'where creating files within 6 minutes of deleting thousands costs up to 3x the system time ' +
+          '(see describeFilesystem); sign -r is only comparable on a disk left alone that long',
       );
     if (loadBefore[0] > mach.cores / 2)
       log(
-        `bench: warning: the load average (${loadBefore[0].toFixed(2)}) is high for ${mach.cores} cores; the numbers will be noisy`,
+        `bench: warning: the load average (${loadBefore[0].toFixed(2)}) is high for ${mach.cores} cores; ` +
+          'the numbers will be noisy',
       );
 
     // Corpora.
@@ -806,17 +824,22 @@ async function main() {
     const machineLines = [
       `- CPU: ${mach.cpu}, ${mach.cores} cores (nproc ${mach.nproc}), ${mach.memory}`,
       `- Linux ${mach.kernel}; corpora on ${mach.filesystem}; xattr ${state.attr}`,
-      `- Node ${mach.node} with OpenSSL ${mach.nodeOpenssl}; ${mach.evmctl} with ${mach.evmctlLibcrypto} (${mach.systemOpenssl})`,
-      `- ima-sidecar ${mach.commit}${mach.dirty ? ' with uncommitted changes' : ''}, running the bundle (dist/src/cli/bundle.cjs); ${mach.date}`,
-      `- load average before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' ')}`,
-      `- repetitions: ${o.treeRuns} per tree and hash comparison, ${o.startRuns} start-ups, ${o.statusRuns} per status size${o.quick ? ' (--quick)' : ''}; medians`,
+      `- Node ${mach.node} with OpenSSL ${mach.nodeOpenssl}; ` +
+        `${mach.evmctl} with ${mach.evmctlLibcrypto} (${mach.systemOpenssl})`,
+      `- ima-sidecar ${mach.commit}${mach.dirty ? ' with uncommitted changes' : ''}, ` +
+        `running the bundle (dist/src/cli/bundle.cjs); ${mach.date}`,
+      `- load average before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, ` +
+        `after ${loadAfter.map((x) => x.toFixed(2)).join(' ')}`,
+      `- repetitions: ${o.treeRuns} per tree and hash comparison, ${o.startRuns} start-ups, ` +
+        `${o.statusRuns} per status size${o.quick ? ' (--quick)' : ''}; medians`,
     ].join('\n');
     process.stdout.write(`\n${tbl}\n\n${machineLines}\n\n${spreadNote(results)}\n`);
     if (o.write) {
       const md = [
         '# Benchmark results',
         '',
-        `Made by \`npm run bench -- --write${o.quick ? ' --quick' : ''}\` (bench/bench.js). Medians; ratios of medians measured side by side in the same run.`,
+        `Made by \`npm run bench -- --write${o.quick ? ' --quick' : ''}\` (bench/bench.js). ` +
+          'Medians; ratios of medians measured side by side in the same run.',
         '',
         tbl,
         '',

@@ -106,7 +106,9 @@ async function main() {
       const growth = m.after - m.before;
       rows.push({ ...m, growth });
       console.log(
-        `${mode.padEnd(18)} ${m.before.toFixed(1).padStart(7)} MiB ${m.after.toFixed(1).padStart(7)} MiB ${growth.toFixed(1).padStart(7)} MiB ${((growth * (1 << 20)) / calls).toFixed(0).padStart(6)} B ${(m.ms / 1000).toFixed(2).padStart(6)} s`,
+        `${mode.padEnd(18)} ${m.before.toFixed(1).padStart(7)} MiB ${m.after.toFixed(1).padStart(7)} MiB ` +
+          `${growth.toFixed(1).padStart(7)} MiB ${((growth * (1 << 20)) / calls).toFixed(0).padStart(6)} B ` +
+          `${(m.ms / 1000).toFixed(2).padStart(6)} s`,
       );
     }
     const leaks = rows.filter((r) => (r.growth * (1 << 20)) / calls > 64).map((r) => r.mode);

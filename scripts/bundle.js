@@ -47,7 +47,8 @@ const lazyStringWidth = {
     });
     b.onLoad({ filter: /.*/, namespace: 'lazy-string-width' }, (args) => ({
       contents:
-        'let real; export default function stringWidth(s, o) { real ??= require("string-width").default; return real(s, o); }',
+        'let real; export default function stringWidth(s, o) { ' +
+        'real ??= require("string-width").default; return real(s, o); }',
       resolveDir: args.pluginData.resolveDir,
       pluginData: { realStringWidth: true },
       loader: 'js',
@@ -74,7 +75,10 @@ await build({
   // node_modules, so it behaves as it does unbundled (and never reads the
   // package.json of the directory the command runs in).
   banner: {
-    js: "const __yargsMetaUrl = require('node:url').pathToFileURL(require('node:path').join(__dirname, '../../../node_modules/yargs/lib/platform-shims/esm.mjs')).href;",
+    js:
+      "const __yargsMetaUrl = require('node:url').pathToFileURL(" +
+      "require('node:path').join(__dirname, '../../../node_modules/yargs/lib/platform-shims/esm.mjs')" +
+      ').href;',
   },
   define: { 'import.meta.url': '__yargsMetaUrl' },
   legalComments: 'inline',

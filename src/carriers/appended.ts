@@ -67,7 +67,8 @@ export async function readAppendedSignature(handle: PositionalReader, size: numb
   if (!endsWithMagic(tail)) return undefined;
   if (tailLength < MODSIG_TRAILER_SIZE) {
     throw new FormatError(
-      `truncated: the file is ${size} bytes, too short for the ${MODSIG_TRAILER_SIZE}-byte trailer plus a signature and a payload`,
+      `truncated: the file is ${size} bytes, too short for the ${MODSIG_TRAILER_SIZE}-byte trailer ` +
+        'plus a signature and a payload',
     );
   }
   const layout = parseTrailer(tail, size);

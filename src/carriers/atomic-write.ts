@@ -41,7 +41,10 @@ const inFlight = new Map<string, string | Buffer>();
 
 const NAME_MAX = 255;
 
-/** Temporary names differ by a counter from a random start (O_EXCL catches the rest): one random draw per process, not per file. */
+/**
+ * Temporary names differ by a counter from a random start (O_EXCL catches the
+ * rest): one random draw per process, not per file.
+ */
 let temporaryCounter = randomBytes(4).readUInt32BE(0);
 
 export function temporaryPathFor(path: string): string {
@@ -50,7 +53,8 @@ export function temporaryPathFor(path: string): string {
   const name = basename(path);
   // Three bytes of UTF-8 at most per UTF-16 unit (an escaped raw byte is one): most names fit without counting.
   if (1 + name.length * 3 + tail.length <= NAME_MAX) return join(dirname(path), `.${name}${tail}`);
-  // A long name (a 240-byte file name still has room for `.sig`) must not make the temporary's name too long: shorten its copy of the name.
+  // A long name (a 240-byte file name still has room for `.sig`) must not make the temporary's name
+  // too long: shorten its copy of the name.
   let chars = Array.from(name);
   while (chars.length > 1 && encodeFsName(`.${chars.join('')}${tail}`).length > NAME_MAX) chars = chars.slice(0, -1);
   return join(dirname(path), `.${chars.join('')}${tail}`);

@@ -70,7 +70,10 @@ const xattrSupport = new Map<string, Map<number, boolean>>();
 let lastName = '';
 let lastByDevice = new Map<number, boolean>();
 
-/** What is known of the namespace of `attrName`, by device. A run asks about one name thousands of times: remembered. */
+/**
+ * What is known of the namespace of `attrName`, by device. A run asks about one
+ * name thousands of times: remembered.
+ */
 function supportByDevice(attrName: string): Map<number, boolean> {
   if (attrName === lastName) return lastByDevice;
   const dot = attrName.indexOf('.');
@@ -84,11 +87,14 @@ function supportByDevice(attrName: string): Map<number, boolean> {
 
 let mountTypes: Map<string, string> | undefined;
 
-/** major:minor -> fstype from /proc/self/mountinfo: names FUSE filesystems (fuse.fusefat) and tells ext4 from ext2. Read once. */
+/**
+ * major:minor -> fstype from /proc/self/mountinfo: names FUSE filesystems
+ * (fuse.fusefat) and tells ext4 from ext2. Read once.
+ */
 function mountTypesByDevice(): Map<string, string> {
   if (mountTypes) return mountTypes;
   mountTypes = new Map<string, string>();
-  let text = '';
+  let text: string;
   try {
     text = readFileSync('/proc/self/mountinfo', 'utf8');
   } catch {

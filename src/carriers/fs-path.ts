@@ -207,7 +207,10 @@ export function listedAsRegularFile(p: string): boolean {
   return heldFor(p)?.regularFiles?.has(basename(p)) ?? false;
 }
 
-/** The path to hand to a system call for `p`: through the held directory when `p` is in one, and as bytes when it holds escaped bytes. */
+/**
+ * The path to hand to a system call for `p`: through the held directory when
+ * `p` is in one, and as bytes when it holds escaped bytes.
+ */
 export function fsPath(p: string): string | Buffer {
   const dir = heldFor(p);
   const q = dir ? `${dir.fdPath}/${basename(p)}` : p;
@@ -222,7 +225,10 @@ export function fsDirPath(p: string): string | Buffer {
   return hasEscapedBytes(d) ? encodeFsName(d) : d;
 }
 
-/** The raw bytes of the command line arguments (after node and the script), recovered from /proc/self/cmdline where Node's decoding lost some. */
+/**
+ * The raw bytes of the command line arguments (after node and the script),
+ * recovered from /proc/self/cmdline where Node's decoding lost some.
+ */
 export function rawArguments(decoded: readonly string[]): string[] {
   if (!decoded.some((a) => a.includes('\ufffd'))) return [...decoded];
   let raw: Buffer[];

@@ -128,7 +128,10 @@ export function openRegularFileIfPresent(path: string, what = 'file'): OpenedFil
 
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
 
-/** An open that failed: nothing there (gone since the lstat or the listing: as good as never there), a symlink, or the error. */
+/**
+ * An open that failed: nothing there (gone since the lstat or the listing: as
+ * good as never there), a symlink, or the error.
+ */
 function openFailure(path: string, what: string, e: unknown): undefined {
   const code = errnoOf(e);
   if (code === 'ENOENT') return undefined;

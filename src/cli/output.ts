@@ -241,7 +241,8 @@ export class Reporter {
     const s = this.counter.summary();
     const secs = Number(process.hrtime.bigint() - this.started) / 1e9;
     const interrupted = stop?.signal;
-    // Only orphans and skipped entries, none failed (a failed operand already said what was wrong): no file was worked on.
+    // Only orphans and skipped entries, none failed (a failed operand already said what was wrong):
+    // no file was worked on.
     const worked = s.total - (s.counts.orphan ?? 0) - (s.counts.skipped ?? 0);
     const nothing = worked === 0 && s.failed === 0 && !interrupted;
     if (this.opts.json) {
@@ -267,7 +268,8 @@ export class Reporter {
       const breakdown = more.length ? `; ${more.map(([k, v]) => `${v} ${k}`).join(', ')}` : '';
       write(
         process.stderr,
-        `${s.total} file${s.total === 1 ? '' : 's'}: ${parts.join(', ') || 'nothing to do'}${breakdown} (${secs.toFixed(2)} s)` +
+        `${s.total} file${s.total === 1 ? '' : 's'}: ${parts.join(', ') || 'nothing to do'}` +
+          `${breakdown} (${secs.toFixed(2)} s)` +
           `${interrupted ? `; stopped by ${interrupted}` : ''}\n`,
       );
     }

@@ -55,7 +55,10 @@ export function hashAlgoByName(name: string): HashAlgo | undefined {
 
 let available: Set<string> | undefined;
 
-/** Whether this Node/OpenSSL can compute the digest (the table alone cannot say: sm3 and whirlpool depend on the build). */
+/**
+ * Whether this Node/OpenSSL can compute the digest (the table alone cannot say:
+ * sm3 and whirlpool depend on the build).
+ */
 export function canCompute(algo: HashAlgo): boolean {
   if (!algo.nodeName) return false;
   available ??= new Set(getHashes().map((h) => h.toLowerCase()));

@@ -117,7 +117,8 @@ export function decodeImaValue(input: Uint8Array): Decoded {
     case XATTR_TYPE.VERITY_DIGSIG: {
       if (bytes.length <= SIGNATURE_HEADER_SIZE)
         throw new FormatError(
-          `signature value is ${bytes.length} bytes, shorter than its ${SIGNATURE_HEADER_SIZE}-byte header plus a signature`,
+          `signature value is ${bytes.length} bytes, ` +
+            `shorter than its ${SIGNATURE_HEADER_SIZE}-byte header plus a signature`,
         );
       const version = bytes[1]!;
       if (version !== 2 && version !== 3)

@@ -117,7 +117,8 @@ export function parseTrailer(trailer: Uint8Array, fileSize: number): AppendedLay
     );
   if (fileSize <= MODSIG_TRAILER_SIZE) {
     throw new FormatError(
-      `truncated: the file is ${fileSize} bytes, too short for the ${MODSIG_TRAILER_SIZE}-byte trailer plus a signature and a payload`,
+      `truncated: the file is ${fileSize} bytes, too short for the ${MODSIG_TRAILER_SIZE}-byte trailer ` +
+        'plus a signature and a payload',
     );
   }
   const info = decodeModuleSignatureInfo(t.subarray(0, MODSIG_INFO_SIZE));
@@ -125,12 +126,14 @@ export function parseTrailer(trailer: Uint8Array, fileSize: number): AppendedLay
   // The kernel's order: sig_len, then id_type, then the zero fields.
   if (info.sigLen > room) {
     throw new FormatError(
-      `bad sig_len ${info.sigLen}: only ${room} bytes precede the ${MODSIG_TRAILER_SIZE}-byte trailer (truncated file or corrupt trailer)`,
+      `bad sig_len ${info.sigLen}: only ${room} bytes precede the ${MODSIG_TRAILER_SIZE}-byte trailer ` +
+        '(truncated file or corrupt trailer)',
     );
   }
   if (info.sigLen === room) {
     throw new FormatError(
-      `bad sig_len ${info.sigLen}: it leaves an empty payload, which the kernel rejects (sig_len must be smaller than the file size minus ${MODSIG_TRAILER_SIZE})`,
+      `bad sig_len ${info.sigLen}: it leaves an empty payload, which the kernel rejects ` +
+        `(sig_len must be smaller than the file size minus ${MODSIG_TRAILER_SIZE})`,
     );
   }
   if (info.idType !== PKEY_ID_PKCS7) {
@@ -170,7 +173,8 @@ export function splitAppended(file: Uint8Array): SplitAppended | undefined {
   if (!endsWithMagic(b)) return undefined;
   if (b.length < MODSIG_TRAILER_SIZE) {
     throw new FormatError(
-      `truncated: the file is ${b.length} bytes, too short for the ${MODSIG_TRAILER_SIZE}-byte trailer plus a signature and a payload`,
+      `truncated: the file is ${b.length} bytes, too short for the ${MODSIG_TRAILER_SIZE}-byte trailer ` +
+        'plus a signature and a payload',
     );
   }
   const layout = parseTrailer(b.subarray(b.length - MODSIG_TRAILER_SIZE), b.length);

@@ -146,7 +146,12 @@ export async function parseCertificateDer(der: Buffer, source: string): Promise<
 
 /** What to say about a certificate without SKID: evmctl's keyid is used, the kernel would look for another. */
 export function noSkidWarning(c: Certificate): string {
-  return `${c.source}: certificate has no subjectKeyIdentifier; using the keyid ${c.keyid} computed from its key (as evmctl does), which the kernel cannot match: it finds this certificate only by keyid ${c.issuerKeyid} (the end of its serial number and issuer name; give --keyid ${c.issuerKeyid} to sign for the kernel)`;
+  return (
+    `${c.source}: certificate has no subjectKeyIdentifier; ` +
+    `using the keyid ${c.keyid} computed from its key (as evmctl does), which the kernel cannot match: ` +
+    `it finds this certificate only by keyid ${c.issuerKeyid} (the end of its serial number and issuer name; ` +
+    `give --keyid ${c.issuerKeyid} to sign for the kernel)`
+  );
 }
 
 const PEM_CERT =

@@ -63,7 +63,10 @@ const DIGESTS: readonly { oid: string; name: string; kernel?: string }[] = [
 
 export type CmsKeyType = 'rsa' | 'ecdsa';
 
-/** Signature algorithm OIDs: what key they need, the hash they name (when they do), and whether the kernel's parser takes them. */
+/**
+ * Signature algorithm OIDs: what key they need, the hash they name (when they
+ * do), and whether the kernel's parser takes them.
+ */
 const SIGNATURE_ALGORITHMS: readonly { oid: string; name: string; key: CmsKeyType; hash?: string; kernel?: string }[] =
   [
     { oid: OID_RSA_ENCRYPTION, name: 'rsaEncryption', key: 'rsa' },
@@ -388,7 +391,10 @@ export function describeSid(sid: SignerIdentifier): string {
     : `issuer "${sid.issuer}" serial ${sid.serial.toString('hex').toUpperCase()}`;
 }
 
-/** Whether the certificate is the one the signer identifier names (the kernel's match: raw issuer bytes and serial, or the SKID). */
+/**
+ * Whether the certificate is the one the signer identifier names (the kernel's
+ * match: raw issuer bytes and serial, or the SKID).
+ */
 export async function certMatchesSid(cert: Certificate, sid: SignerIdentifier): Promise<boolean> {
   if (sid.kind === 'skid') return cert.skid !== undefined && cert.skid.equals(sid.skid);
   return cert.issuerDer.equals(sid.issuerDer) && cert.serialBytes.equals(sid.serial);
@@ -426,11 +432,17 @@ export function buildRefusal(cert: Certificate, hashAlgo: HashAlgo, signerId: Si
       '(RSA or ECDSA P-192/P-256/P-384/P-521)'
     );
   if (!digestOidOf(hashAlgo))
-    return `hash algorithm ${hashAlgo.name} cannot be used in a PKCS#7 appended signature (one of ${CMS_SIGNING_ALGOS.join(', ')})`;
+    return (
+      `hash algorithm ${hashAlgo.name} cannot be used in a PKCS#7 appended signature ` +
+      `(one of ${CMS_SIGNING_ALGOS.join(', ')})`
+    );
   if (keyType === 'ecdsa' && !ecdsaOidOf(hashAlgo))
     return `ECDSA with ${hashAlgo.name} has no signature algorithm identifier`;
   if (signerId === 'skid' && !cert.skid)
-    return `${cert.source}: the certificate has no subjectKeyIdentifier, which --signer-id skid needs (as sign-file -k does)`;
+    return (
+      `${cert.source}: the certificate has no subjectKeyIdentifier, ` +
+      'which --signer-id skid needs (as sign-file -k does)'
+    );
   return undefined;
 }
 

@@ -53,7 +53,9 @@ export function classifyKey(key: KeyObject): { algorithm: KeyAlgorithm; bits: nu
     // 1536, 2048, 3072 or 4096 bits long, counted in whole bytes (so a 2047-bit modulus passes as 2048).
     if (!KERNEL_RSA_MODULUS_BYTES.includes(Math.ceil(bits / 8))) {
       return {
-        refused: `RSA-${bits} keys cannot be used: the kernel's RSA verifier takes only 1024, 1536, 2048, 3072 or 4096-bit keys`,
+        refused:
+          `RSA-${bits} keys cannot be used: ` +
+          "the kernel's RSA verifier takes only 1024, 1536, 2048, 3072 or 4096-bit keys",
       };
     }
     if (bits <= 512)

@@ -26,7 +26,10 @@ import type { DigestSigner, SigningKey } from './keys.js';
 import { imaFileId } from '../codec/ima-value.js';
 import { FormatError } from '../errors.js';
 
-/** DER of AlgorithmIdentifier OIDs for the DigestInfo RSA signs (with a NULL parameter, as the kernel's pkcs1pad templates). */
+/**
+ * DER of AlgorithmIdentifier OIDs for the DigestInfo RSA signs (with a NULL
+ * parameter, as the kernel's pkcs1pad templates).
+ */
 const DIGEST_OIDS: Record<string, string> = {
   md5: '1.2.840.113549.2.5',
   sha1: '1.3.14.3.2.26',
@@ -260,7 +263,10 @@ function onThreadPool(key: KeyObject, algo: HashAlgo, version: 2 | 3): boolean {
   return version === 2 && isRsa(key) && POOL_ALGOS.has(algo.name);
 }
 
-/** A copy of the content while it is small enough to hand to the thread pool (a sink must not keep the reader's buffer). */
+/**
+ * A copy of the content while it is small enough to hand to the thread pool (a
+ * sink must not keep the reader's buffer).
+ */
 class ContentCopy {
   readonly parts: Buffer[] = [];
   private kept = 0;

@@ -99,7 +99,8 @@ export async function resolveSigner(opts: SignerOptions, warn: (m: string) => vo
   }
   const keyid = await keyidOfPublicKey(key.key);
   warn(
-    `${key.path}: no --cert given: keyid ${keyid} computed from the public key, which matches the certificate only if its subjectKeyIdentifier was made the same way`,
+    `${key.path}: no --cert given: keyid ${keyid} computed from the public key, ` +
+      'which matches the certificate only if its subjectKeyIdentifier was made the same way',
   );
   return { key, keyid, keyidSource: 'computed' };
 }

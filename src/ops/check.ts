@@ -94,7 +94,9 @@ export function planChecks(values: readonly CarrierValue[], certs: readonly Cert
           : {
               ...base,
               status: 'failed' as const,
-              reason: `digest mismatch: ${value.algo.name} of the file is ${digest.toString('hex')}, the value holds ${value.digest.toString('hex')}`,
+              reason:
+                `digest mismatch: ${value.algo.name} of the file is ${digest.toString('hex')}, ` +
+                `the value holds ${value.digest.toString('hex')}`,
             };
       }
       let last: SignatureCheck | undefined;
@@ -166,7 +168,9 @@ function planOne(cv: CarrierValue, certs: readonly Certificate[], needDigest: (a
       ...base,
       early: {
         status: 'failed',
-        reason: `keyid ${value.keyid} belongs to ${named[0]!.source}, whose ${types} key cannot make IMA signatures (RSA or ECDSA only)`,
+        reason:
+          `keyid ${value.keyid} belongs to ${named[0]!.source}, ` +
+          `whose ${types} key cannot make IMA signatures (RSA or ECDSA only)`,
       },
       verifiers: [],
     };

@@ -50,7 +50,9 @@ export async function clearFile(path: string, opts: ClearOptions): Promise<Clear
           ...base,
           status: 'refused',
           failed: true,
-          reason: `the signature in ${opts.xattrName} has no identical sidecar to back it up; export it first, or use --force`,
+          reason:
+            `the signature in ${opts.xattrName} has no identical sidecar to back it up; ` +
+            'export it first, or use --force',
         };
       }
     }

@@ -119,7 +119,8 @@ export function exportTree(
   tree: TreeOptions,
   opts: ExportOptions,
 ): TreeResults<ExportResult> {
-  // Sidecars whose names differ only in case are one file on FAT: never written at the same time (carriers/name-lock.ts).
+  // Sidecars whose names differ only in case are one file on FAT: never written at the same time
+  // (carriers/name-lock.ts).
   return processTree(paths, { ...tree, cleanStaleTemporaries: !opts.dryRun }, (sel) =>
     oneAtATimePerName(exportPath(sel, opts), () => exportFile(sel, opts)),
   );

@@ -66,12 +66,18 @@ export type ImportDetails = SelectionDetails & {
 
 export type ImportResult = FileResult<ImportStatus, ImportDetails>;
 
-/** Whether importing this value reads the file: a digest is always checked against the content, a signature only with `verify`. */
+/**
+ * Whether importing this value reads the file: a digest is always checked
+ * against the content, a signature only with `verify`.
+ */
 function readsContent(value: ImaValue, verify: boolean): boolean {
   return value.kind === 'digest' || verify;
 }
 
-/** Checks a value that readsContent against the file (a digest; a signature under `verify`). Returns a reason when it must not be written. */
+/**
+ * Checks a value that readsContent against the file (a digest; a signature
+ * under `verify`). Returns a reason when it must not be written.
+ */
 async function validateForWrite(
   t: Target,
   bytes: Buffer,
@@ -195,7 +201,11 @@ async function validateThenStore(target: Target, c: Candidate, opts: ImportOptio
   }
 }
 
-/** Writes a validated value into the xattr, never replacing a different signature unseen. Errors are thrown to the caller (importOne, validateThenStore). */
+/**
+ * Writes a validated value into the xattr, never replacing a different
+ * signature unseen. Errors are thrown to the caller (importOne,
+ * validateThenStore).
+ */
 function store(target: Target, c: Candidate, opts: ImportOptions, guard: WriteGuard): ImportResult {
   if (targetTakesXattrs(target, opts.xattrName) === false) return unsupported(c, target, opts);
   // The common case, a file with no value yet, is one atomic "create only" write; a value already

@@ -32,7 +32,10 @@ export interface KexecOptions {
   /** The new kernel's command line (kexec --append), or the running one's (--reuse-cmdline). */
   readonly append?: string;
   readonly reuseCmdline?: boolean;
-  /** Certificates the signatures must verify against; none: only digests are checked here, the kernel checks signatures. */
+  /**
+   * Certificates the signatures must verify against; none: only digests are
+   * checked here, the kernel checks signatures.
+   */
   readonly certs: readonly Certificate[];
   /** The keyids of the kernel's IMA keyring, when they can be read: a signature by another key is refused here. */
   readonly keyringKeyids?: ReadonlySet<string>;

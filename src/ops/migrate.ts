@@ -71,7 +71,10 @@ type DetailsSoFar = { -readonly [K in keyof MigrateDetails]: MigrateDetails[K] }
 
 const CHUNK = 1 << 20;
 
-/** Where SRC's files go: a directory's contents into DEST; a file into DEST/ when DEST is a directory, else onto DEST. */
+/**
+ * Where SRC's files go: a directory's contents into DEST; a file into DEST/
+ * when DEST is a directory, else onto DEST.
+ */
 export async function planMigration(
   src: string,
   dest: string,
@@ -248,7 +251,9 @@ export async function migrateFile(
             ...base,
             status: 'conflict',
             failed: true,
-            reason: `destination sidecar ${strayPath} ${why}${unusable === undefined ? '; use --force to replace it' : ''}`,
+            reason:
+              `destination sidecar ${strayPath} ${why}` +
+              `${unusable === undefined ? '; use --force to replace it' : ''}`,
             details,
           };
         }
@@ -358,7 +363,8 @@ async function finishExisting(
       details: { ...details, current: current.toString('hex') },
     };
   }
-  // The same rule for a sidecar already at the destination: a digest may be upgraded, a different signature is not replaced silently.
+  // The same rule for a sidecar already at the destination: a digest may be upgraded, a different
+  // signature is not replaced silently.
   if (!sidecarDone && sidecar && !tryDecodeIsDigest(sidecar) && !opts.force) {
     return {
       ...base,
@@ -404,7 +410,8 @@ export async function* migrate(
 ): AsyncGenerator<MigrateResult> {
   const plan = await planMigration(src, dest, !!opts.recursive);
   const run = new MigrationRun();
-  // Destinations whose names differ only in case are one file on FAT: never written at the same time (carriers/name-lock.ts).
+  // Destinations whose names differ only in case are one file on FAT: never written at the same
+  // time (carriers/name-lock.ts).
   yield* processTree(
     [src],
     { ...tree, defaultJobs: tree.defaultJobs ?? copyJobs(), select: { ...tree.select, recursive: plan.srcIsDir } },

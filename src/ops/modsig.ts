@@ -125,7 +125,9 @@ export async function verifyAppended(
   if (usable.length === 0) {
     return {
       ok: false,
-      reason: `bad signature: ${signer.signatureAlgorithmName} does not fit the key of ${named.map((c) => c.source).join(', ')}`,
+      reason:
+        `bad signature: ${signer.signatureAlgorithmName} ` +
+        `does not fit the key of ${named.map((c) => c.source).join(', ')}`,
     };
   }
   const digestSink = new DigestSink(algo);
@@ -147,18 +149,25 @@ export async function verifyAppended(
   if (mismatch) {
     return {
       ok: false,
-      reason: `bad signature: the payload differs from what was signed (${algo.name} of the first ${layout.payloadLength} bytes does not match the signed digest)`,
+      reason:
+        'bad signature: the payload differs from what was signed ' +
+        `(${algo.name} of the first ${layout.payloadLength} bytes does not match the signed digest)`,
     };
   }
   const who = usable.map((c) => c.source).join(', ');
   return {
     ok: false,
-    reason: `bad signature: does not verify with ${who}${signer.keyType === 'ecdsa' ? ' (or the payload changed since signing)' : ''}`,
+    reason:
+      `bad signature: does not verify with ${who}` +
+      `${signer.keyType === 'ecdsa' ? ' (or the payload changed since signing)' : ''}`,
   };
 }
 
 function coverageNote(layout: AppendedLayout): string {
-  return `the appended signature covers the payload only (the first ${layout.payloadLength} of ${layout.fileSize} bytes)`;
+  return (
+    'the appended signature covers the payload only ' +
+    `(the first ${layout.payloadLength} of ${layout.fileSize} bytes)`
+  );
 }
 
 /**
@@ -307,7 +316,10 @@ function describeLoaded(l: LoadedAppended): AppendedDetails {
 
 const NO_SIGNATURE = 'no appended signature (the file does not end with "~Module signature appended~" and a newline)';
 
-/** Decodes the appended signature: valid (the kernel's structural rules hold), invalid (with what is wrong), or unsigned. */
+/**
+ * Decodes the appended signature: valid (the kernel's structural rules hold),
+ * invalid (with what is wrong), or unsigned.
+ */
 export async function inspectModsig(path: string): Promise<ModsigInspectResult> {
   return withTarget<ModsigInspectStatus, ModsigInspectDetails>(path, 'failed', async (t) => {
     const loaded = await loadAppended(t.handle, t.stat.size);
@@ -531,7 +543,8 @@ export async function detachModsig(path: string, opts: ModsigDetachOptions): Pro
     const keyid = keyidOf(loaded.signer, verdict.cert)!;
     if (loaded.signer.sid.kind === 'issuer-serial' && verdict.cert.keyidSource === 'computed') {
       warnings.push(
-        `${verdict.cert.source} has no subjectKeyIdentifier: keyid ${keyid} is computed from its key, and the kernel cannot match it`,
+        `${verdict.cert.source} has no subjectKeyIdentifier: ` +
+          `keyid ${keyid} is computed from its key, and the kernel cannot match it`,
       );
     }
     const value: SignatureValue = {
@@ -581,7 +594,8 @@ export async function attachModsig(path: string, opts: ModsigAttachOptions): Pro
         status: 'failed',
         failed: true,
         reason:
-          'the file already ends with an appended signature; strip it first (a sidecar made for this file would cover that signature too)',
+          'the file already ends with an appended signature; strip it first ' +
+          '(a sidecar made for this file would cover that signature too)',
       };
     }
     if (t.stat.size === 0)

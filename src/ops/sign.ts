@@ -37,7 +37,10 @@ export interface SignOptions {
   readonly xattrName: string;
   readonly suffix: string;
   readonly dryRun?: boolean;
-  /** With `to: 'both'`, a filesystem without xattrs fails the file (as import --require-xattr); else the sidecar is enough. */
+  /**
+   * With `to: 'both'`, a filesystem without xattrs fails the file (as import
+   * --require-xattr); else the sidecar is enough.
+   */
   readonly requireXattr?: boolean;
 }
 

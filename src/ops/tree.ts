@@ -77,7 +77,8 @@ async function* processTreeBatches<R extends FileResult<string, object>>(
   opts: TreeOptions,
   perTarget: (sel: TargetSelection) => R | Promise<R>,
 ): AsyncGenerator<(R | SelectionResult)[]> {
-  // Each file's operation reaches its directory through the descriptor the walk holds (carriers/fs-path.ts) until released.
+  // Each file's operation reaches its directory through the descriptor the walk holds
+  // (carriers/fs-path.ts) until released.
   const select: SelectOptions = {
     ...opts.select,
     pinDirectories: true,

@@ -153,7 +153,10 @@ const DESCRIPTORS_RESERVED = 48;
 
 let openFileLimit: number | undefined | null = null;
 
-/** This process's soft limit on open files, from /proc/self/limits (Node has no getrlimit); undefined when unknown or unlimited. */
+/**
+ * This process's soft limit on open files, from /proc/self/limits (Node has no
+ * getrlimit); undefined when unknown or unlimited.
+ */
 function softOpenFileLimit(): number | undefined {
   if (openFileLimit === null) {
     try {

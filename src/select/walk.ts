@@ -129,7 +129,9 @@ export function* selectFiles(paths: readonly string[], opts: SelectOptions): Gen
         yield {
           kind: 'skipped',
           path: arg,
-          reason: `cannot open directory: ${errnoOf(e) === 'ELOOP' ? 'is a symbolic link; not followed' : describeSystemError(e)}`,
+          reason:
+            'cannot open directory: ' +
+            `${errnoOf(e) === 'ELOOP' ? 'is a symbolic link; not followed' : describeSystemError(e)}`,
           code: errnoOf(e),
           explicit: true,
         };

@@ -557,9 +557,9 @@ describe('targets', { concurrency: 3 }, () => {
     // Output: one line per file, nothing raw that drives a terminal, non-UTF-8 bytes as \xNN.
     for (const r of outputs) {
       const text = r.stdout + r.stderr;
-      // eslint-disable-next-line no-control-regex
       assert.doesNotMatch(
         text,
+        // eslint-disable-next-line no-control-regex -- the test is looking for raw control characters
         /[\x00-\x09\x0b-\x1f\x7f\u0080-\u009f\ufffd]/,
         `raw control character or replacement character in output:\n${show(r)}`,
       );

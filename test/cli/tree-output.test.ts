@@ -11,7 +11,10 @@ const KEY = fixture('keys/rsa2048.key.pem');
 const CERT = fixture('keys/rsa2048.crt.pem');
 const ATTR = ['--xattr', 'user.ima'];
 
-/** 70 files over nested directories (more than a few batches), signed into sidecars, with a bad, an unsigned, an orphan, a symlink and a non-UTF-8 name. */
+/**
+ * 70 files over nested directories (more than a few batches), signed into
+ * sidecars, with a bad, an unsigned, an orphan, a symlink and a non-UTF-8 name.
+ */
 async function makeTree(t: TestContext): Promise<string> {
   const dir = await tempDir(t);
   for (let i = 0; i < 70; i++) {

@@ -1,4 +1,8 @@
-/** What the system tests of carriers and migrate share: tool checks, FAT settings, the CLI run with an expected status, --json records, xattrs read by getfattr. */
+/**
+ * What the system tests of carriers and migrate share: tool checks, FAT
+ * settings, the CLI run with an expected status, --json records, xattrs read by
+ * getfattr.
+ */
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { jsonOutput, run, runCli, show, type RunResult } from './cli.js';

@@ -594,7 +594,10 @@ test('output order on ext4 is the same with --jobs 1 and --jobs 8', async (t) =>
   const walk = async (d: string): Promise<void> => {
     const entries = (await readdir(d, { withFileTypes: true })).filter((e) => !e.name.endsWith('.sig'));
     entries.sort((x, y) => Buffer.compare(Buffer.from(x.name), Buffer.from(y.name)));
-    for (const e of entries) e.isDirectory() ? await walk(join(d, e.name)) : expected.push(join(d, e.name));
+    for (const e of entries) {
+      if (e.isDirectory()) await walk(join(d, e.name));
+      else expected.push(join(d, e.name));
+    }
   };
   await walk(root);
   assert.equal(expected.length, files.length);

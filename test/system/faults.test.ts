@@ -133,7 +133,7 @@ async function notVerified(
     try {
       records = jsonOutput(r.stdout).records;
     } catch (e) {
-      throw new Error(`verify gave no JSON: ${(e as Error).message}\n${show(r)}`);
+      throw new Error(`verify gave no JSON: ${(e as Error).message}\n${show(r)}`, { cause: e });
     }
     assert.equal(records.length, paths.slice(i, i + 500).length, show(r));
     bad.push(...records.filter((x) => x.status !== 'ok'));
@@ -172,7 +172,8 @@ describe('a full filesystem (ENOSPC, 8 MiB ext4)', () => {
     const tree = join(m.dir, 'tree');
     const files = makeTree(tree, 2, 10);
     const paths = files.map((r) => join(tree, r));
-    // Sidecars signed with rsa2048; xattrs holding other-rsa2048's signatures (so export has something different to write).
+    // Sidecars signed with rsa2048; xattrs holding other-rsa2048's signatures (so export has
+    // something different to write).
     assert.equal((await runCli(['sign', '-q', '-r', ...RSA, tree])).status, 0);
     const x = await runCli(['sign', '-q', '-r', ...OTHER, '--to', 'xattr', '--xattr', XATTR, tree]);
     assert.equal(x.status, 0, show(x));

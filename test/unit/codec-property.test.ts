@@ -162,7 +162,8 @@ describe('codec properties', () => {
       fc.property(validValue, fc.nat(), (v, n) => {
         const enc = encodeImaValue(v);
         const cut = enc.subarray(0, n % enc.length);
-        // A 21-byte 0x01 value (sha1 or padded md5) cut to 17 bytes is a plain md5 value: the one truncation that stays valid.
+        // A 21-byte 0x01 value (sha1 or padded md5) cut to 17 bytes is a plain md5 value: the one
+        // truncation that stays valid.
         if (v.kind === 'digest' && v.type === 0x01 && enc.length === 21 && cut.length === 17) {
           assert.equal(decodeImaValue(cut).value.algo.name, 'md5');
           return;
