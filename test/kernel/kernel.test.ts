@@ -140,7 +140,8 @@ describe('kernel acceptance (Debian kernel under qemu, IMA appraisal enforcing)'
     const rep = parseReport(r.output);
     if (!rep.began || !rep.ended) {
       assert.fail(
-        `the guest did not run to its end (boot "${name}", qemu exit ${r.exitCode}); serial log tail:\n${tail(r.output)}`,
+        `the guest did not run to its end (boot "${name}", qemu exit ${r.exitCode}); ` +
+          `serial log tail:\n${tail(r.output)}`,
       );
     }
     if (rep.damage) {
@@ -178,7 +179,8 @@ describe('kernel acceptance (Debian kernel under qemu, IMA appraisal enforcing)'
       const records = rep.audits.filter((a) => a.name === e.path);
       if (got.verdict !== e.expect) {
         problems.push(
-          `${e.name} (${e.op} ${e.path}): ${got.verdict}, expected ${e.expect} [${got.errno} ${got.msg}] audit: ${records.map((a) => a.cause).join(',') || 'none'}`,
+          `${e.name} (${e.op} ${e.path}): ${got.verdict}, expected ${e.expect} [${got.errno} ${got.msg}] ` +
+            `audit: ${records.map((a) => a.cause).join(',') || 'none'}`,
         );
         continue;
       }
@@ -187,7 +189,8 @@ describe('kernel acceptance (Debian kernel under qemu, IMA appraisal enforcing)'
           problems.push(`${e.name}: denied with ${got.errno} (${got.msg}), expected EACCES from IMA`);
         if (e.cause && !records.some((a) => a.cause === e.cause)) {
           problems.push(
-            `${e.name}: no IMA audit record with cause=${e.cause} for ${e.path} (records: ${records.map((a) => a.line).join(' | ') || 'none'})`,
+            `${e.name}: no IMA audit record with cause=${e.cause} for ${e.path} ` +
+              `(records: ${records.map((a) => a.line).join(' | ') || 'none'})`,
           );
         }
       } else if (records.length) {
@@ -197,7 +200,8 @@ describe('kernel acceptance (Debian kernel under qemu, IMA appraisal enforcing)'
         const before = rep.results.find((r) => r.phase === 'nopolicy' && r.name === e.name);
         if (before?.verdict !== 'allowed') {
           problems.push(
-            `${e.name}: before any policy was written it was ${before ? `${before.verdict} (${before.msg})` : 'not checked'}; the control needs it allowed`,
+            `${e.name}: before any policy was written it was ` +
+              `${before ? `${before.verdict} (${before.msg})` : 'not checked'}; the control needs it allowed`,
           );
         }
       }
@@ -220,12 +224,16 @@ describe('kernel acceptance (Debian kernel under qemu, IMA appraisal enforcing)'
       const r = rep.results.find((x) => x.phase === 'enforce' && x.name === e.name);
       const causes = rep.audits.filter((a) => a.name === e.path).map((a) => a.cause);
       t.diagnostic(
-        `${e.op} ${e.path}: ${r?.verdict ?? 'missing'}${r && r.errno !== 'none' ? ` (${r.errno})` : ''}${causes.length ? ` cause=${causes.join(',')}` : ''}`,
+        `${e.op} ${e.path}: ${r?.verdict ?? 'missing'}${r && r.errno !== 'none' ? ` (${r.errno})` : ''}` +
+          `${causes.length ? ` cause=${causes.join(',')}` : ''}`,
       );
     }
   }
 
-  it('1. reads: signed (sign --to xattr|both) and imported files are allowed; tampered, unknown key, hash-only, no value are denied', async (t) => {
+  const READS =
+    '1. reads: signed (sign --to xattr|both) and imported files are allowed; ' +
+    'tampered, unknown key, hash-only, no value are denied';
+  it(READS, async (t) => {
     const r = ready(t);
     if (!r) return;
     const { tools, p } = r;
@@ -245,7 +253,10 @@ describe('kernel acceptance (Debian kernel under qemu, IMA appraisal enforcing)'
     assert.deepEqual([...setupProblems(rep, tools), ...verdictProblems(rep, expectations)], []);
   });
 
-  it('2. kexec: a kernel image with a sidecar on FAT is refused; after migrate to ext4 (and signed in place on ext4) it loads', async (t) => {
+  const KEXEC =
+    '2. kexec: a kernel image with a sidecar on FAT is refused; ' +
+    'after migrate to ext4 (and signed in place on ext4) it loads';
+  it(KEXEC, async (t) => {
     const r = ready(t);
     if (!r) return;
     const { tools, p } = r;
@@ -292,7 +303,9 @@ describe('kernel acceptance (Debian kernel under qemu, IMA appraisal enforcing)'
     assert.deepEqual([...setupProblems(rep, tools), ...verdictProblems(rep, expectations)], []);
   });
 
-  it('3. control: the same files with no key in _ima are all denied (and all allowed before the policy is written)', async (t) => {
+  const CONTROL =
+    '3. control: the same files with no key in _ima are all denied (and all allowed before the policy is written)';
+  it(CONTROL, async (t) => {
     const r = ready(t);
     if (!r) return;
     const { tools, p } = r;

@@ -194,7 +194,8 @@ export function checkHostValues(root: string, cases: AppraiseCase[]): string[] {
     const got = v ? v[0] : 0;
     if (got !== c.hostType) {
       problems.push(
-        `${c.path} (${c.how}): security.ima type ${got ? `0x0${got}` : 'absent'}, expected ${c.hostType ? `0x0${c.hostType}` : 'absent'}`,
+        `${c.path} (${c.how}): security.ima type ${got ? `0x0${got}` : 'absent'}, ` +
+          `expected ${c.hostType ? `0x0${c.hostType}` : 'absent'}`,
       );
     }
   }

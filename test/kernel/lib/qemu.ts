@@ -160,7 +160,8 @@ export function parseReport(output: string): GuestReport {
     else if (line.startsWith('DMESG ')) {
       const d = line.slice(6);
       rep.dmesg.push(d);
-      // e.g. audit: type=1800 audit(...): pid=61 uid=0 ... op=appraise_data cause=invalid-signature comm="cat" name="/mnt/a/x" dev="vda" ino=13 res=0 errno=0
+      // e.g. audit: type=1800 audit(...): pid=61 uid=0 ... op=appraise_data cause=invalid-signature comm="cat"
+      // name="/mnt/a/x" dev="vda" ino=13 res=0 errno=0
       if (/type=18\d\d\b/.test(d) && / cause=/.test(d)) {
         rep.audits.push({
           op: field(d, 'op'),

@@ -35,8 +35,10 @@ export function imaSidecarTool(): SigningTool {
   const cli = (args: string[]): string => {
     if (!existsSync(bin) || !existsSync(main)) {
       throw new Error(
-        `the ima-sidecar CLI is not there (${existsSync(bin) ? '' : `${bin} missing; `}${existsSync(main) ? '' : `${main} missing, build with tsc`}); ` +
-          'the kernel suite prepares every IMA value with it: sign --to xattr|sidecar|both, hash --to xattr, import [-r], migrate -r',
+        `the ima-sidecar CLI is not there (${existsSync(bin) ? '' : `${bin} missing; `}` +
+          `${existsSync(main) ? '' : `${main} missing, build with tsc`}); ` +
+          'the kernel suite prepares every IMA value with it: ' +
+          'sign --to xattr|sidecar|both, hash --to xattr, import [-r], migrate -r',
       );
     }
     return mustRun(bin, args);
