@@ -61,10 +61,17 @@ export function sharedLibraries(exe: string, libDirs: string[]): [string, string
   return libs;
 }
 
-export function buildInitramfs(tools: Toolchain, plan: GuestPlan, outFile: string): void {
+/** Another guest script than init.sh as /init, and more files (path inside the guest, content). */
+export interface InitramfsExtras {
+  init?: string;
+  files?: [string, Buffer | string][];
+}
+
+export function buildInitramfs(tools: Toolchain, plan: GuestPlan, outFile: string, extras: InitramfsExtras = {}): void {
   const c = new Cpio();
   for (const d of ['proc', 'sys', 'dev', 'tmp', 'mnt', 'bin', 'sbin', 'usr/bin', 'usr/sbin', 'root']) c.dir(d);
-  c.file('init', readFileSync(guestScript('init.sh')), 0o755);
+  c.file('init', readFileSync(guestScript(extras.init ?? 'init.sh')), 0o755);
+  for (const [at, data] of extras.files ?? []) c.file(at, data);
   c.file('bin/busybox', readFileSync(tools.busybox), 0o755);
 
   const guestLibDirs = ['lib/x86_64-linux-gnu', 'usr/lib/x86_64-linux-gnu'].map((d) => join(tools.guestRoot, d));

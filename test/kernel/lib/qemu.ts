@@ -31,6 +31,7 @@ export function boot(
   initramfs: string,
   drives: Drive[],
   timeoutMs = BOOT_TIMEOUT_MS,
+  memoryMiB = 512,
 ): Promise<BootResult> {
   const args = [
     // /dev/kvm here is a paravirtual KVM on which a stock kernel hangs in its
@@ -40,7 +41,7 @@ export function boot(
     '-cpu',
     'max',
     '-m',
-    '512',
+    String(memoryMiB),
     '-smp',
     '1',
     '-nographic',

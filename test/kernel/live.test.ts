@@ -1,0 +1,240 @@
+// Live scenario: ima-sidecar runs inside the guest (chrooted into a runtime disk holding node
+// and the package), against a real vfat ESP and an ext4 disk, with the keys in _ima but before
+// the IMA policy is written, as an early boot hook would. Then the guest writes the policy and
+// the kernel judges reads; doctor's predictions (made in the guest, from the policy file) must
+// be the kernel's verdicts. One boot (guest/live.sh).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { skipOrFail } from '../helpers/skip.js';
+import { onInterrupt } from './lib/interrupt.js';
+import { setupToolchain, type Setup } from './lib/toolchain.js';
+import { buildInitramfs, type Check, type GuestPlan } from './lib/initramfs.js';
+import { LOG_DIR, boot, parseReport, tail } from './lib/qemu.js';
+import { chooseSigningTool } from './lib/signer.js';
+import { makeExt4Image, makeFatImage, makeKey, prepareAppraiseTree, type Keys, type Verdict } from './lib/fixtures.js';
+import { DATA_DIR, ESP_DIR, makeRuntimeImage } from './lib/runtime.js';
+
+const R = '/runtime';
+/** vfat's superblock magic (MSDOS_SUPER_MAGIC): vfat has no UUID the kernel knows for fsuuid=. */
+const VFAT_MAGIC = '0x4d44';
+/** The files signed into sidecars on the ESP. */
+const ESP_FILES = ['grubx64.efi', 'grub.cfg'];
+/** A file of the runtime disk, whose UUID no rule names. */
+const UNCOVERED = '/data/uncovered';
+
+interface IscRun {
+  exit: number | undefined;
+  lines: string[];
+}
+
+/** The ISC lines of guest/live.sh, by command name. */
+function parseIsc(output: string): Map<string, IscRun> {
+  const runs = new Map<string, IscRun>();
+  const get = (n: string) => runs.get(n) ?? runs.set(n, { exit: undefined, lines: [] }).get(n)!;
+  for (const line of output.split('\n')) {
+    let m = /^ISC name=(\S+) line=(.*)$/.exec(line);
+    if (m) get(m[1]).lines.push(m[2]);
+    m = /^ISC-EXIT name=(\S+) exit=(\d+)$/.exec(line);
+    if (m) get(m[1]).exit = Number(m[2]);
+  }
+  return runs;
+}
+
+interface Case {
+  /** The path inside the chroot (what ima-sidecar is given). */
+  path: string;
+  how: string;
+  expect: Verdict;
+}
+
+describe('live: ima-sidecar in the guest (Debian kernel under qemu, IMA appraisal enforcing)', () => {
+  let setup: Setup = { ok: false, reason: 'setup did not run' };
+  let work: string | undefined;
+  let unregister = (): void => undefined;
+
+  before(() => {
+    setup = setupToolchain();
+    if (!setup.ok) return;
+    const dir = mkdtempSync(join(process.env.IMA_SIDECAR_KERNEL_WORKDIR || tmpdir(), 'ima-sidecar-live-'));
+    work = dir;
+    unregister = onInterrupt(() => rmSync(dir, { recursive: true, force: true }));
+  });
+
+  after(() => {
+    if (work) rmSync(work, { recursive: true, force: true });
+    unregister();
+  });
+
+  it('status, import -r and migrate -r run in the guest before the policy; doctor predicts the kernel', async (t) => {
+    if (!setup.ok) return skipOrFail(t, setup.reason);
+    const tools = setup.tools;
+    const w = work!;
+    const tool = chooseSigningTool();
+    const keyDir = join(w, 'keys');
+    const keys: Keys = {
+      a: makeKey(keyDir, 'a', 2048),
+      b: makeKey(keyDir, 'b', 4096),
+      stranger: makeKey(keyDir, 'stranger', 2048),
+    };
+
+    // The ext4 disk: the appraisal suite's files (signed, tampered, foreign key, ...) under
+    // suite/; the guest migrates the ESP into migrated/.
+    const dataRoot = join(w, 'data-root');
+    const suite = prepareAppraiseTree(tool, join(dataRoot, 'suite'), keys);
+    const dataUuid = randomUUID();
+    const dataImage = join(w, 'data-ext4.img');
+    makeExt4Image(dataRoot, dataImage, dataUuid, 'imadata');
+
+    const espSrc = join(w, 'esp-src');
+    mkdirSync(espSrc);
+    for (const n of ESP_FILES) writeFileSync(join(espSrc, n), `ESP file ${n}\n${randomUUID()}\n`);
+    tool.sign({ keyPem: keys.a.keyPem, certPem: keys.a.certPem, hashAlgo: 'sha256', to: 'sidecar' }, [
+      ...ESP_FILES.map((n) => join(espSrc, n)),
+    ]);
+    const espImage = join(w, 'esp.img');
+    makeFatImage(
+      espImage,
+      ESP_FILES.flatMap((n) => [join(espSrc, n), join(espSrc, `${n}.sig`)]),
+      'ESP',
+    );
+
+    const uncovered = join(w, 'uncovered');
+    copyFileSync(join(espSrc, ESP_FILES[0]), uncovered);
+    const runtime = makeRuntimeImage(tools, w, [[UNCOVERED, uncovered]]);
+
+    const cases: Case[] = [
+      ...suite.map((c) => ({ path: `${DATA_DIR}/suite/${c.path}`, how: c.how, expect: c.expect })),
+      ...ESP_FILES.map((n) => ({
+        path: `${DATA_DIR}/migrated/${n}`,
+        how: 'migrate -r from the ESP, in the guest',
+        expect: 'allowed' as const,
+      })),
+      { path: `${ESP_DIR}/${ESP_FILES[0]}`, how: 'on vfat (sidecar only)', expect: 'denied' },
+      { path: UNCOVERED, how: 'no rule covers its filesystem', expect: 'allowed' },
+    ];
+    const name = (p: string) => p.replace(/^\//, '').replace(/\//g, ':');
+    const checks: Check[] = cases.map((c) => ({ op: 'read', name: name(c.path), path: R + c.path }));
+    const policy = [
+      `appraise func=FILE_CHECK mask=MAY_READ fsuuid=${dataUuid} appraise_type=imasig`,
+      `appraise func=FILE_CHECK mask=MAY_READ fsmagic=${VFAT_MAGIC} appraise_type=imasig`,
+    ];
+    const plan: GuestPlan = {
+      keys: [
+        { name: 'a', der: keys.a.certDer },
+        { name: 'b', der: keys.b.certDer },
+      ],
+      policy,
+      mounts: [
+        { device: '/dev/vda', fstype: 'ext4', dir: R, options: 'ro' },
+        { device: '/dev/vdb', fstype: 'vfat', dir: R + ESP_DIR, options: 'ro' },
+        { device: '/dev/vdc', fstype: 'ext4', dir: R + DATA_DIR, options: 'rw' },
+      ],
+      checks,
+      checksWithoutPolicy: checks.filter((c, i) => cases[i].expect === 'denied'),
+    };
+    const isc = [
+      `status ${ESP_DIR}/${ESP_FILES[0]}`,
+      `import -r ${ESP_DIR}`,
+      `migrate -r ${ESP_DIR} ${DATA_DIR}/migrated`,
+      `status -r ${DATA_DIR}/migrated`,
+      `doctor --policy /tmp/policy --json ${cases.map((c) => c.path).join(' ')}`,
+    ];
+    const iscNames = ['status-esp', 'import-esp', 'migrate', 'status-migrated', 'doctor-read'];
+    const initramfs = join(w, 'live.cpio');
+    buildInitramfs(tools, plan, initramfs, {
+      init: 'live.sh',
+      files: [
+        ['etc/ima-test/isc', isc.map((l, i) => `${iscNames[i]} ${l}\n`).join('')],
+        ['etc/ima-test/isc.after', ''],
+        ['etc/ima-test/by-uuid', `/dev/vda ${runtime.uuid}\n/dev/vdc ${dataUuid}\n`],
+      ],
+    });
+    const r = await boot(
+      tools,
+      initramfs,
+      [
+        { file: runtime.image, readonly: true },
+        { file: espImage, readonly: true },
+        { file: dataImage, readonly: false },
+      ],
+      undefined,
+      1024,
+    );
+    if (LOG_DIR) writeFileSync(join(LOG_DIR, 'live.log'), r.output);
+    t.diagnostic(`boot "live": ${(r.durationMs / 1000).toFixed(1)} s under qemu (tcg), -m 1024`);
+    if (r.timedOut) assert.fail(`the guest did not power off in time; serial log tail:\n${tail(r.output)}`);
+    const rep = parseReport(r.output);
+    if (!rep.began || !rep.ended) assert.fail(`the guest did not run to its end; serial log tail:\n${tail(r.output)}`);
+    const runs = parseIsc(r.output);
+    for (const [n, run] of runs) t.diagnostic(`ima-sidecar ${n}: exit ${run.exit}, ${run.lines.length} lines`);
+
+    const problems = rep.results
+      .filter((x) => x.phase === 'setup' && x.verdict !== 'allowed')
+      .map((x) => `setup step ${x.name} failed: ${x.msg}`);
+    const cmd = (n: string): IscRun => {
+      const run = runs.get(n);
+      if (!run) problems.push(`ima-sidecar ${n} did not run in the guest`);
+      return run ?? { exit: undefined, lines: [] };
+    };
+    const show = (run: IscRun) => run.lines.join(' | ');
+
+    // 1-2: status on the ESP names vfat and says it takes no xattrs.
+    const st = cmd('status-esp');
+    const row = st.lines.find((l) => l.endsWith(`${ESP_DIR}/${ESP_FILES[0]}`))?.split(/\s+/);
+    if (st.exit !== 0 || !row || row[1] !== 'vfat' || row[2] !== 'no')
+      problems.push(`status on the ESP: exit ${st.exit}, expected FS vfat and XATTRS no: ${show(st)}`);
+    const imp = cmd('import-esp');
+    if (imp.exit !== 0 || !imp.lines.some((l) => /unsupported/i.test(l)))
+      problems.push(`import -r on the ESP: exit ${imp.exit}, expected 0 and "unsupported": ${show(imp)}`);
+    const mig = cmd('migrate');
+    if (mig.exit !== 0) problems.push(`migrate -r in the guest: exit ${mig.exit}: ${show(mig)}`);
+    const sm = cmd('status-migrated');
+    for (const n of ESP_FILES) {
+      const l = sm.lines.find((x) => x.endsWith(`${DATA_DIR}/migrated/${n}`));
+      if (!l || !/\bext4\s+yes\b/.test(l) || !/\bsig\w*/.test(l))
+        problems.push(`status of the migrated ${n}: ${l ?? 'no line'} (${show(sm)})`);
+    }
+
+    // 3: doctor's prediction (made before the policy) against the kernel's verdict (after it).
+    const doc = cmd('doctor-read');
+    const predicted = new Map<string, { verdict: string; cause: string | null }>();
+    for (const l of doc.lines) {
+      if (!l.startsWith('{')) continue;
+      try {
+        const o = JSON.parse(l) as { path?: string; verdict?: string; cause?: string | null };
+        if (o.path && o.verdict) predicted.set(o.path, { verdict: o.verdict, cause: o.cause ?? null });
+      } catch {
+        problems.push(`doctor printed a line that is not JSON: ${l}`);
+      }
+    }
+    const rows: string[] = [];
+    for (const c of cases) {
+      const p = predicted.get(c.path);
+      const d = p ? (p.verdict === 'not-appraised' ? 'allowed' : p.verdict) : 'missing';
+      const k = rep.results.find((x) => x.phase === 'enforce' && x.name === name(c.path));
+      const causes = rep.audits.filter((a) => a.name === R + c.path).map((a) => a.cause);
+      const verdicts = `doctor=${(p?.verdict ?? 'missing').padEnd(13)} kernel=${(k?.verdict ?? 'missing').padEnd(8)}`;
+      rows.push(`${c.path.padEnd(44)} ${verdicts} cause=${p?.cause ?? '-'}/${causes.join(',') || '-'} (${c.how})`);
+      // The cause doctor names must be the one IMA's audit record gives (vfat gives none).
+      if (causes.length && !causes.includes(p?.cause ?? ''))
+        problems.push(`${c.path}: doctor's cause ${p?.cause ?? 'none'}, the kernel's ${causes.join(',')}`);
+      if (!k) problems.push(`${c.path}: no kernel verdict`);
+      else if (k.verdict !== c.expect) problems.push(`${c.path}: the kernel said ${k.verdict}, expected ${c.expect}`);
+      if (k && d !== k.verdict)
+        problems.push(`${c.path}: doctor predicted ${p?.verdict ?? 'nothing'}, kernel ${k.verdict}`);
+      if (c.expect === 'denied') {
+        const b = rep.results.find((x) => x.phase === 'nopolicy' && x.name === name(c.path));
+        if (b?.verdict !== 'allowed')
+          problems.push(`${c.path}: not allowed before the policy (${b?.msg ?? 'unchecked'})`);
+      }
+    }
+    // One diagnostic a row: the TAP reporter escapes newlines inside one.
+    t.diagnostic('doctor (in the guest, before the policy) vs the kernel (after):');
+    for (const row of rows) t.diagnostic(row);
+    assert.deepEqual(problems, [], `serial log tail:\n${tail(r.output, 40)}`);
+  });
+});
