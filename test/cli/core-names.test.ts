@@ -28,41 +28,44 @@ function rawFile(dir: string, prefix: string, byte: number, suffix: string, cont
   return name;
 }
 
-test('sign -r, verify -r and hash -r handle names that are not valid UTF-8; sidecars get the exact bytes', async (t) => {
-  if (!fixturesOk(t)) return;
-  const dir = await tempDir(t);
-  const content = Buffer.from('latin-1 named file\n');
-  const name = rawFile(dir, 'caf', 0xe9, '.bin', content); // "café.bin" in Latin-1
-  writeFileSync(join(dir, 'plain.bin'), 'plain');
-  const s = await runCli(
-    ['sign', '--json', '--key', KEY('rsa2048.key.pem'), '--cert', KEY('rsa2048.crt.pem'), '-r', '.'],
-    { cwd: dir },
-  );
-  assert.equal(s.status, 0, show(s));
-  const signed = jsonOutput(s.stdout).records;
-  assert.deepEqual(
-    signed.map((r) => [r.path, r.status]),
-    [
-      ['./caf\udce9.bin', 'signed'],
-      ['./plain.bin', 'signed'],
-    ],
-  );
-  // The sidecar sits beside the file under the same raw bytes plus ".sig".
-  const listing = readdirSync(dir, { encoding: 'buffer' });
-  assert.ok(
-    listing.some((n) => n.equals(Buffer.concat([name, Buffer.from('.sig')]))),
-    `no raw-named sidecar in ${listing.map((n) => n.toString('hex')).join(' ')}`,
-  );
-  const v = await runCli(['verify', '--cert', KEY('rsa2048.crt.pem'), '-r', '.'], { cwd: dir });
-  assert.equal(v.status, 0, show(v));
-  assert.match(v.stdout, /^\.\/caf\\xe9\.bin: ok /m);
-  const h = await runCli(['hash', '-r', '.'], { cwd: dir });
-  assert.equal(h.status, 0, show(h));
-  assert.match(
-    h.stdout,
-    new RegExp(`^0404${createHash('sha256').update(content).digest('hex')}  \\./caf\\\\xe9\\.bin$`, 'm'),
-  );
-});
+test(
+  'sign -r, verify -r and hash -r handle names that ' + 'are not valid UTF-8; sidecars get the exact bytes',
+  async (t) => {
+    if (!fixturesOk(t)) return;
+    const dir = await tempDir(t);
+    const content = Buffer.from('latin-1 named file\n');
+    const name = rawFile(dir, 'caf', 0xe9, '.bin', content); // "café.bin" in Latin-1
+    writeFileSync(join(dir, 'plain.bin'), 'plain');
+    const s = await runCli(
+      ['sign', '--json', '--key', KEY('rsa2048.key.pem'), '--cert', KEY('rsa2048.crt.pem'), '-r', '.'],
+      { cwd: dir },
+    );
+    assert.equal(s.status, 0, show(s));
+    const signed = jsonOutput(s.stdout).records;
+    assert.deepEqual(
+      signed.map((r) => [r.path, r.status]),
+      [
+        ['./caf\udce9.bin', 'signed'],
+        ['./plain.bin', 'signed'],
+      ],
+    );
+    // The sidecar sits beside the file under the same raw bytes plus ".sig".
+    const listing = readdirSync(dir, { encoding: 'buffer' });
+    assert.ok(
+      listing.some((n) => n.equals(Buffer.concat([name, Buffer.from('.sig')]))),
+      `no raw-named sidecar in ${listing.map((n) => n.toString('hex')).join(' ')}`,
+    );
+    const v = await runCli(['verify', '--cert', KEY('rsa2048.crt.pem'), '-r', '.'], { cwd: dir });
+    assert.equal(v.status, 0, show(v));
+    assert.match(v.stdout, /^\.\/caf\\xe9\.bin: ok /m);
+    const h = await runCli(['hash', '-r', '.'], { cwd: dir });
+    assert.equal(h.status, 0, show(h));
+    assert.match(
+      h.stdout,
+      new RegExp(`^0404${createHash('sha256').update(content).digest('hex')}  \\./caf\\\\xe9\\.bin$`, 'm'),
+    );
+  },
+);
 
 test('a non-UTF-8 name given as an argument (and as its sidecar) reaches the right file', async (t) => {
   if (!fixturesOk(t)) return;

@@ -196,30 +196,41 @@ describe('happy paths', () => {
     );
   });
 
-  test('keys in every supported form sign the same RSA bytes; passwords from IMA_SIDECAR_KEY_PASSWORD, EVMCTL_KEY_PASSWORD and --pass-file', async (t) => {
-    if (!needFixtures(t)) return;
-    const dir = await workdir(t);
-    const passFile = join(dir, 'pass');
-    await writeFile(passFile, 'test-pass\n');
-    const variants: [string, string[], Record<string, string>][] = [
-      ['pkcs8-pem', ['--key', KEY('rsa2048.key.pem')], {}],
-      ['pkcs1-pem', ['--key', KEY('rsa2048.pkcs1.pem')], {}],
-      ['pkcs8-der', ['--key', KEY('rsa2048.key.der')], {}],
-      ['env', ['--key', KEY('rsa2048.enc.pem')], { IMA_SIDECAR_KEY_PASSWORD: 'test-pass' }],
-      ['evmctl-env', ['--key', KEY('rsa2048.enc.pem')], { EVMCTL_KEY_PASSWORD: 'test-pass' }],
-      ['pass-file', ['--key', KEY('rsa2048.enc.pem'), '--pass-file', passFile], { IMA_SIDECAR_KEY_PASSWORD: 'wrong' }],
-    ];
-    const values = new Set<string>();
-    for (const [name, args, env] of variants) {
-      const r = await runCli(['sign', ...args, '--cert', KEY('rsa2048.crt.pem'), '--suffix', `.${name}`, 'file.bin'], {
-        cwd: dir,
-        env,
-      });
-      assert.equal(r.status, 0, `${name}: ${show(r)}`);
-      values.add((await readFile(join(dir, `file.bin.${name}`))).toString('hex'));
-    }
-    assert.equal(values.size, 1, 'every key form must give the same bytes');
-  });
+  test(
+    'keys in every supported form sign the same RSA bytes; passwords ' +
+      'from IMA_SIDECAR_KEY_PASSWORD, EVMCTL_KEY_PASSWORD and --pass-file',
+    async (t) => {
+      if (!needFixtures(t)) return;
+      const dir = await workdir(t);
+      const passFile = join(dir, 'pass');
+      await writeFile(passFile, 'test-pass\n');
+      const variants: [string, string[], Record<string, string>][] = [
+        ['pkcs8-pem', ['--key', KEY('rsa2048.key.pem')], {}],
+        ['pkcs1-pem', ['--key', KEY('rsa2048.pkcs1.pem')], {}],
+        ['pkcs8-der', ['--key', KEY('rsa2048.key.der')], {}],
+        ['env', ['--key', KEY('rsa2048.enc.pem')], { IMA_SIDECAR_KEY_PASSWORD: 'test-pass' }],
+        ['evmctl-env', ['--key', KEY('rsa2048.enc.pem')], { EVMCTL_KEY_PASSWORD: 'test-pass' }],
+        [
+          'pass-file',
+          ['--key', KEY('rsa2048.enc.pem'), '--pass-file', passFile],
+          { IMA_SIDECAR_KEY_PASSWORD: 'wrong' },
+        ],
+      ];
+      const values = new Set<string>();
+      for (const [name, args, env] of variants) {
+        const r = await runCli(
+          ['sign', ...args, '--cert', KEY('rsa2048.crt.pem'), '--suffix', `.${name}`, 'file.bin'],
+          {
+            cwd: dir,
+            env,
+          },
+        );
+        assert.equal(r.status, 0, `${name}: ${show(r)}`);
+        values.add((await readFile(join(dir, `file.bin.${name}`))).toString('hex'));
+      }
+      assert.equal(values.size, 1, 'every key form must give the same bytes');
+    },
+  );
 
   test('--keyid overrides the certificate; without --cert the computed keyid comes with a warning', async (t) => {
     if (!needFixtures(t)) return;
@@ -250,126 +261,141 @@ describe('happy paths', () => {
     assert.equal(q.stdout + q.stderr, '');
   });
 
-  test('a directory with -r: byte-ordered paths joined to the argument as given; names with spaces and newlines', async (t) => {
-    if (!needFixtures(t)) return;
-    const dir = await tempDir(t);
-    const tree = join(dir, 'tree');
-    for (const rel of ['b', 'a b', 'new\nline', 'sub/z', 'sub/A', 'Z']) {
-      await mkdir(join(tree, rel, '..'), { recursive: true });
-      await writeFile(join(tree, rel), rel);
-    }
-    const s = await runCli([...signRsa, '-r', '--json', 'tree/'], { cwd: dir });
-    assert.equal(s.status, 0, show(s));
-    const { records, summary } = jsonOutput(s.stdout);
-    assert.deepEqual(
-      records.map((r) => r.path),
-      ['tree/Z', 'tree/a b', 'tree/b', 'tree/new\nline', 'tree/sub/A', 'tree/sub/z'],
-    );
-    assert.ok(records.every((r) => r.status === 'signed'));
-    assert.equal(summary.total, 6);
-    assert.equal(summary.signed, 6);
-    assert.equal(summary.failed, 0);
-    assert.ok(existsSync(join(tree, 'new\nline.sig')));
-    // People's output escapes the newline so that each file stays on one line.
-    const v = await runCli(['verify', '--cert', KEY('rsa2048.crt.pem'), '-r', 'tree'], { cwd: dir });
-    assert.equal(v.status, 0, show(v));
-    const lines = v.stdout.split('\n').filter(Boolean);
-    assert.equal(lines.length, 6, show(v));
-    assert.ok(
-      lines.some((l) => l.startsWith('tree/new\\x0aline: ok')),
-      show(v),
-    );
-    // X.sig given by name means X.
-    const one = await runCli(['verify', '--json', '--cert', KEY('rsa2048.crt.pem'), 'tree/a b.sig'], { cwd: dir });
-    assert.equal(one.status, 0, show(one));
-    assert.equal(jsonOutput(one.stdout).records[0]!.path, 'tree/a b');
-  });
+  test(
+    'a directory with -r: byte-ordered paths joined to ' + 'the argument as given; names with spaces and newlines',
+    async (t) => {
+      if (!needFixtures(t)) return;
+      const dir = await tempDir(t);
+      const tree = join(dir, 'tree');
+      for (const rel of ['b', 'a b', 'new\nline', 'sub/z', 'sub/A', 'Z']) {
+        await mkdir(join(tree, rel, '..'), { recursive: true });
+        await writeFile(join(tree, rel), rel);
+      }
+      const s = await runCli([...signRsa, '-r', '--json', 'tree/'], { cwd: dir });
+      assert.equal(s.status, 0, show(s));
+      const { records, summary } = jsonOutput(s.stdout);
+      assert.deepEqual(
+        records.map((r) => r.path),
+        ['tree/Z', 'tree/a b', 'tree/b', 'tree/new\nline', 'tree/sub/A', 'tree/sub/z'],
+      );
+      assert.ok(records.every((r) => r.status === 'signed'));
+      assert.equal(summary.total, 6);
+      assert.equal(summary.signed, 6);
+      assert.equal(summary.failed, 0);
+      assert.ok(existsSync(join(tree, 'new\nline.sig')));
+      // People's output escapes the newline so that each file stays on one line.
+      const v = await runCli(['verify', '--cert', KEY('rsa2048.crt.pem'), '-r', 'tree'], { cwd: dir });
+      assert.equal(v.status, 0, show(v));
+      const lines = v.stdout.split('\n').filter(Boolean);
+      assert.equal(lines.length, 6, show(v));
+      assert.ok(
+        lines.some((l) => l.startsWith('tree/new\\x0aline: ok')),
+        show(v),
+      );
+      // X.sig given by name means X.
+      const one = await runCli(['verify', '--json', '--cert', KEY('rsa2048.crt.pem'), 'tree/a b.sig'], { cwd: dir });
+      assert.equal(one.status, 0, show(one));
+      assert.equal(jsonOutput(one.stdout).records[0]!.path, 'tree/a b');
+    },
+  );
 });
 
 describe('--json', () => {
-  test('sign, verify, hash, inspect and keyid records carry path, status, value, type, version, hashAlgo, keyid; then a summary', async (t) => {
-    if (!needFixtures(t)) return;
-    const dir = await workdir(t);
-    const kid = keyid['p256.crt.pem']!;
-    const s = await runCli(
-      ['sign', '--json', '--key', KEY('p256.key.pem'), '--cert', KEY('p256.crt.pem'), 'file.bin'],
-      { cwd: dir },
-    );
-    assert.equal(s.status, 0, show(s));
-    const sign = jsonOutput(s.stdout);
-    const sidecar = (await readFile(join(dir, 'file.bin.sig'))).toString('hex');
-    assert.deepEqual(
-      {
-        path: sign.records[0]!.path,
-        status: sign.records[0]!.status,
-        value: sign.records[0]!.value,
-        type: sign.records[0]!.type,
-        version: sign.records[0]!.version,
-        hashAlgo: sign.records[0]!.hashAlgo,
-        keyid: sign.records[0]!.keyid,
-      },
-      { path: 'file.bin', status: 'signed', value: sidecar, type: '0x03', version: 2, hashAlgo: 'sha256', keyid: kid },
-    );
-    assert.equal(sign.records.length, 1);
-    assert.equal(sign.summary.total, 1);
-    assert.equal(sign.summary.failed, 0);
-    assert.equal(sign.summary.signed, 1);
-    assert.equal(s.stderr, '');
+  test(
+    'sign, verify, hash, inspect and keyid records carry path, ' +
+      'status, value, type, version, hashAlgo, keyid; then a summary',
+    async (t) => {
+      if (!needFixtures(t)) return;
+      const dir = await workdir(t);
+      const kid = keyid['p256.crt.pem']!;
+      const s = await runCli(
+        ['sign', '--json', '--key', KEY('p256.key.pem'), '--cert', KEY('p256.crt.pem'), 'file.bin'],
+        { cwd: dir },
+      );
+      assert.equal(s.status, 0, show(s));
+      const sign = jsonOutput(s.stdout);
+      const sidecar = (await readFile(join(dir, 'file.bin.sig'))).toString('hex');
+      assert.deepEqual(
+        {
+          path: sign.records[0]!.path,
+          status: sign.records[0]!.status,
+          value: sign.records[0]!.value,
+          type: sign.records[0]!.type,
+          version: sign.records[0]!.version,
+          hashAlgo: sign.records[0]!.hashAlgo,
+          keyid: sign.records[0]!.keyid,
+        },
+        {
+          path: 'file.bin',
+          status: 'signed',
+          value: sidecar,
+          type: '0x03',
+          version: 2,
+          hashAlgo: 'sha256',
+          keyid: kid,
+        },
+      );
+      assert.equal(sign.records.length, 1);
+      assert.equal(sign.summary.total, 1);
+      assert.equal(sign.summary.failed, 0);
+      assert.equal(sign.summary.signed, 1);
+      assert.equal(s.stderr, '');
 
-    const v = jsonOutput(
-      (await runCli(['verify', '--json', '--cert', KEY('p256.crt.pem'), 'file.bin'], { cwd: dir })).stdout,
-    );
-    assert.deepEqual(
-      [
-        v.records[0]!.path,
-        v.records[0]!.status,
-        v.records[0]!.value,
-        v.records[0]!.type,
-        v.records[0]!.version,
-        v.records[0]!.hashAlgo,
-        v.records[0]!.keyid,
-      ],
-      ['file.bin', 'ok', sidecar, '0x03', 2, 'sha256', kid],
-    );
-    assert.equal(v.records[0]!.reason, undefined);
-    assert.deepEqual([v.summary.ok, v.summary.total, v.summary.failed], [1, 1, 0]);
+      const v = jsonOutput(
+        (await runCli(['verify', '--json', '--cert', KEY('p256.crt.pem'), 'file.bin'], { cwd: dir })).stdout,
+      );
+      assert.deepEqual(
+        [
+          v.records[0]!.path,
+          v.records[0]!.status,
+          v.records[0]!.value,
+          v.records[0]!.type,
+          v.records[0]!.version,
+          v.records[0]!.hashAlgo,
+          v.records[0]!.keyid,
+        ],
+        ['file.bin', 'ok', sidecar, '0x03', 2, 'sha256', kid],
+      );
+      assert.equal(v.records[0]!.reason, undefined);
+      assert.deepEqual([v.summary.ok, v.summary.total, v.summary.failed], [1, 1, 0]);
 
-    const h = jsonOutput((await runCli(['hash', '--json', '-a', 'sha512', 'file.bin'], { cwd: dir })).stdout);
-    const digest = createHash('sha512')
-      .update(await readFile(join(dir, 'file.bin')))
-      .digest('hex');
-    assert.deepEqual(
-      [h.records[0]!.path, h.records[0]!.value, h.records[0]!.type, h.records[0]!.hashAlgo],
-      ['file.bin', `0406${digest}`, '0x04', 'sha512'],
-    );
-    assert.equal(h.summary.total, 1);
+      const h = jsonOutput((await runCli(['hash', '--json', '-a', 'sha512', 'file.bin'], { cwd: dir })).stdout);
+      const digest = createHash('sha512')
+        .update(await readFile(join(dir, 'file.bin')))
+        .digest('hex');
+      assert.deepEqual(
+        [h.records[0]!.path, h.records[0]!.value, h.records[0]!.type, h.records[0]!.hashAlgo],
+        ['file.bin', `0406${digest}`, '0x04', 'sha512'],
+      );
+      assert.equal(h.summary.total, 1);
 
-    const i = jsonOutput(
-      (await runCli(['inspect', '--json', 'file.bin.sig', '--hex', '01' + '00'.repeat(19) + '01'], { cwd: dir }))
-        .stdout,
-    );
-    assert.deepEqual(
-      i.records.map((r) => [r.path, r.status, r.type, r.hashAlgo]),
-      [
-        ['file.bin.sig', 'valid', '0x03', 'sha256'],
-        ['(hex)', 'valid', '0x01', 'sha1'],
-      ],
-    );
-    assert.equal(i.records[0]!.keyid, kid);
-    assert.equal(i.records[0]!.value, sidecar);
+      const i = jsonOutput(
+        (await runCli(['inspect', '--json', 'file.bin.sig', '--hex', '01' + '00'.repeat(19) + '01'], { cwd: dir }))
+          .stdout,
+      );
+      assert.deepEqual(
+        i.records.map((r) => [r.path, r.status, r.type, r.hashAlgo]),
+        [
+          ['file.bin.sig', 'valid', '0x03', 'sha256'],
+          ['(hex)', 'valid', '0x01', 'sha1'],
+        ],
+      );
+      assert.equal(i.records[0]!.keyid, kid);
+      assert.equal(i.records[0]!.value, sidecar);
 
-    const k = jsonOutput((await runCli(['keyid', '--json', KEY('bundle.pem')])).stdout);
-    const bundle = manifest!.files.find((f) => f.kind === 'bundle')!;
-    assert.deepEqual(
-      k.records.map((r) => r.keyid),
-      bundle.keyids,
-    );
-    assert.deepEqual(
-      k.records.map((r) => r.path),
-      bundle.keyids!.map((_, n) => `${KEY('bundle.pem')}#${n + 1}`),
-    );
-    assert.equal(k.summary.total, bundle.keyids!.length);
-  });
+      const k = jsonOutput((await runCli(['keyid', '--json', KEY('bundle.pem')])).stdout);
+      const bundle = manifest!.files.find((f) => f.kind === 'bundle')!;
+      assert.deepEqual(
+        k.records.map((r) => r.keyid),
+        bundle.keyids,
+      );
+      assert.deepEqual(
+        k.records.map((r) => r.path),
+        bundle.keyids!.map((_, n) => `${KEY('bundle.pem')}#${n + 1}`),
+      );
+      assert.equal(k.summary.total, bundle.keyids!.length);
+    },
+  );
 
   test('failures: status and reason per file, counts in the summary, exit 1', async (t) => {
     if (!needFixtures(t)) return;
@@ -463,51 +489,58 @@ describe('verify of digest values', () => {
 });
 
 describe('certificates without SKID', () => {
-  test('a value signed with the keyid the kernel matches for a no-SKID certificate (tail of serial || issuer) verifies', async (t) => {
-    if (!needFixtures(t)) return;
-    const cert = manifest!.files.find((f) => f.file === 'keys/rsa2048-noskid.crt.pem');
-    if (!cert?.subject) return t.skip('no rsa2048-noskid certificate in the manifest');
-    // The issuer (= subject, self-signed) is encoded O then CN, so its DER ends with the CN value.
-    const cn = /CN=([^,]+)/.exec(cert.subject)![1]!;
-    const issuerKeyid = Buffer.from(cn.slice(-4)).toString('hex');
-    const dir = await workdir(t);
-    const s = await runCli(
-      [
-        'sign',
-        '--key',
-        KEY('rsa2048.key.pem'),
-        '--cert',
-        KEY('rsa2048-noskid.crt.pem'),
-        '--keyid',
-        issuerKeyid,
-        'file.bin',
-      ],
-      { cwd: dir },
-    );
-    assert.equal(s.status, 0, show(s));
-    const v = await runCli(['verify', '--cert', KEY('rsa2048-noskid.crt.pem'), 'file.bin'], { cwd: dir });
-    assert.equal(v.status, 0, show(v));
-  });
+  test(
+    'a value signed with the keyid the kernel matches for a ' +
+      'no-SKID certificate (tail of serial || issuer) verifies',
+    async (t) => {
+      if (!needFixtures(t)) return;
+      const cert = manifest!.files.find((f) => f.file === 'keys/rsa2048-noskid.crt.pem');
+      if (!cert?.subject) return t.skip('no rsa2048-noskid certificate in the manifest');
+      // The issuer (= subject, self-signed) is encoded O then CN, so its DER ends with the CN value.
+      const cn = /CN=([^,]+)/.exec(cert.subject)![1]!;
+      const issuerKeyid = Buffer.from(cn.slice(-4)).toString('hex');
+      const dir = await workdir(t);
+      const s = await runCli(
+        [
+          'sign',
+          '--key',
+          KEY('rsa2048.key.pem'),
+          '--cert',
+          KEY('rsa2048-noskid.crt.pem'),
+          '--keyid',
+          issuerKeyid,
+          'file.bin',
+        ],
+        { cwd: dir },
+      );
+      assert.equal(s.status, 0, show(s));
+      const v = await runCli(['verify', '--cert', KEY('rsa2048-noskid.crt.pem'), 'file.bin'], { cwd: dir });
+      assert.equal(v.status, 0, show(v));
+    },
+  );
 });
 
 describe('hash over trees with things that are not targets', () => {
-  test('hash -r with a symlink and an orphan sidecar in the tree prints the digests and reports both, no crash', async (t) => {
-    const dir = await workdir(t);
-    await symlink('file.bin', join(dir, 'link.bin'));
-    await writeFile(join(dir, 'gone.bin.sig'), 'x');
-    const r = await runCli(['hash', '-r', '.'], { cwd: dir });
-    assert.doesNotMatch(r.stderr, /internal error/, show(r));
-    assert.equal(r.status, 0, show(r));
-    const digest = createHash('sha256')
-      .update(await readFile(join(dir, 'file.bin')))
-      .digest('hex');
-    assert.match(r.stdout, new RegExp(`^0404${digest}  \\./file\\.bin$`, 'm'));
-    assert.match(r.stdout + r.stderr, /link\.bin.*symbolic link/);
-    assert.match(r.stdout + r.stderr, /gone\.bin.*orphan|orphan.*gone\.bin/);
-    // Given by name, X.sig without X is reported, not a crash.
-    const o = await runCli(['hash', 'gone.bin.sig'], { cwd: dir });
-    assert.doesNotMatch(o.stderr, /internal error/, show(o));
-  });
+  test(
+    'hash -r with a symlink and an orphan sidecar in the ' + 'tree prints the digests and reports both, no crash',
+    async (t) => {
+      const dir = await workdir(t);
+      await symlink('file.bin', join(dir, 'link.bin'));
+      await writeFile(join(dir, 'gone.bin.sig'), 'x');
+      const r = await runCli(['hash', '-r', '.'], { cwd: dir });
+      assert.doesNotMatch(r.stderr, /internal error/, show(r));
+      assert.equal(r.status, 0, show(r));
+      const digest = createHash('sha256')
+        .update(await readFile(join(dir, 'file.bin')))
+        .digest('hex');
+      assert.match(r.stdout, new RegExp(`^0404${digest}  \\./file\\.bin$`, 'm'));
+      assert.match(r.stdout + r.stderr, /link\.bin.*symbolic link/);
+      assert.match(r.stdout + r.stderr, /gone\.bin.*orphan|orphan.*gone\.bin/);
+      // Given by name, X.sig without X is reported, not a crash.
+      const o = await runCli(['hash', 'gone.bin.sig'], { cwd: dir });
+      assert.doesNotMatch(o.stderr, /internal error/, show(o));
+    },
+  );
 });
 
 describe('exit codes and one-line errors', () => {

@@ -48,18 +48,22 @@ test("sign of one file: its own flush and its folder's, no shared flush", async 
   assertFlushKinds(cs, filesystemOf(dir).name, 1);
 });
 
-test('migrate to a filesystem with xattrs (no sidecar written): the copy is flushed, renamed, and its directory flushed', async (t) => {
-  if (!ready(t)) return;
-  const dir = await tempDir(t);
-  const src = join(dir, 'src');
-  const dest = join(dir, 'dest');
-  await mkdir(join(src, 'sub'), { recursive: true });
-  for (const f of ['k1', 'sub/k2', 'sub/k3']) await writeFile(join(src, f), `kernel ${f}`);
-  const signed = await run(BIN, ['sign', '-r', '-q', ...SIGN, src]);
-  assert.equal(signed.status, 0, show(signed));
-  const cs = await traced(dir, ['migrate', '-r', '-q', '--xattr', 'user.ima', src, dest]);
-  assert.equal(
-    assertDurable(cs, (to) => to.startsWith(dest) && !to.endsWith('.sig')),
-    3,
-  );
-});
+test(
+  'migrate to a filesystem with xattrs (no sidecar written): ' +
+    'the copy is flushed, renamed, and its directory flushed',
+  async (t) => {
+    if (!ready(t)) return;
+    const dir = await tempDir(t);
+    const src = join(dir, 'src');
+    const dest = join(dir, 'dest');
+    await mkdir(join(src, 'sub'), { recursive: true });
+    for (const f of ['k1', 'sub/k2', 'sub/k3']) await writeFile(join(src, f), `kernel ${f}`);
+    const signed = await run(BIN, ['sign', '-r', '-q', ...SIGN, src]);
+    assert.equal(signed.status, 0, show(signed));
+    const cs = await traced(dir, ['migrate', '-r', '-q', '--xattr', 'user.ima', src, dest]);
+    assert.equal(
+      assertDurable(cs, (to) => to.startsWith(dest) && !to.endsWith('.sig')),
+      3,
+    );
+  },
+);

@@ -190,18 +190,21 @@ describe('golden values made by evmctl 1.4', () => {
     }
   });
 
-  test("evmctl's --keyid deadbeef sidecar: no certificate has that keyid, so it fails as an unknown keyid", async (t) => {
-    const m = needManifest(t);
-    if (!m) return;
-    const e = sidecars(m).find((f) => f.keyid === 'deadbeef');
-    if (!e) return t.skip('no deadbeef sidecar in the manifest');
-    const dir = await tempDir(t);
-    const copy = await placePayload(dir, e.payload!);
-    await copyFile(fixture(e.file), `${copy}.sig`);
-    const r = await runCli(['verify', '--json', '--cert', fixture('keys/rsa2048.crt.pem'), copy]);
-    assert.equal(r.status, 1, show(r));
-    assert.match(String(byPath(r.stdout).get(copy)!.reason), /unknown keyid deadbeef/);
-  });
+  test(
+    "evmctl's --keyid deadbeef sidecar: no certificate " + 'has that keyid, so it fails as an unknown keyid',
+    async (t) => {
+      const m = needManifest(t);
+      if (!m) return;
+      const e = sidecars(m).find((f) => f.keyid === 'deadbeef');
+      if (!e) return t.skip('no deadbeef sidecar in the manifest');
+      const dir = await tempDir(t);
+      const copy = await placePayload(dir, e.payload!);
+      await copyFile(fixture(e.file), `${copy}.sig`);
+      const r = await runCli(['verify', '--json', '--cert', fixture('keys/rsa2048.crt.pem'), copy]);
+      assert.equal(r.status, 1, show(r));
+      assert.match(String(byPath(r.stdout).get(copy)!.reason), /unknown keyid deadbeef/);
+    },
+  );
 
   test('`hash` values equal evmctl ima_hash values (sha1, sha256, sha512) for every golden payload', async (t) => {
     const m = needManifest(t);
@@ -280,103 +283,116 @@ function evmctl(args: string[], cwd?: string): Promise<RunResult> {
 }
 
 describe('live evmctl 1.4, both directions', () => {
-  test('our sidecars pass `evmctl ima_verify --sigfile --key CERT.der` (RSA-2048/sha256, RSA-4096/sha512, P-256/sha256, P-384/sha384, sha1); a changed file fails', async (t) => {
-    const m = needManifest(t);
-    if (!m || !needEvmctl(t)) return;
-    const dir = await tempDir(t);
-    for (const c of COMBOS) {
-      const sub = join(dir, `${c.key}-${c.algo}`);
-      await mkdir(sub);
-      const files = await freshPayloads(sub);
-      const s = await runCli([
-        'sign',
-        '--key',
-        keyPath(m, c.key),
-        '--cert',
-        certOf(m, c.key, 'pem'),
-        '-a',
-        c.algo,
-        ...files,
-      ]);
-      assert.equal(s.status, 0, show(s));
-      const checks: RunResult[] = await Promise.all(
-        files.map((f): Promise<RunResult> => evmctl(['ima_verify', '--sigfile', '--key', certOf(m, c.key, 'der'), f])),
-      );
-      for (const [i, r] of checks.entries()) {
-        assert.equal(r.status, 0, `${c.key}/${c.algo} ${basename(files[i]!)}: evmctl refused our sidecar\n${show(r)}`);
-        assert.match(r.stderr, /verification is OK/);
+  test(
+    'our sidecars pass `evmctl ima_verify --sigfile --key CERT.der` (RSA-2048/sha256, ' +
+      'RSA-4096/sha512, P-256/sha256, P-384/sha384, sha1); a changed file fails',
+    async (t) => {
+      const m = needManifest(t);
+      if (!m || !needEvmctl(t)) return;
+      const dir = await tempDir(t);
+      for (const c of COMBOS) {
+        const sub = join(dir, `${c.key}-${c.algo}`);
+        await mkdir(sub);
+        const files = await freshPayloads(sub);
+        const s = await runCli([
+          'sign',
+          '--key',
+          keyPath(m, c.key),
+          '--cert',
+          certOf(m, c.key, 'pem'),
+          '-a',
+          c.algo,
+          ...files,
+        ]);
+        assert.equal(s.status, 0, show(s));
+        const checks: RunResult[] = await Promise.all(
+          files.map((f): Promise<RunResult> =>
+            evmctl(['ima_verify', '--sigfile', '--key', certOf(m, c.key, 'der'), f]),
+          ),
+        );
+        for (const [i, r] of checks.entries()) {
+          assert.equal(
+            r.status,
+            0,
+            `${c.key}/${c.algo} ${basename(files[i]!)}: evmctl refused our sidecar\n${show(r)}`,
+          );
+          assert.match(r.stderr, /verification is OK/);
+        }
+        // Sanity: evmctl does reject our sidecar once the file changes.
+        await writeFile(files[2]!, randomBytes(4096));
+        const bad = await evmctl(['ima_verify', '--sigfile', '--key', certOf(m, c.key, 'der'), files[2]!]);
+        assert.notEqual(bad.status, 0, `${c.key}/${c.algo}: evmctl accepted a changed file\n${show(bad)}`);
       }
-      // Sanity: evmctl does reject our sidecar once the file changes.
-      await writeFile(files[2]!, randomBytes(4096));
-      const bad = await evmctl(['ima_verify', '--sigfile', '--key', certOf(m, c.key, 'der'), files[2]!]);
-      assert.notEqual(bad.status, 0, `${c.key}/${c.algo}: evmctl accepted a changed file\n${show(bad)}`);
-    }
-  });
+    },
+  );
 
-  test("evmctl's sidecars pass our verify with PEM and DER certificates; for RSA they equal ours byte for byte", async (t) => {
-    const m = needManifest(t);
-    if (!m || !needEvmctl(t)) return;
-    const dir = await tempDir(t);
-    const pemCerts = join(dir, 'pem');
-    const derCerts = join(dir, 'der');
-    await mkdir(pemCerts);
-    await mkdir(derCerts);
-    const all: { combo: Combo; file: string }[] = [];
-    for (const c of COMBOS) {
-      await copyFile(certOf(m, c.key, 'pem'), join(pemCerts, `${c.key}.pem`));
-      await copyFile(certOf(m, c.key, 'der'), join(derCerts, `${c.key}.der`));
-      const sub = join(dir, 'files', `${c.key}-${c.algo}`);
-      await mkdir(sub, { recursive: true });
-      const files = await freshPayloads(sub);
-      const signs: RunResult[] = await Promise.all(
-        files.map((f): Promise<RunResult> =>
-          evmctl(['ima_sign', '-n', '--sigfile', '--key', keyPath(m, c.key), '-a', c.algo, f]),
-        ),
-      );
-      for (const [i, r] of signs.entries()) {
-        assert.equal(r.status, 0, show(r));
-        assert.ok(existsSync(`${files[i]}.sig`), `evmctl wrote no ${files[i]}.sig`);
-        all.push({ combo: c, file: files[i]! });
-      }
-    }
-    for (const certs of [pemCerts, derCerts]) {
-      const r = await runCli(['verify', '--json', '--from', 'sidecar', '--cert', certs, '-r', join(dir, 'files')]);
-      assert.equal(r.status, 0, `with ${basename(certs)} certificates: ${show(r)}`);
-      const got = byPath(r.stdout);
-      assert.equal(got.size, all.length);
-      for (const { combo, file } of all)
-        assert.equal(
-          got.get(file)?.status,
-          'ok',
-          `${combo.key}/${combo.algo} ${basename(file)} with ${basename(certs)}: ${JSON.stringify(got.get(file))}`,
+  test(
+    "evmctl's sidecars pass our verify with PEM and DER " + 'certificates; for RSA they equal ours byte for byte',
+    async (t) => {
+      const m = needManifest(t);
+      if (!m || !needEvmctl(t)) return;
+      const dir = await tempDir(t);
+      const pemCerts = join(dir, 'pem');
+      const derCerts = join(dir, 'der');
+      await mkdir(pemCerts);
+      await mkdir(derCerts);
+      const all: { combo: Combo; file: string }[] = [];
+      for (const c of COMBOS) {
+        await copyFile(certOf(m, c.key, 'pem'), join(pemCerts, `${c.key}.pem`));
+        await copyFile(certOf(m, c.key, 'der'), join(derCerts, `${c.key}.der`));
+        const sub = join(dir, 'files', `${c.key}-${c.algo}`);
+        await mkdir(sub, { recursive: true });
+        const files = await freshPayloads(sub);
+        const signs: RunResult[] = await Promise.all(
+          files.map((f): Promise<RunResult> =>
+            evmctl(['ima_sign', '-n', '--sigfile', '--key', keyPath(m, c.key), '-a', c.algo, f]),
+          ),
         );
-    }
-    // RSA: our own signature of the same file with the same key is the same bytes. evmctl 1.4 takes the
-    // keyid from the key hash, which for these certificates (hash SKID) equals the SKID we use.
-    for (const c of COMBOS.filter((x) => isRsa(m, x.key))) {
-      const files = all.filter((x) => x.combo === c).map((x) => x.file);
-      const s = await runCli([
-        'sign',
-        '--suffix',
-        '.ours',
-        '--key',
-        keyPath(m, c.key),
-        '--cert',
-        certOf(m, c.key, 'pem'),
-        '-a',
-        c.algo,
-        ...files,
-      ]);
-      assert.equal(s.status, 0, show(s));
-      for (const f of files) {
-        assert.equal(
-          (await readFile(`${f}.ours`)).toString('hex'),
-          (await readFile(`${f}.sig`)).toString('hex'),
-          `${c.key}/${c.algo} ${basename(f)}`,
-        );
+        for (const [i, r] of signs.entries()) {
+          assert.equal(r.status, 0, show(r));
+          assert.ok(existsSync(`${files[i]}.sig`), `evmctl wrote no ${files[i]}.sig`);
+          all.push({ combo: c, file: files[i]! });
+        }
       }
-    }
-  });
+      for (const certs of [pemCerts, derCerts]) {
+        const r = await runCli(['verify', '--json', '--from', 'sidecar', '--cert', certs, '-r', join(dir, 'files')]);
+        assert.equal(r.status, 0, `with ${basename(certs)} certificates: ${show(r)}`);
+        const got = byPath(r.stdout);
+        assert.equal(got.size, all.length);
+        for (const { combo, file } of all)
+          assert.equal(
+            got.get(file)?.status,
+            'ok',
+            `${combo.key}/${combo.algo} ${basename(file)} with ${basename(certs)}: ${JSON.stringify(got.get(file))}`,
+          );
+      }
+      // RSA: our own signature of the same file with the same key is the same bytes. evmctl 1.4 takes the
+      // keyid from the key hash, which for these certificates (hash SKID) equals the SKID we use.
+      for (const c of COMBOS.filter((x) => isRsa(m, x.key))) {
+        const files = all.filter((x) => x.combo === c).map((x) => x.file);
+        const s = await runCli([
+          'sign',
+          '--suffix',
+          '.ours',
+          '--key',
+          keyPath(m, c.key),
+          '--cert',
+          certOf(m, c.key, 'pem'),
+          '-a',
+          c.algo,
+          ...files,
+        ]);
+        assert.equal(s.status, 0, show(s));
+        for (const f of files) {
+          assert.equal(
+            (await readFile(`${f}.ours`)).toString('hex'),
+            (await readFile(`${f}.sig`)).toString('hex'),
+            `${c.key}/${c.algo} ${basename(f)}`,
+          );
+        }
+      }
+    },
+  );
 
   test('`hash` equals `evmctl ima_hash` (stdout and user.ima) for sha1, sha256 and sha512', async (t) => {
     if (!needEvmctl(t)) return;
@@ -437,28 +453,32 @@ describe('live evmctl 1.4, both directions', () => {
     );
   });
 
-  test('a certificate whose SKID is not the key hash: we sign with the SKID keyid (what the kernel looks up); evmctl 1.4 cannot match it', async (t) => {
-    const m = needManifest(t);
-    if (!m || !needEvmctl(t)) return;
-    const v = await evmctl(['--version']);
-    if (!/evmctl 1\.4\b/.test(v.stdout + v.stderr))
-      return t.skip(`this documents evmctl 1.4; found ${(v.stdout + v.stderr).trim()}`);
-    const cert = m.files.find(
-      (f) => f.kind === 'cert' && f.format === 'pem' && f.keyid && f.key_hash_keyid && f.keyid !== f.key_hash_keyid,
-    );
-    if (!cert) return t.skip('no certificate with a non-hash SKID in the manifest');
-    const der = m.files.find(
-      (f) => f.kind === 'cert' && f.format === 'der' && f.key === cert.key && f.skid === cert.skid,
-    )!;
-    const dir = await tempDir(t);
-    const [, file] = await freshPayloads(dir);
-    const s = await runCli(['sign', '--json', '--key', keyPath(m, cert.key!), '--cert', fixture(cert.file), file!]);
-    assert.equal(s.status, 0, show(s));
-    assert.equal(jsonOutput(s.stdout).records[0]!.keyid, cert.keyid);
-    const ours = await runCli(['verify', '--cert', fixture(cert.file), file!]);
-    assert.equal(ours.status, 0, show(ours));
-    const theirs = await evmctl(['ima_verify', '--sigfile', '--key', fixture(der.file), file!]);
-    assert.equal(theirs.status, 1, show(theirs));
-    assert.match(theirs.stderr, /unknown keyid/);
-  });
+  test(
+    'a certificate whose SKID is not the key hash: we sign with the ' +
+      'SKID keyid (what the kernel looks up); evmctl 1.4 cannot match it',
+    async (t) => {
+      const m = needManifest(t);
+      if (!m || !needEvmctl(t)) return;
+      const v = await evmctl(['--version']);
+      if (!/evmctl 1\.4\b/.test(v.stdout + v.stderr))
+        return t.skip(`this documents evmctl 1.4; found ${(v.stdout + v.stderr).trim()}`);
+      const cert = m.files.find(
+        (f) => f.kind === 'cert' && f.format === 'pem' && f.keyid && f.key_hash_keyid && f.keyid !== f.key_hash_keyid,
+      );
+      if (!cert) return t.skip('no certificate with a non-hash SKID in the manifest');
+      const der = m.files.find(
+        (f) => f.kind === 'cert' && f.format === 'der' && f.key === cert.key && f.skid === cert.skid,
+      )!;
+      const dir = await tempDir(t);
+      const [, file] = await freshPayloads(dir);
+      const s = await runCli(['sign', '--json', '--key', keyPath(m, cert.key!), '--cert', fixture(cert.file), file!]);
+      assert.equal(s.status, 0, show(s));
+      assert.equal(jsonOutput(s.stdout).records[0]!.keyid, cert.keyid);
+      const ours = await runCli(['verify', '--cert', fixture(cert.file), file!]);
+      assert.equal(ours.status, 0, show(ours));
+      const theirs = await evmctl(['ima_verify', '--sigfile', '--key', fixture(der.file), file!]);
+      assert.equal(theirs.status, 1, show(theirs));
+      assert.match(theirs.stderr, /unknown keyid/);
+    },
+  );
 });

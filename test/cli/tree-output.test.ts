@@ -102,20 +102,25 @@ describe('--jobs', () => {
   });
 });
 
-test('under a low open-file limit (ulimit -n 64) the default files in flight shrink to fit: a 300-file tree is signed, verified and imported without EMFILE', async (t) => {
-  const dir = await tempDir(t);
-  for (let d = 0; d < 3; d++) {
-    await mkdir(join(dir, `d${d}`));
-    for (let i = 0; i < 100; i++) await writeFile(join(dir, `d${d}`, `f${i}`), `file ${d}/${i}\n`.repeat(50));
-  }
-  const limited = (args: string[]) => run('sh', ['-c', 'ulimit -n 64 && exec "$@"', 'sh', BIN, ...args], { cwd: dir });
-  for (const args of [
-    ['sign', '-r', '-q', '-k', KEY, '-c', CERT, '.'],
-    ['verify', '-r', '-q', '-c', CERT, '.'],
-    ['import', '-r', '-q', ...ATTR, '.'],
-  ]) {
-    const r = await limited(args);
-    assert.equal(r.status, 0, `${args[0]}: ${show(r)}`);
-    assert.doesNotMatch(r.stderr, /EMFILE|too many open files/i, show(r));
-  }
-});
+test(
+  'under a low open-file limit (ulimit -n 64) the default files in flight shrink ' +
+    'to fit: a 300-file tree is signed, verified and imported without EMFILE',
+  async (t) => {
+    const dir = await tempDir(t);
+    for (let d = 0; d < 3; d++) {
+      await mkdir(join(dir, `d${d}`));
+      for (let i = 0; i < 100; i++) await writeFile(join(dir, `d${d}`, `f${i}`), `file ${d}/${i}\n`.repeat(50));
+    }
+    const limited = (args: string[]) =>
+      run('sh', ['-c', 'ulimit -n 64 && exec "$@"', 'sh', BIN, ...args], { cwd: dir });
+    for (const args of [
+      ['sign', '-r', '-q', '-k', KEY, '-c', CERT, '.'],
+      ['verify', '-r', '-q', '-c', CERT, '.'],
+      ['import', '-r', '-q', ...ATTR, '.'],
+    ]) {
+      const r = await limited(args);
+      assert.equal(r.status, 0, `${args[0]}: ${show(r)}`);
+      assert.doesNotMatch(r.stderr, /EMFILE|too many open files/i, show(r));
+    }
+  },
+);

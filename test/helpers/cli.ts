@@ -108,7 +108,10 @@ export function jsonOutput(stdout: string): { records: Record<string, unknown>[]
 
 /** A compact description of a run, for assertion messages. */
 export function show(r: RunResult): string {
-  return `status ${r.status}${r.signal ? ` (signal ${r.signal})` : ''}\n--- stdout ---\n${r.stdout}--- stderr ---\n${r.stderr}`;
+  return (
+    `status ` +
+    `${r.status}${r.signal ? ` (signal ${r.signal})` : ''}\n--- stdout ---\n${r.stdout}--- stderr ---\n${r.stderr}`
+  );
 }
 
 const liveTemps = new Set<string>();

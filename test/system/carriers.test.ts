@@ -491,86 +491,94 @@ test('status on ext4: every state, with --json and as a table', async (t) => {
 
 // -------------------------------------------------------------------------------------------------
 
-test('selection on ext4: --include, --exclude and --one-file-system with a second filesystem mounted inside the tree', async (t) => {
-  if (toolsMissing(t)) return;
-  const why = missing({ commands: ['mount', 'umount'] });
-  if (why) return skipOrFail(t, why);
-  const outer = await useMount(t, 'ext4');
-  if (!outer) return;
-  const inner = await useMount(t, 'xfs');
-  if (!inner) return;
-  const root = join(outer.dir, 'sel');
-  const files = await writeFiles(root, {
-    'keep.bin': 'k\n',
-    'keep.txt': 'k\n',
-    'skip/x.bin': 'x\n',
-    'sub/y.bin': 'y\n',
-    'sub/z.txt': 'z\n',
-  });
-  await writeFiles(inner.dir, { 'w.bin': 'on the inner filesystem\n' });
-  const point = join(root, 'inner');
-  await mkdir(point);
-  // A bind mount of the xfs inside the ext4 tree; undone in finally, before useMount unmounts the xfs.
-  const bind = spawnSync('mount', ['--bind', inner.dir, point], { encoding: 'utf8' });
-  assert.equal(bind.status, 0, bind.stderr);
-  try {
-    const w = join(point, 'w.bin');
-    await cli(['sign', '-q', '-r', ...SIGN, root], 0);
-    const paths = async (extra: string[]): Promise<string[]> =>
-      records(await cli(['status', '-r', '--json', ...extra, root], 0)).list.map((x) => relative(root, String(x.path)));
+test(
+  'selection on ext4: --include, --exclude and --one-file-system ' + 'with a second filesystem mounted inside the tree',
+  async (t) => {
+    if (toolsMissing(t)) return;
+    const why = missing({ commands: ['mount', 'umount'] });
+    if (why) return skipOrFail(t, why);
+    const outer = await useMount(t, 'ext4');
+    if (!outer) return;
+    const inner = await useMount(t, 'xfs');
+    if (!inner) return;
+    const root = join(outer.dir, 'sel');
+    const files = await writeFiles(root, {
+      'keep.bin': 'k\n',
+      'keep.txt': 'k\n',
+      'skip/x.bin': 'x\n',
+      'sub/y.bin': 'y\n',
+      'sub/z.txt': 'z\n',
+    });
+    await writeFiles(inner.dir, { 'w.bin': 'on the inner filesystem\n' });
+    const point = join(root, 'inner');
+    await mkdir(point);
+    // A bind mount of the xfs inside the ext4 tree; undone in finally, before useMount unmounts the xfs.
+    const bind = spawnSync('mount', ['--bind', inner.dir, point], { encoding: 'utf8' });
+    assert.equal(bind.status, 0, bind.stderr);
+    try {
+      const w = join(point, 'w.bin');
+      await cli(['sign', '-q', '-r', ...SIGN, root], 0);
+      const paths = async (extra: string[]): Promise<string[]> =>
+        records(await cli(['status', '-r', '--json', ...extra, root], 0)).list.map((x) =>
+          relative(root, String(x.path)),
+        );
 
-    await t.test('a plain walk crosses into the inner filesystem', async () => {
-      const { list } = records(await cli(['status', '-r', '--json', root], 0));
-      assert.deepEqual(
-        list.map((x) => relative(root, String(x.path))),
-        ['inner/w.bin', 'keep.bin', 'keep.txt', 'skip/x.bin', 'sub/y.bin', 'sub/z.txt'],
-      );
-      assert.deepEqual(
-        list.map((x) => x.filesystem),
-        ['xfs', 'ext4', 'ext4', 'ext4', 'ext4', 'ext4'],
-      );
-    });
-    await t.test('--one-file-system stays out of it', async () => {
-      assert.deepEqual(await paths(['--one-file-system']), [
-        'keep.bin',
-        'keep.txt',
-        'skip/x.bin',
-        'sub/y.bin',
-        'sub/z.txt',
-      ]);
-    });
-    await t.test('--include selects by name at any depth', async () => {
-      assert.deepEqual(await paths(['--include', '*.bin']), ['inner/w.bin', 'keep.bin', 'skip/x.bin', 'sub/y.bin']);
-    });
-    await t.test('--exclude drops names and whole directories', async () => {
-      assert.deepEqual(await paths(['--exclude', 'skip', '--exclude', '*.txt']), [
-        'inner/w.bin',
-        'keep.bin',
-        'sub/y.bin',
-      ]);
-    });
-    await t.test('the selection decides what import writes', async () => {
-      const { list } = records(
-        await cli(['import', '-r', '--json', '--one-file-system', '--exclude', 'skip', '--include', '*.bin', root], 0),
-      );
-      assert.deepEqual(
-        list.map((x) => [relative(root, String(x.path)), x.status]),
-        [
-          ['keep.bin', 'imported'],
-          ['sub/y.bin', 'imported'],
-        ],
-      );
-      for (const p of files) {
-        const want = p.endsWith('keep.bin') || p.endsWith('y.bin');
-        assert.equal((await xattrOf(p)) !== undefined, want, p);
-      }
-      assert.equal(await xattrOf(w), undefined);
-    });
-  } finally {
-    const u = spawnSync('umount', [point], { encoding: 'utf8' });
-    if (u.status !== 0) spawnSync('umount', ['-l', point]);
-  }
-});
+      await t.test('a plain walk crosses into the inner filesystem', async () => {
+        const { list } = records(await cli(['status', '-r', '--json', root], 0));
+        assert.deepEqual(
+          list.map((x) => relative(root, String(x.path))),
+          ['inner/w.bin', 'keep.bin', 'keep.txt', 'skip/x.bin', 'sub/y.bin', 'sub/z.txt'],
+        );
+        assert.deepEqual(
+          list.map((x) => x.filesystem),
+          ['xfs', 'ext4', 'ext4', 'ext4', 'ext4', 'ext4'],
+        );
+      });
+      await t.test('--one-file-system stays out of it', async () => {
+        assert.deepEqual(await paths(['--one-file-system']), [
+          'keep.bin',
+          'keep.txt',
+          'skip/x.bin',
+          'sub/y.bin',
+          'sub/z.txt',
+        ]);
+      });
+      await t.test('--include selects by name at any depth', async () => {
+        assert.deepEqual(await paths(['--include', '*.bin']), ['inner/w.bin', 'keep.bin', 'skip/x.bin', 'sub/y.bin']);
+      });
+      await t.test('--exclude drops names and whole directories', async () => {
+        assert.deepEqual(await paths(['--exclude', 'skip', '--exclude', '*.txt']), [
+          'inner/w.bin',
+          'keep.bin',
+          'sub/y.bin',
+        ]);
+      });
+      await t.test('the selection decides what import writes', async () => {
+        const { list } = records(
+          await cli(
+            ['import', '-r', '--json', '--one-file-system', '--exclude', 'skip', '--include', '*.bin', root],
+            0,
+          ),
+        );
+        assert.deepEqual(
+          list.map((x) => [relative(root, String(x.path)), x.status]),
+          [
+            ['keep.bin', 'imported'],
+            ['sub/y.bin', 'imported'],
+          ],
+        );
+        for (const p of files) {
+          const want = p.endsWith('keep.bin') || p.endsWith('y.bin');
+          assert.equal((await xattrOf(p)) !== undefined, want, p);
+        }
+        assert.equal(await xattrOf(w), undefined);
+      });
+    } finally {
+      const u = spawnSync('umount', [point], { encoding: 'utf8' });
+      if (u.status !== 0) spawnSync('umount', ['-l', point]);
+    }
+  },
+);
 
 // -------------------------------------------------------------------------------------------------
 
@@ -615,56 +623,60 @@ test('output order on ext4 is the same with --jobs 1 and --jobs 8', async (t) =>
   }
 });
 
-test('read-back after each write: none on ext4, xfs and btrfs (their setxattr stores the value it returns success for), one per file before --remove-sidecar removes a sidecar', async (t) => {
-  if (toolsMissing(t)) return;
-  const why = missing({ commands: ['strace'] });
-  if (why) return skipOrFail(t, why);
-  // fs-xattr's calls on /proc/self/fd/N: setxattr and getxattr. Each import looks for a value before its
-  // "create only" write (fs-xattr has no XATTR_CREATE): one getxattr that finds none. A read that finds a
-  // value is two (fs-xattr asks for the size, then the bytes), so a read-back adds two.
-  for (const kind of KINDS) {
-    const m = await useMount(t, kind);
-    if (!m) return;
-    const tree = join(m.dir, 'readback');
-    const files = Array.from({ length: 20 }, (_, i) => `f${i}`);
-    await writeFiles(tree, Object.fromEntries(files.map((f, i) => [f, content(i + 1, 3000 + i)])));
-    await cli(['sign', '-q', '-r', ...SIGN, tree], 0);
-    // The xattr calls of an import run, counted by strace: every write, and every read of the value.
-    const calls = async (args: string[]): Promise<{ writes: number; reads: number; imported: number }> => {
-      const log = join(m.dir, `strace-${kind}.log`);
-      const r = await run('strace', [
-        '-f',
-        '-e',
-        'trace=setxattr,getxattr',
-        '-o',
-        log,
-        process.execPath,
-        BIN,
-        'import',
-        '--json',
-        ...args,
-        tree,
-      ]);
-      assert.equal(r.status, 0, show(r));
-      const text = await readFile(log, 'utf8');
-      await rm(log);
-      const count = (call: string): number =>
-        text.split('\n').filter((l) => l.includes(`${call}(`) && l.includes('security.ima')).length;
-      return {
-        writes: count('setxattr'),
-        reads: count('getxattr'),
-        imported: records(r).list.filter((x) => x.status === 'imported').length,
+test(
+  'read-back after each write: none on ext4, xfs and btrfs (their setxattr stores the ' +
+    'value it returns success for), one per file before --remove-sidecar removes a sidecar',
+  async (t) => {
+    if (toolsMissing(t)) return;
+    const why = missing({ commands: ['strace'] });
+    if (why) return skipOrFail(t, why);
+    // fs-xattr's calls on /proc/self/fd/N: setxattr and getxattr. Each import looks for a value before its
+    // "create only" write (fs-xattr has no XATTR_CREATE): one getxattr that finds none. A read that finds a
+    // value is two (fs-xattr asks for the size, then the bytes), so a read-back adds two.
+    for (const kind of KINDS) {
+      const m = await useMount(t, kind);
+      if (!m) return;
+      const tree = join(m.dir, 'readback');
+      const files = Array.from({ length: 20 }, (_, i) => `f${i}`);
+      await writeFiles(tree, Object.fromEntries(files.map((f, i) => [f, content(i + 1, 3000 + i)])));
+      await cli(['sign', '-q', '-r', ...SIGN, tree], 0);
+      // The xattr calls of an import run, counted by strace: every write, and every read of the value.
+      const calls = async (args: string[]): Promise<{ writes: number; reads: number; imported: number }> => {
+        const log = join(m.dir, `strace-${kind}.log`);
+        const r = await run('strace', [
+          '-f',
+          '-e',
+          'trace=setxattr,getxattr',
+          '-o',
+          log,
+          process.execPath,
+          BIN,
+          'import',
+          '--json',
+          ...args,
+          tree,
+        ]);
+        assert.equal(r.status, 0, show(r));
+        const text = await readFile(log, 'utf8');
+        await rm(log);
+        const count = (call: string): number =>
+          text.split('\n').filter((l) => l.includes(`${call}(`) && l.includes('security.ima')).length;
+        return {
+          writes: count('setxattr'),
+          reads: count('getxattr'),
+          imported: records(r).list.filter((x) => x.status === 'imported').length,
+        };
       };
-    };
-    const plain = await calls(['-r']);
-    assert.deepEqual(plain, { writes: files.length, reads: files.length, imported: files.length }, kind);
-    await cli(['clear', '-q', '-r', tree], 0);
-    const removing = await calls(['-r', '--remove-sidecar']);
-    assert.deepEqual(
-      removing,
-      { writes: files.length, reads: 3 * files.length, imported: files.length },
-      `${kind}, --remove-sidecar`,
-    );
-    for (const f of files) assert.equal(existsSync(join(tree, `${f}.sig`)), false, `${kind}: ${f}.sig removed`);
-  }
-});
+      const plain = await calls(['-r']);
+      assert.deepEqual(plain, { writes: files.length, reads: files.length, imported: files.length }, kind);
+      await cli(['clear', '-q', '-r', tree], 0);
+      const removing = await calls(['-r', '--remove-sidecar']);
+      assert.deepEqual(
+        removing,
+        { writes: files.length, reads: 3 * files.length, imported: files.length },
+        `${kind}, --remove-sidecar`,
+      );
+      for (const f of files) assert.equal(existsSync(join(tree, `${f}.sig`)), false, `${kind}: ${f}.sig removed`);
+    }
+  },
+);

@@ -168,18 +168,21 @@ describe('decoding and encoding each value type', () => {
     assert.deepEqual(encodeImaValue(value), bytes);
   });
 
-  test('a sha1 digest that ends in four zero bytes is never written in the 0x01 form (the kernel would read md5)', () => {
-    const digest = Buffer.concat([Buffer.alloc(16, 0xab), Buffer.alloc(4)]);
-    // encodeImaValue refuses the ambiguous 0x01 form...
-    assert.throws(
-      () => encodeImaValue({ kind: 'digest', type: 0x01, algo: algo('sha1'), digest }),
-      (e: unknown) => e instanceof FormatError && /md5/.test(e.reason),
-    );
-    // ...and the value ima_hash would make falls back to 0x04, which decodes as sha1 again.
-    const v = digestValue(algo('sha1'), digest);
-    assert.equal(v.type, 0x04);
-    assert.deepEqual(decodeImaValue(encodeImaValue(v)).value, v);
-  });
+  test(
+    'a sha1 digest that ends in four zero bytes is never ' + 'written in the 0x01 form (the kernel would read md5)',
+    () => {
+      const digest = Buffer.concat([Buffer.alloc(16, 0xab), Buffer.alloc(4)]);
+      // encodeImaValue refuses the ambiguous 0x01 form...
+      assert.throws(
+        () => encodeImaValue({ kind: 'digest', type: 0x01, algo: algo('sha1'), digest }),
+        (e: unknown) => e instanceof FormatError && /md5/.test(e.reason),
+      );
+      // ...and the value ima_hash would make falls back to 0x04, which decodes as sha1 again.
+      const v = digestValue(algo('sha1'), digest);
+      assert.equal(v.type, 0x04);
+      assert.deepEqual(decodeImaValue(encodeImaValue(v)).value, v);
+    },
+  );
 
   for (const name of [
     'md5',

@@ -94,42 +94,54 @@ describe('RSA', () => {
     });
   }
 
-  test("many signatures in flight at once: those over the thread pool's memory budget are made here, every one the same bytes", async () => {
-    // 40 contents of 900 KB: 36 MB, more than the 16 MiB the pool may hold at once.
-    const contents = Array.from({ length: 40 }, (_, i) => Buffer.alloc(900_000, i));
-    const signers = contents.map((c) => {
-      const s = new ContentSigner(rsa.privateKey, algo('sha256'), 2);
-      for (let i = 0; i < c.length; i += 65536) s.update(c.subarray(i, i + 65536));
-      return s;
-    });
-    const got = await Promise.all(signers.map((s) => s.finishAsync()));
-    got.forEach((g, i) => {
-      assert.deepEqual(g.signature, nodeSign('sha256', contents[i]!, rsa.privateKey), `signature ${i}`);
-      assert.deepEqual(
-        signers[i]!.digest(),
-        digestBytes(algo('sha256'), contents[i]!),
-        `digest ${i}, computed only when asked`,
-      );
-    });
-  });
-
-  test('finishAsync: the same signature and digest whether the content is kept for the thread pool or outgrows the copy mid-stream', async () => {
-    for (const size of [0, 1, 1 << 20, (1 << 20) + 1, 3 << 20]) {
-      for (const piece of [777, 65536]) {
-        const data = Buffer.alloc(size);
-        for (let i = 0; i < size; i++) data[i] = (i * 31 + (i >> 9)) & 0xff;
+  test(
+    'many signatures in flight at once: those over the thread ' +
+      "pool's memory budget are made here, every one the same bytes",
+    async () => {
+      // 40 contents of 900 KB: 36 MB, more than the 16 MiB the pool may hold at once.
+      const contents = Array.from({ length: 40 }, (_, i) => Buffer.alloc(900_000, i));
+      const signers = contents.map((c) => {
         const s = new ContentSigner(rsa.privateKey, algo('sha256'), 2);
-        for (let i = 0; i < size; i += piece) s.update(data.subarray(i, i + piece));
-        const { signature } = await s.finishAsync();
+        for (let i = 0; i < c.length; i += 65536) s.update(c.subarray(i, i + 65536));
+        return s;
+      });
+      const got = await Promise.all(signers.map((s) => s.finishAsync()));
+      got.forEach((g, i) => {
+        assert.deepEqual(g.signature, nodeSign('sha256', contents[i]!, rsa.privateKey), `signature ${i}`);
         assert.deepEqual(
-          signature,
-          nodeSign('sha256', data, rsa.privateKey),
-          `signature, ${size} bytes in pieces of ${piece}`,
+          signers[i]!.digest(),
+          digestBytes(algo('sha256'), contents[i]!),
+          `digest ${i}, computed only when asked`,
         );
-        assert.deepEqual(s.digest(), digestBytes(algo('sha256'), data), `digest, ${size} bytes in pieces of ${piece}`);
+      });
+    },
+  );
+
+  test(
+    'finishAsync: the same signature and digest whether the content ' +
+      'is kept for the thread pool or outgrows the copy mid-stream',
+    async () => {
+      for (const size of [0, 1, 1 << 20, (1 << 20) + 1, 3 << 20]) {
+        for (const piece of [777, 65536]) {
+          const data = Buffer.alloc(size);
+          for (let i = 0; i < size; i++) data[i] = (i * 31 + (i >> 9)) & 0xff;
+          const s = new ContentSigner(rsa.privateKey, algo('sha256'), 2);
+          for (let i = 0; i < size; i += piece) s.update(data.subarray(i, i + piece));
+          const { signature } = await s.finishAsync();
+          assert.deepEqual(
+            signature,
+            nodeSign('sha256', data, rsa.privateKey),
+            `signature, ${size} bytes in pieces of ${piece}`,
+          );
+          assert.deepEqual(
+            s.digest(),
+            digestBytes(algo('sha256'), data),
+            `digest, ${size} bytes in pieces of ${piece}`,
+          );
+        }
       }
-    }
-  });
+    },
+  );
 
   test('signing a digest equals `openssl dgst -sha256 -sign key file` (and sha1, sha384, sha512)', async (t) => {
     if (!haveCommand('openssl')) return skipOrFail(t, 'needs the command openssl');
@@ -200,26 +212,30 @@ describe('RSA', () => {
     }
   });
 
-  test('a signature shorter than the modulus (a leading zero byte dropped) is refused, as the kernel and OpenSSL refuse it', () => {
-    // About one RSA signature in 256 starts with a zero byte; find one.
-    let found: { data: Buffer; sig: Buffer } | undefined;
-    for (let i = 0; i < 5000 && !found; i++) {
-      const data = Buffer.from(`content ${i}`);
-      const sig = rsaSignDigest(rsa.privateKey, algo('sha256'), digestBytes(algo('sha256'), data));
-      if (sig[0] === 0) found = { data, sig };
-    }
-    assert.ok(found, 'no signature with a leading zero byte in 5000 tries');
-    const { data, sig } = found;
-    assert.deepEqual(verifyWhole(rsa.publicKey, 'sha256', 2, sig, data), { ok: true });
-    assert.equal(
-      nodeVerify('sha256', data, rsa.publicKey, sig.subarray(1)),
-      false,
-      'OpenSSL refuses the short signature',
-    );
-    const short = verifyWhole(rsa.publicKey, 'sha256', 2, sig.subarray(1), data);
-    assert.equal(short.ok, false);
-    assert.match(!short.ok ? short.detail : '', /signature is 255 bytes, the 2048-bit key needs 256/);
-  });
+  test(
+    'a signature shorter than the modulus (a leading zero byte ' +
+      'dropped) is refused, as the kernel and OpenSSL refuse it',
+    () => {
+      // About one RSA signature in 256 starts with a zero byte; find one.
+      let found: { data: Buffer; sig: Buffer } | undefined;
+      for (let i = 0; i < 5000 && !found; i++) {
+        const data = Buffer.from(`content ${i}`);
+        const sig = rsaSignDigest(rsa.privateKey, algo('sha256'), digestBytes(algo('sha256'), data));
+        if (sig[0] === 0) found = { data, sig };
+      }
+      assert.ok(found, 'no signature with a leading zero byte in 5000 tries');
+      const { data, sig } = found;
+      assert.deepEqual(verifyWhole(rsa.publicKey, 'sha256', 2, sig, data), { ok: true });
+      assert.equal(
+        nodeVerify('sha256', data, rsa.publicKey, sig.subarray(1)),
+        false,
+        'OpenSSL refuses the short signature',
+      );
+      const short = verifyWhole(rsa.publicKey, 'sha256', 2, sig.subarray(1), data);
+      assert.equal(short.ok, false);
+      assert.match(!short.ok ? short.detail : '', /signature is 255 bytes, the 2048-bit key needs 256/);
+    },
+  );
 });
 
 describe('ECDSA', () => {
@@ -314,97 +330,107 @@ describe('version 3 signatures (over struct ima_file_id)', () => {
 });
 
 describe('streaming digests', () => {
-  test('streamSmallSync: a file below one read is hashed synchronously, to the same digest; one a byte over (or with a limit past it) is left alone, nothing fed', async () => {
-    const cases: [string, number, number | undefined, boolean][] = [
-      ['empty', 0, undefined, true],
-      ['small', 5000, undefined, true],
-      ['small, limited', 5000, 100, true],
-      ['exactly one read', ONE_READ, undefined, true],
-      ['one byte over', ONE_READ + 1, undefined, false],
-      ['over, limited to one read', ONE_READ + 1, ONE_READ, true],
-    ];
-    for (const [what, size, limit, whole] of cases) {
-      const bytes = Buffer.alloc(size);
-      for (let i = 0; i < size; i += 997) bytes[i] = i & 0xff;
-      const p = join(dir, `small-${size}.bin`);
-      await writeFile(p, bytes);
+  test(
+    'streamSmallSync: a file below one read is hashed synchronously, to the same ' +
+      'digest; one a byte over (or with a limit past it) is left alone, nothing fed',
+    async () => {
+      const cases: [string, number, number | undefined, boolean][] = [
+        ['empty', 0, undefined, true],
+        ['small', 5000, undefined, true],
+        ['small, limited', 5000, 100, true],
+        ['exactly one read', ONE_READ, undefined, true],
+        ['one byte over', ONE_READ + 1, undefined, false],
+        ['over, limited to one read', ONE_READ + 1, ONE_READ, true],
+      ];
+      for (const [what, size, limit, whole] of cases) {
+        const bytes = Buffer.alloc(size);
+        for (let i = 0; i < size; i += 997) bytes[i] = i & 0xff;
+        const p = join(dir, `small-${size}.bin`);
+        await writeFile(p, bytes);
+        const h = await open(p, 'r');
+        try {
+          const sink = new DigestSink(algo('sha256'));
+          let fed = 0;
+          const counter = { update: (c: Buffer) => void (fed += c.length) };
+          const n = streamSmallSync(h.fd, [sink, counter], limit);
+          if (!whole) {
+            assert.equal(n, undefined, what);
+            assert.equal(fed, 0, `${what}: nothing fed`);
+            continue;
+          }
+          const expected = bytes.subarray(0, Math.min(size, limit ?? Infinity));
+          assert.equal(n, expected.length, what);
+          assert.deepEqual(sink.digest(), createHash('sha256').update(expected).digest(), what);
+        } finally {
+          await h.close();
+        }
+      }
+    },
+  );
+
+  test(
+    'a file larger than the 1 MiB chunk streams to the ' + 'same digests as hashing at once; limit stops early',
+    async () => {
+      const big = Buffer.alloc(2.5 * 1024 * 1024 + 3);
+      for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) & 0xff;
+      const p = join(dir, 'big.bin');
+      await writeFile(p, big);
       const h = await open(p, 'r');
       try {
-        const sink = new DigestSink(algo('sha256'));
-        let fed = 0;
-        const counter = { update: (c: Buffer) => void (fed += c.length) };
-        const n = streamSmallSync(h.fd, [sink, counter], limit);
-        if (!whole) {
-          assert.equal(n, undefined, what);
-          assert.equal(fed, 0, `${what}: nothing fed`);
-          continue;
-        }
-        const expected = bytes.subarray(0, Math.min(size, limit ?? Infinity));
-        assert.equal(n, expected.length, what);
-        assert.deepEqual(sink.digest(), createHash('sha256').update(expected).digest(), what);
+        const sinks = [new DigestSink(algo('sha256')), new DigestSink(algo('sha1')), new DigestSink(algo('sha512'))];
+        assert.equal(await streamHandle(h, sinks), big.length);
+        assert.deepEqual(
+          sinks.map((s) => s.digest()),
+          ['sha256', 'sha1', 'sha512'].map((n) => createHash(n).update(big).digest()),
+        );
+        const limited = new DigestSink(algo('sha256'));
+        assert.equal(await streamHandle(h, [limited], 1_500_000), 1_500_000);
+        assert.deepEqual(limited.digest(), createHash('sha256').update(big.subarray(0, 1_500_000)).digest());
       } finally {
         await h.close();
       }
-    }
-  });
+    },
+  );
 
-  test('a file larger than the 1 MiB chunk streams to the same digests as hashing at once; limit stops early', async () => {
-    const big = Buffer.alloc(2.5 * 1024 * 1024 + 3);
-    for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) & 0xff;
-    const p = join(dir, 'big.bin');
-    await writeFile(p, big);
-    const h = await open(p, 'r');
-    try {
-      const sinks = [new DigestSink(algo('sha256')), new DigestSink(algo('sha1')), new DigestSink(algo('sha512'))];
-      assert.equal(await streamHandle(h, sinks), big.length);
-      assert.deepEqual(
-        sinks.map((s) => s.digest()),
-        ['sha256', 'sha1', 'sha512'].map((n) => createHash(n).update(big).digest()),
-      );
-      const limited = new DigestSink(algo('sha256'));
-      assert.equal(await streamHandle(h, [limited], 1_500_000), 1_500_000);
-      assert.deepEqual(limited.digest(), createHash('sha256').update(big.subarray(0, 1_500_000)).digest());
-    } finally {
-      await h.close();
-    }
-  });
-
-  test('many large files streamed at once: at most four past their first chunk at a time, every digest right', async () => {
-    const big = Buffer.alloc(3 * 1024 * 1024 + 5);
-    for (let i = 0; i < big.length; i += 512) big[i] = (i / 512) & 0xff;
-    const p = join(dir, 'big3.bin');
-    await writeFile(p, big);
-    const h = await open(p, 'r');
-    let inAsyncRead = 0;
-    let mostAtOnce = 0;
-    // The thread-pool reads (past the first chunk) are counted while they run, slowed so that files overlap.
-    const reader = {
-      fd: h.fd,
-      async read(buffer: Buffer, offset: number, length: number, position: number) {
-        mostAtOnce = Math.max(mostAtOnce, ++inAsyncRead);
-        await new Promise((r) => setTimeout(r, 5));
-        try {
-          return await h.read(buffer, offset, length, position);
-        } finally {
-          inAsyncRead--;
-        }
-      },
-    };
-    try {
-      const sinks = Array.from({ length: 12 }, () => new DigestSink(algo('sha256')));
-      const counts = await Promise.all(sinks.map((s) => streamHandle(reader, [s])));
-      assert.deepEqual(
-        counts,
-        sinks.map(() => big.length),
-      );
-      const want = createHash('sha256').update(big).digest();
-      for (const s of sinks) assert.deepEqual(s.digest(), want);
-      assert.ok(mostAtOnce >= 2, `files did overlap (${mostAtOnce})`);
-      assert.ok(mostAtOnce <= 4, `${mostAtOnce} large files read at once`);
-    } finally {
-      await h.close();
-    }
-  });
+  test(
+    'many large files streamed at once: at most four past ' + 'their first chunk at a time, every digest right',
+    async () => {
+      const big = Buffer.alloc(3 * 1024 * 1024 + 5);
+      for (let i = 0; i < big.length; i += 512) big[i] = (i / 512) & 0xff;
+      const p = join(dir, 'big3.bin');
+      await writeFile(p, big);
+      const h = await open(p, 'r');
+      let inAsyncRead = 0;
+      let mostAtOnce = 0;
+      // The thread-pool reads (past the first chunk) are counted while they run, slowed so that files overlap.
+      const reader = {
+        fd: h.fd,
+        async read(buffer: Buffer, offset: number, length: number, position: number) {
+          mostAtOnce = Math.max(mostAtOnce, ++inAsyncRead);
+          await new Promise((r) => setTimeout(r, 5));
+          try {
+            return await h.read(buffer, offset, length, position);
+          } finally {
+            inAsyncRead--;
+          }
+        },
+      };
+      try {
+        const sinks = Array.from({ length: 12 }, () => new DigestSink(algo('sha256')));
+        const counts = await Promise.all(sinks.map((s) => streamHandle(reader, [s])));
+        assert.deepEqual(
+          counts,
+          sinks.map(() => big.length),
+        );
+        const want = createHash('sha256').update(big).digest();
+        for (const s of sinks) assert.deepEqual(s.digest(), want);
+        assert.ok(mostAtOnce >= 2, `files did overlap (${mostAtOnce})`);
+        assert.ok(mostAtOnce <= 4, `${mostAtOnce} large files read at once`);
+      } finally {
+        await h.close();
+      }
+    },
+  );
 
   test('an empty file has the empty digest', async () => {
     const p = join(dir, 'empty.bin');

@@ -238,34 +238,37 @@ describe('private keys', () => {
     await configError(() => loadPrivateKey(legacy, { password: 'nope' }), /wrong password/);
   });
 
-  test('a wrong password that happens to decrypt to valid padding is still a wrong password (PEM and DER)', async () => {
-    // About one wrong password in 256 passes the CBC padding check; OpenSSL then reports a decoding error
-    // ("DECODER routines::unsupported", "asn1 encoding routines::header too long") instead of "bad decrypt".
-    const { createPrivateKey } = await import('node:crypto');
-    for (const format of ['pem', 'der'] as const) {
-      const bytes =
-        format === 'pem'
-          ? Buffer.from(m.p256.export({ type: 'pkcs8', format, cipher: 'aes-256-cbc', passphrase: PASSWORD }))
-          : m.p256.export({ type: 'pkcs8', format, cipher: 'aes-256-cbc', passphrase: PASSWORD });
-      let sneaky: string | undefined;
-      for (let i = 0; i < 5000 && !sneaky; i++) {
-        try {
-          createPrivateKey(
-            format === 'pem'
-              ? { key: bytes, format, passphrase: `wrong-${i}` }
-              : { key: bytes, format, type: 'pkcs8', passphrase: `wrong-${i}` },
-          );
-        } catch (e) {
-          if (!/bad decrypt/.test((e as Error).message)) sneaky = `wrong-${i}`;
+  test(
+    'a wrong password that happens to decrypt to valid ' + 'padding is still a wrong password (PEM and DER)',
+    async () => {
+      // About one wrong password in 256 passes the CBC padding check; OpenSSL then reports a decoding error
+      // ("DECODER routines::unsupported", "asn1 encoding routines::header too long") instead of "bad decrypt".
+      const { createPrivateKey } = await import('node:crypto');
+      for (const format of ['pem', 'der'] as const) {
+        const bytes =
+          format === 'pem'
+            ? Buffer.from(m.p256.export({ type: 'pkcs8', format, cipher: 'aes-256-cbc', passphrase: PASSWORD }))
+            : m.p256.export({ type: 'pkcs8', format, cipher: 'aes-256-cbc', passphrase: PASSWORD });
+        let sneaky: string | undefined;
+        for (let i = 0; i < 5000 && !sneaky; i++) {
+          try {
+            createPrivateKey(
+              format === 'pem'
+                ? { key: bytes, format, passphrase: `wrong-${i}` }
+                : { key: bytes, format, type: 'pkcs8', passphrase: `wrong-${i}` },
+            );
+          } catch (e) {
+            if (!/bad decrypt/.test((e as Error).message)) sneaky = `wrong-${i}`;
+          }
         }
+        assert.ok(sneaky, `${format}: no password in 5000 passed the padding check`);
+        await configError(
+          async () => parsePrivateKey(bytes, `k.${format}`, { password: sneaky }),
+          new RegExp(`^k\\.${format}: wrong password for the encrypted key$`),
+        );
       }
-      assert.ok(sneaky, `${format}: no password in 5000 passed the padding check`);
-      await configError(
-        async () => parsePrivateKey(bytes, `k.${format}`, { password: sneaky }),
-        new RegExp(`^k\\.${format}: wrong password for the encrypted key$`),
-      );
-    }
-  });
+    },
+  );
 
   test('Ed25519, Ed448, X25519 and DSA keys are refused with a clear ConfigError', async () => {
     const cases: [string, KeyObject, RegExp][] = [
@@ -300,26 +303,32 @@ describe('private keys', () => {
     assert.deepEqual(classifyKey(k), { refused: 'EC curve secp256k1 is not supported (P-192, P-256, P-384 or P-521)' });
   });
 
-  test('RSA key sizes the kernel cannot load are refused; 1024 to 4096 pass (crypto/rsa.c rsa_check_key_length)', async () => {
-    const sized = (bits: number) => generateKeyPairSync('rsa', { modulusLength: bits }).privateKey;
-    for (const bits of [1024, 1536, 2047]) {
-      const k = parsePrivateKey(Buffer.from(sized(bits).export({ type: 'pkcs8', format: 'pem' })), `rsa${bits}.pem`);
-      assert.equal(k.algorithm, 'rsa');
-      assert.equal(k.bits, bits);
-    }
-    await configError(
-      async () => parsePrivateKey(Buffer.from(sized(2560).export({ type: 'pkcs8', format: 'pem' })), 'rsa2560.pem'),
-      /^rsa2560\.pem: RSA-2560 keys cannot be used: the kernel's RSA verifier takes only 1024, 1536, 2048, 3072 or 4096-bit keys$/,
-    );
-    await configError(
-      async () => parsePrivateKey(Buffer.from(sized(1100).export({ type: 'pkcs8', format: 'pem' })), 'rsa1100.pem'),
-      /RSA-1100 keys cannot be used/,
-    );
-    await configError(
-      async () => parsePrivateKey(Buffer.from(sized(512).export({ type: 'pkcs8', format: 'pem' })), 'rsa512.pem'),
-      /RSA-512 keys are too weak/,
-    );
-  });
+  test(
+    'RSA key sizes the kernel cannot load are refused; ' + '1024 to 4096 pass (crypto/rsa.c rsa_check_key_length)',
+    async () => {
+      const sized = (bits: number) => generateKeyPairSync('rsa', { modulusLength: bits }).privateKey;
+      for (const bits of [1024, 1536, 2047]) {
+        const k = parsePrivateKey(Buffer.from(sized(bits).export({ type: 'pkcs8', format: 'pem' })), `rsa${bits}.pem`);
+        assert.equal(k.algorithm, 'rsa');
+        assert.equal(k.bits, bits);
+      }
+      await configError(
+        async () => parsePrivateKey(Buffer.from(sized(2560).export({ type: 'pkcs8', format: 'pem' })), 'rsa2560.pem'),
+        new RegExp(
+          "^rsa2560\\.pem: RSA-2560 keys cannot be used: the kernel's RSA verifier takes only " +
+            '1024, 1536, 2048, 3072 or 4096-bit keys$',
+        ),
+      );
+      await configError(
+        async () => parsePrivateKey(Buffer.from(sized(1100).export({ type: 'pkcs8', format: 'pem' })), 'rsa1100.pem'),
+        /RSA-1100 keys cannot be used/,
+      );
+      await configError(
+        async () => parsePrivateKey(Buffer.from(sized(512).export({ type: 'pkcs8', format: 'pem' })), 'rsa512.pem'),
+        /RSA-512 keys are too weak/,
+      );
+    },
+  );
 
   test('garbage, empty files, public keys and certificates are not private keys', async () => {
     await configError(
@@ -490,18 +499,21 @@ describe('certificates and keyids', () => {
     assert.equal(der!.source, c.rsaDer);
   });
 
-  test("the hash SKID equals evmctl's computed keyid (SHA-1 of the subjectPublicKey bits), for RSA and EC", async (t) => {
-    const c = need(t);
-    if (!c) return;
-    assert.equal(await keyidOfPublicKey(m.rsa), c.rsaSkid.slice(-8));
-    assert.equal(await keyidOfPublicKey(m.p256), c.p256Skid.slice(-8));
-    const [p256] = await loadCertificates([c.p256Pem]);
-    assert.equal(p256!.keyid, c.p256Skid.slice(-8));
-    assert.equal(p256!.algorithm, 'ecdsa-p256');
-    const [p384] = await loadCertificates([c.p384Der]);
-    assert.equal(p384!.algorithm, 'ecdsa-p384');
-    assert.equal(p384!.keyid, await keyidOfPublicKey(m.p384));
-  });
+  test(
+    "the hash SKID equals evmctl's computed keyid (SHA-1 " + 'of the subjectPublicKey bits), for RSA and EC',
+    async (t) => {
+      const c = need(t);
+      if (!c) return;
+      assert.equal(await keyidOfPublicKey(m.rsa), c.rsaSkid.slice(-8));
+      assert.equal(await keyidOfPublicKey(m.p256), c.p256Skid.slice(-8));
+      const [p256] = await loadCertificates([c.p256Pem]);
+      assert.equal(p256!.keyid, c.p256Skid.slice(-8));
+      assert.equal(p256!.algorithm, 'ecdsa-p256');
+      const [p384] = await loadCertificates([c.p384Der]);
+      assert.equal(p384!.algorithm, 'ecdsa-p384');
+      assert.equal(p384!.keyid, await keyidOfPublicKey(m.p384));
+    },
+  );
 
   test('a certificate without SKID: computed keyid, with a warning naming the file', async (t) => {
     const c = need(t);
@@ -518,7 +530,10 @@ describe('certificates and keyids', () => {
     assert.match(
       warnings[0]!,
       new RegExp(
-        `^${c.noskidPem}: certificate has no subjectKeyIdentifier; using the keyid ${cert!.keyid} computed from its key \\(as evmctl does\\), which the kernel cannot match: it finds this certificate only by keyid 74657374 .*give --keyid 74657374`,
+        `^${c.noskidPem}: certificate has no subjectKeyIdentifier; ` +
+          `using the keyid ${cert!.keyid} computed from its key \\(as ` +
+          `evmctl does\\), which the kernel cannot match: it finds this ` +
+          `certificate only by keyid 74657374 .*give --keyid 74657374`,
       ),
     );
   });
@@ -570,28 +585,31 @@ describe('certificates and keyids', () => {
     assert.equal(certs[1]!.keyid, c.p256Skid.slice(-8));
   });
 
-  test('a directory gives every certificate in it, in name order; other files are skipped with a warning', async (t) => {
-    const c = need(t);
-    if (!c) return;
-    const { copyFile } = await import('node:fs/promises');
-    const dir = join(c.dir, 'trusted');
-    await mkdir(dir);
-    await copyFile(c.p256Pem, join(dir, 'b-p256.pem'));
-    await copyFile(c.rsaDer, join(dir, 'a-rsa.der'));
-    await writeFile(join(dir, 'c-readme.txt'), 'not a certificate\n');
-    await mkdir(join(dir, 'd-subdir'));
-    const warnings: string[] = [];
-    const certs = await loadCertificates([dir], (w) => warnings.push(w));
-    assert.deepEqual(
-      certs.map((x) => x.source),
-      [join(dir, 'a-rsa.der'), join(dir, 'b-p256.pem')],
-    );
-    assert.equal(warnings.length, 1);
-    assert.match(warnings[0]!, /c-readme\.txt: skipped: /);
-    const empty = join(c.dir, 'empty-dir');
-    await mkdir(empty);
-    await configError(() => loadCertificates([empty]), /empty-dir: no certificates in this directory/);
-  });
+  test(
+    'a directory gives every certificate in it, in name ' + 'order; other files are skipped with a warning',
+    async (t) => {
+      const c = need(t);
+      if (!c) return;
+      const { copyFile } = await import('node:fs/promises');
+      const dir = join(c.dir, 'trusted');
+      await mkdir(dir);
+      await copyFile(c.p256Pem, join(dir, 'b-p256.pem'));
+      await copyFile(c.rsaDer, join(dir, 'a-rsa.der'));
+      await writeFile(join(dir, 'c-readme.txt'), 'not a certificate\n');
+      await mkdir(join(dir, 'd-subdir'));
+      const warnings: string[] = [];
+      const certs = await loadCertificates([dir], (w) => warnings.push(w));
+      assert.deepEqual(
+        certs.map((x) => x.source),
+        [join(dir, 'a-rsa.der'), join(dir, 'b-p256.pem')],
+      );
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!, /c-readme\.txt: skipped: /);
+      const empty = join(c.dir, 'empty-dir');
+      await mkdir(empty);
+      await configError(() => loadCertificates([empty]), /empty-dir: no certificates in this directory/);
+    },
+  );
 
   test('files and directories mix; a symlinked certificate is read', async (t) => {
     const c = need(t);
@@ -627,7 +645,10 @@ describe('certificates and keyids', () => {
     if (DEFAULT_CERTIFICATES.some((p) => existsSync(p))) return t.skip('a default certificate exists on this machine');
     await configError(
       () => loadCertificates(undefined),
-      /no certificate given and none of the defaults exist \(\/etc\/keys\/x509_evm\.der, \/etc\/keys\/x509_ima\.der\); use --cert/,
+      new RegExp(
+        'no certificate given and none of the defaults exist ' +
+          '\\(/etc/keys/x509_evm\\.der, /etc/keys/x509_ima\\.der\\); use --cert',
+      ),
     );
     await configError(() => loadCertificates([]), /use --cert/);
   });

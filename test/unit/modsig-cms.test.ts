@@ -103,19 +103,23 @@ describe('parsing sign-file output', () => {
 });
 
 describe('building the SignedData sign-file builds', () => {
-  test("with the signature taken from sign-file's output, the DER is byte-identical (RSA and ECDSA, both signer forms)", async (t) => {
-    for (const e of modsigEntries(t)) {
-      const s = splitAppended(readFileSync(fixture(e.file)))!;
-      const theirs = await parseCms(s.cms);
-      const ours = await buildModuleCms({
-        cert: await certOf(e.cert),
-        hashAlgo: hashAlgoByName(e.algo)!,
-        signature: theirs.signers[0]!.signature,
-        signerId: theirs.signers[0]!.sid.kind,
-      });
-      assert.equal(ours.toString('hex'), s.cms.toString('hex'), e.file);
-    }
-  });
+  test(
+    "with the signature taken from sign-file's output, the " +
+      'DER is byte-identical (RSA and ECDSA, both signer forms)',
+    async (t) => {
+      for (const e of modsigEntries(t)) {
+        const s = splitAppended(readFileSync(fixture(e.file)))!;
+        const theirs = await parseCms(s.cms);
+        const ours = await buildModuleCms({
+          cert: await certOf(e.cert),
+          hashAlgo: hashAlgoByName(e.algo)!,
+          signature: theirs.signers[0]!.signature,
+          signerId: theirs.signers[0]!.sid.kind,
+        });
+        assert.equal(ours.toString('hex'), s.cms.toString('hex'), e.file);
+      }
+    },
+  );
 
   test("RSA: our signature over the payload digest gives sign-file's whole CMS", async (t) => {
     for (const e of modsigEntries(t).filter((x) => x.key.startsWith('rsa'))) {

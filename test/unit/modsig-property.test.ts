@@ -304,29 +304,32 @@ describe('whole files: loadAppended and verifyAppended never throw', () => {
     );
   });
 
-  test('garbage edits to the CMS: never a crash, and a changed signature or digest algorithm never verifies', async () => {
-    if (goldens.length === 0) return;
-    await fc.assert(
-      fc.asyncProperty(
-        fc.nat(goldens.length - 1),
-        fc.array(editArb, { minLength: 1, maxLength: 6 }),
-        async (i, edits) => {
-          const g = goldens[i]!;
-          const cms = applyEdits(g.cms, edits);
-          const r = await judge(withCms(g, cms));
-          if (r.ok) {
-            // Some bytes are checked by nobody (SignedData.digestAlgorithms, the kernel ignores it too); the
-            // signer's signature, digest algorithm and identity are not among them.
-            const [was, now] = [(await parseCms(g.cms)).signers[0]!, (await parseCms(cms)).signers[0]!];
-            assert.deepEqual(now.signature, was.signature);
-            assert.equal(now.digestAlgorithmOid, was.digestAlgorithmOid);
-            assert.deepEqual(now.sid, was.sid);
-          }
-        },
-      ),
-      { numRuns: RUNS },
-    );
-  });
+  test(
+    'garbage edits to the CMS: never a crash, and a ' + 'changed signature or digest algorithm never verifies',
+    async () => {
+      if (goldens.length === 0) return;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.nat(goldens.length - 1),
+          fc.array(editArb, { minLength: 1, maxLength: 6 }),
+          async (i, edits) => {
+            const g = goldens[i]!;
+            const cms = applyEdits(g.cms, edits);
+            const r = await judge(withCms(g, cms));
+            if (r.ok) {
+              // Some bytes are checked by nobody (SignedData.digestAlgorithms, the kernel ignores it too); the
+              // signer's signature, digest algorithm and identity are not among them.
+              const [was, now] = [(await parseCms(g.cms)).signers[0]!, (await parseCms(cms)).signers[0]!];
+              assert.deepEqual(now.signature, was.signature);
+              assert.equal(now.digestAlgorithmOid, was.digestAlgorithmOid);
+              assert.deepEqual(now.sid, was.sid);
+            }
+          },
+        ),
+        { numRuns: RUNS },
+      );
+    },
+  );
 
   test('random bytes as the CMS: invalid', async () => {
     if (goldens.length === 0) return;

@@ -145,24 +145,27 @@ test('a rejected item rejects in its place, not earlier', async () => {
   assert.deepEqual(seen, [0, 1]);
 });
 
-test('plain values and a plain iterable: same order, no promise needed, and a thrown item fails in its place', async () => {
-  const out: number[] = [];
-  await assert.rejects(async () => {
-    for await (const r of runOrdered(
-      Array.from({ length: 50 }, (_, i) => i),
-      8,
-      (i) => {
-        if (i === 30) throw new Error('thrown at 30');
-        return i % 3 === 0 ? Promise.resolve(i) : i; // mixed, as an operation that is sometimes asynchronous
-      },
-    ))
-      out.push(r);
-  }, /thrown at 30/);
-  assert.deepEqual(
-    out,
-    Array.from({ length: 30 }, (_, i) => i),
-  );
-});
+test(
+  'plain values and a plain iterable: same order, no ' + 'promise needed, and a thrown item fails in its place',
+  async () => {
+    const out: number[] = [];
+    await assert.rejects(async () => {
+      for await (const r of runOrdered(
+        Array.from({ length: 50 }, (_, i) => i),
+        8,
+        (i) => {
+          if (i === 30) throw new Error('thrown at 30');
+          return i % 3 === 0 ? Promise.resolve(i) : i; // mixed, as an operation that is sometimes asynchronous
+        },
+      ))
+        out.push(r);
+    }, /thrown at 30/);
+    assert.deepEqual(
+      out,
+      Array.from({ length: 30 }, (_, i) => i),
+    );
+  },
+);
 
 test('all-synchronous work still gives the event loop its turns (a signal, a timer) during the run', async () => {
   let timerFiredAt: number | undefined;
@@ -184,22 +187,27 @@ test('all-synchronous work still gives the event loop its turns (a signal, a tim
   assert.ok(timerFiredAt !== undefined && timerFiredAt < 300, `the timer ran after item ${timerFiredAt} of 400`);
 });
 
-test('batches: the results ready at the head of the window, in order; a pending one ends a batch; never more than `jobs` at once', async () => {
-  // Items divisible by 5 answer later (a promise); the rest answer at once.
-  const items = Array.from({ length: 23 }, (_, i) => i);
-  const batches: number[][] = [];
-  for await (const b of runOrderedBatches(items, 4, (i) => (i % 5 === 0 ? sleep(2).then(() => i) : i))) batches.push(b);
-  assert.deepEqual(batches.flat(), items, 'every result once, in input order');
-  for (const b of batches) {
-    assert.ok(b.length >= 1 && b.length <= 4, `a batch holds 1..jobs results: ${b}`);
-    // A result that had to be awaited only ever opens a batch: the batch ends before the next pending one.
-    b.slice(1).forEach((i) => assert.notEqual(i % 5, 0, `pending item ${i} inside batch ${b}`));
-  }
-  assert.ok(
-    batches.some((b) => b.length > 1),
-    'plain results ready together come together',
-  );
-});
+test(
+  'batches: the results ready at the head of the window, in order; ' +
+    'a pending one ends a batch; never more than `jobs` at once',
+  async () => {
+    // Items divisible by 5 answer later (a promise); the rest answer at once.
+    const items = Array.from({ length: 23 }, (_, i) => i);
+    const batches: number[][] = [];
+    for await (const b of runOrderedBatches(items, 4, (i) => (i % 5 === 0 ? sleep(2).then(() => i) : i)))
+      batches.push(b);
+    assert.deepEqual(batches.flat(), items, 'every result once, in input order');
+    for (const b of batches) {
+      assert.ok(b.length >= 1 && b.length <= 4, `a batch holds 1..jobs results: ${b}`);
+      // A result that had to be awaited only ever opens a batch: the batch ends before the next pending one.
+      b.slice(1).forEach((i) => assert.notEqual(i % 5, 0, `pending item ${i} inside batch ${b}`));
+    }
+    assert.ok(
+      batches.some((b) => b.length > 1),
+      'plain results ready together come together',
+    );
+  },
+);
 
 test('batches: a thrown item rejects in its place, after the batches before it', async () => {
   const seen: number[][] = [];
@@ -213,24 +221,27 @@ test('batches: a thrown item rejects in its place, after the batches before it',
   assert.deepEqual(seen.flat(), [0, 1, 2]);
 });
 
-test('a tree run read one by one (the library) and a batch at a time (the command line) gives the same results', async (t) => {
-  const dir = await tempDir(t);
-  for (let i = 0; i < 150; i++) writeFileSync(join(dir, `f${String(i).padStart(3, '0')}`), String(i));
-  const run = () =>
-    processTree([dir], { select: { recursive: true, suffix: '.sig' }, jobs: 8 }, (sel) =>
-      sel.path.endsWith('7')
-        ? sleep(1).then(() => ({ path: sel.path, status: 'later', failed: false }))
-        : { path: sel.path, status: 'now', failed: false },
-    );
-  const oneByOne: string[] = [];
-  for await (const r of run()) oneByOne.push(`${r.path} ${r.status}`);
-  const batched: string[] = [];
-  let batches = 0;
-  for await (const b of resultBatches(run())) {
-    batches++;
-    for (const r of b) batched.push(`${r.path} ${r.status}`);
-  }
-  assert.equal(oneByOne.length, 150);
-  assert.deepEqual(batched, oneByOne);
-  assert.ok(batches < 150, `${batches} batches for 150 results`);
-});
+test(
+  'a tree run read one by one (the library) and a batch ' + 'at a time (the command line) gives the same results',
+  async (t) => {
+    const dir = await tempDir(t);
+    for (let i = 0; i < 150; i++) writeFileSync(join(dir, `f${String(i).padStart(3, '0')}`), String(i));
+    const run = () =>
+      processTree([dir], { select: { recursive: true, suffix: '.sig' }, jobs: 8 }, (sel) =>
+        sel.path.endsWith('7')
+          ? sleep(1).then(() => ({ path: sel.path, status: 'later', failed: false }))
+          : { path: sel.path, status: 'now', failed: false },
+      );
+    const oneByOne: string[] = [];
+    for await (const r of run()) oneByOne.push(`${r.path} ${r.status}`);
+    const batched: string[] = [];
+    let batches = 0;
+    for await (const b of resultBatches(run())) {
+      batches++;
+      for (const r of b) batched.push(`${r.path} ${r.status}`);
+    }
+    assert.equal(oneByOne.length, 150);
+    assert.deepEqual(batched, oneByOne);
+    assert.ok(batches < 150, `${batches} batches for 150 results`);
+  },
+);

@@ -327,39 +327,46 @@ describe('awkward names', () => {
   // could be listed but never opened ("no such file or directory"). The project's convention
   // (src/carriers/fs-path.ts, PEP 383 "surrogateescape") is that each byte outside valid UTF-8 becomes
   // the lone surrogate U+DC80+byte in the path string, which the carriers turn back into the bytes.
-  test('a name that is not valid UTF-8 is listed losslessly (byte 0xff as U+DCFF) and its sidecar is covered', async (t) => {
-    const root = await tempDir(t);
-    // Created through a Buffer path: 'bad-' 0xff '-name', its sidecar, and a Latin-1 'caf' 0xe9.
-    const raw = Buffer.concat([Buffer.from(root + '/bad-'), Buffer.of(0xff), Buffer.from('-name')]);
-    writeFileSync(raw, 'x');
-    writeFileSync(Buffer.concat([raw, Buffer.from('.sig')]), 's');
-    writeFileSync(Buffer.concat([Buffer.from(root + '/caf'), Buffer.of(0xe9)]), 'x');
-    await writeFile(join(root, 'caf\u00e9'), 'utf-8 twin');
-    const got = (await collect([root], { recursive: true })).map(brief);
-    // Byte order: 'bad-' 0xff, then 'caf' 0xc3 0xa9 (UTF-8 é), then 'caf' 0xe9.
-    assert.deepEqual(got, [`target ${root}/bad-\udcff-name`, `target ${root}/caf\u00e9`, `target ${root}/caf\udce9`]);
-  });
+  test(
+    'a name that is not valid UTF-8 is listed losslessly ' + '(byte 0xff as U+DCFF) and its sidecar is covered',
+    async (t) => {
+      const root = await tempDir(t);
+      // Created through a Buffer path: 'bad-' 0xff '-name', its sidecar, and a Latin-1 'caf' 0xe9.
+      const raw = Buffer.concat([Buffer.from(root + '/bad-'), Buffer.of(0xff), Buffer.from('-name')]);
+      writeFileSync(raw, 'x');
+      writeFileSync(Buffer.concat([raw, Buffer.from('.sig')]), 's');
+      writeFileSync(Buffer.concat([Buffer.from(root + '/caf'), Buffer.of(0xe9)]), 'x');
+      await writeFile(join(root, 'caf\u00e9'), 'utf-8 twin');
+      const got = (await collect([root], { recursive: true })).map(brief);
+      // Byte order: 'bad-' 0xff, then 'caf' 0xc3 0xa9 (UTF-8 é), then 'caf' 0xe9.
+      assert.deepEqual(got, [`target ${root}/bad-\udcff-name`, `target ${root}/caf\u00e9`, `target ${root}/caf\udce9`]);
+    },
+  );
 });
 
 describe('temporary files of our own writers', () => {
-  test("a temporary left by a dead process is reported for cleaning; a live writer's is left alone; neither is a target", async (t) => {
-    const root = await tempDir(t);
-    // The pattern of carriers/atomic-write.ts: .NAME.PID.8HEX.ima-sidecar-tmp
-    const dead = `.f.sig.999999999.0123abcd.ima-sidecar-tmp`;
-    const live = `.g.sig.${process.pid}.89abcdef.ima-sidecar-tmp`;
-    await tree(root, { f: '', g: '', [dead]: '', [live]: '' });
-    const stale: string[] = [];
-    const got = (
-      await collect([root], {
-        recursive: true,
-        onStaleTemporary: (p) => {
-          stale.push(p);
-        },
-      })
-    ).map(brief);
-    assert.deepEqual(got, [`target ${join(root, 'f')}`, `target ${join(root, 'g')}`]);
-    assert.deepEqual(stale, [join(root, dead)]);
-  });
+  test(
+    'a temporary left by a dead process is reported for ' +
+      "cleaning; a live writer's is left alone; neither is a target",
+    async (t) => {
+      const root = await tempDir(t);
+      // The pattern of carriers/atomic-write.ts: .NAME.PID.8HEX.ima-sidecar-tmp
+      const dead = `.f.sig.999999999.0123abcd.ima-sidecar-tmp`;
+      const live = `.g.sig.${process.pid}.89abcdef.ima-sidecar-tmp`;
+      await tree(root, { f: '', g: '', [dead]: '', [live]: '' });
+      const stale: string[] = [];
+      const got = (
+        await collect([root], {
+          recursive: true,
+          onStaleTemporary: (p) => {
+            stale.push(p);
+          },
+        })
+      ).map(brief);
+      assert.deepEqual(got, [`target ${join(root, 'f')}`, `target ${join(root, 'g')}`]);
+      assert.deepEqual(stale, [join(root, dead)]);
+    },
+  );
 });
 
 describe('runOrdered (order, bound and stop: test/unit/runner.test.ts)', () => {

@@ -40,41 +40,45 @@ function readAll(dir: string, names: string[]): Record<string, unknown> {
   return JSON.parse(r.stdout) as Record<string, unknown>;
 }
 
-test('a sidecar listed as a regular file is read whole; a FIFO, symlink, folder, oversized or missing one swapped in is refused or none', async (t) => {
-  const dir = await tempDir(t);
-  writeFileSync(join(dir, 'ok.sig'), Buffer.from('030204aabbccdd0000', 'hex'));
-  writeFileSync(join(dir, 'empty.sig'), '');
-  writeFileSync(join(dir, 'max.sig'), Buffer.alloc(65536, 1));
-  writeFileSync(join(dir, 'big.sig'), '');
-  truncateSync(join(dir, 'big.sig'), 65537);
-  execFileSync('mkfifo', [join(dir, 'fifo.sig')]);
-  symlinkSync('ok.sig', join(dir, 'link.sig'));
-  execFileSync('mkdir', [join(dir, 'dir.sig')]);
-  const names = ['ok.sig', 'empty.sig', 'max.sig', 'big.sig', 'fifo.sig', 'link.sig', 'dir.sig', 'gone.sig'];
-  const got = readAll(dir, names);
-  const p = (n: string): string => join(dir, n);
-  assert.equal(got['ok.sig'], '030204aabbccdd0000');
-  assert.equal(got['empty.sig'], '');
-  assert.equal(
-    (got['max.sig'] as string).length,
-    65536 * 2,
-    'a value of the largest size an xattr takes is read whole',
-  );
-  assert.deepEqual(got['big.sig'], {
-    code: 'E2BIG',
-    message: `${p('big.sig')}: sidecar is 65537 bytes, larger than the 65536-byte xattr limit`,
-  });
-  assert.deepEqual(got['fifo.sig'], {
-    code: 'EINVAL',
-    message: `${p('fifo.sig')}: sidecar is a FIFO, not a regular file`,
-  });
-  assert.deepEqual(got['link.sig'], {
-    code: 'ELOOP',
-    message: `${p('link.sig')}: sidecar is a symbolic link; not followed`,
-  });
-  assert.deepEqual(got['dir.sig'], {
-    code: 'EINVAL',
-    message: `${p('dir.sig')}: sidecar is a directory, not a regular file`,
-  });
-  assert.equal(got['gone.sig'], 'none');
-});
+test(
+  'a sidecar listed as a regular file is read whole; a FIFO, symlink, ' +
+    'folder, oversized or missing one swapped in is refused or none',
+  async (t) => {
+    const dir = await tempDir(t);
+    writeFileSync(join(dir, 'ok.sig'), Buffer.from('030204aabbccdd0000', 'hex'));
+    writeFileSync(join(dir, 'empty.sig'), '');
+    writeFileSync(join(dir, 'max.sig'), Buffer.alloc(65536, 1));
+    writeFileSync(join(dir, 'big.sig'), '');
+    truncateSync(join(dir, 'big.sig'), 65537);
+    execFileSync('mkfifo', [join(dir, 'fifo.sig')]);
+    symlinkSync('ok.sig', join(dir, 'link.sig'));
+    execFileSync('mkdir', [join(dir, 'dir.sig')]);
+    const names = ['ok.sig', 'empty.sig', 'max.sig', 'big.sig', 'fifo.sig', 'link.sig', 'dir.sig', 'gone.sig'];
+    const got = readAll(dir, names);
+    const p = (n: string): string => join(dir, n);
+    assert.equal(got['ok.sig'], '030204aabbccdd0000');
+    assert.equal(got['empty.sig'], '');
+    assert.equal(
+      (got['max.sig'] as string).length,
+      65536 * 2,
+      'a value of the largest size an xattr takes is read whole',
+    );
+    assert.deepEqual(got['big.sig'], {
+      code: 'E2BIG',
+      message: `${p('big.sig')}: sidecar is 65537 bytes, larger than the 65536-byte xattr limit`,
+    });
+    assert.deepEqual(got['fifo.sig'], {
+      code: 'EINVAL',
+      message: `${p('fifo.sig')}: sidecar is a FIFO, not a regular file`,
+    });
+    assert.deepEqual(got['link.sig'], {
+      code: 'ELOOP',
+      message: `${p('link.sig')}: sidecar is a symbolic link; not followed`,
+    });
+    assert.deepEqual(got['dir.sig'], {
+      code: 'EINVAL',
+      message: `${p('dir.sig')}: sidecar is a directory, not a regular file`,
+    });
+    assert.equal(got['gone.sig'], 'none');
+  },
+);

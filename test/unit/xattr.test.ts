@@ -87,26 +87,30 @@ test('any name and value: a value written reads back byte for byte; every refusa
     );
   }));
 
-test('read-back policy: trusted only where the kernel itself stores the value (ext4, xfs, btrfs, tmpfs...), never for FUSE, network, overlay or unknown filesystems', () => {
-  const table: [string, boolean][] = [
-    ['ext4', true],
-    ['ext3', true],
-    ['ext2', true],
-    ['xfs', true],
-    ['btrfs', true],
-    ['tmpfs', true],
-    ['f2fs', true],
-    ['fuse', false],
-    ['fuse.fusefat', false],
-    ['fuseblk', false],
-    ['nfs', false],
-    ['cifs', false],
-    ['smb2', false],
-    ['v9fs', false],
-    ['overlay', false],
-    ['zfs', false],
-    ['0x12345678', false],
-    ['', false],
-  ];
-  for (const [fs, exact] of table) assert.equal(setxattrStoresExactly(fs), exact, fs);
-});
+test(
+  'read-back policy: trusted only where the kernel itself stores the value (ext4, ' +
+    'xfs, btrfs, tmpfs...), never for FUSE, network, overlay or unknown filesystems',
+  () => {
+    const table: [string, boolean][] = [
+      ['ext4', true],
+      ['ext3', true],
+      ['ext2', true],
+      ['xfs', true],
+      ['btrfs', true],
+      ['tmpfs', true],
+      ['f2fs', true],
+      ['fuse', false],
+      ['fuse.fusefat', false],
+      ['fuseblk', false],
+      ['nfs', false],
+      ['cifs', false],
+      ['smb2', false],
+      ['v9fs', false],
+      ['overlay', false],
+      ['zfs', false],
+      ['0x12345678', false],
+      ['', false],
+    ];
+    for (const [fs, exact] of table) assert.equal(setxattrStoresExactly(fs), exact, fs);
+  },
+);
