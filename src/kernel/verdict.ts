@@ -520,6 +520,18 @@ interface VerifyOutcome {
   readonly notes: string[];
 }
 
+/** The outcome of a check, with the notes gathered on the way (shared by the checks below). */
+function outcomeWith(notes: string[]) {
+  return (pass: boolean, cause: string | null, explanation: string, fix?: string, certain = true): VerifyOutcome => ({
+    pass,
+    cause,
+    explanation,
+    fix,
+    certain,
+    notes,
+  });
+}
+
 /** xattr_verify, with the keyring lookup of integrity_digsig_verify and asymmetric_verify. */
 function xattrVerify(
   input: VerdictInput,
@@ -535,20 +547,7 @@ function xattrVerify(
   const where = ruleLocation(rule);
   const sigRequired = signatureRequired(rule);
   const verity = verityRequired(rule);
-  const out = (
-    pass: boolean,
-    cause: string | null,
-    explanation: string,
-    fix?: string,
-    certain = true,
-  ): VerifyOutcome => ({
-    pass,
-    cause,
-    explanation,
-    fix,
-    certain,
-    notes,
-  });
+  const out = outcomeWith(notes);
   switch (value.kind) {
     case 'empty':
       return out(false, 'missing-hash', 'security.ima is empty');
@@ -664,20 +663,7 @@ function verifyWith(
   fixes: Fixes,
 ): VerifyOutcome {
   const notes: string[] = [];
-  const out = (
-    pass: boolean,
-    cause: string | null,
-    explanation: string,
-    fix?: string,
-    certain = true,
-  ): VerifyOutcome => ({
-    pass,
-    cause,
-    explanation,
-    fix,
-    certain,
-    notes,
-  });
+  const out = outcomeWith(notes);
   const keyring = check?.keyring ?? (input.profile.trustedKeyring ? '.ima' : '_ima');
   const keyid = value.keyid;
   if (!check || check.keyringState === 'unknown')
