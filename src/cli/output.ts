@@ -158,9 +158,6 @@ export class StopSignal {
       this.handlers.push([sig, h]);
     }
   }
-  get requested(): boolean {
-    return this.abortSignal.aborted;
-  }
   exitCode(): number | undefined {
     if (this.signal === 'SIGINT') return 130;
     if (this.signal === 'SIGTERM') return 143;

@@ -94,12 +94,9 @@ function isTmpfs(path: string): boolean {
 
 /** A fresh folder, mode 0700, on a filesystem that takes security.ima, and how to remove it (and its mount). */
 function makeStaging(stageDir: string | undefined): Staging {
-  if (stageDir) {
-    const dir = mkdtempSync(join(stageDir, 'ima-sidecar-kexec-'));
-    return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
-  }
-  if (isTmpfs('/run')) {
-    const dir = mkdtempSync('/run/ima-sidecar-kexec-');
+  const parent = stageDir ?? (isTmpfs('/run') ? '/run' : undefined);
+  if (parent) {
+    const dir = mkdtempSync(join(parent, 'ima-sidecar-kexec-'));
     return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
   }
   // No tmpfs at /run: one of our own, mounted for this run only.

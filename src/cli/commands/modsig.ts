@@ -45,6 +45,15 @@ interface OutputArgs {
 
 const SIGNER_IDS = ['issuer-serial', 'skid'] as const;
 
+/** --signer-id, for sign and attach: how the PKCS#7 they build names its signer. */
+const SIGNER_ID_OPTION = {
+  type: 'string',
+  choices: SIGNER_IDS,
+  default: 'issuer-serial' as SignerIdForm,
+  coerce: once('signer-id'),
+  describe: 'How the PKCS#7 names the signer (skid is sign-file -k)',
+} as const;
+
 /** --output names one file: only with a single path and without -r. */
 function checkOutput(a: { recursive?: boolean; paths?: string[]; output?: unknown }): true {
   if (a.output === undefined) return true;
@@ -226,13 +235,7 @@ const signSub: CommandModule<GlobalArgs, SignArgs> = {
           "The signer's certificate (unless the key file or token holds it): its issuer and serial or SKID " +
           'go into the PKCS#7',
       })
-      .option('signer-id', {
-        type: 'string',
-        choices: SIGNER_IDS,
-        default: 'issuer-serial' as SignerIdForm,
-        coerce: once('signer-id'),
-        describe: 'How the PKCS#7 names the signer (skid is sign-file -k)',
-      })
+      .option('signer-id', SIGNER_ID_OPTION)
       .option('force', {
         alias: 'f',
         type: 'boolean',
@@ -325,13 +328,7 @@ const attachSub: CommandModule<GlobalArgs, AttachArgs> = {
           describe:
             "The signer's certificate, found by the sidecar's keyid; its issuer and serial or SKID go into the PKCS#7",
         })
-        .option('signer-id', {
-          type: 'string',
-          choices: SIGNER_IDS,
-          default: 'issuer-serial' as SignerIdForm,
-          coerce: once('signer-id'),
-          describe: 'How the PKCS#7 names the signer (skid is sign-file -k)',
-        })
+        .option('signer-id', SIGNER_ID_OPTION)
         .option('keep-sidecar', {
           type: 'boolean',
           describe: 'Keep FILE.sig after attaching in place (it no longer matches the file)',
