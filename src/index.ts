@@ -180,10 +180,8 @@ export type {
 export { kexecLoad, requireKexecTools, KexecRefused } from './ops/kexec.js';
 export type { KexecOptions, KexecResult, StagedFile } from './ops/kexec.js';
 
-// For a program that stops on signals, as the command line does: a second signal rolls back the writes
-// in flight (abortWrites); removeTemporariesSync is the last resort of a run that cannot end. File names
-// given as arguments keep their raw bytes with rawArguments (see carriers/fs-path.ts).
-export { abortWrites, removeTemporariesSync } from './carriers/atomic-write.js';
+// File names given as arguments keep their raw bytes with rawArguments (see carriers/fs-path.ts).
+// (Stopping on signals is TreeOptions.signal, then .rollback for the writes in flight.)
 export { rawArguments } from './carriers/fs-path.js';
 
 // The kernel's view and its appraisal verdicts (doctor)

@@ -3,9 +3,9 @@
  * signatures and migrate's copies: readers see the old file or the new, never
  * a mix. A temporary name in the same directory, the content, mode and times,
  * then (beforeRename) whatever must be set on the finished file, such as its
- * xattr; fsync, rename, fsync of the directory. Temporary files in flight are
- * registered, so that a signal handler can remove them, and carry the
- * writer's pid, so that a later run can remove those a killed run left behind.
+ * xattr; fsync, rename, fsync of the directory. A failed or rolled-back write
+ * removes its own temporary; temporary names carry the writer's pid, so that
+ * a later run can remove those a killed run left behind.
  *
  * The flushes run on the thread pool; a directory's flush is shared by every
  * file renamed into it while one was pending (group-commit.ts). Each write
@@ -36,9 +36,6 @@ import { GroupCommit } from './group-commit.js';
 export const TEMP_SUFFIX = '.ima-sidecar-tmp';
 const TEMP_PATTERN = /^\.(.+)\.(\d+)\.[0-9a-f]{8}\.ima-sidecar-tmp$/;
 
-/** Temporary path as named -> as handed to the kernel (resolved when registered, inside the file's operation). */
-const inFlight = new Map<string, string | Buffer>();
-
 const NAME_MAX = 255;
 
 /**
@@ -60,44 +57,8 @@ export function temporaryPathFor(path: string): string {
   return join(dirname(path), `.${chars.join('')}${tail}`);
 }
 
-/** Removes every temporary file this process has in flight (for signal handlers: synchronous). */
-export function removeTemporariesSync(): number {
-  let n = 0;
-  for (const [path, at] of inFlight) {
-    try {
-      lstatSync(at);
-      unlinkSync(at);
-      n++;
-      inFlight.delete(path);
-    } catch {
-      // Not there (yet): an open() already handed to the thread pool may still create it, so it stays listed.
-    }
-  }
-  return n;
-}
-
-let aborting = false;
-/**
- * Stop at once (a second Ctrl-C): no new write starts, and every write in
- * flight is rolled back at its next step (its temporary removed), except one
- * that completes a file already renamed into place, such as migrate's sidecar
- * for a copy on FAT: rolling that back would leave a file without its
- * signature. Each file a run started is then finished or rolled back.
- */
-export function abortWrites(): void {
-  aborting = true;
-}
-
 function interrupted(path: string): FileError {
   return new FileError(path, 'interrupted; nothing written', 'EINTR');
-}
-
-export function registerTemporary(path: string): void {
-  if (aborting) throw interrupted(path);
-  inFlight.set(path, fsPath(path));
-}
-export function unregisterTemporary(path: string): void {
-  inFlight.delete(path);
 }
 
 /** For a name in a directory listing: the pid that wrote it, if it is one of our temporaries. */
@@ -195,8 +156,14 @@ export interface AtomicWriteOptions {
    * aborts the write with nothing replaced.
    */
   readonly beforeRename?: (fd: number) => void | Promise<void>;
-  /** This write completes a file already in place: it is finished even after abortWrites (see there). */
-  readonly completesPlacedFile?: boolean;
+  /**
+   * Once aborted (a second Ctrl-C), the write is rolled back at its next step
+   * (its temporary removed, nothing replaced) and a write not yet begun does
+   * not begin. Each file a run started is then finished or rolled back. A
+   * write that completes a file already in place (migrate's sidecar for a copy
+   * on FAT) is given none: rolling it back would leave a file without its signature.
+   */
+  readonly rollback?: AbortSignal;
 }
 
 /** FAT (vfat refuses some modes; FAT through FUSE answers chmod and chown with ENOSYS) has no permissions to set. */
@@ -206,8 +173,8 @@ function noPermissionsHere(e: unknown): boolean {
 }
 
 /** Runs one step of a write; a failure names the step (a full FAT fails in `write` or `flush`, not vaguely). */
-async function step<T>(name: string, run: () => T | Promise<T>, abortable: string | undefined): Promise<T> {
-  if (abortable !== undefined && aborting) throw interrupted(abortable);
+async function step<T>(name: string, run: () => T | Promise<T>, stop: (() => void) | undefined): Promise<T> {
+  stop?.();
   try {
     return await run();
   } catch (e) {
@@ -245,31 +212,35 @@ export async function writeFileAtomic(
   const replaced = existingRegularFile(path, what);
   const tmp = temporaryPathFor(path);
   const tmpAt = fsPath(tmp);
-  if (!opts.completesPlacedFile) registerTemporary(tmp);
-  else inFlight.set(tmp, tmpAt);
-  const abortable = opts.completesPlacedFile ? undefined : path;
+  const rollback = opts.rollback;
+  const stopIfRolledBack = rollback
+    ? (): void => {
+        if (rollback.aborted) throw interrupted(path);
+      }
+    : undefined;
+  stopIfRolledBack?.();
   let fd: number | undefined;
   try {
     const mode = opts.mode ?? 0o644;
     fd = await step(
       'create',
       () => openSync(tmpAt, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600),
-      abortable,
+      stopIfRolledBack,
     );
     const file = fd;
     const write = (b: Uint8Array): Promise<void> => {
       // A long copy is rolled back between its chunks, not only between steps.
-      if (abortable !== undefined && aborting) throw interrupted(abortable);
+      stopIfRolledBack?.();
       return writeAll(file, b);
     };
-    if (typeof content === 'function') await step('write', () => content({ fd: file, write }), abortable);
+    if (typeof content === 'function') await step('write', () => content({ fd: file, write }), stopIfRolledBack);
     else
       await step(
         'write',
         () => {
           for (let done = 0; done < content.length;) done += writeSync(file, content, done, content.length - done);
         },
-        abortable,
+        stopIfRolledBack,
       );
     if (opts.owner) {
       const { uid, gid } = opts.owner;
@@ -288,14 +259,13 @@ export async function writeFileAtomic(
           if (!noPermissionsHere(e)) throw e;
         }
       },
-      abortable,
+      stopIfRolledBack,
     );
     const times = opts.times;
-    if (times) await step('utimes', () => futimesSync(file, times.atime, times.mtime), abortable);
+    if (times) await step('utimes', () => futimesSync(file, times.atime, times.mtime), stopIfRolledBack);
     if (opts.beforeRename) await opts.beforeRename(file);
-    await step('flush', () => fsyncOnPool(file), abortable);
-    await step('rename', () => renameSync(tmpAt, fsPath(path)), abortable);
-    unregisterTemporary(tmp);
+    await step('flush', () => fsyncOnPool(file), stopIfRolledBack);
+    await step('rename', () => renameSync(tmpAt, fsPath(path)), stopIfRolledBack);
   } catch (e) {
     try {
       if (fd !== undefined) closeSync(fd);
@@ -307,7 +277,6 @@ export async function writeFileAtomic(
     } catch {
       /* not created, or already gone */
     }
-    unregisterTemporary(tmp);
     if (e instanceof FileError) throw e;
     const syscall = (e as NodeJS.ErrnoException)?.syscall;
     throw new FileError(

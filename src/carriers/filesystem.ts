@@ -1,7 +1,7 @@
 /**
  * What filesystem a file is on (statfs f_type, linux/magic.h), and whether it
  * takes extended attributes: learnt from the first real attempt and
- * remembered per device, since a name alone cannot say (FUSE may or may not).
+ * remembered per device for the length of a run (Filesystems).
  */
 import { readFileSync, statfsSync } from 'node:fs';
 import { fsPath, isDescriptorPath } from './fs-path.js';
@@ -64,48 +64,33 @@ export interface FilesystemFacts {
   readonly magic: number;
 }
 
-const namesByDevice = new Map<number, FilesystemFacts>();
-/** By namespace, then device: tmpfs, for one, takes security.* but not always user.*. */
-const xattrSupport = new Map<string, Map<number, boolean>>();
-let lastName = '';
-let lastByDevice = new Map<number, boolean>();
-
-/**
- * What is known of the namespace of `attrName`, by device. A run asks about one
- * name thousands of times: remembered.
- */
-function supportByDevice(attrName: string): Map<number, boolean> {
-  if (attrName === lastName) return lastByDevice;
+/** The namespace of an attribute name (`security` of `security.ima`): support is per namespace. */
+function namespaceOf(attrName: string): string {
   const dot = attrName.indexOf('.');
-  const namespace = dot < 0 ? attrName : attrName.slice(0, dot);
-  let byDevice = xattrSupport.get(namespace);
-  if (!byDevice) xattrSupport.set(namespace, (byDevice = new Map()));
-  lastName = attrName;
-  lastByDevice = byDevice;
-  return byDevice;
+  return dot < 0 ? attrName : attrName.slice(0, dot);
 }
 
-let mountTypes: Map<string, string> | undefined;
-
 /**
- * major:minor -> fstype from /proc/self/mountinfo: names FUSE filesystems
- * (fuse.fusefat) and tells ext4 from ext2. Read once.
+ * One filesystem a run has met, and what the run has learnt of it: whether it
+ * takes xattrs, per namespace (tmpfs, for one, takes security.* but not always
+ * user.*), from the first real attempt, since a name alone cannot say (FUSE may
+ * or may not). Targets on the device carry this object.
  */
-function mountTypesByDevice(): Map<string, string> {
-  if (mountTypes) return mountTypes;
-  mountTypes = new Map<string, string>();
-  let text: string;
-  try {
-    text = readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return mountTypes; // no /proc: the magic number's name
+export class Filesystem implements FilesystemFacts {
+  private readonly support = new Map<string, boolean>();
+  constructor(
+    readonly name: string,
+    readonly magic: number,
+  ) {}
+  /** true / false once learnt; undefined before the first attempt (false at once for a filesystem without any). */
+  takesXattrs(attrName: string): boolean | undefined {
+    const learnt = this.support.get(namespaceOf(attrName));
+    if (learnt !== undefined) return learnt;
+    return NO_XATTRS.has(this.name) ? false : undefined;
   }
-  for (const line of text.split('\n')) {
-    const fields = line.split(' ');
-    const sep = fields.indexOf('-');
-    if (sep > 0 && fields[2] && fields[sep + 1]) mountTypes.set(fields[2], fields[sep + 1]!);
+  learnXattrs(attrName: string, supported: boolean): void {
+    this.support.set(namespaceOf(attrName), supported);
   }
-  return mountTypes;
 }
 
 function majorMinor(dev: number): string {
@@ -116,45 +101,59 @@ function majorMinor(dev: number): string {
 }
 
 /**
- * The filesystem of `path` (statfs follows symlinks, so callers pass a
- * directory or a checked file). Synchronous: one statfs per device a run
- * meets, and the mount table once.
+ * The filesystems one run meets, by device: one statfs per device and the
+ * mount table once per run. Per run, not per process: after an unmount a
+ * device number can name another filesystem (a loop device made xfs after it
+ * was ext4), and a library caller's next run must see it.
  */
-export function filesystemOf(path: string, dev?: number): FilesystemFacts {
-  if (dev !== undefined) {
-    const hit = namesByDevice.get(dev);
-    if (hit) return hit;
+export class Filesystems {
+  private readonly byDevice = new Map<number, Filesystem>();
+  private mountTypes: Map<string, string> | undefined;
+
+  /** The filesystem of a device already seen in this run, without a system call. */
+  known(dev: number): Filesystem | undefined {
+    return this.byDevice.get(dev);
   }
-  const s = statfsSync(isDescriptorPath(path) ? path : fsPath(path));
-  const byMagic = filesystemName(s.type);
-  const mounted = dev !== undefined ? mountTypesByDevice().get(majorMinor(dev)) : undefined;
-  // Trust the mount table's name only when it agrees with the magic's family (vfat is vfat, fuse.* is fuse).
-  const name =
-    mounted &&
-    (mounted === byMagic ||
-      mounted.startsWith(`${byMagic}.`) ||
-      (byMagic === 'ext4' && /^ext[234]$/.test(mounted)) ||
-      (byMagic === 'fuse' && mounted === 'fuseblk'))
-      ? mounted
-      : byMagic;
-  const facts = { name, magic: Number(s.type) };
-  if (dev !== undefined) namesByDevice.set(dev, facts);
-  return facts;
-}
 
-/** The filesystem of a device already seen in this run, without a system call. */
-export function knownFilesystem(dev: number): FilesystemFacts | undefined {
-  return namesByDevice.get(dev);
-}
+  /**
+   * The filesystem of `path` on device `dev` (statfs follows symlinks, so
+   * callers pass a directory, a descriptor path or a checked file).
+   */
+  of(path: string, dev: number): Filesystem {
+    const hit = this.byDevice.get(dev);
+    if (hit) return hit;
+    const s = statfsSync(isDescriptorPath(path) ? path : fsPath(path));
+    const byMagic = filesystemName(s.type);
+    const mounted = this.mountTypesByDevice().get(majorMinor(dev));
+    // Trust the mount table's name only when it agrees with the magic's family (vfat is vfat, fuse.* is fuse).
+    const name =
+      mounted &&
+      (mounted === byMagic ||
+        mounted.startsWith(`${byMagic}.`) ||
+        (byMagic === 'ext4' && /^ext[234]$/.test(mounted)) ||
+        (byMagic === 'fuse' && mounted === 'fuseblk'))
+        ? mounted
+        : byMagic;
+    const fs = new Filesystem(name, Number(s.type));
+    this.byDevice.set(dev, fs);
+    return fs;
+  }
 
-/** true / false once learnt for this device; undefined before the first attempt. */
-export function knownXattrSupport(dev: number, attrName: string, fsName?: string): boolean | undefined {
-  const learnt = supportByDevice(attrName).get(dev);
-  if (learnt !== undefined) return learnt;
-  if (fsName && NO_XATTRS.has(fsName)) return false;
-  return undefined;
-}
-
-export function learnXattrSupport(dev: number, attrName: string, supported: boolean): void {
-  supportByDevice(attrName).set(dev, supported);
+  /** major:minor -> fstype from /proc/self/mountinfo: names FUSE filesystems (fuse.fusefat), tells ext4 from ext2. */
+  private mountTypesByDevice(): Map<string, string> {
+    if (this.mountTypes) return this.mountTypes;
+    this.mountTypes = new Map<string, string>();
+    let text: string;
+    try {
+      text = readFileSync('/proc/self/mountinfo', 'utf8');
+    } catch {
+      return this.mountTypes; // no /proc: the magic number's name
+    }
+    for (const line of text.split('\n')) {
+      const fields = line.split(' ');
+      const sep = fields.indexOf('-');
+      if (sep > 0 && fields[2] && fields[sep + 1]) this.mountTypes.set(fields[2], fields[sep + 1]!);
+    }
+    return this.mountTypes;
+  }
 }

@@ -54,7 +54,7 @@ export function readSidecarOrNothing(path: string): Buffer | undefined {
 export async function writeSidecar(
   path: string,
   value: Buffer,
-  opts: Pick<AtomicWriteOptions, 'completesPlacedFile'> = {},
+  opts: Pick<AtomicWriteOptions, 'rollback'> = {},
 ): Promise<WriteResult> {
   return writeFileAtomic(path, value, { what: 'sidecar', ...opts });
 }

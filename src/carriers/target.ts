@@ -5,14 +5,8 @@
  */
 import { FileError } from '../errors.js';
 import { descriptorPath } from './fs-path.js';
-import {
-  FilesystemFacts,
-  filesystemOf,
-  knownFilesystem,
-  knownXattrSupport,
-  learnXattrSupport,
-  setxattrStoresExactly,
-} from './filesystem.js';
+import { Filesystem, setxattrStoresExactly } from './filesystem.js';
+import type { Run } from './run.js';
 import {
   currentIdentity,
   FileFacts,
@@ -25,16 +19,20 @@ import { createXattrFd, getXattrFd, isUnsupported, removeXattrFd, setXattrFd, Xa
 
 export interface Target extends OpenedFile {
   readonly path: string;
-  readonly fs: FilesystemFacts;
+  /** Its filesystem, with what the run has learnt of it (shared by every target on the device). */
+  readonly fs: Filesystem;
 }
 
-/** Opens a regular file (carriers/regular-file.ts) and names its filesystem. Synchronous: see openRegularFileSync. */
-export function openTarget(path: string): Target {
+/**
+ * Opens a regular file (carriers/regular-file.ts) and names its filesystem, as
+ * the run knows it. Synchronous: see openRegularFileSync.
+ */
+export function openTarget(path: string, run: Run): Target {
   const opened = openRegularFileSync(path, 'file');
-  const known = knownFilesystem(opened.stat.dev);
+  const known = run.filesystems.known(opened.stat.dev);
   if (known) return { ...opened, path, fs: known };
   try {
-    return { ...opened, path, fs: filesystemOf(descriptorPath(opened.handle.fd), opened.stat.dev) };
+    return { ...opened, path, fs: run.filesystems.of(descriptorPath(opened.handle.fd), opened.stat.dev) };
   } catch (e) {
     opened.handle.closeSync();
     throw e;
@@ -47,20 +45,20 @@ export function closeTarget(t: Target): void {
 
 /** Whether the target's filesystem takes xattrs of this name's namespace, when known (learnt from a read or write). */
 export function targetTakesXattrs(t: Target, name: string): boolean | undefined {
-  return knownXattrSupport(t.stat.dev, name, t.fs.name);
+  return t.fs.takesXattrs(name);
 }
 
 /** The attribute's value, or undefined when there is none or the filesystem has no xattrs (then remembered). */
 export function readTargetXattr(t: Target, name: string): Buffer | undefined {
-  if (knownXattrSupport(t.stat.dev, name, t.fs.name) === false) return undefined;
+  if (t.fs.takesXattrs(name) === false) return undefined;
   try {
     const value = getXattrFd(t.handle.fd, t.path, name, t.fs.name);
     // A read that finds a value, or finds none (ENODATA), shows the namespace is supported.
-    learnXattrSupport(t.stat.dev, name, true);
+    t.fs.learnXattrs(name, true);
     return value;
   } catch (e) {
     if (e instanceof XattrError && isUnsupported(e.code)) {
-      learnXattrSupport(t.stat.dev, name, false);
+      t.fs.learnXattrs(name, false);
       return undefined;
     }
     throw e;
@@ -95,8 +93,7 @@ export interface WriteOptions {
 export interface XattrHolder {
   readonly path: string;
   readonly handle: { readonly fd: number };
-  readonly stat: { readonly dev: number };
-  readonly fs: { readonly name: string };
+  readonly fs: Filesystem;
 }
 
 /** Writes the attribute after checking the guard: see writeXattr. */
@@ -118,7 +115,7 @@ export function writeTargetXattr(
  * when it has one.
  */
 export function writeXattr(t: XattrHolder, name: string, value: Buffer, opts: WriteOptions = {}): boolean {
-  const known = knownXattrSupport(t.stat.dev, name, t.fs.name);
+  const known = t.fs.takesXattrs(name);
   if (known === false) {
     throw new XattrError(t.path, `filesystem ${t.fs.name} does not support extended attributes`, 'EOPNOTSUPP');
   }
@@ -139,7 +136,7 @@ export function writeXattr(t: XattrHolder, name: string, value: Buffer, opts: Wr
       throw unsupportedOr(t, name, e);
     }
     // Written, or refused because a value is there: either way the filesystem takes xattrs.
-    if (known !== true) learnXattrSupport(t.stat.dev, name, true);
+    if (known !== true) t.fs.learnXattrs(name, true);
     if (!written) return false;
     if (!readBack) return true;
     const back = getXattrFd(t.handle.fd, t.path, name, t.fs.name);
@@ -157,16 +154,16 @@ export function writeXattr(t: XattrHolder, name: string, value: Buffer, opts: Wr
 function unsupportedOr(t: XattrHolder, name: string, e: unknown): unknown {
   if (!(e instanceof XattrError)) return e;
   if (isUnsupported(e.code)) {
-    learnXattrSupport(t.stat.dev, name, false);
+    t.fs.learnXattrs(name, false);
     return e;
   }
-  if (knownXattrSupport(t.stat.dev, name, t.fs.name) !== undefined) return e;
+  if (t.fs.takesXattrs(name) !== undefined) return e;
   try {
     getXattrFd(t.handle.fd, t.path, name, t.fs.name);
-    learnXattrSupport(t.stat.dev, name, true);
+    t.fs.learnXattrs(name, true);
   } catch (probe) {
     if (probe instanceof XattrError && isUnsupported(probe.code)) {
-      learnXattrSupport(t.stat.dev, name, false);
+      t.fs.learnXattrs(name, false);
       return probe;
     }
   }

@@ -201,6 +201,7 @@ export function treeOptions(a: SelectionArgs, stop?: StopSignal): TreeOptions {
     },
     jobs: a.jobs,
     signal: stop?.abortSignal,
+    rollback: stop?.rollbackSignal,
   };
 }
 

@@ -11,9 +11,14 @@ import { ConfigError, FileError, FormatError, UsageError, VERSION, rawArguments 
 // Node decodes the arguments as UTF-8 and loses bytes that are not; rawArguments gets them back (a file name can
 // be any bytes).
 export async function main(argv: string[] = rawArguments(hideBin(process.argv))): Promise<number> {
-  const verbose = argv.includes('-v') || argv.includes('--verbose');
+  const end = argv.indexOf('--');
+  const options = end < 0 ? argv : argv.slice(0, end);
+  const verbose = options.includes('-v') || options.includes('--verbose');
   const completing = argv.indexOf(COMPLETION_KEY);
-  const args = completing >= 0 ? completionWords(argv, completing, COMMAND_NAMES) : attachedValues(argv);
+  const operands = completing >= 0 || end < 0 ? [] : argv.slice(end + 1);
+  const args =
+    completing >= 0 ? completionWords(argv, completing, COMMAND_NAMES) : standInOperands(attachedValues(argv));
+  const restore = (w: string): string => w.replace(STAND_IN, (_, i: string) => operands[Number(i)]!);
   watchStdoutPipe();
   const parser = yargs(args)
     .scriptName('ima-sidecar')
@@ -35,8 +40,14 @@ export async function main(argv: string[] = rawArguments(hideBin(process.argv)))
       // Throwing is what stops yargs: a fail handler that returns lets it run the command anyway.
       // yargs wraps what a coerce throws in its own YError: that is a usage error too.
       if (err && err.name !== 'YError') throw err;
-      throw new UsageError((msg ?? err?.message ?? 'usage error').replace(/\s*\n\s*/g, ' '));
-    });
+      throw new UsageError(restore(msg ?? err?.message ?? 'usage error').replace(/\s*\n\s*/g, ' '));
+    })
+    .middleware((a) => {
+      for (const [k, v] of Object.entries(a)) {
+        if (typeof v === 'string') a[k] = restore(v);
+        else if (Array.isArray(v)) a[k] = v.map((w: unknown) => (typeof w === 'string' ? restore(w) : w));
+      }
+    }, true);
   // An option before the command: a flag yargs does not know there would take the command for its value. So the
   // flags several commands share are known, hidden, at the top; each command declares (and shows) those it takes.
   for (const [flag, alias] of PRE_COMMAND_FLAGS)
@@ -93,6 +104,20 @@ function attachedValues(argv: string[]): string[] {
     const long = /^-[a-z][^=]/.test(w) && (end < 0 || i < end) ? VALUE_LETTERS[w[1]!] : undefined;
     return long ? `--${long}=${w.slice(2)}` : w;
   });
+}
+
+/** A word after `--` as yargs is given it: a NUL cannot be part of an argument, so no option or value looks like it. */
+const STAND_IN = /\0operand:(\d+)/g;
+
+/**
+ * `--` ends the options: the words after it are operands, even those that begin with a dash (`status -- -x`).
+ * yargs leaves them out of its count of a command's operands (yargs/yargs#1732), so each is passed as a stand-in,
+ * put back (restore) before validation and in yargs' messages.
+ */
+function standInOperands(argv: string[]): string[] {
+  const end = argv.indexOf('--');
+  if (end < 0) return argv;
+  return [...argv.slice(0, end), ...argv.slice(end + 1).map((_, i) => `\0operand:${i}`)];
 }
 
 /**

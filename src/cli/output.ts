@@ -1,11 +1,4 @@
-import {
-  FileResult,
-  SummaryCounter,
-  abortWrites,
-  forEachResult,
-  removeTemporariesSync,
-  resultToJson,
-} from '../index.js';
+import { FileResult, SummaryCounter, forEachResult, resultToJson } from '../index.js';
 /**
  * Printing results: a line per file for people (failures on stderr), or one
  * JSON object per file and a final summary object with --json; a progress
@@ -125,9 +118,11 @@ export function writeErr(text: string): void {
 export class StopSignal {
   signal: NodeJS.Signals | undefined;
   private readonly stopping = new AbortController();
+  private readonly rollingBack = new AbortController();
   /** For the run (TreeOptions.signal): aborted by the first signal, or when standard output's pipe closes. */
   readonly abortSignal: AbortSignal = AbortSignal.any([this.stopping.signal, pipeClosing.signal]);
-  private aborting = false;
+  /** For the run (TreeOptions.rollback): aborted by the second signal. */
+  readonly rollbackSignal: AbortSignal = this.rollingBack.signal;
   private readonly handlers: [NodeJS.Signals, () => void][] = [];
   install(): void {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) {
@@ -135,12 +130,11 @@ export class StopSignal {
         if (this.signal) {
           // Stop at once: every file in flight is rolled back (or, if its file is already in place,
           // finished) at its next step, and the run ends by itself with the status of the first signal.
-          // Only a run that cannot end (a filesystem that no longer answers) is cut short after a while.
-          abortWrites();
-          if (!this.aborting) {
-            this.aborting = true;
+          // Only a run that cannot end (a filesystem that no longer answers) is cut short after a while:
+          // its temporaries, named with its pid, are then removed by the next run over their folder.
+          if (!this.rollingBack.signal.aborted) {
+            this.rollingBack.abort();
             setTimeout(() => {
-              removeTemporariesSync();
               flushOutput();
               process.exit(this.exitCode() ?? 130);
             }, 10_000).unref();

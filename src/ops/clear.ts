@@ -1,6 +1,7 @@
 /**
  * clear: remove the xattr, but never the only copy of a signature.
  */
+import { Run } from '../carriers/run.js';
 import { readSidecar, sidecarPathFor } from '../carriers/sidecar.js';
 import { readTargetXattr, removeTargetXattr } from '../carriers/target.js';
 import { withTarget } from './with-target.js';
@@ -25,8 +26,8 @@ export interface ClearOptions {
   readonly dryRun?: boolean;
 }
 
-export async function clearFile(path: string, opts: ClearOptions): Promise<ClearResult> {
-  return withTarget<ClearStatus, ClearDetails>(path, 'failed', async (target) => {
+export async function clearFile(path: string, opts: ClearOptions, run = new Run()): Promise<ClearResult> {
+  return withTarget<ClearStatus, ClearDetails>(path, run, 'failed', async (target) => {
     const before = target.stat;
     const current = readTargetXattr(target, opts.xattrName);
     if (!current) return { path, status: 'none', failed: false, details: { filesystem: target.fs.name } };
@@ -63,5 +64,5 @@ export async function clearFile(path: string, opts: ClearOptions): Promise<Clear
 }
 
 export function clearTree(paths: readonly string[], tree: TreeOptions, opts: ClearOptions): TreeResults<ClearResult> {
-  return processTree(paths, tree, (sel) => clearFile(sel.path, opts));
+  return processTree(paths, tree, (sel, run) => clearFile(sel.path, opts, run));
 }

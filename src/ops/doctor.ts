@@ -6,6 +6,7 @@
  * the kernel view (kernel/view.ts). Opening a file for reading is itself an
  * appraisal: an EACCES there is taken as the kernel's answer, not an error.
  */
+import { Run } from '../carriers/run.js';
 import { canCompute, HashAlgo } from '../codec/hash-algo.js';
 import { readSidecar, sidecarPathFor, DEFAULT_SUFFIX } from '../carriers/sidecar.js';
 import { closeTarget, openTarget, Target } from '../carriers/target.js';
@@ -238,7 +239,7 @@ export async function doctorFile(path: string, opts: DoctorOptions): Promise<Doc
   let openDenied = false;
   let target: Target | undefined;
   try {
-    target = openTarget(facts.symlink ? facts.realPath : path);
+    target = openTarget(facts.symlink ? facts.realPath : path, new Run());
   } catch (e) {
     if (errnoOf(e) === 'EACCES' || (e instanceof FileError && e.code === 'EACCES')) {
       if (!modeAllowsRead(facts, subject))

@@ -2,6 +2,7 @@
  * export: xattr -> sidecar, beside the file or in a mirror tree under `dest`
  * (for staging onto a FAT partition).
  */
+import { Run } from '../carriers/run.js';
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { readSidecar, sidecarPathFor, writeSidecar } from '../carriers/sidecar.js';
@@ -47,11 +48,12 @@ export function exportPath(
 export async function exportFile(
   sel: Pick<TargetSelection, 'path' | 'rel'>,
   opts: ExportOptions,
+  run = new Run(),
 ): Promise<ExportResult> {
   const path = sel.path;
   let target;
   try {
-    target = openTarget(path);
+    target = openTarget(path, run);
   } catch (e) {
     return failure(path, 'failed', e);
   }
@@ -105,7 +107,7 @@ export async function exportFile(
         throw new FileError(dirname(sidecarPath), `cannot create directory: ${describeSystemError(e)}`, errnoOf(e));
       }
     }
-    await writeSidecar(sidecarPath, bytes);
+    await writeSidecar(sidecarPath, bytes, { rollback: run.rollback });
     return { ...base, status: 'exported', failed: false, details };
   } catch (e) {
     return failure(path, 'failed', e, { details });
@@ -121,7 +123,7 @@ export function exportTree(
 ): TreeResults<ExportResult> {
   // Sidecars whose names differ only in case are one file on FAT: never written at the same time
   // (carriers/name-lock.ts).
-  return processTree(paths, { ...tree, cleanStaleTemporaries: !opts.dryRun }, (sel) =>
-    oneAtATimePerName(exportPath(sel, opts), () => exportFile(sel, opts)),
+  return processTree(paths, { ...tree, cleanStaleTemporaries: !opts.dryRun }, (sel, run) =>
+    oneAtATimePerName(exportPath(sel, opts), () => exportFile(sel, opts, run)),
   );
 }

@@ -1,6 +1,7 @@
 /**
  * hash: the digest value `evmctl ima_hash` writes (0x01 for md5 and sha1, 0x04 otherwise).
  */
+import { Run } from '../carriers/run.js';
 import type { HashAlgo } from '../codec/hash-algo.js';
 import { digestValue, encodeImaValue } from '../codec/ima-value.js';
 import { readSidecarOrNothing, sidecarPathFor, writeSidecar } from '../carriers/sidecar.js';
@@ -48,8 +49,8 @@ async function signatureInTheWay(t: Target, to: HashDestination, opts: HashOptio
   return !('error' in d) && d.value.kind === 'signature' ? current.toString('hex') : undefined;
 }
 
-export async function hashFile(path: string, opts: HashOptions): Promise<HashResult> {
-  return withTarget<HashStatus, HashDetails>(path, 'failed', async (target) => {
+export async function hashFile(path: string, opts: HashOptions, run = new Run()): Promise<HashResult> {
+  return withTarget<HashStatus, HashDetails>(path, run, 'failed', async (target) => {
     const before = target.stat;
     const sink = new DigestSink(opts.hashAlgo);
     await streamHandle(target.handle, [sink]);
@@ -71,7 +72,8 @@ export async function hashFile(path: string, opts: HashOptions): Promise<HashRes
       };
     }
     if (to === 'sidecar') assertUnchanged(target, before);
-    if (to === 'sidecar') replaced = (await writeSidecar(sidecarPathFor(path, opts.suffix), value)).replaced;
+    if (to === 'sidecar')
+      replaced = (await writeSidecar(sidecarPathFor(path, opts.suffix), value, { rollback: run.rollback })).replaced;
     if (to === 'xattr') writeTargetXattr(target, opts.xattrName, value, before);
     return {
       path,
@@ -85,7 +87,7 @@ export async function hashFile(path: string, opts: HashOptions): Promise<HashRes
 }
 
 export function hashTree(paths: readonly string[], tree: TreeOptions, opts: HashOptions): TreeResults<HashResult> {
-  return processTree(paths, { ...tree, cleanStaleTemporaries: opts.to === 'sidecar' }, (sel) =>
-    hashFile(sel.path, opts),
+  return processTree(paths, { ...tree, cleanStaleTemporaries: opts.to === 'sidecar' }, (sel, run) =>
+    hashFile(sel.path, opts, run),
   );
 }

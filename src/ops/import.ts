@@ -3,6 +3,7 @@
  * checked against the content; with `verify`, signatures against certificates);
  * then compared with what the xattr holds, so nothing is replaced silently.
  */
+import { Run } from '../carriers/run.js';
 import { unlinkSync } from 'node:fs';
 import { ImaValue } from '../codec/ima-value.js';
 import { canCompute } from '../codec/hash-algo.js';
@@ -131,10 +132,15 @@ export async function importFile(path: string, opts: ImportOptions, explicit = t
  * must be read (a digest, or --verify): the common case is a handful of
  * system calls, and a promise per file was a measurable part of `import -r`.
  */
-export function importOne(path: string, opts: ImportOptions, explicit = true): ImportResult | Promise<ImportResult> {
+export function importOne(
+  path: string,
+  opts: ImportOptions,
+  explicit = true,
+  run = new Run(),
+): ImportResult | Promise<ImportResult> {
   let target: Target;
   try {
-    target = openTarget(path);
+    target = openTarget(path, run);
   } catch (e) {
     return failure(path, 'failed', e);
   }
@@ -303,5 +309,5 @@ export function importTree(
   tree: TreeOptions,
   opts: ImportOptions,
 ): TreeResults<ImportResult> {
-  return processTree(paths, tree, (sel: TargetSelection) => importOne(sel.path, opts, sel.rel === ''));
+  return processTree(paths, tree, (sel: TargetSelection, run) => importOne(sel.path, opts, sel.rel === '', run));
 }

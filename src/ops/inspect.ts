@@ -1,6 +1,7 @@
 /**
  * inspect: decode a value from a sidecar file, a file's xattr, or hex.
  */
+import { Run } from '../carriers/run.js';
 import { FileError } from '../errors.js';
 import { readSidecar } from '../carriers/sidecar.js';
 import { closeTarget, openTarget, readTargetXattr } from '../carriers/target.js';
@@ -62,7 +63,7 @@ export async function inspect(src: InspectSource): Promise<InspectResult> {
   }
   let target;
   try {
-    target = openTarget(src.path);
+    target = openTarget(src.path, new Run());
   } catch (e) {
     return failure(src.path, 'failed', e);
   }

@@ -20,8 +20,8 @@ import { readSidecarOrNothing, sidecarPathFor } from '../carriers/sidecar.js';
 import { endsWithAppendedMarker } from '../carriers/appended.js';
 import type { Certificate } from '../crypto/certificate.js';
 import { ConfigError, FileError } from '../errors.js';
-import { importFile } from './import.js';
-import { migrateFile } from './migrate.js';
+import { importOne } from './import.js';
+import { MigrationRun, migrateFile } from './migrate.js';
 import { detachModsig } from './modsig.js';
 import type { FileResult } from './result.js';
 
@@ -120,8 +120,8 @@ function makeStaging(stageDir: string | undefined): Staging {
 }
 
 /** Where the source's signature is: its xattr, its sidecar, an appended signature, or none. */
-function sourceCarrier(path: string, opts: KexecOptions): StagedFile['carrier'] {
-  const t = openTarget(path);
+function sourceCarrier(path: string, opts: KexecOptions, writes: MigrationRun): StagedFile['carrier'] {
+  const t = openTarget(path, writes);
   try {
     if (readTargetXattr(t, opts.xattrName)) return 'xattr';
     if (readSidecarOrNothing(sidecarPathFor(path, opts.suffix))) return 'sidecar';
@@ -136,32 +136,42 @@ function refusedBy(r: FileResult, what: string): never {
 }
 
 /** Copies `source` into the staging folder with its signature in the copy's xattr, checking it on the way. */
-async function stage(source: string, name: string, dir: string, opts: KexecOptions): Promise<StagedFile> {
+async function stage(
+  source: string,
+  name: string,
+  dir: string,
+  opts: KexecOptions,
+  writes: MigrationRun,
+): Promise<StagedFile> {
   const staged = join(dir, name);
-  const carrier = sourceCarrier(source, opts);
+  const carrier = sourceCarrier(source, opts, writes);
   const verify = opts.certs.length > 0;
   if (carrier === 'appended') {
     if (!verify) throw new ConfigError(`${source}: an appended signature is turned into a value only with --cert`);
-    const detached = await detachModsig(source, { output: staged, certs: opts.certs, suffix: opts.suffix });
+    const detached = await detachModsig(source, { output: staged, certs: opts.certs, suffix: opts.suffix }, writes);
     if (detached.failed) refusedBy(detached, 'appended signature');
-    const imported = await importFile(staged, {
-      xattrName: opts.xattrName,
-      suffix: opts.suffix,
-      verify: true,
-      certs: opts.certs,
-      removeSidecar: true,
-    });
+    const imported = await importOne(
+      staged,
+      { xattrName: opts.xattrName, suffix: opts.suffix, verify: true, certs: opts.certs, removeSidecar: true },
+      true,
+      writes,
+    );
     if (imported.failed) refusedBy(imported, 'staged copy');
   } else {
-    const copied = await migrateFile({ path: source, rel: basename(source) }, staged, {
-      xattrName: opts.xattrName,
-      suffix: opts.suffix,
-      verify,
-      certs: opts.certs,
-    });
+    const copied = await migrateFile(
+      { path: source, rel: basename(source) },
+      staged,
+      {
+        xattrName: opts.xattrName,
+        suffix: opts.suffix,
+        verify,
+        certs: opts.certs,
+      },
+      writes,
+    );
     if (copied.failed) refusedBy(copied, 'not staged');
   }
-  const t = openTarget(staged);
+  const t = openTarget(staged, writes);
   let value: ImaValue | undefined;
   try {
     const bytes = readTargetXattr(t, opts.xattrName);
@@ -209,15 +219,17 @@ export async function kexecLoad(kernel: string, opts: KexecOptions): Promise<Kex
   const program = opts.kexecProgram ?? 'kexec';
   if (!opts.dryRun) requireKexecTools(program);
   const staging = makeStaging(opts.stageDir);
+  // A signal rolls back a copy in flight too: the staging is removed anyway, and sooner.
+  const writes = new MigrationRun(opts.signal);
   const stopped = (): void => {
     if (opts.signal?.aborted) throw new KexecRefused(kernel, 'interrupted; nothing loaded', 'EINTR');
   };
   try {
     opts.onStep?.(`staging in ${staging.dir}`);
-    const k = await stage(kernel, 'kernel', staging.dir, opts);
+    const k = await stage(kernel, 'kernel', staging.dir, opts, writes);
     stopped();
     check(k, opts);
-    const i = opts.initrd ? await stage(opts.initrd, 'initrd', staging.dir, opts) : undefined;
+    const i = opts.initrd ? await stage(opts.initrd, 'initrd', staging.dir, opts, writes) : undefined;
     stopped();
     if (i) check(i, opts);
     const command = [

@@ -13,7 +13,8 @@ import { FileHandle, lstat, mkdir, open, readdir, stat, unlink } from 'node:fs/p
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ImaValue } from '../codec/ima-value.js';
 import { NewFile, processAlive, temporaryOwner, writeFileAtomic } from '../carriers/atomic-write.js';
-import { knownXattrSupport, learnXattrSupport, filesystemOf } from '../carriers/filesystem.js';
+import type { Filesystem } from '../carriers/filesystem.js';
+import { Run } from '../carriers/run.js';
 import { readSidecar, readSidecarOrNothing, sidecarPathFor, writeSidecar } from '../carriers/sidecar.js';
 import { closeTarget, openTarget, readTargetXattr, Target, writeXattr } from '../carriers/target.js';
 import { getXattrFd, isUnsupported, XattrError } from '../carriers/xattr.js';
@@ -139,8 +140,8 @@ async function sameContent(a: PositionalReader, b: PositionalReader, size: numbe
   return true;
 }
 
-/** What one migration remembers while it runs: the destination folders it has made ready. */
-export class MigrationRun {
+/** What one migration remembers while it runs: besides what every run does, the destination folders it made ready. */
+export class MigrationRun extends Run {
   readonly preparedFolders = new Set<string>();
 }
 
@@ -160,9 +161,9 @@ async function prepareDestDir(dir: string, run: MigrationRun): Promise<void> {
 }
 
 /** Writes the xattr on the finished copy (open as `fd`); 'sidecar-pending' where DEST takes no xattrs. */
-function placeSignature(fd: number, destPath: string, fsName: string, sig: SourceSignature, opts: MigrateOptions) {
-  const copy = { path: destPath, handle: { fd }, stat: { dev: fstatSync(fd).dev }, fs: { name: fsName } };
-  if (knownXattrSupport(copy.stat.dev, opts.xattrName, fsName) === false) return 'sidecar-pending';
+function placeSignature(fd: number, destPath: string, fs: Filesystem, sig: SourceSignature, opts: MigrateOptions) {
+  const copy = { path: destPath, handle: { fd }, fs };
+  if (fs.takesXattrs(opts.xattrName) === false) return 'sidecar-pending';
   try {
     // Read back always: the source's signature is the one thing this copy must carry.
     writeXattr(copy, opts.xattrName, sig.bytes, { confirm: true });
@@ -182,7 +183,7 @@ export async function migrateFile(
   const path = sel.path;
   let src: Target;
   try {
-    src = openTarget(path);
+    src = openTarget(path, run);
   } catch (e) {
     return failure(path, 'failed', e);
   }
@@ -196,10 +197,10 @@ export async function migrateFile(
     if (sig) details.from = sig.carrier;
     const destDir = dirname(destPath);
     if (!opts.dryRun) await prepareDestDir(destDir, run);
-    const destFs = filesystemOf(
-      opts.dryRun ? await existingAncestor(destDir) : destDir,
-      opts.dryRun ? undefined : (await stat(fsPath(destDir))).dev,
-    );
+    // The copy is made in destDir, so it is on destDir's filesystem (for a dry run, where destDir may not exist yet,
+    // the nearest folder that does).
+    const fsDir = opts.dryRun ? await existingAncestor(destDir) : destDir;
+    const destFs = run.filesystems.of(fsDir, (await stat(fsPath(fsDir))).dev);
     details.filesystem = destFs.name;
 
     // An existing destination: complete and identical means only the carrier may need finishing.
@@ -221,7 +222,7 @@ export async function migrateFile(
         };
       destHandle = await open(fsPath(destPath), constants.O_RDONLY | constants.O_NOFOLLOW);
       const same = existing.size === src.stat.size && (await sameContent(src.handle, destHandle, src.stat.size));
-      if (same) return await finishExisting(src, destHandle, destPath, destFs.name, sig, base, details, opts);
+      if (same) return await finishExisting(src, destHandle, destPath, destFs, sig, base, details, opts);
       await destHandle.close();
       destHandle = undefined;
       if (!opts.force)
@@ -283,17 +284,18 @@ export async function migrateFile(
       },
       {
         what: 'destination',
+        rollback: run.rollback,
         mode: srcStat.mode & 0o7777,
         times: { atime: srcStat.atime, mtime: srcStat.mtime },
         beforeRename: (fd) => {
-          if (sig) placed = placeSignature(fd, destPath, destFs.name, sig, opts);
+          if (sig) placed = placeSignature(fd, destPath, destFs, sig, opts);
         },
       },
     );
     let carrier: MigrateCarrier = placed === 'xattr' ? 'xattr' : 'none';
     if (sig && (placed === 'sidecar-pending' || opts.keepSidecars)) {
-      // The copy is in place: its sidecar is finished even when the run is being stopped at once.
-      await writeSidecar(sidecarPathFor(destPath, opts.suffix), sig.bytes, { completesPlacedFile: true });
+      // The copy is in place: its sidecar is finished even when the run is being stopped at once (no rollback).
+      await writeSidecar(sidecarPathFor(destPath, opts.suffix), sig.bytes);
       if (placed === 'sidecar-pending') carrier = 'sidecar';
     }
     return { ...base, status: 'copied', failed: false, details: { ...details, carrier } };
@@ -321,7 +323,7 @@ async function finishExisting(
   src: Target,
   destHandle: FileHandle,
   destPath: string,
-  fsName: string,
+  fs: Filesystem,
   sig: SourceSignature | undefined,
   base: Pick<MigrateResult, 'value' | 'decoded'>,
   details: MigrateDetails,
@@ -334,18 +336,17 @@ async function finishExisting(
     if (check && check.status !== 'ok')
       return { ...base, path, status: 'failed', failed: true, reason: `${check.reason}; not copied`, details };
   }
-  const dev = (await destHandle.stat()).dev;
   let current: Buffer | undefined;
-  if (knownXattrSupport(dev, opts.xattrName, fsName) !== false) {
+  if (fs.takesXattrs(opts.xattrName) !== false) {
     try {
-      current = getXattrFd(destHandle.fd, destPath, opts.xattrName, fsName);
-      learnXattrSupport(dev, opts.xattrName, true);
+      current = getXattrFd(destHandle.fd, destPath, opts.xattrName, fs.name);
+      fs.learnXattrs(opts.xattrName, true);
     } catch (e) {
       if (!(e instanceof XattrError && isUnsupported(e.code))) throw e;
-      learnXattrSupport(dev, opts.xattrName, false);
+      fs.learnXattrs(opts.xattrName, false);
     }
   }
-  const takes = knownXattrSupport(dev, opts.xattrName, fsName) !== false;
+  const takes = fs.takesXattrs(opts.xattrName) !== false;
   const sidecarPath = sidecarPathFor(destPath, opts.suffix);
   const sidecar = !takes || opts.keepSidecars ? readSidecarOrNothing(sidecarPath) : undefined;
   const xattrDone = !takes || current?.equals(sig.bytes);
@@ -377,8 +378,7 @@ async function finishExisting(
   }
   if (opts.dryRun) return { ...base, path, status: 'would-sign', failed: false, details: { ...details, carrier } };
   if (!xattrDone) {
-    const dest = { path: destPath, handle: destHandle, stat: { dev }, fs: { name: fsName } };
-    writeXattr(dest, opts.xattrName, sig.bytes, { confirm: true });
+    writeXattr({ path: destPath, handle: destHandle, fs }, opts.xattrName, sig.bytes, { confirm: true });
   }
   if (!sidecarDone) await writeSidecar(sidecarPath, sig.bytes);
   return { ...base, path, status: 'signed', failed: false, details: { ...details, carrier } };
@@ -409,7 +409,7 @@ export async function* migrate(
   opts: MigrateOptions & { recursive?: boolean },
 ): AsyncGenerator<MigrateResult> {
   const plan = await planMigration(src, dest, !!opts.recursive);
-  const run = new MigrationRun();
+  const run = new MigrationRun(tree.rollback);
   // Destinations whose names differ only in case are one file on FAT: never written at the same
   // time (carriers/name-lock.ts).
   yield* processTree(
@@ -419,5 +419,6 @@ export async function* migrate(
       const destPath = plan.destFor(sel);
       return oneAtATimePerName(destPath, () => migrateFile(sel, destPath, opts, run));
     },
+    run,
   );
 }

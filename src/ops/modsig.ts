@@ -7,6 +7,7 @@
  * while a sidecar or security.ima signature covers the whole file as it lies
  * on disk, appended signature included.
  */
+import { Run } from '../carriers/run.js';
 import type { PositionalReader } from '../crypto/digest.js';
 import { fstatSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
@@ -320,8 +321,8 @@ const NO_SIGNATURE = 'no appended signature (the file does not end with "~Module
  * Decodes the appended signature: valid (the kernel's structural rules hold),
  * invalid (with what is wrong), or unsigned.
  */
-export async function inspectModsig(path: string): Promise<ModsigInspectResult> {
-  return withTarget<ModsigInspectStatus, ModsigInspectDetails>(path, 'failed', async (t) => {
+export async function inspectModsig(path: string, run = new Run()): Promise<ModsigInspectResult> {
+  return withTarget<ModsigInspectStatus, ModsigInspectDetails>(path, run, 'failed', async (t) => {
     const loaded = await loadAppended(t.handle, t.stat.size);
     if (loaded.kind === 'none') return { path, status: 'unsigned', failed: true, reason: NO_SIGNATURE };
     const details = describeLoaded(loaded);
@@ -343,8 +344,12 @@ export interface ModsigVerifyOptions {
 }
 
 /** Verifies the appended signature over the payload with the given certificates. */
-export async function verifyModsig(path: string, opts: ModsigVerifyOptions): Promise<ModsigVerifyResult> {
-  return withTarget<ModsigVerifyStatus, ModsigVerifyDetails>(path, 'failed', async (t) => {
+export async function verifyModsig(
+  path: string,
+  opts: ModsigVerifyOptions,
+  run = new Run(),
+): Promise<ModsigVerifyResult> {
+  return withTarget<ModsigVerifyStatus, ModsigVerifyDetails>(path, run, 'failed', async (t) => {
     const loaded = await loadAppended(t.handle, t.stat.size);
     if (loaded.kind === 'none') return { path, status: 'unsigned', failed: true, reason: NO_SIGNATURE };
     const details = describeLoaded(loaded);
@@ -388,10 +393,12 @@ async function writeFileFrom(
   dest: string,
   inPlace: boolean,
   parts: Parameters<typeof writePartsAtomic>[1],
+  run: Run,
 ): Promise<void> {
   const before = t.stat;
   const keep = keepModeOf(fstatSync(t.handle.fd)); // mode and owner: more than the open's facts carry
   await writePartsAtomic(dest, parts, {
+    rollback: run.rollback,
     mode: keep.mode,
     owner: inPlace ? keep.owner : undefined,
     beforeRename: inPlace ? () => assertUnchanged(t, before) : undefined,
@@ -399,8 +406,8 @@ async function writeFileFrom(
 }
 
 /** Removes the appended signature: the payload, in place or to --output. */
-export async function stripModsig(path: string, opts: OutputOption = {}): Promise<ModsigStripResult> {
-  return withTarget<ModsigStripStatus, ModsigStripDetails>(path, 'failed', async (t) => {
+export async function stripModsig(path: string, opts: OutputOption = {}, run = new Run()): Promise<ModsigStripResult> {
+  return withTarget<ModsigStripStatus, ModsigStripDetails>(path, run, 'failed', async (t) => {
     const { dest, inPlace } = destinationOf(path, opts.output);
     const loaded = await loadAppended(t.handle, t.stat.size);
     if (loaded.kind === 'invalid' && !loaded.layout) {
@@ -413,7 +420,7 @@ export async function stripModsig(path: string, opts: OutputOption = {}): Promis
     }
     if (loaded.kind === 'none') {
       if (inPlace) return { path, status: 'unsigned', failed: false, reason: 'no appended signature; left as it is' };
-      await writeFileFrom(t, dest, false, [{ handle: t.handle, start: 0, length: t.stat.size }]);
+      await writeFileFrom(t, dest, false, [{ handle: t.handle, start: 0, length: t.stat.size }], run);
       return {
         path,
         status: 'unsigned',
@@ -424,7 +431,7 @@ export async function stripModsig(path: string, opts: OutputOption = {}): Promis
     }
     // A well-formed trailer is enough to know where the payload ends, even when the CMS inside is bad.
     const layout = loaded.layout!;
-    await writeFileFrom(t, dest, inPlace, [{ handle: t.handle, start: 0, length: layout.payloadLength }]);
+    await writeFileFrom(t, dest, inPlace, [{ handle: t.handle, start: 0, length: layout.payloadLength }], run);
     const details: ModsigStripDetails = {
       payloadLength: layout.payloadLength,
       removed: layout.sigLen + MODSIG_TRAILER_SIZE,
@@ -446,8 +453,8 @@ export interface ModsigSignOptions extends OutputOption {
 }
 
 /** Appends a signature exactly as scripts/sign-file does. */
-export async function signModsig(path: string, opts: ModsigSignOptions): Promise<ModsigSignResult> {
-  return withTarget<ModsigSignStatus, ModsigSignDetails>(path, 'failed', async (t) => {
+export async function signModsig(path: string, opts: ModsigSignOptions, run = new Run()): Promise<ModsigSignResult> {
+  return withTarget<ModsigSignStatus, ModsigSignDetails>(path, run, 'failed', async (t) => {
     const refusal = buildRefusal(opts.cert, opts.hashAlgo, opts.signerId);
     if (refusal) return { path, status: 'failed', failed: true, reason: refusal };
     const { dest, inPlace } = destinationOf(path, opts.output);
@@ -489,11 +496,13 @@ export async function signModsig(path: string, opts: ModsigSignOptions): Promise
     // Asynchronous: a key on a token signs there.
     const { signature } = await signer.finishAsync();
     const cms = await buildModuleCms({ cert: opts.cert, hashAlgo: opts.hashAlgo, signature, signerId: opts.signerId });
-    await writeFileFrom(t, dest, inPlace, [
-      { handle: t.handle, start: 0, length: payloadLength },
-      cms,
-      buildTrailer(cms.length),
-    ]);
+    await writeFileFrom(
+      t,
+      dest,
+      inPlace,
+      [{ handle: t.handle, start: 0, length: payloadLength }, cms, buildTrailer(cms.length)],
+      run,
+    );
     const details: ModsigSignDetails = {
       payloadLength,
       sigLen: cms.length,
@@ -517,8 +526,12 @@ export interface ModsigDetachOptions extends OutputOption {
  * the sidecar is written before the payload replaces the file, so a failure
  * in between loses nothing.
  */
-export async function detachModsig(path: string, opts: ModsigDetachOptions): Promise<ModsigDetachResult> {
-  return withTarget<ModsigDetachStatus, ModsigDetachDetails>(path, 'failed', async (t) => {
+export async function detachModsig(
+  path: string,
+  opts: ModsigDetachOptions,
+  run = new Run(),
+): Promise<ModsigDetachResult> {
+  return withTarget<ModsigDetachStatus, ModsigDetachDetails>(path, run, 'failed', async (t) => {
     const { dest, inPlace } = destinationOf(path, opts.output);
     const loaded = await loadAppended(t.handle, t.stat.size);
     if (loaded.kind === 'none') return { path, status: 'unsigned', failed: true, reason: NO_SIGNATURE };
@@ -557,8 +570,8 @@ export async function detachModsig(path: string, opts: ModsigDetachOptions): Pro
     };
     const bytes = encodeImaValue(value);
     const sidecar = sidecarPathFor(dest, opts.suffix);
-    const { replaced } = await writeSidecar(sidecar, bytes);
-    await writeFileFrom(t, dest, inPlace, [{ handle: t.handle, start: 0, length: loaded.layout.payloadLength }]);
+    const { replaced } = await writeSidecar(sidecar, bytes, { rollback: run.rollback });
+    await writeFileFrom(t, dest, inPlace, [{ handle: t.handle, start: 0, length: loaded.layout.payloadLength }], run);
     const details: ModsigDetachDetails = {
       sidecar,
       sidecarReplaced: replaced,
@@ -583,8 +596,12 @@ export interface ModsigAttachOptions extends OutputOption {
  * the same signature bytes (byte-identical to sign-file's output for RSA).
  * The sidecar is verified against FILE with the certificate first.
  */
-export async function attachModsig(path: string, opts: ModsigAttachOptions): Promise<ModsigAttachResult> {
-  return withTarget<ModsigAttachStatus, ModsigAttachDetails>(path, 'failed', async (t) => {
+export async function attachModsig(
+  path: string,
+  opts: ModsigAttachOptions,
+  run = new Run(),
+): Promise<ModsigAttachResult> {
+  return withTarget<ModsigAttachStatus, ModsigAttachDetails>(path, run, 'failed', async (t) => {
     const { dest, inPlace } = destinationOf(path, opts.output);
     const sidecar = sidecarPathFor(path, opts.suffix);
     const loaded = await loadAppended(t.handle, t.stat.size);
@@ -664,11 +681,13 @@ export async function attachModsig(path: string, opts: ModsigAttachOptions): Pro
       signature: value.signature,
       signerId: opts.signerId,
     });
-    await writeFileFrom(t, dest, inPlace, [
-      { handle: t.handle, start: 0, length: t.stat.size },
-      cms,
-      buildTrailer(cms.length),
-    ]);
+    await writeFileFrom(
+      t,
+      dest,
+      inPlace,
+      [{ handle: t.handle, start: 0, length: t.stat.size }, cms, buildTrailer(cms.length)],
+      run,
+    );
     let details: ModsigAttachDetails = {
       payloadLength: t.stat.size,
       sigLen: cms.length,
@@ -693,7 +712,7 @@ export async function attachModsig(path: string, opts: ModsigAttachOptions): Pro
 // ---------------------------------------------------------------- trees
 
 export function inspectModsigTree(paths: readonly string[], tree: TreeOptions): TreeResults<ModsigInspectResult> {
-  return processTree(paths, tree, (sel) => inspectModsig(sel.path));
+  return processTree(paths, tree, (sel, run) => inspectModsig(sel.path, run));
 }
 
 export function verifyModsigTree(
@@ -701,7 +720,7 @@ export function verifyModsigTree(
   tree: TreeOptions,
   opts: ModsigVerifyOptions,
 ): TreeResults<ModsigVerifyResult> {
-  return processTree(paths, tree, (sel) => verifyModsig(sel.path, opts));
+  return processTree(paths, tree, (sel, run) => verifyModsig(sel.path, opts, run));
 }
 
 export function stripModsigTree(
@@ -709,7 +728,7 @@ export function stripModsigTree(
   tree: TreeOptions,
   opts: OutputOption = {},
 ): TreeResults<ModsigStripResult> {
-  return processTree(paths, { ...tree, cleanStaleTemporaries: true }, (sel) => stripModsig(sel.path, opts));
+  return processTree(paths, { ...tree, cleanStaleTemporaries: true }, (sel, run) => stripModsig(sel.path, opts, run));
 }
 
 export function signModsigTree(
@@ -717,7 +736,7 @@ export function signModsigTree(
   tree: TreeOptions,
   opts: ModsigSignOptions,
 ): TreeResults<ModsigSignResult> {
-  return processTree(paths, { ...tree, cleanStaleTemporaries: true }, (sel) => signModsig(sel.path, opts));
+  return processTree(paths, { ...tree, cleanStaleTemporaries: true }, (sel, run) => signModsig(sel.path, opts, run));
 }
 
 export function detachModsigTree(
@@ -725,7 +744,7 @@ export function detachModsigTree(
   tree: TreeOptions,
   opts: ModsigDetachOptions,
 ): TreeResults<ModsigDetachResult> {
-  return processTree(paths, { ...tree, cleanStaleTemporaries: true }, (sel) => detachModsig(sel.path, opts));
+  return processTree(paths, { ...tree, cleanStaleTemporaries: true }, (sel, run) => detachModsig(sel.path, opts, run));
 }
 
 export function attachModsigTree(
@@ -733,5 +752,5 @@ export function attachModsigTree(
   tree: TreeOptions,
   opts: ModsigAttachOptions,
 ): TreeResults<ModsigAttachResult> {
-  return processTree(paths, { ...tree, cleanStaleTemporaries: true }, (sel) => attachModsig(sel.path, opts));
+  return processTree(paths, { ...tree, cleanStaleTemporaries: true }, (sel, run) => attachModsig(sel.path, opts, run));
 }

@@ -1,6 +1,7 @@
 /**
  * sign: hash a file and write its signature into a sidecar, the xattr, or both.
  */
+import { Run } from '../carriers/run.js';
 import { encodeImaValue, SignatureValue } from '../codec/ima-value.js';
 import type { HashAlgo } from '../codec/hash-algo.js';
 import { writeSidecar, sidecarPathFor } from '../carriers/sidecar.js';
@@ -64,9 +65,9 @@ export async function signatureValueFor(
   return { value, bytes: encodeImaValue(value) };
 }
 
-export async function signFile(path: string, opts: SignOptions): Promise<SignResult> {
+export async function signFile(path: string, opts: SignOptions, run = new Run()): Promise<SignResult> {
   const to = opts.to ?? 'sidecar';
-  return withTarget<SignStatus, SignDetails>(path, 'failed', async (target) => {
+  return withTarget<SignStatus, SignDetails>(path, run, 'failed', async (target) => {
     const before = target.stat;
     const { value, bytes } = await signatureValueFor(target.handle, opts);
     const base = { path, value: bytes, decoded: value };
@@ -77,7 +78,7 @@ export async function signFile(path: string, opts: SignOptions): Promise<SignRes
       const sidecar = sidecarPathFor(path, opts.suffix);
       // A file that changed while it was read was signed torn: no sidecar for it either.
       assertUnchanged(target, before);
-      replaced = (await writeSidecar(sidecar, bytes)).replaced;
+      replaced = (await writeSidecar(sidecar, bytes, { rollback: run.rollback })).replaced;
       wrote.push('sidecar');
     }
     let xattrRefusal: string | undefined;
@@ -107,5 +108,7 @@ export async function signFile(path: string, opts: SignOptions): Promise<SignRes
 }
 
 export function signTree(paths: readonly string[], tree: TreeOptions, opts: SignOptions): TreeResults<SignResult> {
-  return processTree(paths, { ...tree, cleanStaleTemporaries: !opts.dryRun }, (sel) => signFile(sel.path, opts));
+  return processTree(paths, { ...tree, cleanStaleTemporaries: !opts.dryRun }, (sel, run) =>
+    signFile(sel.path, opts, run),
+  );
 }

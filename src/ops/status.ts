@@ -2,6 +2,7 @@
  * status: where each file's signature lives, whether the carriers agree, and
  * (with certificates) whether each verifies.
  */
+import { Run } from '../carriers/run.js';
 import { readSidecar, sidecarPathFor } from '../carriers/sidecar.js';
 import { readTargetXattr, Target, targetTakesXattrs } from '../carriers/target.js';
 import type { Certificate } from '../crypto/certificate.js';
@@ -70,8 +71,8 @@ async function findAppended(target: Target): Promise<AppendedFound> {
  * signature or a carrier must be checked against more than one read of
  * content (the common case of a tree is neither).
  */
-export function statusOne(path: string, opts: StatusOptions): StatusResult | Promise<StatusResult> {
-  return withTarget<StatusStatus, StatusDetails>(path, 'invalid', (target) => {
+export function statusOne(path: string, opts: StatusOptions, run = new Run()): StatusResult | Promise<StatusResult> {
+  return withTarget<StatusStatus, StatusDetails>(path, run, 'invalid', (target) => {
     // The third carrier: a signature appended to the file (it covers the payload only).
     if (endsWithAppendedMarker(target.handle.fd, target.stat.size))
       return findAppended(target).then((found) => statusWith(target, opts, found));
@@ -167,5 +168,5 @@ export function statusTree(
   tree: TreeOptions,
   opts: StatusOptions,
 ): TreeResults<StatusResult> {
-  return processTree(paths, tree, (sel) => statusOne(sel.path, opts));
+  return processTree(paths, tree, (sel, run) => statusOne(sel.path, opts, run));
 }

@@ -6,6 +6,7 @@ import { unlinkSync } from 'node:fs';
 import { defaultJobs, isPromise, oneByOne, runOrderedBatches, withinOpenFileLimit } from '../select/runner.js';
 import { Selected, SelectOptions, selectFiles } from '../select/walk.js';
 import { FileResult, resultForNonTarget, SelectionResult } from './result.js';
+import { Run } from '../carriers/run.js';
 
 export interface TreeOptions {
   readonly select: SelectOptions;
@@ -18,6 +19,12 @@ export interface TreeOptions {
    * the signal). Aborted before the run: no file starts, nothing is yielded.
    */
   readonly signal?: AbortSignal;
+  /**
+   * Once aborted (a second Ctrl-C), every write in flight is rolled back at
+   * its next step, except one completing a file already in place, and no new
+   * write starts; aborting it does not stop the run: abort `signal` too.
+   */
+  readonly rollback?: AbortSignal;
   /** Remove temporary files that killed runs left behind (operations that write). */
   readonly cleanStaleTemporaries?: boolean;
 }
@@ -66,16 +73,18 @@ export function resultBatches<R>(results: AsyncIterable<R>): AsyncIterable<R[]> 
 export function processTree<R extends FileResult<string, object>>(
   paths: readonly string[],
   opts: TreeOptions,
-  perTarget: (sel: TargetSelection) => R | Promise<R>,
+  perTarget: (sel: TargetSelection, run: Run) => R | Promise<R>,
+  run: Run = new Run(opts.rollback),
 ): TreeResults<R | SelectionResult> {
-  const source = processTreeBatches(paths, opts, perTarget);
+  const source = processTreeBatches(paths, opts, perTarget, run);
   return Object.assign(oneByOne(source), { batches: () => source });
 }
 
 async function* processTreeBatches<R extends FileResult<string, object>>(
   paths: readonly string[],
   opts: TreeOptions,
-  perTarget: (sel: TargetSelection) => R | Promise<R>,
+  perTarget: (sel: TargetSelection, run: Run) => R | Promise<R>,
+  run: Run,
 ): AsyncGenerator<(R | SelectionResult)[]> {
   // Each file's operation reaches its directory through the descriptor the walk holds
   // (carriers/fs-path.ts) until released.
@@ -88,7 +97,7 @@ async function* processTreeBatches<R extends FileResult<string, object>>(
     if (sel.kind !== 'target') return resultForNonTarget(sel);
     let result: R | Promise<R>;
     try {
-      result = perTarget(sel);
+      result = perTarget(sel, run);
     } catch (e) {
       sel.pinned?.release();
       throw e;

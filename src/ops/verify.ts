@@ -1,6 +1,7 @@
 /**
  * verify: check every signature carrier a file has (or the one named).
  */
+import { Run } from '../carriers/run.js';
 import { readSidecar, sidecarPathFor } from '../carriers/sidecar.js';
 import { readTargetXattr, Target } from '../carriers/target.js';
 import type { Certificate } from '../crypto/certificate.js';
@@ -89,8 +90,8 @@ export async function verifyFile(path: string, opts: VerifyOptions): Promise<Ver
  * As verifyFile; synchronous, a plain result, when the file fits in one read
  * and has no appended signature to check (the common case of a tree).
  */
-export function verifyOne(path: string, opts: VerifyOptions): VerifyResult | Promise<VerifyResult> {
-  return withTarget<VerifyStatus, VerifyDetails>(path, 'failed', (target) => {
+export function verifyOne(path: string, opts: VerifyOptions, run = new Run()): VerifyResult | Promise<VerifyResult> {
+  return withTarget<VerifyStatus, VerifyDetails>(path, run, 'failed', (target) => {
     const from = opts.from ?? 'auto';
     const { values, problems } = collectCarriers(target, from, opts);
     const checked = checkValues(target, values, opts.certs);
@@ -145,5 +146,5 @@ export function verifyTree(
   tree: TreeOptions,
   opts: VerifyOptions,
 ): TreeResults<VerifyResult> {
-  return processTree(paths, tree, (sel) => verifyOne(sel.path, opts));
+  return processTree(paths, tree, (sel, run) => verifyOne(sel.path, opts, run));
 }

@@ -4,6 +4,7 @@
  * record with the reason, and always close.
  */
 import { closeTarget, openTarget, Target } from '../carriers/target.js';
+import type { Run } from '../carriers/run.js';
 import { isPromise } from '../select/runner.js';
 import { failure, FileResult } from './result.js';
 
@@ -15,12 +16,13 @@ import { failure, FileResult } from './result.js';
  */
 export function withTarget<S extends string, D extends object>(
   path: string,
+  run: Run,
   failStatus: S,
   work: (t: Target) => FileResult<S, D> | Promise<FileResult<S, D>>,
 ): FileResult<S, D> | Promise<FileResult<S, D>> {
   let target: Target;
   try {
-    target = openTarget(path);
+    target = openTarget(path, run);
   } catch (e) {
     return failure(path, failStatus, e);
   }

@@ -1,6 +1,7 @@
 // Nothing is half-written, and what is written stays written: every file a command renames into
 // place has its content flushed before the rename and its directory flushed after it. Checked on the
 // real command line with strace, which sees the system calls of every thread.
+import { statSync } from 'node:fs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -8,7 +9,7 @@ import { join } from 'node:path';
 import { BIN, fixture, run, show, tempDir } from '../helpers/cli.js';
 import { haveCommand, skipOrFail } from '../helpers/skip.js';
 import { assertDurable, assertFlushKinds, traced } from '../helpers/strace.js';
-import { filesystemOf } from '../../src/carriers/filesystem.js';
+import { Filesystems } from '../../src/carriers/filesystem.js';
 
 const SIGN = ['--key', fixture('keys/rsa2048.key.pem'), '--cert', fixture('keys/rsa2048.crt.pem')];
 
@@ -32,7 +33,7 @@ test('sign -r: every sidecar is flushed, renamed into place, then its directory 
     assertDurable(cs, (to) => to.endsWith('.sig')),
     files.length,
   );
-  assertFlushKinds(cs, filesystemOf(dir).name, files.length);
+  assertFlushKinds(cs, new Filesystems().of(dir, statSync(dir).dev).name, files.length);
 });
 
 test("sign of one file: its own flush and its folder's, no shared flush", async (t) => {
@@ -45,7 +46,7 @@ test("sign of one file: its own flush and its folder's, no shared flush", async 
     assertDurable(cs, (to) => to.endsWith('.sig')),
     1,
   );
-  assertFlushKinds(cs, filesystemOf(dir).name, 1);
+  assertFlushKinds(cs, new Filesystems().of(dir, statSync(dir).dev).name, 1);
 });
 
 test(

@@ -33,6 +33,7 @@ import { signFile } from '../../src/ops/sign.js';
 import { loadPrivateKey } from '../../src/crypto/keys.js';
 import { hashAlgoByName } from '../../src/codec/hash-algo.js';
 import { openTarget, closeTarget, writeTargetXattr } from '../../src/carriers/target.js';
+import { Run } from '../../src/carriers/run.js';
 import { getXattrFd, setXattrFd } from '../../src/carriers/xattr.js';
 
 const KEY = (name: string) => fixture(`keys/${name}`);
@@ -917,7 +918,7 @@ describe('symlinks swapped in while a run is under way', () => {
       linkSync(f, join(dir, 'f.keep')); // a second name for the opened inode, to look at it afterwards
       const victim = join(dir, 'victim');
       writeFileSync(victim, 'theirs');
-      const target = openTarget(f);
+      const target = openTarget(f, new Run());
       try {
         // Swap the name for a symlink to the victim after the open.
         renameSync(f, join(dir, 'f.old'));
@@ -942,7 +943,7 @@ describe('symlinks swapped in while a run is under way', () => {
       }
       // And a symlink is refused at the open itself.
       assert.throws(
-        () => openTarget(f),
+        () => openTarget(f, new Run()),
         (e: Error & { code?: string }) => e.code === 'ELOOP',
       );
     },

@@ -43,6 +43,7 @@ import { useMount } from '../helpers/mounts.js';
 import { FAT_TIMEOUT } from '../helpers/system.js';
 import { haveCommand, isRoot, skipOrFail } from '../helpers/skip.js';
 import { closeTarget, openTarget, writeTargetXattr } from '../../src/carriers/target.js';
+import { Run } from '../../src/carriers/run.js';
 import { TEMP_SUFFIX } from '../../src/carriers/atomic-write.js';
 
 const KEY = (name: string) => fixture(`keys/${name}`);
@@ -635,7 +636,7 @@ describe('the file changes between hashing and writing', () => {
         const f = join(dir, what.replace(/\W+/g, '-'));
         writeFileSync(f, 'content');
         linkSync(f, `${f}.keep`); // to look at the opened inode whatever happens to the name
-        const target = openTarget(f);
+        const target = openTarget(f, new Run());
         try {
           const before = target.stat;
           await new Promise((r) => setTimeout(r, 15)); // so that a timestamp change is visible
@@ -658,7 +659,7 @@ describe('the file changes between hashing and writing', () => {
       ] as const) {
         const f = join(dir, what.replace(/\W+/g, '-'));
         writeFileSync(f, 'content');
-        const target = openTarget(f);
+        const target = openTarget(f, new Run());
         try {
           await new Promise((r) => setTimeout(r, 15));
           change(f);

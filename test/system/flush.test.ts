@@ -1,6 +1,7 @@
 // Sidecars written on each real filesystem are flushed before their rename and their folder after it
 // (strace of the real command line), on ext4, xfs, btrfs and FAT through FUSE alike: an fsync of each file, and
 // folder flushes shared by the renames made into one folder while one was pending.
+import { statSync } from 'node:fs';
 import { test } from 'node:test';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { useMount, type FsKind } from '../helpers/mounts.js';
 import { haveCommand, skipOrFail } from '../helpers/skip.js';
 import { assertDurable, assertFlushKinds, traced } from '../helpers/strace.js';
 import { FAT_TIMEOUT } from '../helpers/system.js';
-import { filesystemOf } from '../../src/carriers/filesystem.js';
+import { Filesystems } from '../../src/carriers/filesystem.js';
 import { decodeImaValue } from '../../src/codec/ima-value.js';
 
 const SIGN = ['--key', fixture('keys/rsa2048.key.pem'), '--cert', fixture('keys/rsa2048.crt.pem')];
@@ -30,7 +31,7 @@ for (const kind of KINDS) {
       assertDurable(cs, (to) => to.endsWith('.sig')),
       files.length,
     );
-    assertFlushKinds(cs, filesystemOf(m.dir).name, files.length);
+    assertFlushKinds(cs, new Filesystems().of(m.dir, statSync(m.dir).dev).name, files.length);
     for (const f of files)
       assert.equal(decodeImaValue(await readFile(join(tree, `${f}.sig`))).value.kind, 'signature', f);
   });

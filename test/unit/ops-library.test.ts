@@ -2,7 +2,7 @@
 // statuses and details a library user switches on, cancellation by AbortSignal, and migrate's per-run state.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   attachModsig,
@@ -366,6 +366,27 @@ test('an AbortSignal aborted during the run: files in flight finish and are yiel
     more.map((r) => r.path),
     names.slice(0, more.length).map((n) => join(dir, n)),
   );
+});
+
+test('a rollback rolls back its own run only: the next run in the process writes as usual', async (t) => {
+  const dir = await tempDir(t);
+  const names = ['a', 'b', 'c'];
+  await writeFiles(dir, Object.fromEntries(names.map((n) => [n, n])));
+  const { opts } = await signing();
+  // Rolled back (a second Ctrl-C) before any write: every file fails as interrupted, nothing is written.
+  const rolledBack = await collect(signTree([dir], tree({ rollback: AbortSignal.abort() }), opts));
+  assert.deepEqual(
+    rolledBack.map((r) => [r.status, r.reason]),
+    names.map(() => ['failed', 'interrupted; nothing written']),
+  );
+  assert.deepEqual(readdirSync(dir).sort(), names, 'no sidecar and no temporary left');
+  // A run with its own (unaborted) rollback signal, and one with none, are not affected.
+  const again = await collect(signTree([dir], tree({ rollback: new AbortController().signal }), opts));
+  assert.deepEqual(
+    again.map((r) => r.status),
+    ['signed', 'signed', 'signed'],
+  );
+  assert.equal((await signFile(join(dir, 'a'), opts)).status, 'replaced');
 });
 
 test('two migrate() runs in one process each make their own destination folders', async (t) => {

@@ -6,7 +6,6 @@ import {
   DEFAULT_SUFFIX,
   DEFAULT_XATTR,
   KexecRefused,
-  abortWrites,
   gatherKernelView,
   kexecLoad,
   loadCertificates,
@@ -104,7 +103,6 @@ export const kexecCommand: CommandModule<GlobalArgs, Args> = {
     let signal: NodeJS.Signals | undefined;
     const onSignal = (sig: NodeJS.Signals): void => {
       signal ??= sig;
-      abortWrites();
       controller.abort();
     };
     process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
