@@ -107,7 +107,7 @@ function privilegedRefusal(fd: number, name: string, op: 'write' | 'remove'): st
   }
   return (
     `permission denied (EPERM) although this process has CAP_SYS_ADMIN: the file may be immutable or ` +
-    `append-only (lsattr), or a security module refused the ${op}`
+    `append-only (lsattr), or a security module or the filesystem refused the ${op}`
   );
 }
 
