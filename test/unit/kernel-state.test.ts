@@ -99,7 +99,7 @@ describe('EVM refusing a write of security.ima (EPERM while holding CAP_SYS_ADMI
     assert.match(r ?? '', /before EVM is initialised .*evmctl sign --imasig --portable\)$/);
     assert.doesNotMatch(r ?? '', /\n|CAP_SYS_ADMIN/);
   });
-  test('an HMAC key: no EVM_ALLOW_METADATA_WRITES (the kernel refuses it then); a present value does not verify', () => {
+  test('an HMAC key: no EVM_ALLOW_METADATA_WRITES (refused then); a present value does not verify', () => {
     const r = reason('1', 'present');
     assert.match(r ?? '', /an EVM HMAC key is loaded .* reads 1\) and the file's security\.evm does not verify;/);
     assert.doesNotMatch(r ?? '', /EVM_ALLOW_METADATA_WRITES/);

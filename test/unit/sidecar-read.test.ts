@@ -83,7 +83,7 @@ test(
   },
 );
 
-test('an EACCES on opening a sidecar: IMA named only when access(2) allows the read (an open-time refusal)', async () => {
+test('EACCES opening a sidecar: IMA named only when access(2) allows the read (an open-time refusal)', async () => {
   const { unreadableSidecar } = (await import(SIDECAR_MODULE)) as typeof import('../../src/carriers/sidecar.js');
   const atOpen = unreadableSidecar('/boot/vmlinuz.sig', true);
   assert.equal(atOpen.code, 'EACCES');
