@@ -13,8 +13,10 @@
  * and then a write, not atomic against another writer of the same file's
  * attribute (docs/security.md).
  */
+import { readFileSync } from 'node:fs';
 import { getAttributeSync, removeAttributeSync, setAttributeSync } from 'fs-xattr';
 import { FileError, errnoOf } from '../errors.js';
+import { capSysAdminFromStatus, evmRefusalReason, EvmXattrState, parseEvmFlags } from '../kernel/evm.js';
 import { descriptorPath } from './fs-path.js';
 
 export const DEFAULT_XATTR = 'security.ima';
@@ -58,6 +60,68 @@ export function xattrReason(
   }
 }
 
+/** The xattrs EVM protects (evm_main.c's evm_config_default_xattrnames, 6.1) and its own. */
+const EVM_PROTECTED = new Set([
+  'security.ima',
+  'security.evm',
+  'security.capability',
+  'security.selinux',
+  'security.apparmor',
+  'security.SMACK64',
+  'security.SMACK64EXEC',
+  'security.SMACK64TRANSMUTE',
+  'security.SMACK64MMAP',
+]);
+
+function textOrUndefined(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function evmXattrOf(fd: number): EvmXattrState {
+  try {
+    quietly(() => getAttributeSync(descriptorPath(fd), 'security.evm'));
+    return 'present';
+  } catch (e) {
+    return isMissing(errnoOf(e)) ? 'absent' : 'unknown';
+  }
+}
+
+/**
+ * The reason for an EPERM on writing or removing a security.* xattr while this process holds
+ * CAP_SYS_ADMIN (so not the capability check): EVM, when /sys/kernel/security/evm says a key is loaded,
+ * else the other causes the kernel answers EPERM for. Undefined without CAP_SYS_ADMIN (or when it
+ * cannot be told): xattrReason's wording holds then. Read at the time of the failure, nothing kept.
+ */
+function privilegedRefusal(fd: number, name: string, op: 'write' | 'remove'): string | undefined {
+  if (!name.startsWith('security.')) return undefined;
+  const status = textOrUndefined('/proc/self/status');
+  if (status === undefined || capSysAdminFromStatus(status) !== true) return undefined;
+  if (EVM_PROTECTED.has(name)) {
+    const evm = textOrUndefined('/sys/kernel/security/evm');
+    const reason = evm === undefined ? undefined : evmRefusalReason(name, op, parseEvmFlags(evm), evmXattrOf(fd));
+    if (reason) return reason;
+  }
+  return (
+    `permission denied (EPERM) although this process has CAP_SYS_ADMIN: the file may be immutable or ` +
+    `append-only (lsattr), or a security module or the filesystem refused the ${op}`
+  );
+}
+
+/** The reason for a failed write or removal: see privilegedRefusal and xattrReason. */
+function refusalReason(
+  fd: number,
+  code: string | undefined,
+  name: string,
+  fsName: string,
+  op: 'write' | 'remove',
+): string {
+  return (code === 'EPERM' ? privilegedRefusal(fd, name, op) : undefined) ?? xattrReason(code, name, fsName, op);
+}
+
 /**
  * Runs an fs-xattr call whose errors are answers (ENODATA: no such
  * attribute) without a stack trace on the error it throws: a file without
@@ -93,7 +157,7 @@ export function setXattrFd(fd: number, path: string, name: string, value: Buffer
     setAttributeSync(descriptorPath(fd), name, value);
   } catch (e) {
     const code = errnoOf(e);
-    throw new XattrError(path, xattrReason(code, name, fsName, 'write'), code);
+    throw new XattrError(path, refusalReason(fd, code, name, fsName, 'write'), code);
   }
 }
 
@@ -115,6 +179,6 @@ export function removeXattrFd(fd: number, path: string, name: string, fsName: st
   } catch (e) {
     const code = errnoOf(e);
     if (isMissing(code)) return false;
-    throw new XattrError(path, xattrReason(code, name, fsName, 'remove'), code);
+    throw new XattrError(path, refusalReason(fd, code, name, fsName, 'remove'), code);
   }
 }

@@ -55,3 +55,48 @@ export function describeEvm(s: EvmState): string {
   const keys = [s.hmacKey ? 'HMAC' : '', s.x509Key ? 'X.509' : ''].filter(Boolean).join(' and ');
   return `${keys} key loaded${s.allowMetadataWrites ? ', metadata writes allowed' : ''}`;
 }
+
+/** CAP_SYS_ADMIN's bit in /proc/PID/status's CapEff. */
+const CAP_SYS_ADMIN = 21n;
+
+/** Whether CapEff in /proc/PID/status text holds CAP_SYS_ADMIN; undefined when it has no CapEff line. */
+export function capSysAdminFromStatus(text: string): boolean | undefined {
+  const m = /^CapEff:\s+([0-9a-fA-F]+)\s*$/m.exec(text);
+  return m ? ((BigInt(`0x${m[1]}`) >> CAP_SYS_ADMIN) & 1n) === 1n : undefined;
+}
+
+/** What the file holds as security.evm, as far as the refusal's wording goes. */
+export type EvmXattrState = 'absent' | 'present' | 'unknown';
+
+/**
+ * Why EVM refuses a write (or removal) of an xattr it protects (security.ima), or undefined when it cannot
+ * be EVM. evm_inode_setxattr (evm_main.c, 6.1): with EVM_ALLOW_METADATA_WRITES everything passes; with no
+ * key loaded (or evm=fix, not visible here) the file counts as verified; else a file whose security.evm
+ * does not verify (none, or a wrong one) gets EPERM. The exceptions the kernel makes for a file without
+ * any protected xattr (new, on tmpfs, X.509-only after setup complete) only narrow when it happens: the
+ * caller has an EPERM in hand already, and as root with CAP_SYS_ADMIN nothing else in the way answers so.
+ */
+export function evmRefusalReason(
+  name: string,
+  op: 'write' | 'remove',
+  state: EvmState,
+  evmXattr: EvmXattrState,
+): string | undefined {
+  if (!state.keyLoaded || state.allowMetadataWrites) return undefined;
+  const file =
+    evmXattr === 'absent'
+      ? 'the file has no security.evm'
+      : evmXattr === 'present'
+        ? "the file's security.evm does not verify"
+        : "the file's security.evm is missing or does not verify";
+  const keys = [state.hmacKey ? 'HMAC' : '', state.x509Key ? 'X.509' : ''].filter(Boolean).join(' and ');
+  // An HMAC key clears EVM_ALLOW_METADATA_WRITES and refuses it from then on (evm_secfs.c).
+  const allow = state.hmacKey
+    ? ''
+    : `, write ${EVM_FLAGS.ALLOW_METADATA_WRITES} (EVM_ALLOW_METADATA_WRITES) to /sys/kernel/security/evm`;
+  return (
+    `EVM refused to ${op} ${name} (EPERM): an EVM ${keys} key is loaded (/sys/kernel/security/evm reads ` +
+    `${state.flags}) and ${file}; boot with evm=fix${allow}, ${op} it before EVM is initialised (an early ` +
+    `boot hook), or sign the file's EVM too when signing it (evmctl sign --imasig --portable)`
+  );
+}

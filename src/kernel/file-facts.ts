@@ -3,7 +3,9 @@
  * opening it for reading (which would itself be an appraisal): an O_PATH
  * descriptor gives fstat, statfs and the xattrs. Its superblock's type name
  * comes from /proc/self/mountinfo, its UUID from /dev/disk/by-uuid for the
- * filesystems whose superblock UUID is the one on disk. Symbolic links are
+ * filesystems whose superblock UUID is the one on disk, or, where udev made no
+ * such links (an initramfs, a container), from that superblock on the block
+ * device itself. Symbolic links are
  * followed, as the kernel follows them when it opens or executes a file.
  */
 import {
@@ -14,6 +16,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readSync,
   realpathSync,
   statfsSync,
   statSync,
@@ -75,11 +78,14 @@ export interface ExaminedFile {
 }
 
 let mountTypes: Map<string, string> | undefined;
+/** major:minor -> the mount source (a device path for block filesystems), from the same lines. */
+let mountSources: Map<string, string> | undefined;
 
 /** major:minor -> superblock type, from /proc/self/mountinfo (read once). */
 function mountTypeOf(dev: number): string | undefined {
   if (!mountTypes) {
     mountTypes = new Map();
+    mountSources = new Map();
     let text = '';
     try {
       text = readFileSync('/proc/self/mountinfo', 'utf8');
@@ -90,6 +96,9 @@ function mountTypeOf(dev: number): string | undefined {
       const fields = line.split(' ');
       const sep = fields.indexOf('-');
       if (sep > 0 && fields[2] && fields[sep + 1]) mountTypes.set(fields[2], fields[sep + 1]!);
+      // mountinfo escapes space, tab, newline and backslash as \ooo.
+      const source = fields[sep + 2]?.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+      if (sep > 0 && fields[2] && source && !mountSources.has(fields[2])) mountSources.set(fields[2], source);
     }
   }
   return mountTypes.get(majorMinor(dev));
@@ -141,9 +150,88 @@ function diskUuid(dev: number): string | undefined {
   return uuidsByDevice.get(dev);
 }
 
+/**
+ * Where a filesystem keeps the UUID its kernel driver copies into the superblock (s_uuid, what fsuuid=
+ * matches), and the magic that says it is that filesystem: ext2/3/4 s_uuid (struct ext4_super_block at
+ * 1024), xfs sb_uuid (sector 0), btrfs fsid (the superblock at 64 KiB), f2fs uuid (at 1024).
+ */
+const SUPERBLOCK_UUIDS: ReadonlyMap<string, { uuidAt: number; magicAt: number; magic: Buffer }> = (() => {
+  const ext = { uuidAt: 1024 + 0x68, magicAt: 1024 + 0x38, magic: Buffer.from([0x53, 0xef]) };
+  return new Map([
+    ['ext2', ext],
+    ['ext3', ext],
+    ['ext4', ext],
+    ['xfs', { uuidAt: 32, magicAt: 0, magic: Buffer.from('XFSB') }],
+    ['btrfs', { uuidAt: 0x10000 + 0x20, magicAt: 0x10000 + 0x40, magic: Buffer.from('_BHRfS_M') }],
+    ['f2fs', { uuidAt: 1024 + 0x6c, magicAt: 1024, magic: Buffer.from([0x10, 0x20, 0xf5, 0xf2]) }],
+  ]);
+})();
+
+function readAt(fd: number, at: number, length: number): Buffer | undefined {
+  const b = Buffer.alloc(length);
+  return readSync(fd, b, 0, length, at) === length ? b : undefined;
+}
+
+/**
+ * The UUID in the superblock of `fsName` on `device` (a block device, or an image file), as the kernel
+ * shows it; undefined when it cannot be read or the magic is not that filesystem's. Reads two small
+ * ranges; never writes.
+ */
+export function uuidFromSuperblock(device: string, fsName: string): string | undefined {
+  const where = SUPERBLOCK_UUIDS.get(fsName);
+  if (!where) return undefined;
+  let fd: number;
+  try {
+    fd = openSync(device, constants.O_RDONLY | constants.O_NOCTTY | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const magic = readAt(fd, where.magicAt, where.magic.length);
+    if (!magic?.equals(where.magic)) return undefined;
+    const hex = readAt(fd, where.uuidAt, 16)?.toString('hex');
+    if (!hex) return undefined;
+    return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join('-');
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The block device holding the filesystem of `dev`: the kernel's name for major:minor (sysfs's uevent
+ * DEVNAME) under /dev, else the mount's source (btrfs gives its files an anonymous device number).
+ */
+function blockDeviceOf(dev: number): string | undefined {
+  const mm = majorMinor(dev);
+  const candidates: string[] = [];
+  try {
+    const name = /^DEVNAME=(.+)$/m.exec(readFileSync(`/sys/dev/block/${mm}/uevent`, 'utf8'))?.[1];
+    if (name && !name.split('/').includes('..')) candidates.push(`/dev/${name}`);
+  } catch {
+    /* not a block device's number, or no sysfs */
+  }
+  mountTypeOf(dev);
+  const source = mountSources?.get(mm);
+  if (source?.startsWith('/dev/')) candidates.push(source);
+  for (const c of candidates) {
+    try {
+      if (statSync(c).isBlockDevice()) return c;
+    } catch {
+      /* not there (no devtmpfs) */
+    }
+  }
+  return undefined;
+}
+
 function superblockUuid(fsName: string, dev: number): string | undefined {
   if (NULL_UUID_TYPES.has(fsName)) return NULL_UUID;
-  return UUID_ON_DISK.has(fsName) ? diskUuid(dev) : undefined;
+  if (!UUID_ON_DISK.has(fsName)) return undefined;
+  const linked = diskUuid(dev);
+  if (linked) return linked;
+  const device = blockDeviceOf(dev);
+  return device ? uuidFromSuperblock(device, fsName) : undefined;
 }
 
 function readXattr(fd: number, path: string, name: string, fsName: string): XattrRead {

@@ -361,9 +361,11 @@ describe(
       const r = await runAsNobody(process.execPath, [BIN, 'import', '--xattr', 'user.ima', f]);
       assertOneLine(
         r as RunResult,
-        { status: 1, pattern: /f: invalid: cannot open sidecar: permission denied \(EACCES\)$/ },
+        { status: 1, pattern: /f: invalid: cannot read sidecar \/\S+\/f\.sig: permission denied \(EACCES\)$/ },
         'EACCES',
       );
+      // Mode 000 also stops access(2): plain permissions, not the open-time refusal IMA's appraisal makes.
+      assert.doesNotMatch(r.stderr, /IMA/, 'a chmod 000 sidecar is not blamed on IMA');
       assert.equal(getfattr(f, 'user.ima'), digestValueHex(CONTENT));
       assert.deepEqual(snapshot(dir), snap);
     });

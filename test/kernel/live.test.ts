@@ -2,7 +2,9 @@
 // and the package), against a real vfat ESP and an ext4 disk, with the keys in _ima but before
 // the IMA policy is written, as an early boot hook would. Then the guest writes the policy and
 // the kernel judges reads; doctor's predictions (made in the guest, from the policy file) must
-// be the kernel's verdicts. One boot (guest/live.sh).
+// be the kernel's verdicts. After the policy, import meets a sidecar the policy covers (the kernel
+// refuses to open it); last, with an EVM key loaded, import meets EVM's refusal to write security.ima
+// on a file without security.evm, then EVM_ALLOW_METADATA_WRITES lets it through. One boot (guest/live.sh).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +18,7 @@ import { buildInitramfs, type Check, type GuestPlan } from './lib/initramfs.js';
 import { LOG_DIR, boot, parseReport, tail } from './lib/qemu.js';
 import { chooseSigningTool } from './lib/signer.js';
 import { makeExt4Image, makeFatImage, makeKey, prepareAppraiseTree, type Keys, type Verdict } from './lib/fixtures.js';
-import { DATA_DIR, ESP_DIR, makeRuntimeImage } from './lib/runtime.js';
+import { DATA_DIR, ESP_DIR, EVM_DIR, makeRuntimeImage } from './lib/runtime.js';
 
 const R = '/runtime';
 /** vfat's superblock magic (MSDOS_SUPER_MAGIC): vfat has no UUID the kernel knows for fsuuid=. */
@@ -25,6 +27,20 @@ const VFAT_MAGIC = '0x4d44';
 const ESP_FILES = ['grubx64.efi', 'grub.cfg'];
 /** A file of the runtime disk, whose UUID no rule names. */
 const UNCOVERED = '/data/uncovered';
+/** A suite file signed into the xattr and a sidecar both: readable, its sidecar (under the policy) not. */
+const SIGNED_BOTH = `${DATA_DIR}/suite/signed-both-sha256`;
+/** The EVM disk's file, with a sidecar, for an import once an EVM key is loaded. */
+const EVM_FILE = `${EVM_DIR}/kernel`;
+
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+/** One line, that line matching, no stack trace: what every refusal must look like. */
+function oneLine(run: IscRun, exit: number, pattern: RegExp): string | undefined {
+  const text = run.lines.join(' | ');
+  if (run.exit !== exit) return `exit ${run.exit}, expected ${exit}: ${text}`;
+  if (run.lines.length !== 1) return `${run.lines.length} lines, expected one: ${text}`;
+  if (!pattern.test(run.lines[0]!)) return `the line does not match ${String(pattern)}: ${text}`;
+  return undefined;
+}
 
 interface IscRun {
   exit: number | undefined;
@@ -102,6 +118,16 @@ describe('live: ima-sidecar in the guest (Debian kernel under qemu, IMA appraisa
       'ESP',
     );
 
+    // The EVM disk: no policy rule names its UUID, so only EVM stands between import and the write.
+    const evmRoot = join(w, 'evm-root');
+    mkdirSync(evmRoot);
+    writeFileSync(join(evmRoot, 'kernel'), `a file for the EVM stage\n${randomUUID()}\n`);
+    tool.sign({ keyPem: keys.a.keyPem, certPem: keys.a.certPem, hashAlgo: 'sha256', to: 'sidecar' }, [
+      join(evmRoot, 'kernel'),
+    ]);
+    const evmImage = join(w, 'evm-ext4.img');
+    makeExt4Image(evmRoot, evmImage, randomUUID(), 'imaevm');
+
     const uncovered = join(w, 'uncovered');
     copyFileSync(join(espSrc, ESP_FILES[0]), uncovered);
     const runtime = makeRuntimeImage(tools, w, [[UNCOVERED, uncovered]]);
@@ -115,6 +141,7 @@ describe('live: ima-sidecar in the guest (Debian kernel under qemu, IMA appraisa
       })),
       { path: `${ESP_DIR}/${ESP_FILES[0]}`, how: 'on vfat (sidecar only)', expect: 'denied' },
       { path: UNCOVERED, how: 'no rule covers its filesystem', expect: 'allowed' },
+      { path: `${SIGNED_BOTH}.sig`, how: 'a sidecar under the policy, no signature of its own', expect: 'denied' },
     ];
     const name = (p: string) => p.replace(/^\//, '').replace(/\//g, ':');
     const checks: Check[] = cases.map((c) => ({ op: 'read', name: name(c.path), path: R + c.path }));
@@ -132,6 +159,7 @@ describe('live: ima-sidecar in the guest (Debian kernel under qemu, IMA appraisa
         { device: '/dev/vda', fstype: 'ext4', dir: R, options: 'ro' },
         { device: '/dev/vdb', fstype: 'vfat', dir: R + ESP_DIR, options: 'ro' },
         { device: '/dev/vdc', fstype: 'ext4', dir: R + DATA_DIR, options: 'rw' },
+        { device: '/dev/vdd', fstype: 'ext4', dir: R + EVM_DIR, options: 'rw' },
       ],
       checks,
       checksWithoutPolicy: checks.filter((c, i) => cases[i].expect === 'denied'),
@@ -149,8 +177,10 @@ describe('live: ima-sidecar in the guest (Debian kernel under qemu, IMA appraisa
       init: 'live.sh',
       files: [
         ['etc/ima-test/isc', isc.map((l, i) => `${iscNames[i]} ${l}\n`).join('')],
-        ['etc/ima-test/isc.after', ''],
-        ['etc/ima-test/by-uuid', `/dev/vda ${runtime.uuid}\n/dev/vdc ${dataUuid}\n`],
+        ['etc/ima-test/isc.after', `sidecar-unreadable import ${SIGNED_BOTH}\n`],
+        ['etc/ima-test/evm.keys/a.der', keys.a.certDer],
+        // 2: an X.509 key (needs no trusted/encrypted keys in the guest); then 4, EVM_ALLOW_METADATA_WRITES.
+        ['etc/ima-test/evm.stages', `2 import-evm import ${EVM_FILE}\n4 import-evm-allowed import ${EVM_FILE}\n`],
       ],
     });
     const r = await boot(
@@ -160,6 +190,7 @@ describe('live: ima-sidecar in the guest (Debian kernel under qemu, IMA appraisa
         { file: runtime.image, readonly: true },
         { file: espImage, readonly: true },
         { file: dataImage, readonly: false },
+        { file: evmImage, readonly: false },
       ],
       undefined,
       1024,
@@ -232,6 +263,38 @@ describe('live: ima-sidecar in the guest (Debian kernel under qemu, IMA appraisa
           problems.push(`${c.path}: not allowed before the policy (${b?.msg ?? 'unchecked'})`);
       }
     }
+    // 4: after the policy, the sidecar of a readable file cannot be opened: one line naming the sidecar
+    // and IMA (access(2) allows the read: the refusal came at open time).
+    const sidecarLine = new RegExp(
+      `^${escape(SIGNED_BOTH)}: invalid: cannot read sidecar ${escape(SIGNED_BOTH)}\\.sig: permission denied on ` +
+        `open although its permissions allow reading it \\(the kernel's IMA policy may cover the sidecar itself`,
+    );
+    const unreadable = oneLine(cmd('sidecar-unreadable'), 1, sidecarLine);
+    if (unreadable) problems.push(`import with a sidecar the policy covers: ${unreadable}`);
+
+    // 5: EVM with an X.509 key: the kernel refuses security.ima on a file without security.evm (EPERM,
+    // and EVM's own audit record says so); import says EVM and the ways past it. EVM_ALLOW_METADATA_WRITES,
+    // the first of them, then lets the same import through.
+    const evmLine = new RegExp(
+      `^${escape(EVM_FILE)}: failed: EVM refused to write security\\.ima \\(EPERM\\): an EVM X\\.509 key is ` +
+        `loaded \\(/sys/kernel/security/evm reads 2\\) and the file has no security\\.evm; boot with evm=fix, ` +
+        `write 4 \\(EVM_ALLOW_METADATA_WRITES\\) to /sys/kernel/security/evm, write it before EVM is initialised`,
+    );
+    if (rep.info.get('evm.import-evm') !== '2')
+      problems.push(`/sys/kernel/security/evm read ${rep.info.get('evm.import-evm')} after writing 2`);
+    const evmRefused = oneLine(cmd('import-evm'), 1, evmLine);
+    if (evmRefused) problems.push(`import with an EVM key loaded: ${evmRefused}`);
+    const evmAudit = rep.audits.filter((a) => a.op === 'update_metadata' && a.cause === 'no_xattrs');
+    if (!evmAudit.length)
+      problems.push("no EVM audit record (op=update_metadata cause=no_xattrs): was it EVM's EPERM?");
+    if (rep.info.get('evm.import-evm-allowed') !== '6')
+      problems.push(`/sys/kernel/security/evm read ${rep.info.get('evm.import-evm-allowed')} after writing 4`);
+    const allowed = cmd('import-evm-allowed');
+    if (allowed.exit !== 0 || !allowed.lines.some((l) => /\bimported\b/.test(l)))
+      problems.push(`import with EVM_ALLOW_METADATA_WRITES: exit ${allowed.exit}: ${show(allowed)}`);
+    t.diagnostic(`EVM refusal: ${cmd('import-evm').lines.join(' | ')}`);
+    t.diagnostic(`unreadable sidecar: ${cmd('sidecar-unreadable').lines.join(' | ')}`);
+
     // One diagnostic a row: the TAP reporter escapes newlines inside one.
     t.diagnostic('doctor (in the guest, before the policy) vs the kernel (after):');
     for (const row of rows) t.diagnostic(row);

@@ -5,7 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCmdline, splitKernelParameters } from '../../src/kernel/cmdline.js';
-import { describeEvm, parseEvmFlags } from '../../src/kernel/evm.js';
+import { capSysAdminFromStatus, describeEvm, evmRefusalReason, parseEvmFlags } from '../../src/kernel/evm.js';
 import { kernelValue } from '../../src/kernel/ima-xattr.js';
 import { DEBIAN_6_1 } from '../../src/kernel/profile.js';
 import { readSecureBoot } from '../../src/kernel/secure-boot.js';
@@ -79,6 +79,39 @@ describe('EVM flags (/sys/kernel/security/evm prints them in decimal)', () => {
     assert.match(describeEvm(parseEvmFlags('0')), /no key loaded/);
     assert.match(describeEvm(parseEvmFlags('3')), /HMAC and X\.509 key loaded/);
     assert.match(describeEvm(parseEvmFlags('x')), /unknown/);
+  });
+});
+
+describe('EVM refusing a write of security.ima (EPERM while holding CAP_SYS_ADMIN)', () => {
+  const reason = (flags: string, evm: 'absent' | 'present' | 'unknown' = 'absent') =>
+    evmRefusalReason('security.ima', 'write', parseEvmFlags(flags), evm);
+  test('no key loaded, or metadata writes allowed, or an unreadable state: not EVM', () => {
+    assert.equal(reason('0'), undefined);
+    assert.equal(reason('4'), undefined);
+    assert.equal(reason('6'), undefined, 'EVM_ALLOW_METADATA_WRITES lets every write through');
+    assert.equal(reason('garbage'), undefined);
+  });
+  test('X.509 only: says EVM, the flags, the file, and offers EVM_ALLOW_METADATA_WRITES among the options', () => {
+    const r = reason('2');
+    assert.match(r ?? '', /^EVM refused to write security\.ima \(EPERM\): an EVM X\.509 key is loaded/);
+    assert.match(r ?? '', /\/sys\/kernel\/security\/evm reads 2\) and the file has no security\.evm;/);
+    assert.match(r ?? '', /evm=fix, write 4 \(EVM_ALLOW_METADATA_WRITES\) to \/sys\/kernel\/security\/evm, write it/);
+    assert.match(r ?? '', /before EVM is initialised .*evmctl sign --imasig --portable\)$/);
+    assert.doesNotMatch(r ?? '', /\n|CAP_SYS_ADMIN/);
+  });
+  test('an HMAC key: no EVM_ALLOW_METADATA_WRITES (refused then); a present value does not verify', () => {
+    const r = reason('1', 'present');
+    assert.match(r ?? '', /an EVM HMAC key is loaded .* reads 1\) and the file's security\.evm does not verify;/);
+    assert.doesNotMatch(r ?? '', /EVM_ALLOW_METADATA_WRITES/);
+    assert.match(reason('3', 'unknown') ?? '', /HMAC and X\.509 key .*missing or does not verify/);
+    assert.match(evmRefusalReason('security.ima', 'remove', parseEvmFlags('2'), 'absent') ?? '', /refused to remove/);
+  });
+  test("CAP_SYS_ADMIN from /proc/self/status's CapEff", () => {
+    assert.equal(capSysAdminFromStatus('Name:\tx\nCapEff:\t000001ffffffffff\n'), true);
+    assert.equal(capSysAdminFromStatus('CapEff:\t0000000000000000\n'), false);
+    assert.equal(capSysAdminFromStatus('CapEff:\t0000000000200000\n'), true, 'bit 21 alone');
+    assert.equal(capSysAdminFromStatus('CapEff:\t00000000001fffff\n'), false, 'every bit but 21');
+    assert.equal(capSysAdminFromStatus('Name:\tx\n'), undefined);
   });
 });
 

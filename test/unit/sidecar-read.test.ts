@@ -82,3 +82,14 @@ test(
     assert.equal(got['gone.sig'], 'none');
   },
 );
+
+test('EACCES opening a sidecar: IMA named only when access(2) allows the read (an open-time refusal)', async () => {
+  const { unreadableSidecar } = (await import(SIDECAR_MODULE)) as typeof import('../../src/carriers/sidecar.js');
+  const atOpen = unreadableSidecar('/boot/vmlinuz.sig', true);
+  assert.equal(atOpen.code, 'EACCES');
+  assert.match(atOpen.message, /^\/boot\/vmlinuz\.sig: cannot read sidecar \/boot\/vmlinuz\.sig: permission denied on/);
+  assert.match(atOpen.reason, /IMA policy may cover the sidecar itself: exclude sidecars from it or sign them/);
+  assert.doesNotMatch(atOpen.message, /\n/);
+  const bits = unreadableSidecar('/boot/vmlinuz.sig', false);
+  assert.equal(bits.reason, 'cannot read sidecar /boot/vmlinuz.sig: permission denied (EACCES)');
+});

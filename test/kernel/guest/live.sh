@@ -8,7 +8,10 @@
 #                           (/runtime), the others are mounted inside it
 #   /etc/ima-test/isc       "NAME ARG..." lines: ima-sidecar ARG... in the chroot, before the policy
 #   /etc/ima-test/isc.after the same, after the policy is written
-#   /etc/ima-test/by-uuid   "DEVICE UUID" lines, for the udev links doctor reads
+#   /etc/ima-test/evm.keys/*.der   certificates for the _evm keyring (the EVM part, last: EVM
+#                           cannot be switched off once a key is loaded)
+#   /etc/ima-test/evm.stages "FLAGS NAME ARG..." lines: FLAGS written to /sys/kernel/security/evm,
+#                           then ima-sidecar ARG... as for isc
 # Output besides init.sh's RESULT/INFO/DMESG lines, for each command:
 #   ISC name=N line=TEXT   (each line of its stdout and stderr)   ISC-EXIT name=N exit=STATUS
 
@@ -47,15 +50,21 @@ run_checks() {
 }
 
 # ima-sidecar in the chroot; a clean environment, as a boot hook would have.
+run_one() {
+  name=$1
+  shift
+  env -i PATH=/bin:/usr/bin:/usr/sbin HOME=/root LD_LIBRARY_PATH=/lib/x86_64-linux-gnu \
+    chroot $R /usr/bin/node /pkg/bin/ima-sidecar "$@" > /tmp/isc.out 2>&1 </dev/null
+  rc=$?
+  while IFS= read -r l; do echo "ISC name=$name line=$l"; done < /tmp/isc.out
+  echo "ISC-EXIT name=$name exit=$rc"
+}
+
 run_isc() {
   while read -r name args; do
     [ -n "$name" ] || continue
     # shellcheck disable=SC2086 # ARGs are words without spaces, by contract with the host
-    env -i PATH=/bin:/usr/bin:/usr/sbin HOME=/root LD_LIBRARY_PATH=/lib/x86_64-linux-gnu \
-      chroot $R /usr/bin/node /pkg/bin/ima-sidecar $args > /tmp/isc.out 2>&1 </dev/null
-    rc=$?
-    while IFS= read -r l; do echo "ISC name=$name line=$l"; done < /tmp/isc.out
-    echo "ISC-EXIT name=$name exit=$rc"
+    run_one "$name" $args
   done < "$1"
 }
 
@@ -89,13 +98,8 @@ while read -r dev fstype dir opts; do
     done
   fi
 done < $T/mounts
-# doctor learns a filesystem's UUID (for fsuuid= rules) from udev's /dev/disk/by-uuid links,
-# which a booted system (and an initramfs with udev) has; this guest has neither udev nor
-# blkid: the host says which UUID each disk has ($T/by-uuid, "DEVICE UUID" lines).
-mkdir -p /dev/disk/by-uuid
-while read -r dev u; do
-  [ -n "$u" ] && ln -sf "../../${dev##*/}" "/dev/disk/by-uuid/$u"
-done < $T/by-uuid
+# No udev here, so no /dev/disk/by-uuid: doctor reads each disk's UUID (for fsuuid= rules)
+# from its superblock.
 # doctor reads the policy from a file: the kernel cannot show it back.
 cp $T/policy $R/tmp/policy
 
@@ -118,6 +122,27 @@ fi
 
 run_checks enforce $T/checks
 run_isc $T/isc.after
+
+# EVM, last: once a key is loaded it cannot be unloaded, and files without a valid
+# security.evm fail appraisal from then on.
+if [ -s $T/evm.stages ]; then
+  msg=$(keyctl newring _evm @u 2>&1 </dev/null)
+  result setup keyring:_evm keyctl $? "$msg"
+  for k in $T/evm.keys/*.der; do
+    [ -e "$k" ] || continue
+    n=${k##*/}
+    msg=$(keyctl padd asymmetric "" %keyring:_evm < "$k" 2>&1)
+    result setup "evm-key:${n%.der}" keyctl $? "$msg"
+  done
+  while read -r flags name args; do
+    [ -n "$name" ] || continue
+    msg=$( (echo "$flags" > /sys/kernel/security/evm) 2>&1 </dev/null)
+    result setup "evm:$flags" write $? "$msg"
+    echo "INFO evm.$name=$(cat /sys/kernel/security/evm 2>&1)"
+    # shellcheck disable=SC2086 # as in run_isc
+    run_one "$name" $args
+  done < $T/evm.stages
+fi
 
 sync
 sleep 1 # kauditd prints its records asynchronously

@@ -23,6 +23,8 @@ export const PKG = '/pkg';
 /** The guest's mount points inside the runtime root, for the ESP and the ext4 data disk. */
 export const ESP_DIR = '/mnt/esp';
 export const DATA_DIR = '/mnt/data';
+/** The live scenario's EVM disk: ext4 that no policy rule covers, written once an EVM key is loaded. */
+export const EVM_DIR = '/mnt/evm';
 
 function copyInto(root: string, at: string, from: string): void {
   const dest = join(root, at);
@@ -44,7 +46,15 @@ export function makeRuntimeImage(tools: Toolchain, work: string, extra: [string,
   const repo = repoRoot();
   const node = realpathSync(which('node') ?? process.execPath);
   const guestLibDirs = ['lib/x86_64-linux-gnu', 'usr/lib/x86_64-linux-gnu'].map((d) => join(tools.guestRoot, d));
-  const mountPoints = ['proc', 'sys', 'dev', 'tmp', 'run', 'mnt', ESP_DIR.slice(1), DATA_DIR.slice(1)];
+  const mountPoints = [
+    'proc',
+    'sys',
+    'dev',
+    'tmp',
+    'run',
+    'mnt',
+    ...[ESP_DIR, DATA_DIR, EVM_DIR].map((d) => d.slice(1)),
+  ];
   for (const d of [...mountPoints, 'etc', 'bin', 'usr/bin', 'usr/sbin', 'root'])
     mkdirSync(join(root, d), { recursive: true });
 
