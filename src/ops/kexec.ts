@@ -20,6 +20,9 @@ import { readSidecarOrNothing, sidecarPathFor } from '../carriers/sidecar.js';
 import { endsWithAppendedMarker } from '../carriers/appended.js';
 import type { Certificate } from '../crypto/certificate.js';
 import { ConfigError, FileError } from '../errors.js';
+import { formatRule } from '../kernel/policy.js';
+import type { KernelView } from '../kernel/view.js';
+import { doctorFile } from './doctor.js';
 import { importFile } from './import.js';
 import { migrateFile } from './migrate.js';
 import { detachModsig } from './modsig.js';
@@ -39,8 +42,12 @@ export interface KexecOptions {
   readonly certs: readonly Certificate[];
   /** The keyids of the kernel's IMA keyring, when they can be read: a signature by another key is refused here. */
   readonly keyringKeyids?: ReadonlySet<string>;
-  /** Whether the kernel's policy appraises KEXEC_KERNEL_CHECK (and so needs a signature); undefined when unknown. */
-  readonly appraisesKexec?: boolean;
+  /**
+   * The kernel as doctor sees it (its policy above all): an image without a signature is loaded only when
+   * doctor finds that this policy does not appraise the staged copy for its hook (KEXEC_KERNEL_CHECK,
+   * KEXEC_INITRAMFS_CHECK); without a view it is always refused.
+   */
+  readonly view?: KernelView;
   /** A folder to stage in (a fresh folder is made inside it); default a tmpfs: /run, or one mounted for the run. */
   readonly stageDir?: string;
   readonly dryRun?: boolean;
@@ -60,6 +67,8 @@ export interface StagedFile {
   /** Where the signature came from. */
   readonly carrier: 'xattr' | 'sidecar' | 'appended' | 'none';
   readonly value?: ImaValue;
+  /** Why it goes to the kernel without a signature: what doctor said of the policy for the staged copy. */
+  readonly unsigned?: string;
 }
 
 export interface KexecResult {
@@ -173,13 +182,28 @@ async function stage(source: string, name: string, dir: string, opts: KexecOptio
 }
 
 /** What the kernel would refuse anyway, said before it is asked: no signature, a key it does not hold. */
-function check(file: StagedFile, opts: KexecOptions): void {
+async function check(file: StagedFile, initrd: boolean, opts: KexecOptions): Promise<StagedFile> {
   const v = file.value;
   if (!v || v.kind !== 'signature') {
-    if (opts.appraisesKexec === false) return;
     const what = v ? 'carries only a digest' : 'has no signature (xattr, sidecar or appended)';
-    const policy = opts.appraisesKexec === undefined ? 'if the policy appraises kexec' : 'the policy appraises kexec';
-    throw new KexecRefused(file.source, `${what}; the kernel would refuse it (${policy}, imasig)`, 'ENODATA');
+    const func = initrd ? 'KEXEC_INITRAMFS_CHECK' : 'KEXEC_KERNEL_CHECK';
+    if (!opts.view)
+      throw new KexecRefused(
+        file.source,
+        `${what}; the kernel would refuse it (if the policy appraises ${func})`,
+        'ENODATA',
+      );
+    // The kernel appraises the staged copy: ask doctor about that one, for the hook it goes through.
+    const d = await doctorFile(file.staged, { hook: initrd ? 'kexec-initramfs' : 'kexec', view: opts.view });
+    const policy = opts.view.policy.description;
+    if (d.kind === 'error')
+      throw new KexecRefused(file.source, `${what}, and doctor cannot tell whether ${func} appraises it: ${d.reason}`);
+    if (d.verdict === 'denied') {
+      const rule = d.rule ? `: ${formatRule(d.rule)}` : '';
+      throw new KexecRefused(file.source, `${what}; the kernel would refuse it (${policy}${rule})`, 'ENODATA');
+    }
+    const why = d.verdict === 'not-appraised' ? `the policy does not appraise ${func}` : d.explanation;
+    return { ...file, unsigned: `${why} (${policy})` };
   }
   if (opts.keyringKeyids && !opts.keyringKeyids.has(v.keyid)) {
     throw new KexecRefused(
@@ -188,6 +212,7 @@ function check(file: StagedFile, opts: KexecOptions): void {
       'ENOKEY',
     );
   }
+  return file;
 }
 
 function run(command: readonly string[]): Promise<{ status: number | null; stderr: string }> {
@@ -214,12 +239,11 @@ export async function kexecLoad(kernel: string, opts: KexecOptions): Promise<Kex
   };
   try {
     opts.onStep?.(`staging in ${staging.dir}`);
-    const k = await stage(kernel, 'kernel', staging.dir, opts);
+    const k = await check(await stage(kernel, 'kernel', staging.dir, opts), false, opts);
     stopped();
-    check(k, opts);
-    const i = opts.initrd ? await stage(opts.initrd, 'initrd', staging.dir, opts) : undefined;
+    const staged = opts.initrd ? await stage(opts.initrd, 'initrd', staging.dir, opts) : undefined;
     stopped();
-    if (i) check(i, opts);
+    const i = staged ? await check(staged, true, opts) : undefined;
     const command = [
       program,
       '-s',
