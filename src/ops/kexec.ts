@@ -20,6 +20,7 @@ import { readSidecarOrNothing, sidecarPathFor } from '../carriers/sidecar.js';
 import { endsWithAppendedMarker } from '../carriers/appended.js';
 import type { Certificate } from '../crypto/certificate.js';
 import { ConfigError, FileError } from '../errors.js';
+import { keyctlVerifier } from '../kernel/key-verify.js';
 import { formatRule } from '../kernel/policy.js';
 import type { KernelView } from '../kernel/view.js';
 import { doctorFile } from './doctor.js';
@@ -215,6 +216,22 @@ async function check(file: StagedFile, initrd: boolean, opts: KexecOptions): Pro
   return file;
 }
 
+/** Doctor's explanation of the first staged file it finds the kernel denies, for a load the kernel refused. */
+async function explainRefusal(files: readonly [StagedFile, boolean][], opts: KexecOptions): Promise<string> {
+  if (!opts.view) return '';
+  for (const [file, initrd] of files) {
+    const d = await doctorFile(file.staged, {
+      hook: initrd ? 'kexec-initramfs' : 'kexec',
+      view: opts.view,
+      certs: opts.certs,
+      keyVerifier: keyctlVerifier,
+    });
+    if (d.kind === 'verdict' && d.verdict === 'denied')
+      return `; doctor: ${file.source} ${d.cause ?? 'denied'}: ${d.explanation.replaceAll(file.staged, 'the copy')}`;
+  }
+  return '';
+}
+
 function run(command: readonly string[]): Promise<{ status: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'inherit', 'pipe'] });
@@ -255,7 +272,17 @@ export async function kexecLoad(kernel: string, opts: KexecOptions): Promise<Kex
     if (opts.dryRun) return { kernel: k, ...(i ? { initrd: i } : {}), loaded: false, command };
     const r = await run(command);
     if (r.status !== 0) {
-      throw new KexecRefused(kernel, `kexec_file_load refused it: ${r.stderr.trim() || `exit ${r.status}`}`, 'EACCES');
+      const said = r.stderr.trim().replace(/\s*\n\s*/g, '; ') || `exit ${r.status}`;
+      const why = await explainRefusal(
+        i
+          ? [
+              [k, false],
+              [i, true],
+            ]
+          : [[k, false]],
+        opts,
+      );
+      throw new KexecRefused(kernel, `kexec_file_load refused it: ${said}${why}`, 'EACCES');
     }
     return { kernel: k, ...(i ? { initrd: i } : {}), loaded: true, command };
   } finally {
