@@ -187,7 +187,7 @@ export { rawArguments } from './carriers/fs-path.js';
 // The kernel's view and its appraisal verdicts (doctor)
 export { doctorFile, doctorFiles } from './ops/doctor.js';
 export type { DoctorOptions, DoctorResult, DoctorVerdict, DoctorError } from './ops/doctor.js';
-export { gatherKernelView, DEFAULT_POLICY_FILE } from './kernel/view.js';
+export { gatherKernelView, gatherKeyrings, DEFAULT_POLICY_FILE } from './kernel/view.js';
 export type { KernelView, KernelViewSources, PolicyInForce, PolicySource, TextRead } from './kernel/view.js';
 export { predictVerdict, HOOKS, HOOK_NAMES } from './kernel/verdict.js';
 export type {

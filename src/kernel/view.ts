@@ -140,15 +140,7 @@ export function gatherKernelView(sources: KernelViewSources = {}): KernelView {
     notes,
   );
 
-  const procKeys = (): string | undefined => textOf(readText(at('/proc/keys')));
-  const keyring = keyringView(imaKeyringName(profile), { procKeys, keyctl });
-  // The other spelling present instead: a kernel built otherwise than the profile says (TRUSTED_KEYRING).
-  const otherName = profile.trustedKeyring ? '_ima' : '.ima';
-  if (keyring.state === 'absent' && keyringView(otherName, { procKeys }).state === 'present')
-    notes.push(
-      `there is a ${otherName} keyring but no ${keyring.name}: ${profile.name} looks signers up in ${keyring.name}`,
-    );
-  const platformKeyring = keyringView('.platform', { procKeys, keyctl });
+  const { keyring, platformKeyring } = keyrings(profile, readText, keyctl, at, notes);
   const evmRead = readText(at('/sys/kernel/security/evm'));
   const evm =
     'text' in evmRead
@@ -159,6 +151,35 @@ export function gatherKernelView(sources: KernelViewSources = {}): KernelView {
             : `/sys/kernel/security/evm cannot be read (${evmRead.error})`,
         );
   return { profile, release, cmdline, secureBoot, appraise, ima, policy, keyring, platformKeyring, evm, notes };
+}
+
+/** The IMA keyring and .platform, as gatherKernelView reads them, for when the policy cannot be known. */
+export function gatherKeyrings(sources: KernelViewSources = {}): {
+  readonly keyring: KeyringView;
+  readonly platformKeyring: KeyringView;
+} {
+  const root = (sources.root ?? '').replace(/\/+$/, '');
+  const keyctl = sources.keyctl === null ? undefined : (sources.keyctl ?? (root === '' ? systemKeyctl : undefined));
+  const at = (p: string): string => `${root}${p}`;
+  return keyrings(sources.profile ?? DEBIAN_6_1, sources.readText ?? systemReadText, keyctl, at, []);
+}
+
+function keyrings(
+  profile: KernelProfile,
+  readText: (path: string) => TextRead,
+  keyctl: KeyctlRunner | undefined,
+  at: (p: string) => string,
+  notes: string[],
+): { keyring: KeyringView; platformKeyring: KeyringView } {
+  const procKeys = (): string | undefined => textOf(readText(at('/proc/keys')));
+  const keyring = keyringView(imaKeyringName(profile), { procKeys, keyctl });
+  // The other spelling present instead: a kernel built otherwise than the profile says (TRUSTED_KEYRING).
+  const otherName = profile.trustedKeyring ? '_ima' : '.ima';
+  if (keyring.state === 'absent' && keyringView(otherName, { procKeys }).state === 'present')
+    notes.push(
+      `there is a ${otherName} keyring but no ${keyring.name}: ${profile.name} looks signers up in ${keyring.name}`,
+    );
+  return { keyring, platformKeyring: keyringView('.platform', { procKeys, keyctl }) };
 }
 
 function textOf(r: TextRead): string | undefined {

@@ -20,6 +20,10 @@ import { readSidecarOrNothing, sidecarPathFor } from '../carriers/sidecar.js';
 import { endsWithAppendedMarker } from '../carriers/appended.js';
 import type { Certificate } from '../crypto/certificate.js';
 import { ConfigError, FileError } from '../errors.js';
+import { keyctlVerifier } from '../kernel/key-verify.js';
+import { formatRule } from '../kernel/policy.js';
+import type { KernelView } from '../kernel/view.js';
+import { doctorFile } from './doctor.js';
 import { importOne } from './import.js';
 import { MigrationRun, migrateFile } from './migrate.js';
 import { detachModsig } from './modsig.js';
@@ -39,8 +43,12 @@ export interface KexecOptions {
   readonly certs: readonly Certificate[];
   /** The keyids of the kernel's IMA keyring, when they can be read: a signature by another key is refused here. */
   readonly keyringKeyids?: ReadonlySet<string>;
-  /** Whether the kernel's policy appraises KEXEC_KERNEL_CHECK (and so needs a signature); undefined when unknown. */
-  readonly appraisesKexec?: boolean;
+  /**
+   * The kernel as doctor sees it (its policy above all): an image without a signature is loaded only when
+   * doctor finds that this policy does not appraise the staged copy for its hook (KEXEC_KERNEL_CHECK,
+   * KEXEC_INITRAMFS_CHECK); without a view it is always refused.
+   */
+  readonly view?: KernelView;
   /** A folder to stage in (a fresh folder is made inside it); default a tmpfs: /run, or one mounted for the run. */
   readonly stageDir?: string;
   readonly dryRun?: boolean;
@@ -60,6 +68,8 @@ export interface StagedFile {
   /** Where the signature came from. */
   readonly carrier: 'xattr' | 'sidecar' | 'appended' | 'none';
   readonly value?: ImaValue;
+  /** Why it goes to the kernel without a signature: what doctor said of the policy for the staged copy. */
+  readonly unsigned?: string;
 }
 
 export interface KexecResult {
@@ -183,13 +193,28 @@ async function stage(
 }
 
 /** What the kernel would refuse anyway, said before it is asked: no signature, a key it does not hold. */
-function check(file: StagedFile, opts: KexecOptions): void {
+async function check(file: StagedFile, initrd: boolean, opts: KexecOptions): Promise<StagedFile> {
   const v = file.value;
   if (!v || v.kind !== 'signature') {
-    if (opts.appraisesKexec === false) return;
     const what = v ? 'carries only a digest' : 'has no signature (xattr, sidecar or appended)';
-    const policy = opts.appraisesKexec === undefined ? 'if the policy appraises kexec' : 'the policy appraises kexec';
-    throw new KexecRefused(file.source, `${what}; the kernel would refuse it (${policy}, imasig)`, 'ENODATA');
+    const func = initrd ? 'KEXEC_INITRAMFS_CHECK' : 'KEXEC_KERNEL_CHECK';
+    if (!opts.view)
+      throw new KexecRefused(
+        file.source,
+        `${what}; the kernel would refuse it (if the policy appraises ${func})`,
+        'ENODATA',
+      );
+    // The kernel appraises the staged copy: ask doctor about that one, for the hook it goes through.
+    const d = await doctorFile(file.staged, { hook: initrd ? 'kexec-initramfs' : 'kexec', view: opts.view });
+    const policy = opts.view.policy.description;
+    if (d.kind === 'error')
+      throw new KexecRefused(file.source, `${what}, and doctor cannot tell whether ${func} appraises it: ${d.reason}`);
+    if (d.verdict === 'denied') {
+      const rule = d.rule ? `: ${formatRule(d.rule)}` : '';
+      throw new KexecRefused(file.source, `${what}; the kernel would refuse it (${policy}${rule})`, 'ENODATA');
+    }
+    const why = d.verdict === 'not-appraised' ? `the policy does not appraise ${func}` : d.explanation;
+    return { ...file, unsigned: `${why} (${policy})` };
   }
   if (opts.keyringKeyids && !opts.keyringKeyids.has(v.keyid)) {
     throw new KexecRefused(
@@ -198,6 +223,23 @@ function check(file: StagedFile, opts: KexecOptions): void {
       'ENOKEY',
     );
   }
+  return file;
+}
+
+/** Doctor's explanation of the first staged file it finds the kernel denies, for a load the kernel refused. */
+async function explainRefusal(files: readonly [StagedFile, boolean][], opts: KexecOptions): Promise<string> {
+  if (!opts.view) return '';
+  for (const [file, initrd] of files) {
+    const d = await doctorFile(file.staged, {
+      hook: initrd ? 'kexec-initramfs' : 'kexec',
+      view: opts.view,
+      certs: opts.certs,
+      keyVerifier: keyctlVerifier,
+    });
+    if (d.kind === 'verdict' && d.verdict === 'denied')
+      return `; doctor: ${file.source} ${d.cause ?? 'denied'}: ${d.explanation.replaceAll(file.staged, 'the copy')}`;
+  }
+  return '';
 }
 
 function run(command: readonly string[]): Promise<{ status: number | null; stderr: string }> {
@@ -226,12 +268,11 @@ export async function kexecLoad(kernel: string, opts: KexecOptions): Promise<Kex
   };
   try {
     opts.onStep?.(`staging in ${staging.dir}`);
-    const k = await stage(kernel, 'kernel', staging.dir, opts, writes);
+    const k = await check(await stage(kernel, 'kernel', staging.dir, opts, writes), false, opts);
     stopped();
-    check(k, opts);
-    const i = opts.initrd ? await stage(opts.initrd, 'initrd', staging.dir, opts, writes) : undefined;
+    const staged = opts.initrd ? await stage(opts.initrd, 'initrd', staging.dir, opts, writes) : undefined;
     stopped();
-    if (i) check(i, opts);
+    const i = staged ? await check(staged, true, opts) : undefined;
     const command = [
       program,
       '-s',
@@ -243,7 +284,17 @@ export async function kexecLoad(kernel: string, opts: KexecOptions): Promise<Kex
     if (opts.dryRun) return { kernel: k, ...(i ? { initrd: i } : {}), loaded: false, command };
     const r = await run(command);
     if (r.status !== 0) {
-      throw new KexecRefused(kernel, `kexec_file_load refused it: ${r.stderr.trim() || `exit ${r.status}`}`, 'EACCES');
+      const said = r.stderr.trim().replace(/\s*\n\s*/g, '; ') || `exit ${r.status}`;
+      const why = await explainRefusal(
+        i
+          ? [
+              [k, false],
+              [i, true],
+            ]
+          : [[k, false]],
+        opts,
+      );
+      throw new KexecRefused(kernel, `kexec_file_load refused it: ${said}${why}`, 'EACCES');
     }
     return { kernel: k, ...(i ? { initrd: i } : {}), loaded: true, command };
   } finally {

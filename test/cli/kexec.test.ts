@@ -16,6 +16,13 @@ const OTHER_CERT = fixture('keys/other-rsa2048.crt.pem');
 const OTHER_KEY = fixture('keys/other-rsa2048.key.pem');
 const CERT_DER = fixture('keys/rsa2048.crt.der');
 const SIGN = ['--key', KEY, '--cert', CERT];
+const KERNEL_RULE = 'appraise func=KEXEC_KERNEL_CHECK appraise_type=imasig';
+const INITRAMFS_RULE = 'appraise func=KEXEC_INITRAMFS_CHECK appraise_type=imasig';
+/** What kexec prints of an image it lets through without a signature: the policy does not appraise FUNC. */
+const passesUnsigned = (func: string): RegExp =>
+  new RegExp(
+    `unsigned: staged \\(no signature, from nowhere; passes without one: the policy does not appraise ${func}`,
+  );
 
 /** Staging folders and tmpfs mounts of ours, wherever they went. */
 function leftovers(): string[] {
@@ -44,13 +51,31 @@ test('kexec --dry-run stages and checks, loads nothing, and leaves no staging be
   if (!isRoot()) return skipOrFail(t, 'needs root (security.ima on the staging tmpfs)');
   const dir = await kernels(t);
   const before = leftovers();
+  // The policy decides whether an image without a signature can pass (doctor's verdict for the staged copy).
+  const policy = (name: string, rules: string[]): string[] => {
+    writeFileSync(join(dir, name), rules.map((r) => `${r}\n`).join(''));
+    return ['--policy', join(dir, name)];
+  };
+  const both = policy('both', [KERNEL_RULE, INITRAMFS_RULE]);
+  const kernelOnly = policy('kernel-only', [KERNEL_RULE]);
+  const noKexec = policy('no-kexec', ['appraise func=MODULE_CHECK appraise_type=imasig']);
+  const broken = policy('broken', ['appraise func=NO_SUCH_CHECK']);
+  const [kernel, unsigned] = [join(dir, 'sidecar'), join(dir, 'unsigned')];
   const cases: [string, string[], number, RegExp][] = [
-    ['a sidecar', [join(dir, 'sidecar')], 0, /sidecar: staged \(sha256 signature, keyid [0-9a-f]{8}, from sidecar\)/],
+    ['a sidecar', [kernel], 0, /sidecar: staged \(sha256 signature, keyid [0-9a-f]{8}, from sidecar\)/],
     ['an appended signature', [join(dir, 'appended')], 0, /appended: staged \(sha256 signature, .*from appended\)/],
-    ['an initrd too', [join(dir, 'sidecar'), '--initrd', join(dir, 'sidecar')], 0, /--initrd/],
+    ['an initrd too', [kernel, '--initrd', kernel], 0, /--initrd/],
     ['changed after signing', [join(dir, 'changed')], 1, /changed: not staged: digest mismatch/],
-    ['no signature', [join(dir, 'unsigned')], 1, /unsigned: has no signature/],
-    ['an unsigned initrd', [join(dir, 'sidecar'), '--initrd', join(dir, 'unsigned')], 1, /unsigned: has no signature/],
+    ['no signature', [...both, unsigned], 1, /unsigned: has no signature.*refuse it \(.*both \(--policy\): appraise/],
+    ['an unsigned initrd', [...both, kernel, '--initrd', unsigned], 1, /unsigned: has no signature.*INITRAMFS/],
+    ['no signature, kexec not appraised', [...noKexec, unsigned], 0, passesUnsigned('KEXEC_KERNEL_CHECK')],
+    [
+      'an unsigned initrd, only the kernel appraised',
+      [...kernelOnly, kernel, '--initrd', unsigned],
+      0,
+      passesUnsigned('KEXEC_INITRAMFS_CHECK'),
+    ],
+    ['a --policy that does not parse', [...broken, kernel], 2, /broken:1: 'func=NO_SUCH_CHECK': unknown hook/],
   ];
   for (const [what, args, status, expected] of cases) {
     const r = await runCli(['kexec', '--dry-run', '--cert', CERT, ...args]);

@@ -6,11 +6,13 @@ import {
   DEFAULT_SUFFIX,
   DEFAULT_XATTR,
   KexecRefused,
+  PolicyError,
   gatherKernelView,
+  gatherKeyrings,
   kexecLoad,
   loadCertificates,
 } from '../../index.js';
-import type { StagedFile } from '../../index.js';
+import type { KernelView, KeyringView, StagedFile } from '../../index.js';
 
 interface Args extends GlobalArgs {
   kernel?: string;
@@ -19,21 +21,33 @@ interface Args extends GlobalArgs {
   'reuse-cmdline'?: boolean;
   cert?: string[];
   'stage-dir'?: string;
+  policy?: string;
   'dry-run'?: boolean;
   suffix: string;
+}
+
+/**
+ * The kernel as doctor reads it (with --policy, or /etc/ima/ima-policy where the kernel cannot show its policy):
+ * whether an image without a signature can pass. Undefined, with a warning, when the policy cannot be known;
+ * a --policy that cannot be read or parsed is an error (exit 2).
+ */
+function kernelView(policyFile: string | undefined, warn: (text: string) => void): KernelView | undefined {
+  try {
+    return gatherKernelView(policyFile === undefined ? {} : { policyFile });
+  } catch (e) {
+    if (!(e instanceof ConfigError || e instanceof PolicyError)) throw e;
+    if (policyFile !== undefined)
+      throw e instanceof PolicyError ? new ConfigError(`${e.message} (the kernel refuses the whole policy)`) : e;
+    warn(`the IMA policy in force is unknown (${e.message}): an image without a signature is refused`);
+    return undefined;
+  }
 }
 
 /**
  * The keyids the kernel can verify a kexec image with: the IMA keyring's, and the .platform keyring's
  * (KEXEC_KERNEL_CHECK falls back to it), as doctor reads them; undefined when there is no IMA keyring to ask.
  */
-function imaKeyids(): ReadonlySet<string> | undefined {
-  let view;
-  try {
-    view = gatherKernelView({});
-  } catch {
-    return undefined; // a policy the kernel view cannot read says nothing about the keys
-  }
+function imaKeyids(view: { keyring: KeyringView; platformKeyring: KeyringView }): ReadonlySet<string> | undefined {
   if (view.keyring.state !== 'present') return undefined;
   const keys = [...view.keyring.keys, ...view.platformKeyring.keys];
   return new Set(keys.flatMap((k) => (k.keyid ? [k.keyid] : [])));
@@ -42,7 +56,8 @@ function imaKeyids(): ReadonlySet<string> | undefined {
 function describe(f: StagedFile): string {
   const v = f.value;
   const value = !v ? 'no signature' : v.kind === 'signature' ? `${v.algo.name} signature, keyid ${v.keyid}` : 'digest';
-  return `${printable(f.source)}: staged (${value}, from ${f.carrier === 'none' ? 'nowhere' : f.carrier})`;
+  const unsigned = f.unsigned ? `; passes without one: ${f.unsigned}` : '';
+  return `${printable(f.source)}: staged (${value}, from ${f.carrier === 'none' ? 'nowhere' : f.carrier}${unsigned})`;
 }
 
 export const kexecCommand: CommandModule<GlobalArgs, Args> = {
@@ -78,6 +93,13 @@ export const kexecCommand: CommandModule<GlobalArgs, Args> = {
             coerce: once('stage-dir'),
             describe: 'Stage in a fresh folder inside DIR (default: a tmpfs: /run, or one mounted for the run)',
           })
+          .option('policy', {
+            type: 'string',
+            coerce: once('policy'),
+            describe:
+              'The IMA policy in force, when the kernel cannot show it (default /etc/ima/ima-policy, as doctor): ' +
+              'an image without a signature is loaded only where it does not appraise kexec',
+          })
           .option('suffix', {
             type: 'string',
             default: DEFAULT_SUFFIX,
@@ -98,7 +120,9 @@ export const kexecCommand: CommandModule<GlobalArgs, Args> = {
     const suffix = checkSuffix(a.suffix);
     const certs = await loadCertificates(a.cert, warner(a), { allowNone: true });
     if (certs.length === 0) warner(a)('no certificate: the signatures are checked by the kernel only');
-    const keyringKeyids = imaKeyids();
+    if (a.policy === '') throw new ConfigError('--policy needs a file');
+    const view = kernelView(a.policy, warner(a));
+    const keyringKeyids = imaKeyids(view ?? gatherKeyrings());
     const controller = new AbortController();
     let signal: NodeJS.Signals | undefined;
     const onSignal = (sig: NodeJS.Signals): void => {
@@ -113,6 +137,7 @@ export const kexecCommand: CommandModule<GlobalArgs, Args> = {
         reuseCmdline: a['reuse-cmdline'],
         certs,
         keyringKeyids,
+        ...(view ? { view } : {}),
         stageDir: a['stage-dir'],
         dryRun: a['dry-run'],
         // The kernel appraises security.ima: that is where the staged copy carries its signature.

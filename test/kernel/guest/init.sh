@@ -30,57 +30,9 @@ dmesg -n 1
 # that no IMA record is dropped.
 echo 1000000 > /proc/sys/kernel/printk_ratelimit_burst
 
-T=/etc/ima-test
-
-errno_of() {
-  case "$1" in
-    *"Permission denied"*) echo EACCES ;;
-    *"Operation not permitted"*) echo EPERM ;;
-    *"No such file or directory"*) echo ENOENT ;;
-    *"Required key not available"*) echo ENOKEY ;;
-    *"Key was rejected"*) echo EKEYREJECTED ;;
-    *"Bad message"*) echo EBADMSG ;;
-    *"Invalid argument"*) echo EINVAL ;;
-    *"not supported"* | *"Not supported"*) echo EOPNOTSUPP ;;
-    *) echo OTHER ;;
-  esac
-}
-
-# result PHASE NAME OP STATUS MESSAGE
-result() {
-  if [ "$4" = 0 ]; then v=allowed e=none; else v=denied e=$(errno_of "$5"); fi
-  echo "RESULT phase=$1 name=$2 op=$3 verdict=$v errno=$e msg=$(printf '%s' "$5" | tr '\r\n' '  ')"
-}
-
-check_read() {
-  msg=$(cat "$3" 2>&1 >/dev/null </dev/null)
-  result "$1" "$2" read $? "$msg"
-}
-
-check_kexec() {
-  msg=$(kexec -s -l "$3" 2>&1 </dev/null)
-  rc=$?
-  if [ "$rc" = 0 ]; then
-    loaded=$(cat /sys/kernel/kexec_loaded)
-    kexec -s -u </dev/null >/dev/null 2>&1
-    if [ "$loaded" != 1 ]; then
-      rc=1
-      msg="kexec exited 0 but /sys/kernel/kexec_loaded is '$loaded'; $msg"
-    fi
-  fi
-  result "$1" "$2" kexec "$rc" "$msg"
-}
-
-run_checks() {
-  while read -r op name path; do
-    case "$op" in
-      read) check_read "$1" "$name" "$path" ;;
-      kexec) check_kexec "$1" "$name" "$path" ;;
-      '' | '#'*) ;;
-      *) echo "RESULT phase=$1 name=$name op=$op verdict=error errno=OTHER msg=unknown check" ;;
-    esac
-  done < "$2"
-}
+# errno_of, result, check_read, check_kexec, run_checks, load_modules, mount_one, load_keys,
+# write_policy, end_report; T=/etc/ima-test
+. /lib/ima-test/common.sh
 
 # Everything between the BEGIN and END lines.
 report() {
@@ -93,36 +45,15 @@ report() {
     echo "file $f +p" > /sys/kernel/debug/dynamic_debug/control 2>/dev/null
   done
 
-  while read -r m; do
-    [ -n "$m" ] || continue
-    msg=$(insmod "/lib/modules/$m.ko" 2>&1 </dev/null)
-    result setup "insmod:$m" insmod $? "$msg"
-  done < $T/modules
-
+  load_modules
   while read -r dev fstype dir opts; do
-    [ -n "$dev" ] || continue
-    i=0
-    while [ ! -b "$dev" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-    mkdir -p "$dir"
-    msg=$(mount -t "$fstype" -o "$opts" "$dev" "$dir" 2>&1 </dev/null)
-    result setup "mount:$dir" mount $? "$msg"
+    [ -n "$dev" ] && mount_one "$dev" "$fstype" "$dir" "$opts"
   done < $T/mounts
 
   run_checks nopolicy $T/checks.nopolicy
 
-  msg=$(keyctl newring _ima @u 2>&1 </dev/null)
-  result setup keyring:_ima keyctl $? "$msg"
-  for k in $T/keys/*.der; do
-    [ -e "$k" ] || continue
-    n=${k##*/}
-    msg=$(keyctl padd asymmetric "" %keyring:_ima < "$k" 2>&1)
-    result setup "key:${n%.der}" keyctl $? "$msg"
-  done
-
-  if [ -s $T/policy ]; then
-    msg=$(cat $T/policy 2>&1 >/sys/kernel/security/ima/policy)
-    result setup policy write $? "$msg"
-  fi
+  load_keys
+  write_policy
 
   run_checks enforce $T/checks
 
@@ -133,14 +64,4 @@ report() {
 
 echo "IMA-TEST BEGIN"
 report 2>&1 | tee /tmp/report
-echo "IMA-TEST END md5=$(md5sum < /tmp/report | cut -d' ' -f1) lines=$(wc -l < /tmp/report)"
-# Power off only once the console has sent all of that. qemu takes a byte from the UART only
-# when its stdout (a non-blocking socket) has room, so while the host reads slowly up to 4 KiB
-# wait in the tty, and poweroff would cut them off, its "reboot: Power down" (KERN_EMERG, past
-# dmesg -n 1) landing in the middle. stty setting the modes it read is TCSETSW, which waits
-# for the tty to drain but only briefly for the last FIFO-full (16 bytes) in the UART: the
-# line after END, which the host ignores, is there to take that loss.
-echo "IMA-TEST PADDING ................................"
-sync
-stty -F /dev/console "$(stty -F /dev/console -g)"
-poweroff -f
+end_report /tmp/report

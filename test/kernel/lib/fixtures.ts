@@ -212,9 +212,9 @@ function treeBytes(dir: string): number {
   return n;
 }
 
-/** An ext4 image holding DIR, security.ima included; no mount needed. */
-export function makeExt4Image(dir: string, image: string, uuid: string, label: string): void {
-  const mib = Math.max(16, Math.ceil((treeBytes(dir) * 1.3) / (1 << 20)) + 8);
+/** An ext4 image holding DIR, security.ima included; no mount needed; about SPAREMIB more MiB free for the guest. */
+export function makeExt4Image(dir: string, image: string, uuid: string, label: string, spareMiB = 0): void {
+  const mib = Math.max(16, Math.ceil((treeBytes(dir) * 1.3) / (1 << 20)) + 8 + spareMiB);
   mustRun('mkfs.ext4', ['-q', '-F', '-U', uuid, '-L', label, '-E', 'root_owner=0:0', '-d', dir, image, `${mib}M`]);
 }
 

@@ -18,6 +18,8 @@ export interface Check {
   op: 'read' | 'kexec';
   name: string;
   path: string;
+  /** kexec only: the initrd to load with the kernel (its KEXEC_INITRAMFS_CHECK). */
+  initrd?: string;
 }
 
 export interface GuestPlan {
@@ -71,6 +73,8 @@ export function buildInitramfs(tools: Toolchain, plan: GuestPlan, outFile: strin
   const c = new Cpio();
   for (const d of ['proc', 'sys', 'dev', 'tmp', 'mnt', 'bin', 'sbin', 'usr/bin', 'usr/sbin', 'root']) c.dir(d);
   c.file('init', readFileSync(guestScript(extras.init ?? 'init.sh')), 0o755);
+  // The shell functions every guest script sources.
+  c.file('lib/ima-test/common.sh', readFileSync(guestScript('common.sh')));
   for (const [at, data] of extras.files ?? []) c.file(at, data);
   c.file('bin/busybox', readFileSync(tools.busybox), 0o755);
 
@@ -95,10 +99,10 @@ export function buildInitramfs(tools: Toolchain, plan: GuestPlan, outFile: strin
   c.file(`${t}/policy`, plan.policy.length ? plan.policy.join('\n') + '\n' : '');
   const list = (checks: Check[]): string => {
     for (const ch of checks) {
-      if (/\s/.test(ch.name) || /\s/.test(ch.path))
+      if (/\s/.test(ch.name) || /\s/.test(ch.path) || /\s/.test(ch.initrd ?? ''))
         throw new Error(`check names and paths must not contain spaces: ${ch.name} ${ch.path}`);
     }
-    return checks.map((ch) => `${ch.op} ${ch.name} ${ch.path}\n`).join('');
+    return checks.map((ch) => `${ch.op} ${ch.name} ${ch.path}${ch.initrd ? ` ${ch.initrd}` : ''}\n`).join('');
   };
   c.file(`${t}/checks`, list(plan.checks));
   c.file(`${t}/checks.nopolicy`, list(plan.checksWithoutPolicy));

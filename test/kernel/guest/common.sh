@@ -1,0 +1,112 @@
+# Shell functions shared by the guests' PID 1 scripts (init.sh, live.sh, kexec-live.sh), sourced
+# from /lib/ima-test/common.sh in the initramfs. They read the plan the host put into /etc/ima-test
+# and print the RESULT lines described in init.sh.
+
+T=/etc/ima-test
+
+errno_of() {
+  case "$1" in
+    *"Permission denied"*) echo EACCES ;;
+    *"Operation not permitted"*) echo EPERM ;;
+    *"No such file or directory"*) echo ENOENT ;;
+    *"Required key not available"*) echo ENOKEY ;;
+    *"Key was rejected"*) echo EKEYREJECTED ;;
+    *"Bad message"*) echo EBADMSG ;;
+    *"Invalid argument"*) echo EINVAL ;;
+    *"not supported"* | *"Not supported"*) echo EOPNOTSUPP ;;
+    *) echo OTHER ;;
+  esac
+}
+
+# result PHASE NAME OP STATUS MESSAGE
+result() {
+  if [ "$4" = 0 ]; then v=allowed e=none; else v=denied e=$(errno_of "$5"); fi
+  echo "RESULT phase=$1 name=$2 op=$3 verdict=$v errno=$e msg=$(printf '%s' "$5" | tr '\r\n' '  ')"
+}
+
+check_read() {
+  msg=$(cat "$3" 2>&1 >/dev/null </dev/null)
+  result "$1" "$2" read $? "$msg"
+}
+
+# check_kexec PHASE NAME KERNEL [INITRD]: kexec_file_load, then unload. $KEXEC is the command
+# (default kexec; "chroot DIR /usr/sbin/kexec" to run it in a chroot, the paths then inside it).
+check_kexec() {
+  k=${KEXEC:-kexec}
+  # shellcheck disable=SC2086 # $k is a command with its arguments
+  msg=$($k -s -l "$3" ${4:+--initrd "$4"} 2>&1 </dev/null)
+  rc=$?
+  if [ "$rc" = 0 ]; then
+    loaded=$(cat /sys/kernel/kexec_loaded)
+    # shellcheck disable=SC2086
+    $k -s -u </dev/null >/dev/null 2>&1
+    if [ "$loaded" != 1 ]; then
+      rc=1
+      msg="kexec exited 0 but /sys/kernel/kexec_loaded is '$loaded'; $msg"
+    fi
+  fi
+  result "$1" "$2" kexec "$rc" "$msg"
+}
+
+# run_checks PHASE FILE: lines "OP NAME PATH [INITRD]"; OP read or kexec.
+run_checks() {
+  while read -r op name path initrd; do
+    case "$op" in
+      read) check_read "$1" "$name" "$path" ;;
+      kexec) check_kexec "$1" "$name" "$path" "$initrd" ;;
+      '' | '#'*) ;;
+      *) echo "RESULT phase=$1 name=$name op=$op verdict=error errno=OTHER msg=unknown check" ;;
+    esac
+  done < "$2"
+}
+
+load_modules() {
+  while read -r m; do
+    [ -n "$m" ] || continue
+    msg=$(insmod "/lib/modules/$m.ko" 2>&1 </dev/null)
+    result setup "insmod:$m" insmod $? "$msg"
+  done < $T/modules
+}
+
+# mount_one DEVICE FSTYPE DIR OPTIONS: waits up to 30 s for the block device.
+mount_one() {
+  i=0
+  while [ ! -b "$1" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+  mkdir -p "$3"
+  msg=$(mount -t "$2" -o "$4" "$1" "$3" 2>&1 </dev/null)
+  result setup "mount:$3" mount $? "$msg"
+}
+
+# The _ima keyring with every certificate of $T/keys.
+load_keys() {
+  msg=$(keyctl newring _ima @u 2>&1 </dev/null)
+  result setup keyring:_ima keyctl $? "$msg"
+  for k in $T/keys/*.der; do
+    [ -e "$k" ] || continue
+    n=${k##*/}
+    msg=$(keyctl padd asymmetric "" %keyring:_ima < "$k" 2>&1)
+    result setup "key:${n%.der}" keyctl $? "$msg"
+  done
+}
+
+write_policy() {
+  if [ -s $T/policy ]; then
+    msg=$(cat $T/policy 2>&1 >/sys/kernel/security/ima/policy)
+    result setup policy write $? "$msg"
+  fi
+}
+
+# end_report FILE: the END line with the digest and count of FILE's lines (what the guest wrote
+# between BEGIN and END), then powers off once the console has sent it all. qemu takes a byte
+# from the UART only when its stdout (a non-blocking socket) has room, so while the host reads
+# slowly up to 4 KiB wait in the tty, and poweroff would cut them off, its "reboot: Power down"
+# (KERN_EMERG, past dmesg -n 1) landing in the middle. stty setting the modes it read is
+# TCSETSW, which waits for the tty to drain but only briefly for the last FIFO-full (16 bytes)
+# in the UART: the line after END, which the host ignores, is there to take that loss.
+end_report() {
+  echo "IMA-TEST END md5=$(md5sum < "$1" | cut -d' ' -f1) lines=$(wc -l < "$1")"
+  echo "IMA-TEST PADDING ................................"
+  sync
+  stty -F /dev/console "$(stty -F /dev/console -g)"
+  poweroff -f
+}
