@@ -200,6 +200,8 @@ describe('live: ima-sidecar in the guest (Debian kernel under qemu, IMA appraisa
     if (r.timedOut) assert.fail(`the guest did not power off in time; serial log tail:\n${tail(r.output)}`);
     const rep = parseReport(r.output);
     if (!rep.began || !rep.ended) assert.fail(`the guest did not run to its end; serial log tail:\n${tail(r.output)}`);
+    // The ISC lines are inside the report: a damaged one is no verdict on ima-sidecar either.
+    if (rep.damage) assert.fail(`the serial output was damaged (${rep.damage}); tail:\n${tail(r.output)}`);
     const runs = parseIsc(r.output);
     for (const [n, run] of runs) t.diagnostic(`ima-sidecar ${n}: exit ${run.exit}, ${run.lines.length} lines`);
 

@@ -77,16 +77,40 @@ mount_one() {
   result setup "mount:$3" mount $? "$msg"
 }
 
-# The _ima keyring with every certificate of $T/keys.
+# load_keys [RING [DIR [LABEL]]]: the keyring RING (default _ima) with every certificate of DIR
+# (default $T/keys), reported as LABEL:NAME (default key).
 load_keys() {
-  msg=$(keyctl newring _ima @u 2>&1 </dev/null)
-  result setup keyring:_ima keyctl $? "$msg"
-  for k in $T/keys/*.der; do
+  ring=${1:-_ima}
+  msg=$(keyctl newring "$ring" @u 2>&1 </dev/null)
+  result setup "keyring:$ring" keyctl $? "$msg"
+  for k in "${2:-$T/keys}"/*.der; do
     [ -e "$k" ] || continue
     n=${k##*/}
-    msg=$(keyctl padd asymmetric "" %keyring:_ima < "$k" 2>&1)
-    result setup "key:${n%.der}" keyctl $? "$msg"
+    msg=$(keyctl padd asymmetric "" "%keyring:$ring" < "$k" 2>&1)
+    result setup "${3:-key}:${n%.der}" keyctl $? "$msg"
   done
+}
+
+# mount_runtime ROOT: the disks of $T/mounts for a chroot (live.sh, kexec-live.sh); the first is the
+# runtime root ROOT, the others go inside it. The runtime image is read-only: its own kernel
+# filesystems and scratch space go on top (fresh instances: the same superblocks as outside for
+# proc, sysfs, securityfs).
+mount_runtime() {
+  root=$1
+  first=1
+  while read -r dev fstype dir opts; do
+    [ -n "$dev" ] || continue
+    mount_one "$dev" "$fstype" "$dir" "$opts"
+    [ $first = 1 ] || continue
+    first=0
+    for a in "proc proc /proc" "sysfs sysfs /sys" "devtmpfs devtmpfs /dev" "tmpfs tmpfs /tmp" \
+      "tmpfs tmpfs /run" "securityfs securityfs /sys/kernel/security"; do
+      # shellcheck disable=SC2086 # three words
+      set -- $a
+      msg=$(mount -t "$1" "$2" "$root$3" 2>&1 </dev/null)
+      result setup "mount:$root$3" mount $? "$msg"
+    done
+  done < $T/mounts
 }
 
 write_policy() {

@@ -108,20 +108,7 @@ report() {
   echo "INFO kernel=$(uname -r)"
   echo "INFO mem_kb=$(sed -n 's/^MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo)"
   load_modules
-  first=1
-  while read -r dev fstype dir opts; do
-    [ -n "$dev" ] || continue
-    mount_one "$dev" "$fstype" "$dir" "$opts"
-    [ $first = 1 ] || continue
-    # The runtime image is read-only: its own kernel filesystems and scratch space go on top.
-    first=0
-    for a in "proc proc /proc" "sysfs sysfs /sys" "devtmpfs devtmpfs /dev" "tmpfs tmpfs /tmp" \
-      "tmpfs tmpfs /run" "securityfs securityfs /sys/kernel/security"; do
-      set -- $a
-      msg=$(mount -t "$1" "$2" "$R$3" 2>&1 </dev/null)
-      result setup "mount:$R$3" mount $? "$msg"
-    done
-  done < $T/mounts
+  mount_runtime $R
   # doctor learns a filesystem's UUID from udev's /dev/disk/by-uuid links (see live.sh).
   mkdir -p /dev/disk/by-uuid
   while read -r dev u; do
