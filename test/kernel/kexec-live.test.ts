@@ -6,17 +6,15 @@
 // nothing; no staging is left, also after a SIGTERM while staging. doctor --hook kexec and
 // kexec-initramfs must predict the kernel's verdicts for the ESP files and their copies on ext4 and
 // tmpfs (where kexec stages). One boot (guest/kexec-live.sh).
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { skipOrFail } from '../helpers/skip.js';
-import { onInterrupt } from './lib/interrupt.js';
-import { setupToolchain, type Setup } from './lib/toolchain.js';
+import { bootGuest, scenarioHooks, showRun as show } from './lib/scenario.js';
 import { buildInitramfs, type GuestPlan } from './lib/initramfs.js';
-import { LOG_DIR, boot, parseReport, tail } from './lib/qemu.js';
+import { tail } from './lib/qemu.js';
 import { chooseSigningTool } from './lib/signer.js';
 import { makeExt4Image, makeFatImage, makeKey, type Verdict } from './lib/fixtures.js';
 import { DATA_DIR, ESP_DIR, makeRuntimeImage } from './lib/runtime.js';
@@ -34,11 +32,6 @@ const MIGRATED = `${DATA_DIR}/kx`;
 const STAGED = '/tmp/staged';
 const esp = (n: string) => `${ESP_DIR}/${n}`;
 
-interface IscRun {
-  exit: number | undefined;
-  lines: string[];
-}
-
 interface KxLine {
   loaded: string;
   unloaded: string;
@@ -47,19 +40,14 @@ interface KxLine {
   seen?: string;
 }
 
-function parseGuest(body: string): { isc: Map<string, IscRun>; kx: Map<string, KxLine> } {
-  const isc = new Map<string, IscRun>();
+/** The guest's KX lines (what kexec_loaded and the staging folder said after each kexec), by name. */
+function parseKx(body: string): Map<string, KxLine> {
   const kx = new Map<string, KxLine>();
-  const get = (n: string) => isc.get(n) ?? isc.set(n, { exit: undefined, lines: [] }).get(n)!;
   for (const line of body.split('\n')) {
-    let m = /^ISC name=(\S+) line=(.*)$/.exec(line);
-    if (m) get(m[1]).lines.push(m[2]);
-    m = /^ISC-EXIT name=(\S+) exit=(\d+)$/.exec(line);
-    if (m) get(m[1]).exit = Number(m[2]);
-    m = /^KX name=(\S+) loaded=(\S+) unloaded=(\S+) left=(\S+) mounts=(\S+)(?: staging-seen=(\S+))?$/.exec(line);
+    const m = /^KX name=(\S+) loaded=(\S+) unloaded=(\S+) left=(\S+) mounts=(\S+)(?: staging-seen=(\S+))?$/.exec(line);
     if (m) kx.set(m[1], { loaded: m[2], unloaded: m[3], left: m[4], mounts: m[5], seen: m[6] });
   }
-  return { isc, kx };
+  return kx;
 }
 
 /** One row of the doctor vs kernel table: a file, the hook, and how the kernel is asked. */
@@ -85,27 +73,13 @@ interface Load {
 }
 
 describe('kexec-live: ima-sidecar kexec in the guest (vfat ESP, KEXEC_KERNEL_CHECK + KEXEC_INITRAMFS_CHECK)', () => {
-  let setup: Setup = { ok: false, reason: 'setup did not run' };
-  let work: string | undefined;
-  let unregister = (): void => undefined;
-
-  before(() => {
-    setup = setupToolchain();
-    if (!setup.ok) return;
-    const dir = mkdtempSync(join(process.env.IMA_SIDECAR_KERNEL_WORKDIR || tmpdir(), 'ima-sidecar-kexec-live-'));
-    work = dir;
-    unregister = onInterrupt(() => rmSync(dir, { recursive: true, force: true }));
-  });
-
-  after(() => {
-    if (work) rmSync(work, { recursive: true, force: true });
-    unregister();
-  });
+  const scenario = scenarioHooks('ima-sidecar-kexec-live-');
 
   it('loads the ESP kernel, with or without a signed initrd, where plain kexec is denied; doctor agrees', async (t) => {
+    const setup = scenario.setup();
     if (!setup.ok) return skipOrFail(t, setup.reason);
     const tools = setup.tools;
-    const w = work!;
+    const w = scenario.work();
     const tool = chooseSigningTool();
     const keyDir = join(w, 'keys');
     const a = makeKey(keyDir, 'a', 2048);
@@ -267,33 +241,13 @@ describe('kexec-live: ima-sidecar kexec in the guest (vfat ESP, KEXEC_KERNEL_CHE
         ['etc/ima-test/by-uuid', `/dev/vda ${runtime.uuid}\n/dev/vdc ${dataUuid}\n`],
       ],
     });
-    const r = await boot(
-      tools,
-      initramfs,
-      [
-        { file: runtime.image, readonly: true },
-        { file: espImage, readonly: true },
-        { file: dataImage, readonly: false },
-      ],
-      undefined,
-      1024,
-    );
-    if (LOG_DIR) writeFileSync(join(LOG_DIR, 'kexec-live.log'), r.output);
-    t.diagnostic(`boot "kexec-live": ${(r.durationMs / 1000).toFixed(1)} s under qemu (tcg), -m 1024`);
-    if (r.timedOut) assert.fail(`the guest did not power off in time; serial log tail:\n${tail(r.output)}`);
-    const rep = parseReport(r.output);
-    if (!rep.began || !rep.ended) assert.fail(`the guest did not run to its end; serial log tail:\n${tail(r.output)}`);
-    if (rep.damage) assert.fail(`the serial output was damaged (${rep.damage}); tail:\n${tail(r.output)}`);
-    const { isc, kx } = parseGuest(r.output);
-    const problems = rep.results
-      .filter((x) => x.phase === 'setup' && x.verdict !== 'allowed')
-      .map((x) => `setup step ${x.name} failed: ${x.msg}`);
-    const cmd = (n: string): IscRun => {
-      const run = isc.get(n);
-      if (!run) problems.push(`ima-sidecar ${n} did not run in the guest`);
-      return run ?? { exit: undefined, lines: [] };
-    };
-    const show = (run: IscRun) => run.lines.join(' | ');
+    const g = await bootGuest(t, tools, 'kexec-live', initramfs, [
+      { file: runtime.image, readonly: true },
+      { file: espImage, readonly: true },
+      { file: dataImage, readonly: false },
+    ]);
+    const { report: rep, problems, cmd } = g;
+    const kx = parseKx(g.output);
     for (const n of ['migrate-ext4', 'migrate-tmpfs', 'migrate-tmpfs-initrd']) {
       const m = cmd(n);
       if (m.exit !== 0) problems.push(`${n} in the guest: exit ${m.exit}: ${show(m)}`);
@@ -375,6 +329,6 @@ describe('kexec-live: ima-sidecar kexec in the guest (vfat ESP, KEXEC_KERNEL_CHE
     }
     t.diagnostic('doctor --hook kexec|kexec-initramfs (in the guest) vs the kernel (plain kexec -s -l):');
     for (const line of table) t.diagnostic(line);
-    assert.deepEqual(problems, [], `serial log tail:\n${tail(r.output, 60)}`);
+    assert.deepEqual(problems, [], `serial log tail:\n${tail(g.output, 60)}`);
   });
 });

@@ -5,17 +5,15 @@
 // be the kernel's verdicts. After the policy, import meets a sidecar the policy covers (the kernel
 // refuses to open it); last, with an EVM key loaded, import meets EVM's refusal to write security.ima
 // on a file without security.evm, then EVM_ALLOW_METADATA_WRITES lets it through. One boot (guest/live.sh).
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { skipOrFail } from '../helpers/skip.js';
-import { onInterrupt } from './lib/interrupt.js';
-import { setupToolchain, type Setup } from './lib/toolchain.js';
+import { bootGuest, scenarioHooks, showRun as show, type IscRun } from './lib/scenario.js';
 import { buildInitramfs, type Check, type GuestPlan } from './lib/initramfs.js';
-import { LOG_DIR, boot, parseReport, tail } from './lib/qemu.js';
+import { tail } from './lib/qemu.js';
 import { chooseSigningTool } from './lib/signer.js';
 import { makeExt4Image, makeFatImage, makeKey, prepareAppraiseTree, type Keys, type Verdict } from './lib/fixtures.js';
 import { DATA_DIR, ESP_DIR, EVM_DIR, makeRuntimeImage } from './lib/runtime.js';
@@ -42,24 +40,6 @@ function oneLine(run: IscRun, exit: number, pattern: RegExp): string | undefined
   return undefined;
 }
 
-interface IscRun {
-  exit: number | undefined;
-  lines: string[];
-}
-
-/** The ISC lines of guest/live.sh, by command name. */
-function parseIsc(output: string): Map<string, IscRun> {
-  const runs = new Map<string, IscRun>();
-  const get = (n: string) => runs.get(n) ?? runs.set(n, { exit: undefined, lines: [] }).get(n)!;
-  for (const line of output.split('\n')) {
-    let m = /^ISC name=(\S+) line=(.*)$/.exec(line);
-    if (m) get(m[1]).lines.push(m[2]);
-    m = /^ISC-EXIT name=(\S+) exit=(\d+)$/.exec(line);
-    if (m) get(m[1]).exit = Number(m[2]);
-  }
-  return runs;
-}
-
 interface Case {
   /** The path inside the chroot (what ima-sidecar is given). */
   path: string;
@@ -68,27 +48,13 @@ interface Case {
 }
 
 describe('live: ima-sidecar in the guest (Debian kernel under qemu, IMA appraisal enforcing)', () => {
-  let setup: Setup = { ok: false, reason: 'setup did not run' };
-  let work: string | undefined;
-  let unregister = (): void => undefined;
-
-  before(() => {
-    setup = setupToolchain();
-    if (!setup.ok) return;
-    const dir = mkdtempSync(join(process.env.IMA_SIDECAR_KERNEL_WORKDIR || tmpdir(), 'ima-sidecar-live-'));
-    work = dir;
-    unregister = onInterrupt(() => rmSync(dir, { recursive: true, force: true }));
-  });
-
-  after(() => {
-    if (work) rmSync(work, { recursive: true, force: true });
-    unregister();
-  });
+  const scenario = scenarioHooks('ima-sidecar-live-');
 
   it('status, import -r and migrate -r run in the guest before the policy; doctor predicts the kernel', async (t) => {
+    const setup = scenario.setup();
     if (!setup.ok) return skipOrFail(t, setup.reason);
     const tools = setup.tools;
-    const w = work!;
+    const w = scenario.work();
     const tool = chooseSigningTool();
     const keyDir = join(w, 'keys');
     const keys: Keys = {
@@ -183,37 +149,19 @@ describe('live: ima-sidecar in the guest (Debian kernel under qemu, IMA appraisa
         ['etc/ima-test/evm.stages', `2 import-evm import ${EVM_FILE}\n4 import-evm-allowed import ${EVM_FILE}\n`],
       ],
     });
-    const r = await boot(
-      tools,
-      initramfs,
-      [
-        { file: runtime.image, readonly: true },
-        { file: espImage, readonly: true },
-        { file: dataImage, readonly: false },
-        { file: evmImage, readonly: false },
-      ],
-      undefined,
-      1024,
-    );
-    if (LOG_DIR) writeFileSync(join(LOG_DIR, 'live.log'), r.output);
-    t.diagnostic(`boot "live": ${(r.durationMs / 1000).toFixed(1)} s under qemu (tcg), -m 1024`);
-    if (r.timedOut) assert.fail(`the guest did not power off in time; serial log tail:\n${tail(r.output)}`);
-    const rep = parseReport(r.output);
-    if (!rep.began || !rep.ended) assert.fail(`the guest did not run to its end; serial log tail:\n${tail(r.output)}`);
-    // The ISC lines are inside the report: a damaged one is no verdict on ima-sidecar either.
-    if (rep.damage) assert.fail(`the serial output was damaged (${rep.damage}); tail:\n${tail(r.output)}`);
-    const runs = parseIsc(r.output);
+    const {
+      output,
+      report: rep,
+      runs,
+      problems,
+      cmd,
+    } = await bootGuest(t, tools, 'live', initramfs, [
+      { file: runtime.image, readonly: true },
+      { file: espImage, readonly: true },
+      { file: dataImage, readonly: false },
+      { file: evmImage, readonly: false },
+    ]);
     for (const [n, run] of runs) t.diagnostic(`ima-sidecar ${n}: exit ${run.exit}, ${run.lines.length} lines`);
-
-    const problems = rep.results
-      .filter((x) => x.phase === 'setup' && x.verdict !== 'allowed')
-      .map((x) => `setup step ${x.name} failed: ${x.msg}`);
-    const cmd = (n: string): IscRun => {
-      const run = runs.get(n);
-      if (!run) problems.push(`ima-sidecar ${n} did not run in the guest`);
-      return run ?? { exit: undefined, lines: [] };
-    };
-    const show = (run: IscRun) => run.lines.join(' | ');
 
     // 1-2: status on the ESP names vfat and says it takes no xattrs.
     const st = cmd('status-esp');
@@ -300,6 +248,6 @@ describe('live: ima-sidecar in the guest (Debian kernel under qemu, IMA appraisa
     // One diagnostic a row: the TAP reporter escapes newlines inside one.
     t.diagnostic('doctor (in the guest, before the policy) vs the kernel (after):');
     for (const row of rows) t.diagnostic(row);
-    assert.deepEqual(problems, [], `serial log tail:\n${tail(r.output, 40)}`);
+    assert.deepEqual(problems, [], `serial log tail:\n${tail(output, 40)}`);
   });
 });
