@@ -680,3 +680,22 @@ test(
     }
   },
 );
+
+test('an immutable file on ext4: import as root says what refused the write, not a missing capability', async (t) => {
+  if (toolsMissing(t)) return;
+  const why = missing({ root: true, commands: ['chattr'] });
+  if (why) return skipOrFail(t, why);
+  const m = await useMount(t, 'ext4');
+  if (!m) return;
+  const [file] = await writeFiles(m.dir, { vmlinuz: 'a kernel\n' });
+  await cli(['sign', '-q', ...SIGN, file!], 0);
+  const locked = await run('chattr', ['+i', file!]);
+  assert.equal(locked.status, 0, show(locked));
+  t.after(() => run('chattr', ['-i', file!]));
+  const r = await cli(['import', file!], 1);
+  assert.match(r.stdout + r.stderr, /permission denied \(EPERM\) although this process has CAP_SYS_ADMIN/);
+  assert.match(r.stdout + r.stderr, /immutable or append-only \(lsattr\)/);
+  assert.doesNotMatch(r.stdout + r.stderr, /needs CAP_SYS_ADMIN/);
+  assert.equal(r.stderr.split('\n').filter(Boolean).length <= 1, true, show(r));
+  assert.equal(await xattrOf(file!), undefined, 'nothing written');
+});

@@ -16,23 +16,10 @@
 # Kernel messages are kept off the console (dmesg -n 1) so that they cannot cut into these
 # lines; the interesting ones are printed at the end from dmesg.
 
-/bin/busybox mkdir -p /proc /sys /dev /tmp /mnt /bin /sbin /usr/bin /usr/sbin
-/bin/busybox mount -t proc proc /proc
-/bin/busybox --install -s
-export PATH=/sbin:/bin:/usr/sbin:/usr/bin
-export LD_LIBRARY_PATH=/lib/x86_64-linux-gnu
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mount -t securityfs securityfs /sys/kernel/security
-mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
-dmesg -n 1
-# Without auditd the kernel prints audit records through printk_ratelimit(): lift it so
-# that no IMA record is dropped.
-echo 1000000 > /proc/sys/kernel/printk_ratelimit_burst
-
-# errno_of, result, check_read, check_kexec, run_checks, load_modules, mount_one, load_keys,
+# guest_start, errno_of, result, check_read, check_kexec, run_checks, load_modules, mount_one, load_keys,
 # write_policy, end_report; T=/etc/ima-test
 . /lib/ima-test/common.sh
+guest_start
 
 # Everything between the BEGIN and END lines.
 report() {

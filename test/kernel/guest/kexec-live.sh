@@ -19,18 +19,8 @@
 #   ISC name=N line=TEXT   (each line of its stdout and stderr)   ISC-EXIT name=N exit=STATUS
 #   KX name=N loaded=0|1 unloaded=0|1 left=PATHS|none mounts=COUNT [staging-seen=yes|no]
 
-/bin/busybox mkdir -p /proc /sys /dev /tmp /mnt /bin /sbin /usr/bin /usr/sbin
-/bin/busybox mount -t proc proc /proc
-/bin/busybox --install -s
-export PATH=/sbin:/bin:/usr/sbin:/usr/bin
-export LD_LIBRARY_PATH=/lib/x86_64-linux-gnu
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mount -t securityfs securityfs /sys/kernel/security
-dmesg -n 1
-echo 1000000 > /proc/sys/kernel/printk_ratelimit_burst
-
 . /lib/ima-test/common.sh
+guest_start
 R=/runtime
 # A clean environment in the chroot, as a boot hook would have.
 IN_CHROOT="env -i PATH=/bin:/usr/bin:/usr/sbin HOME=/root LD_LIBRARY_PATH=/lib/x86_64-linux-gnu chroot $R"

@@ -16,20 +16,10 @@
 # ima-sidecar command:
 #   ISC name=N line=TEXT   (each line of its stdout and stderr)   ISC-EXIT name=N exit=STATUS
 
-/bin/busybox mkdir -p /proc /sys /dev /tmp /mnt /bin /sbin /usr/bin /usr/sbin
-/bin/busybox mount -t proc proc /proc
-/bin/busybox --install -s
-export PATH=/sbin:/bin:/usr/sbin:/usr/bin
-export LD_LIBRARY_PATH=/lib/x86_64-linux-gnu
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mount -t securityfs securityfs /sys/kernel/security
-dmesg -n 1
-echo 1000000 > /proc/sys/kernel/printk_ratelimit_burst
-
-# errno_of, result, check_read, run_checks, load_modules, mount_one, mount_runtime, load_keys,
+# guest_start, errno_of, result, check_read, run_checks, load_modules, mount_one, mount_runtime, load_keys,
 # write_policy, end_report; T=/etc/ima-test
 . /lib/ima-test/common.sh
+guest_start
 R=/runtime
 
 # ima-sidecar in the chroot; a clean environment, as a boot hook would have.
