@@ -11,7 +11,6 @@ import assert from 'node:assert/strict';
 import { appendFileSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { skipOrFail } from '../helpers/skip.js';
 import { bootGuest, scenarioHooks, showRun as show } from './lib/scenario.js';
 import { buildInitramfs, type GuestPlan } from './lib/initramfs.js';
 import { tail } from './lib/qemu.js';
@@ -76,10 +75,9 @@ describe('kexec-live: ima-sidecar kexec in the guest (vfat ESP, KEXEC_KERNEL_CHE
   const scenario = scenarioHooks('ima-sidecar-kexec-live-');
 
   it('loads the ESP kernel, with or without a signed initrd, where plain kexec is denied; doctor agrees', async (t) => {
-    const setup = scenario.setup();
-    if (!setup.ok) return skipOrFail(t, setup.reason);
-    const tools = setup.tools;
-    const w = scenario.work();
+    const ready = scenario.begin(t);
+    if (!ready) return;
+    const { tools, work: w } = ready;
     const tool = chooseSigningTool();
     const keyDir = join(w, 'keys');
     const a = makeKey(keyDir, 'a', 2048);

@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { skipOrFail } from '../helpers/skip.js';
 import { bootGuest, scenarioHooks, showRun as show, type IscRun } from './lib/scenario.js';
 import { buildInitramfs, type Check, type GuestPlan } from './lib/initramfs.js';
 import { tail } from './lib/qemu.js';
@@ -51,10 +50,9 @@ describe('live: ima-sidecar in the guest (Debian kernel under qemu, IMA appraisa
   const scenario = scenarioHooks('ima-sidecar-live-');
 
   it('status, import -r and migrate -r run in the guest before the policy; doctor predicts the kernel', async (t) => {
-    const setup = scenario.setup();
-    if (!setup.ok) return skipOrFail(t, setup.reason);
-    const tools = setup.tools;
-    const w = scenario.work();
+    const ready = scenario.begin(t);
+    if (!ready) return;
+    const { tools, work: w } = ready;
     const tool = chooseSigningTool();
     const keyDir = join(w, 'keys');
     const keys: Keys = {

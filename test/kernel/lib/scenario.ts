@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { skipOrFail } from '../../helpers/skip.js';
 import { onInterrupt } from './interrupt.js';
 import { LOG_DIR, boot, parseReport, tail, type Drive, type GuestReport } from './qemu.js';
 import { setupToolchain, type Setup, type Toolchain } from './toolchain.js';
@@ -13,7 +14,10 @@ import { setupToolchain, type Setup, type Toolchain } from './toolchain.js';
  * Registers before/after hooks: the toolchain set up and a fresh work folder made before the tests, the folder
  * removed after them and on an interrupt. The getters read what the hooks made.
  */
-export function scenarioHooks(prefix: string): { setup: () => Setup; work: () => string } {
+export function scenarioHooks(prefix: string): {
+  /** The toolchain and the work folder, or undefined when the test cannot run (skipped; a failure under CI). */
+  begin: (t: TestContext) => { tools: Toolchain; work: string } | undefined;
+} {
   let setup: Setup = { ok: false, reason: 'setup did not run' };
   let work: string | undefined;
   let unregister = (): void => undefined;
@@ -28,7 +32,15 @@ export function scenarioHooks(prefix: string): { setup: () => Setup; work: () =>
     if (work) rmSync(work, { recursive: true, force: true });
     unregister();
   });
-  return { setup: () => setup, work: () => work! };
+  return {
+    begin: (t) => {
+      if (!setup.ok) {
+        skipOrFail(t, setup.reason);
+        return undefined;
+      }
+      return { tools: setup.tools, work: work! };
+    },
+  };
 }
 
 /** One ima-sidecar command run in the guest: its output lines and exit status. */
