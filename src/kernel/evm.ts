@@ -48,12 +48,16 @@ export function parseEvmFlags(text: string, how = '/sys/kernel/security/evm'): E
   };
 }
 
+/** The kinds of key loaded: "HMAC", "X.509", "HMAC and X.509". */
+function keyKinds(s: EvmState): string {
+  return [s.hmacKey ? 'HMAC' : '', s.x509Key ? 'X.509' : ''].filter(Boolean).join(' and ');
+}
+
 /** For people: "no key loaded", "HMAC key loaded", ... */
 export function describeEvm(s: EvmState): string {
   if (s.keyLoaded === undefined) return `unknown (${s.how}), taken as no key loaded`;
   if (!s.keyLoaded) return 'no key loaded (security.evm is ignored)';
-  const keys = [s.hmacKey ? 'HMAC' : '', s.x509Key ? 'X.509' : ''].filter(Boolean).join(' and ');
-  return `${keys} key loaded${s.allowMetadataWrites ? ', metadata writes allowed' : ''}`;
+  return `${keyKinds(s)} key loaded${s.allowMetadataWrites ? ', metadata writes allowed' : ''}`;
 }
 
 /** CAP_SYS_ADMIN's bit in /proc/PID/status's CapEff. */
@@ -89,13 +93,12 @@ export function evmRefusalReason(
       : evmXattr === 'present'
         ? "the file's security.evm does not verify"
         : "the file's security.evm is missing or does not verify";
-  const keys = [state.hmacKey ? 'HMAC' : '', state.x509Key ? 'X.509' : ''].filter(Boolean).join(' and ');
   // An HMAC key clears EVM_ALLOW_METADATA_WRITES and refuses it from then on (evm_secfs.c).
   const allow = state.hmacKey
     ? ''
     : `, write ${EVM_FLAGS.ALLOW_METADATA_WRITES} (EVM_ALLOW_METADATA_WRITES) to /sys/kernel/security/evm`;
   return (
-    `EVM refused to ${op} ${name} (EPERM): an EVM ${keys} key is loaded (/sys/kernel/security/evm reads ` +
+    `EVM refused to ${op} ${name} (EPERM): an EVM ${keyKinds(state)} key is loaded (/sys/kernel/security/evm reads ` +
     `${state.flags}) and ${file}; boot with evm=fix${allow}, ${op} it before EVM is initialised (an early ` +
     `boot hook), or sign the file's EVM too when signing it (evmctl sign --imasig --portable)`
   );
