@@ -20,7 +20,7 @@ import { chooseSigningTool, type SigningTool } from './lib/signer.js';
 import {
   checkHostValues,
   makeExt4Image,
-  makeKey,
+  makeKeys,
   prepareAppraiseTree,
   prepareKexecDisks,
   type AppraiseCase,
@@ -80,11 +80,7 @@ describe('kernel acceptance (Debian kernel under qemu, IMA appraisal enforcing)'
       rmSync(probe);
       const tool = chooseSigningTool();
       const keyDir = join(work, 'keys');
-      const keys: Keys = {
-        a: makeKey(keyDir, 'a', 2048),
-        b: makeKey(keyDir, 'b', 4096),
-        stranger: makeKey(keyDir, 'stranger', 2048),
-      };
+      const keys = makeKeys(keyDir);
 
       const appraiseRoot = join(work, 'appraise-root');
       const appraiseCases = prepareAppraiseTree(tool, appraiseRoot, keys);

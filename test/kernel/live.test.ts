@@ -14,7 +14,7 @@ import { bootGuest, scenarioHooks, showRun as show, type IscRun } from './lib/sc
 import { buildInitramfs, type Check, type GuestPlan } from './lib/initramfs.js';
 import { tail } from './lib/qemu.js';
 import { chooseSigningTool } from './lib/signer.js';
-import { makeExt4Image, makeFatImage, makeKey, prepareAppraiseTree, type Keys, type Verdict } from './lib/fixtures.js';
+import { makeExt4Image, makeFatImage, makeKeys, prepareAppraiseTree, type Verdict } from './lib/fixtures.js';
 import { DATA_DIR, ESP_DIR, EVM_DIR, makeRuntimeImage } from './lib/runtime.js';
 
 const R = '/runtime';
@@ -55,11 +55,7 @@ describe('live: ima-sidecar in the guest (Debian kernel under qemu, IMA appraisa
     const { tools, work: w } = ready;
     const tool = chooseSigningTool();
     const keyDir = join(w, 'keys');
-    const keys: Keys = {
-      a: makeKey(keyDir, 'a', 2048),
-      b: makeKey(keyDir, 'b', 4096),
-      stranger: makeKey(keyDir, 'stranger', 2048),
-    };
+    const keys = makeKeys(keyDir);
 
     // The ext4 disk: the appraisal suite's files (signed, tampered, foreign key, ...) under
     // suite/; the guest migrates the ESP into migrated/.

@@ -81,6 +81,11 @@ export interface Keys {
   stranger: Key;
 }
 
+/** The appraisal suite's three keys (prepareAppraiseTree), made in `dir`. */
+export function makeKeys(dir: string): Keys {
+  return { a: makeKey(dir, 'a', 2048), b: makeKey(dir, 'b', 4096), stranger: makeKey(dir, 'stranger', 2048) };
+}
+
 function payload(name: string): Buffer {
   return Buffer.concat([
     Buffer.from(`ima-sidecar kernel acceptance: ${name}\n`),
