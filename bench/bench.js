@@ -176,6 +176,17 @@ function describeFilesystem(workDir) {
   return /^data=/m.test(options) ? 'ext4' : 'ext4 without a journal';
 }
 
+/**
+ * Settings in the environment that change what every Node process does
+ * before its first line runs: NODE_EXTRA_CA_CERTS makes each start parse a
+ * certificate bundle (docs/performance.md), which ours, the floors and
+ * `node -e 0` all pay.
+ */
+function nodeStartEnvironment() {
+  const set = ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS'].filter((k) => process.env[k]);
+  return set.length ? set.map((k) => `${k}=${process.env[k]}`).join(', ') : 'none';
+}
+
 function machine(workDir) {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? cpus()[0]?.model ?? 'unknown';
@@ -187,6 +198,7 @@ function machine(workDir) {
     kernel: release(),
     node: process.version,
     nodeOpenssl: process.versions.openssl,
+    nodeStartEnv: nodeStartEnvironment(),
     systemOpenssl: firstLine('openssl version 2>/dev/null') ?? 'openssl(1) not installed',
     evmctl: firstLine('evmctl --version'),
     evmctlLibcrypto: firstLine('ldd "$(command -v evmctl)" | sed -n \'s/^\\s*\\(libcrypto[^ ]*\\).*/\\1/p\'') ?? '?',
@@ -826,6 +838,7 @@ async function main() {
       `- Linux ${mach.kernel}; corpora on ${mach.filesystem}; xattr ${state.attr}`,
       `- Node ${mach.node} with OpenSSL ${mach.nodeOpenssl}; ` +
         `${mach.evmctl} with ${mach.evmctlLibcrypto} (${mach.systemOpenssl})`,
+      `- Node start-up settings in the environment (every Node side pays them): ${mach.nodeStartEnv}`,
       `- ima-sidecar ${mach.commit}${mach.dirty ? ' with uncommitted changes' : ''}, ` +
         `running the bundle (dist/src/cli/bundle.cjs); ${mach.date}`,
       `- load average before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, ` +

@@ -630,9 +630,10 @@ test(
     if (toolsMissing(t)) return;
     const why = missing({ commands: ['strace'] });
     if (why) return skipOrFail(t, why);
-    // fs-xattr's calls on /proc/self/fd/N: setxattr and getxattr. Each import looks for a value before its
-    // "create only" write (fs-xattr has no XATTR_CREATE): one getxattr that finds none. A read that finds a
-    // value is two (fs-xattr asks for the size, then the bytes), so a read-back adds two.
+    // fs-xattr's calls on /proc/self/fd/N: setxattr, getxattr and listxattr. Each import looks for a value
+    // before its "create only" write (fs-xattr has no XATTR_CREATE) by listing the names: two listxattr (the
+    // size, then the names), no getxattr. A read that finds a value is two getxattr (the size, then the
+    // bytes), so a read-back adds two.
     for (const kind of KINDS) {
       const m = await useMount(t, kind);
       if (!m) return;
@@ -641,12 +642,14 @@ test(
       await writeFiles(tree, Object.fromEntries(files.map((f, i) => [f, content(i + 1, 3000 + i)])));
       await cli(['sign', '-q', '-r', ...SIGN, tree], 0);
       // The xattr calls of an import run, counted by strace: every write, and every read of the value.
-      const calls = async (args: string[]): Promise<{ writes: number; reads: number; imported: number }> => {
+      const calls = async (
+        args: string[],
+      ): Promise<{ writes: number; reads: number; listings: number; imported: number }> => {
         const log = join(m.dir, `strace-${kind}.log`);
         const r = await run('strace', [
           '-f',
           '-e',
-          'trace=setxattr,getxattr',
+          'trace=setxattr,getxattr,listxattr',
           '-o',
           log,
           process.execPath,
@@ -664,16 +667,18 @@ test(
         return {
           writes: count('setxattr'),
           reads: count('getxattr'),
+          listings: text.split('\n').filter((l) => l.includes('listxattr("/proc/self/fd/')).length,
           imported: records(r).list.filter((x) => x.status === 'imported').length,
         };
       };
+      const n = files.length;
       const plain = await calls(['-r']);
-      assert.deepEqual(plain, { writes: files.length, reads: files.length, imported: files.length }, kind);
+      assert.deepEqual(plain, { writes: n, reads: 0, listings: 2 * n, imported: n }, kind);
       await cli(['clear', '-q', '-r', tree], 0);
       const removing = await calls(['-r', '--remove-sidecar']);
       assert.deepEqual(
         removing,
-        { writes: files.length, reads: 3 * files.length, imported: files.length },
+        { writes: n, reads: 2 * n, listings: 2 * n, imported: n },
         `${kind}, --remove-sidecar`,
       );
       for (const f of files) assert.equal(existsSync(join(tree, `${f}.sig`)), false, `${kind}: ${f}.sig removed`);
