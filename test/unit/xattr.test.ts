@@ -46,6 +46,17 @@ test('read, create-only, replace, a 3000-byte value, remove', (t) =>
     assert.equal(removeXattrFd(fd, 'F', 'user.ima', 'ext4'), false);
   }));
 
+test('create-only looks for its own name: other attributes, or one whose name it begins, do not stop it', (t) =>
+  withFile(t, (fd) => {
+    setXattrFd(fd, 'F', 'user.other', Buffer.from('01', 'hex'), 'ext4');
+    setXattrFd(fd, 'F', 'user.imax', Buffer.from('02', 'hex'), 'ext4');
+    assert.equal(createXattrFd(fd, 'F', 'user.ima', Buffer.from('0301', 'hex'), 'ext4'), true);
+    assert.equal(getXattrFd(fd, 'F', 'user.ima', 'ext4')?.toString('hex'), '0301');
+    assert.equal(createXattrFd(fd, 'F', 'user.ima', Buffer.from('0302', 'hex'), 'ext4'), false);
+    const closed = (): unknown => createXattrFd(987654, 'F', 'user.ima', Buffer.from('0302', 'hex'), 'ext4');
+    assert.equal(refusal(closed), 'ENOENT', 'the listing fails as a read does');
+  }));
+
 test('refusals are XattrErrors carrying the errno and a reason a person can act on', (t) =>
   withFile(t, (fd) => {
     const table: [string, () => unknown, string][] = [
