@@ -17,7 +17,9 @@ export async function main(argv: string[] = rawArguments(hideBin(process.argv)))
   const completing = argv.indexOf(COMPLETION_KEY);
   const operands = completing >= 0 || end < 0 ? [] : argv.slice(end + 1);
   const args =
-    completing >= 0 ? completionWords(argv, completing, COMMAND_NAMES) : standInOperands(attachedValues(argv));
+    completing >= 0
+      ? completionWords(argv, completing, COMMAND_NAMES)
+      : [...attachedValues(options), ...operands.map((_, i) => `\0operand:${i}`)];
   const restore = (w: string): string => w.replace(STAND_IN, (_, i: string) => operands[Number(i)]!);
   watchStdoutPipe();
   const parser = yargs(args)
@@ -95,30 +97,22 @@ const VALUE_LETTERS: Record<string, string> = {
 
 /**
  * A value attached to a short option, as getopt and so evmctl take it (-asha256, -pPASSWORD): yargs would read
- * the letters as more short options, and name them in its error (a password's too). The words after `--` are
- * operands and stay as they are.
+ * the letters as more short options, and name them in its error (a password's too). Given the words before `--`.
  */
-function attachedValues(argv: string[]): string[] {
-  const end = argv.indexOf('--');
-  return argv.map((w, i) => {
-    const long = /^-[a-z][^=]/.test(w) && (end < 0 || i < end) ? VALUE_LETTERS[w[1]!] : undefined;
+function attachedValues(options: string[]): string[] {
+  return options.map((w) => {
+    const long = /^-[a-z][^=]/.test(w) ? VALUE_LETTERS[w[1]!] : undefined;
     return long ? `--${long}=${w.slice(2)}` : w;
   });
 }
 
-/** A word after `--` as yargs is given it: a NUL cannot be part of an argument, so no option or value looks like it. */
-const STAND_IN = /\0operand:(\d+)/g;
-
 /**
- * `--` ends the options: the words after it are operands, even those that begin with a dash (`status -- -x`).
- * yargs leaves them out of its count of a command's operands (yargs/yargs#1732), so each is passed as a stand-in,
- * put back (restore) before validation and in yargs' messages.
+ * A word after `--` as yargs is given it. `--` ends the options: the words after it are operands, even those that
+ * begin with a dash (`status -- -x`), but yargs leaves them out of its count of a command's operands
+ * (yargs/yargs#1732). So each is passed as `\0operand:N` (a NUL cannot be part of an argument, so no option or value
+ * looks like it), put back (restore) before validation and in yargs' messages.
  */
-function standInOperands(argv: string[]): string[] {
-  const end = argv.indexOf('--');
-  if (end < 0) return argv;
-  return [...argv.slice(0, end), ...argv.slice(end + 1).map((_, i) => `\0operand:${i}`)];
-}
+const STAND_IN = /\0operand:(\d+)/g;
 
 /**
  * yargs renders the whole help of a command before running its handler, in
