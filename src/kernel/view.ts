@@ -103,12 +103,8 @@ const describeBoot = (b: BootPolicies): string[] =>
 
 /** Gathers the kernel view. Throws PolicyError for a policy file that does not parse, ConfigError for one missing. */
 export function gatherKernelView(sources: KernelViewSources = {}): KernelView {
-  const root = (sources.root ?? '').replace(/\/+$/, '');
-  const profile = sources.profile ?? DEBIAN_6_1;
-  const readText = sources.readText ?? systemReadText;
-  const exists = sources.exists ?? systemExists;
-  const keyctl = sources.keyctl === null ? undefined : (sources.keyctl ?? (root === '' ? systemKeyctl : undefined));
-  const at = (p: string): string => `${root}${p}`;
+  const reading = readingOf(sources);
+  const { root, profile, readText, exists, at } = reading;
   const notes: string[] = [];
 
   const release = textOf(readText(at('/proc/sys/kernel/osrelease')))?.trim();
@@ -140,7 +136,7 @@ export function gatherKernelView(sources: KernelViewSources = {}): KernelView {
     notes,
   );
 
-  const { keyring, platformKeyring } = keyrings(profile, readText, keyctl, at, notes);
+  const { keyring, platformKeyring } = keyrings(reading, notes);
   const evmRead = readText(at('/sys/kernel/security/evm'));
   const evm =
     'text' in evmRead
@@ -158,17 +154,34 @@ export function gatherKeyrings(sources: KernelViewSources = {}): {
   readonly keyring: KeyringView;
   readonly platformKeyring: KeyringView;
 } {
+  return keyrings(readingOf(sources), []);
+}
+
+/** How a view reads the machine: the sources given, the system's own for the rest (keyctl only for the real root). */
+interface Reading {
+  readonly root: string;
+  readonly profile: KernelProfile;
+  readonly readText: (path: string) => TextRead;
+  readonly exists: (path: string) => boolean;
+  readonly keyctl: KeyctlRunner | undefined;
+  /** A path of the machine under `root`. */
+  readonly at: (p: string) => string;
+}
+
+function readingOf(sources: KernelViewSources): Reading {
   const root = (sources.root ?? '').replace(/\/+$/, '');
-  const keyctl = sources.keyctl === null ? undefined : (sources.keyctl ?? (root === '' ? systemKeyctl : undefined));
-  const at = (p: string): string => `${root}${p}`;
-  return keyrings(sources.profile ?? DEBIAN_6_1, sources.readText ?? systemReadText, keyctl, at, []);
+  return {
+    root,
+    profile: sources.profile ?? DEBIAN_6_1,
+    readText: sources.readText ?? systemReadText,
+    exists: sources.exists ?? systemExists,
+    keyctl: sources.keyctl === null ? undefined : (sources.keyctl ?? (root === '' ? systemKeyctl : undefined)),
+    at: (p: string): string => `${root}${p}`,
+  };
 }
 
 function keyrings(
-  profile: KernelProfile,
-  readText: (path: string) => TextRead,
-  keyctl: KeyctlRunner | undefined,
-  at: (p: string) => string,
+  { profile, readText, keyctl, at }: Reading,
   notes: string[],
 ): { keyring: KeyringView; platformKeyring: KeyringView } {
   const procKeys = (): string | undefined => textOf(readText(at('/proc/keys')));
