@@ -47,11 +47,6 @@ export function closeTarget(t: Target): void {
   t.handle.closeSync();
 }
 
-/** Whether the target's filesystem takes xattrs of this name's namespace, when known (learnt from a read or write). */
-export function targetTakesXattrs(t: Target, name: string): boolean | undefined {
-  return t.fs.takesXattrs(name);
-}
-
 /** The attribute's value, or undefined when there is none or the filesystem has no xattrs (then remembered). */
 export function readTargetXattr(t: Target, name: string): Buffer | undefined {
   if (t.fs.takesXattrs(name) === false) return undefined;

@@ -6,7 +6,7 @@ import { Run } from '../carriers/run.js';
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { readSidecar, sidecarPathFor, writeSidecar } from '../carriers/sidecar.js';
-import { closeTarget, openTarget, readTargetXattr, targetTakesXattrs } from '../carriers/target.js';
+import { closeTarget, openTarget, readTargetXattr } from '../carriers/target.js';
 import { oneAtATimePerName } from '../carriers/name-lock.js';
 import { describeSystemError, FileError, errnoOf } from '../errors.js';
 import { fsPath } from '../carriers/fs-path.js';
@@ -63,7 +63,7 @@ export async function exportFile(
     const bytes = readTargetXattr(target, opts.xattrName);
     if (!bytes) {
       const why =
-        targetTakesXattrs(target, opts.xattrName) === false
+        target.fs.takesXattrs(opts.xattrName) === false
           ? `filesystem ${target.fs.name} does not support extended attributes`
           : `no ${opts.xattrName}`;
       return { path, status: 'none', failed: false, reason: why, details };

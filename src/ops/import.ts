@@ -8,15 +8,7 @@ import { unlinkSync } from 'node:fs';
 import { ImaValue } from '../codec/ima-value.js';
 import { canCompute } from '../codec/hash-algo.js';
 import { readSidecar, sidecarPathFor } from '../carriers/sidecar.js';
-import {
-  closeTarget,
-  openTarget,
-  readTargetXattr,
-  Target,
-  targetTakesXattrs,
-  WriteGuard,
-  writeTargetXattr,
-} from '../carriers/target.js';
+import { closeTarget, openTarget, readTargetXattr, Target, WriteGuard, writeTargetXattr } from '../carriers/target.js';
 import { isUnsupported, XattrError } from '../carriers/xattr.js';
 import { fsPath } from '../carriers/fs-path.js';
 import type { Certificate } from '../crypto/certificate.js';
@@ -213,7 +205,7 @@ async function validateThenStore(target: Target, c: Candidate, opts: ImportOptio
  * validateThenStore).
  */
 function store(target: Target, c: Candidate, opts: ImportOptions, guard: WriteGuard): ImportResult {
-  if (targetTakesXattrs(target, opts.xattrName) === false) return unsupported(c, target, opts);
+  if (target.fs.takesXattrs(opts.xattrName) === false) return unsupported(c, target, opts);
   // The common case, a file with no value yet, is one atomic "create only" write; a value already
   // there (or one that appears meanwhile) is then read and compared: never replaced unseen.
   if (!opts.dryRun) {
@@ -226,7 +218,7 @@ function store(target: Target, c: Candidate, opts: ImportOptions, guard: WriteGu
     }
   }
   const current = readTargetXattr(target, opts.xattrName);
-  if (targetTakesXattrs(target, opts.xattrName) === false) return unsupported(c, target, opts);
+  if (target.fs.takesXattrs(opts.xattrName) === false) return unsupported(c, target, opts);
 
   if (current && current.equals(c.bytes)) {
     const removed = maybeRemoveSidecar(opts, c.sidecarPath, c.bytes);

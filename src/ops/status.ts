@@ -4,7 +4,7 @@
  */
 import { Run } from '../carriers/run.js';
 import { readSidecar, sidecarPathFor } from '../carriers/sidecar.js';
-import { readTargetXattr, Target, targetTakesXattrs } from '../carriers/target.js';
+import { readTargetXattr, Target } from '../carriers/target.js';
 import type { Certificate } from '../crypto/certificate.js';
 import { AppendedInfo, endsWithAppendedMarker, readAppendedSignature } from '../carriers/appended.js';
 import { FormatError } from '../errors.js';
@@ -93,7 +93,7 @@ function statusWith(target: Target, opts: StatusOptions, found: AppendedFound): 
   const xattr = readTargetXattr(target, opts.xattrName);
   const appendedProblem = found.problem;
   const appended = found.info !== undefined;
-  const takesNow = targetTakesXattrs(target, opts.xattrName) ?? (xattr ? true : undefined);
+  const takesNow = target.fs.takesXattrs(opts.xattrName) ?? (xattr ? true : undefined);
   const sd = sidecar ? tryDecode(sidecar) : undefined;
   const xd = xattr ? tryDecode(xattr) : undefined;
   let state: SyncState;
